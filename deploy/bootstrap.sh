@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what the local stack needs and is missing: system packages (Java 17, Maven, PostgreSQL),
+# the project virtualenv and its Python packages. Idempotent and quick when everything is there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '==> %s\n' "$*"; }
+fail() { printf 'error: step "%s" failed: %s\n' "$1" "$2" >&2; exit 1; }
+
+missing=()
+command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null 2>&1 || missing+=(maven)
+if ! command -v pg_ctl >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
+  [ -n "${DATABASE_URL:-}" ] || missing+=(postgresql)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing system packages: ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then
+    fail "system packages" "run as root or install them first: sudo apt-get install -y ${missing[*]}"
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq || fail "system packages" "apt-get update"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null || fail "system packages" "apt-get install ${missing[*]}"
+fi
+
+PY=${PYTHON:-python3}
+"$PY" -c 'import sys; sys.exit(0 if sys.version_info[:2] >= (3, 11) else 1)' \
+  || fail "python" "Python 3.11+ is needed ($PY is $("$PY" --version 2>&1))"
+
+stamp=.venv/.installed
+if [ ! -x .venv/bin/python ]; then
+  say "creating the virtualenv in .venv"
+  "$PY" -m venv .venv || fail "virtualenv" "$PY -m venv .venv"
+fi
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  say "installing Python packages into .venv"
+  .venv/bin/pip install -q --disable-pip-version-check -e '.[dev]' || fail "python packages" "pip install -e .[dev]"
+  touch "$stamp"
+fi
