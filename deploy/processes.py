@@ -37,7 +37,14 @@ def require_free_port(port: int, what: str) -> None:
         )
 
 
+# Children started by this process, so they are reaped through their Popen (no zombie, no ResourceWarning).
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
 def pid_alive(pid: int) -> bool:
+    child = _CHILDREN.get(pid)
+    if child is not None:
+        return child.poll() is None
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -79,6 +86,7 @@ def spawn(
             cwd=cwd,
             start_new_session=True,
         )
+    _CHILDREN[proc.pid] = proc
     pid_file.parent.mkdir(parents=True, exist_ok=True)
     pid_file.write_text(str(proc.pid))
     return proc
@@ -101,6 +109,7 @@ def stop_pid_file(pid_file: Path, *, timeout: float = 30.0, sig: int = signal.SI
                 os.killpg(pid, signal.SIGKILL)
             while pid_alive(pid):
                 time.sleep(0.05)
+    _CHILDREN.pop(pid, None)
     pid_file.unlink(missing_ok=True)
     return was_running
 

@@ -1,0 +1,41 @@
+# The two commands a new engineer needs: `make run` and `make test`. Everything else is a helper.
+SHELL := /bin/bash
+PY := .venv/bin/python
+.DEFAULT_GOAL := help
+
+.PHONY: help deps run up down test lint format check-catalogue
+
+help:
+	@echo "make run    start Kafka, PostgreSQL and the four services in the foreground (Ctrl-C stops)"
+	@echo "make up     the same in the background (writes .run/stack.env); make down stops it"
+	@echo "make test   lint, then the whole test suite against a real Kafka and PostgreSQL"
+
+deps:
+	@./deploy/bootstrap.sh
+
+run: deps
+	@$(PY) -m deploy.stack run
+
+up: deps
+	@$(PY) -m deploy.stack up
+
+down:
+	@if [ -x $(PY) ]; then $(PY) -m deploy.stack down; else echo "nothing to stop"; fi
+
+lint: deps
+	@echo "==> ruff"
+	@.venv/bin/ruff check services deploy tests bench
+	@.venv/bin/ruff format --check services deploy tests bench
+	@echo "==> mypy"
+	@.venv/bin/mypy
+
+format: deps
+	@.venv/bin/ruff format services deploy tests bench
+	@.venv/bin/ruff check --fix services deploy tests bench
+
+check-catalogue: deps
+	@.venv/bin/exchange catalogue check
+
+test: deps lint
+	@echo "==> pytest (starts its own Kafka and PostgreSQL; stops them at the end)"
+	@$(PY) -m pytest

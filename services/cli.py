@@ -1,0 +1,126 @@
+"""`exchange` — the operator's command line.
+
+    exchange migrate                         apply every service's migrations
+    exchange topics ensure                   create missing Kafka topics with their retention
+    exchange catalogue check                 validate the reporting catalogue in schemas/
+    exchange dept add <code> <name>          register a department and print its token (shown once)
+    exchange token issue --role county|auditor --name <who>
+    exchange token revoke <credential id>
+
+Configuration comes from the environment (DATABASE_URL, KAFKA_BOOTSTRAP, EXCHANGE_*), e.g. after
+`source .run/stack.env`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from services.common.settings import CommonSettings
+
+
+def _engine(settings: CommonSettings):  # type: ignore[no-untyped-def]
+    from services.common.db import create_engine
+
+    return create_engine(settings.database_url, pool_size=2)
+
+
+async def _dept_add(settings: CommonSettings, code: str, name: str) -> str:
+    from services.common.auth import Role, issue, register_department
+
+    engine = _engine(settings)
+    try:
+        await register_department(engine, code, name)
+        token = await issue(engine, role=Role.DEPARTMENT, name=name, department=code)
+    finally:
+        await engine.dispose()
+    return token.token
+
+
+async def _token_issue(settings: CommonSettings, role: str, name: str) -> str:
+    from services.common.auth import Role, issue
+
+    engine = _engine(settings)
+    try:
+        token = await issue(engine, role=Role(role), name=name)
+    finally:
+        await engine.dispose()
+    return token.token
+
+
+async def _token_revoke(settings: CommonSettings, credential_id: str) -> bool:
+    from services.common.auth import revoke
+
+    engine = _engine(settings)
+    try:
+        return await revoke(engine, credential_id)
+    finally:
+        await engine.dispose()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="exchange", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("migrate", help="apply every service's database migrations")
+    topics = sub.add_parser("topics", help="Kafka topics")
+    topics.add_argument("action", choices=["ensure"])
+    catalogue = sub.add_parser("catalogue", help="the reporting catalogue")
+    catalogue.add_argument("action", choices=["check"])
+    dept = sub.add_parser("dept", help="departments")
+    dept_sub = dept.add_subparsers(dest="action", required=True)
+    dept_add = dept_sub.add_parser("add", help="register a department and print a new token once")
+    dept_add.add_argument("code")
+    dept_add.add_argument("name")
+    token = sub.add_parser("token", help="county and auditor tokens")
+    token_sub = token.add_subparsers(dest="action", required=True)
+    token_issue = token_sub.add_parser("issue")
+    token_issue.add_argument("--role", choices=["county", "auditor"], required=True)
+    token_issue.add_argument("--name", required=True)
+    token_revoke = token_sub.add_parser("revoke")
+    token_revoke.add_argument("credential_id")
+    args = parser.parse_args(argv)
+    settings = CommonSettings()
+
+    from services.common.db import DatabaseUnavailable
+
+    try:
+        if args.command == "migrate":
+            from services.common.migrations import upgrade_all
+
+            upgrade_all(settings.database_url)
+            print("migrations applied")
+        elif args.command == "topics":
+            from services.common.kafka import ensure_topics
+            from services.topics import topic_specs
+
+            created = asyncio.run(ensure_topics(settings.kafka_bootstrap, topic_specs(settings)))
+            print("created: " + (", ".join(created) if created else "nothing (all topics exist)"))
+        elif args.command == "catalogue":
+            from services.common.catalogue_check import main_check
+
+            return int(main_check(settings.schemas_dir))
+        elif args.command == "dept":
+            print(asyncio.run(_dept_add(settings, args.code, args.name)))
+            print(f"# the token above is shown once; store it as {args.code}'s secret", file=sys.stderr)
+        elif args.command == "token" and args.action == "issue":
+            print(asyncio.run(_token_issue(settings, args.role, args.name)))
+        elif args.command == "token" and args.action == "revoke":
+            if not asyncio.run(_token_revoke(settings, args.credential_id)):
+                print(f"no active credential {args.credential_id}", file=sys.stderr)
+                return 1
+            print(f"revoked {args.credential_id}")
+    except DatabaseUnavailable as exc:
+        print(f"exchange: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"exchange: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,231 @@
+"""The idempotent consumer loop every consuming service runs.
+
+poll → decode → handle in ONE database transaction together with the inbox rows → commit the
+database → commit the Kafka offsets. A redelivered event (after a crash, a rebalance or a relay
+re-send) finds its inbox row and changes nothing. An event that cannot be handled goes to
+`<topic>.dlq` with the reason and the consumer carries on; errors are never swallowed silently.
+Infrastructure failures (database or broker unreachable) are not the event's fault: the batch is
+retried from its first offset after a back-off instead of being dead-lettered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import IllegalStateError, KafkaError
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from services.common import metrics
+from services.common.envelope import CloudEvent, EnvelopeError
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[AsyncConnection, CloudEvent], Awaitable[None]]
+
+
+class TransientError(RuntimeError):
+    """Raised by a handler when the failure is the environment's, not the event's (retry, never DLQ)."""
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, TransientError | OSError | TimeoutError | ConnectionError | KafkaError):
+        return True
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+@dataclass(frozen=True)
+class Decoded:
+    message: ConsumerRecord[bytes, bytes]
+    event: CloudEvent | None
+    problem: str | None
+
+    @property
+    def event_id(self) -> str:
+        if self.event is not None:
+            return self.event.id
+        m = self.message
+        return f"undecodable:{m.topic}:{m.partition}:{m.offset}"
+
+
+def decode(message: ConsumerRecord[bytes, bytes]) -> Decoded:
+    try:
+        event = CloudEvent.from_kafka(list(message.headers), message.value or b"")
+    except (EnvelopeError, UnicodeDecodeError) as exc:
+        return Decoded(message, None, f"envelope: {exc}")
+    return Decoded(message, event, None)
+
+
+class ConsumerLoop:
+    def __init__(
+        self,
+        *,
+        engine: AsyncEngine,
+        consumer: AIOKafkaConsumer,
+        dlq_producer: AIOKafkaProducer,
+        schema: str,
+        group_id: str,
+        handle: Handler,
+        after_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self._engine = engine
+        self._consumer = consumer
+        self._dlq = dlq_producer
+        self._schema = schema
+        self._group = group_id
+        self._handle = handle
+        self._after_commit = after_commit
+        self.applied_total = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        backoff = 0.5
+        while not stop.is_set():
+            batches = await self._consumer.getmany(timeout_ms=200, max_records=500)
+            if not batches:
+                continue
+            try:
+                for tp, messages in batches.items():
+                    await self._process_partition(tp, messages)
+                backoff = 0.5
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not _is_transient(exc):
+                    raise
+                log.warning(
+                    "consumer batch will be retried",
+                    extra={"group": self._group, "error": _one_line(exc), "retry_s": backoff},
+                )
+                for tp, messages in batches.items():
+                    # The partition may have been revoked meanwhile; its new owner starts from the commit.
+                    with contextlib.suppress(IllegalStateError, AssertionError):
+                        self._consumer.seek(tp, messages[0].offset)
+                await _sleep_or_stop(stop, backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            if self._after_commit:
+                self._after_commit()  # outbox rows written by the handlers can leave now
+            try:
+                await self._consumer.commit()
+            except KafkaError as exc:
+                # A rebalance took the partitions: their new owner re-reads from the last commit and the
+                # inbox drops what we already applied. Nothing is lost, nothing doubled.
+                log.info("offset commit skipped", extra={"group": self._group, "error": _one_line(exc)})
+                continue
+            await self._report_lag(list(batches))
+
+    async def _process_partition(self, tp: TopicPartition, messages: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+        decoded = [decode(m) for m in messages]
+        try:
+            async with self._engine.begin() as conn:
+                await self._apply(conn, [d for d in decoded if d.problem is None])
+        except Exception as exc:
+            if _is_transient(exc):
+                raise
+            # Find the culprit: one transaction per event, dead-lettering only what fails on its own.
+            for item in decoded:
+                if item.problem is None:
+                    await self._apply_alone(item)
+        for item in decoded:
+            if item.problem is not None:
+                await self._dead_letter(item, item.problem)
+
+    async def _apply(self, conn: AsyncConnection, items: Sequence[Decoded]) -> None:
+        if not items:
+            return
+        new_ids = await self._claim(conn, items)
+        for item in items:
+            if item.event_id not in new_ids:
+                metrics.DUPLICATES.labels(self._group, item.message.topic).inc()
+                continue
+            assert item.event is not None
+            await self._handle(conn, item.event)
+            metrics.CONSUMED.labels(self._group, item.message.topic).inc()
+            self.applied_total += 1
+
+    async def _apply_alone(self, item: Decoded) -> None:
+        try:
+            async with self._engine.begin() as conn:
+                await self._apply(conn, [item])
+        except Exception as exc:
+            if _is_transient(exc):
+                raise
+            await self._dead_letter(item, _one_line(exc))
+
+    async def _claim(self, conn: AsyncConnection, items: Sequence[Decoded]) -> set[str]:
+        rows = [
+            {"id": i.event_id, "topic": i.message.topic, "p": i.message.partition, "o": i.message.offset} for i in items
+        ]
+        result = await conn.execute(
+            text(
+                f'INSERT INTO {self._schema}.inbox (event_id, topic, partition, "offset") '
+                "SELECT * FROM unnest(CAST(:ids AS text[]), CAST(:topics AS text[]), "
+                "CAST(:parts AS int[]), CAST(:offs AS int[])) "
+                "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+            ),
+            {
+                "ids": [r["id"] for r in rows],
+                "topics": [r["topic"] for r in rows],
+                "parts": [r["p"] for r in rows],
+                "offs": [r["o"] for r in rows],
+            },
+        )
+        return {row[0] for row in result}
+
+    async def _dead_letter(self, item: Decoded, reason: str) -> None:
+        """Park the event on `<topic>.dlq` with its error, and remember it in the inbox as dead-lettered."""
+        m = item.message
+        headers = [
+            *list(m.headers),
+            ("x-dlq-reason", reason.encode()[:2000]),
+            ("x-dlq-group", self._group.encode()),
+        ]
+        headers += [("x-dlq-origin", f"{m.topic}:{m.partition}:{m.offset}".encode())]
+        await self._dlq.send_and_wait(m.topic + ".dlq", value=m.value, key=m.key, headers=headers)
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                text(
+                    f'INSERT INTO {self._schema}.inbox (event_id, topic, partition, "offset", status, error) '
+                    "VALUES (:id, :t, :p, :o, 'dead_lettered', :e) ON CONFLICT (event_id) DO NOTHING"
+                ),
+                {"id": item.event_id, "t": m.topic, "p": m.partition, "o": m.offset, "e": reason},
+            )
+        metrics.DEAD_LETTERS.labels(self._group, m.topic).inc()
+        log.error(
+            "event dead-lettered",
+            extra={
+                "group": self._group,
+                "event_id": item.event_id,
+                "origin": f"{m.topic}:{m.partition}:{m.offset}",
+                "reason": reason,
+            },
+        )
+
+    async def _report_lag(self, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:
+            high = self._consumer.highwater(tp)
+            if high is None:
+                continue
+            position = await self._consumer.position(tp)
+            metrics.CONSUMER_LAG.labels(self._group, tp.topic, str(tp.partition)).set(max(high - position, 0))
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+
+def _one_line(exc: BaseException) -> str:
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {first}"[:500]
+
+
+__all__ = ["ConsumerLoop", "Decoded", "Handler", "TransientError", "decode"]

@@ -1,0 +1,74 @@
+"""The app factory shared by the consuming services (grading, sanctions, publish): runtime, outbox
+relay, the consumer loop on the record topics, health, metrics and error handling. Each service
+passes its own routers and its message handler."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+
+from fastapi import APIRouter, FastAPI
+
+from services.common.catalogue import load_catalogue
+from services.common.clock import Clock, SystemClock
+from services.common.consumer import Handler
+from services.common.http import FastJSONResponse, install_error_handlers, install_health
+from services.common.metrics import RequestMetrics
+from services.common.runtime import ConsumerSpec, ServiceRuntime
+from services.common.settings import CommonSettings
+
+
+def record_topics(settings: CommonSettings) -> list[str]:
+    catalogue = load_catalogue(settings.schemas_dir)
+    return [settings.topic(name) for name, topic in sorted(catalogue.topics.items()) if topic.kind == "record"]
+
+
+def create_consumer_app(
+    *,
+    service: str,
+    schema: str,
+    settings: CommonSettings,
+    handle: Handler,
+    routers: Sequence[APIRouter],
+    title: str,
+    description: str,
+    clock: Clock | None = None,
+    pool_size: int = 10,
+) -> FastAPI:
+    topics = record_topics(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await ServiceRuntime.start(service, schema, settings, pool_size=pool_size)
+        app.state.runtime = runtime
+        app.state.engine = runtime.engine
+        app.state.authenticator = runtime.authenticator()
+        app.state.clock = clock or SystemClock()
+        runtime.start_relay()
+        runtime.start_consumer(ConsumerSpec(group_id=f"{settings.topic_prefix}{service}", topics=topics, handle=handle))
+        try:
+            yield
+        finally:
+            await runtime.close()
+
+    app = FastAPI(
+        title=title,
+        version="1",
+        description=description,
+        default_response_class=FastJSONResponse,
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    install_health(app, service=service, ready_checks=lambda: _ready(app))
+    for router in routers:
+        app.include_router(router)
+    app.add_middleware(RequestMetrics, service=service)
+    return app
+
+
+async def _ready(app: FastAPI) -> dict[str, str]:
+    runtime: ServiceRuntime = app.state.runtime
+    problems = await runtime.ready_problems()
+    if not runtime.consumer_ready:
+        problems["consumer"] = "not yet subscribed to the record topics"
+    return problems

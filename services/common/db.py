@@ -1,0 +1,50 @@
+"""Database engine creation and the one-line start-up check.
+
+Engines are created by a service's lifespan or `main()`, never at import. Data-access code (`store.py`
+of each service) adds and flushes inside a transaction its caller owns; nothing here commits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+
+class DatabaseUnavailable(RuntimeError):
+    """PostgreSQL cannot be reached or refuses us; the message is one line for the operator."""
+
+
+def create_engine(database_url: str, *, pool_size: int = 10, max_overflow: int = 10) -> AsyncEngine:
+    return create_async_engine(
+        database_url,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        connect_args={"server_settings": {"application_name": "credit-exchange", "timezone": "UTC"}},
+    )
+
+
+def describe(database_url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    return make_url(database_url).render_as_string(hide_password=True)
+
+
+async def check_database(engine: AsyncEngine, *, timeout: float = 5.0) -> None:
+    """Raise DatabaseUnavailable with a one-line reason if a trivial query does not succeed."""
+    url = describe(str(engine.url.render_as_string(hide_password=False)))
+    try:
+        async with asyncio.timeout(timeout):
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+    except TimeoutError:
+        raise DatabaseUnavailable(f"PostgreSQL at {url} did not answer within {timeout:.0f}s") from None
+    except (OSError, socket.gaierror) as exc:
+        raise DatabaseUnavailable(f"PostgreSQL at {url} is unreachable: {exc.strerror or exc}") from None
+    except Exception as exc:  # asyncpg raises its own classes for auth and missing databases
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DatabaseUnavailable(f"PostgreSQL at {url} refused the connection: {reason}") from None

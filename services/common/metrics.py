@@ -1,0 +1,67 @@
+"""Prometheus metrics every service exposes at /metrics."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+
+REQUESTS = Counter("exchange_http_requests_total", "HTTP requests", ["service", "route", "method", "status"])
+LATENCY = Histogram(
+    "exchange_http_request_seconds",
+    "HTTP request latency",
+    ["service", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+OUTBOX_BACKLOG = Gauge("exchange_outbox_backlog", "Rows waiting in the outbox", ["schema"])
+OUTBOX_SENT = Counter("exchange_outbox_sent_total", "Events relayed from the outbox to Kafka", ["schema"])
+OUTBOX_ERRORS = Counter("exchange_outbox_errors_total", "Relay pauses caused by errors", ["schema"])
+CONSUMED = Counter("exchange_consumed_total", "Events applied by a consumer", ["group", "topic"])
+DUPLICATES = Counter("exchange_duplicates_total", "Redelivered events the inbox dropped", ["group", "topic"])
+DEAD_LETTERS = Counter("exchange_dead_letters_total", "Events sent to a dead-letter topic", ["group", "topic"])
+CONSUMER_LAG = Gauge("exchange_consumer_lag", "Messages behind the high watermark", ["group", "topic", "partition"])
+REJECTIONS = Counter(
+    "exchange_ingest_rejections_total",
+    "Rejected records by department, type and error code",
+    ["department", "type", "code"],
+)
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class RequestMetrics:
+    """Pure ASGI middleware (no per-request task or body copy) counting requests by route template."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: MutableMapping[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            REQUESTS.labels(self.service, path, scope["method"], str(status)).inc()
+            LATENCY.labels(self.service, path).observe(time.perf_counter() - started)
+
+
+def render() -> tuple[bytes, str]:
+    return generate_latest(), CONTENT_TYPE_LATEST

@@ -1,0 +1,76 @@
+"""The payload of a record-topic event, as every consumer reads it: the record as accepted + its receipt."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from services.common.envelope import CloudEvent
+
+
+class MalformedRecordEvent(ValueError):
+    """A record-topic event whose payload does not have the shape ingest writes (dead-lettered)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptedRecord:
+    event_id: str
+    department: str
+    record_id: str
+    record_type: str
+    version: int
+    subject_code: str
+    decision_date: date
+    received_at: datetime
+    record: dict[str, Any]
+    receipt: dict[str, Any]
+
+    @property
+    def data(self) -> dict[str, Any]:
+        data: dict[str, Any] = self.record["data"]
+        return data
+
+    @classmethod
+    def from_event(cls, event: CloudEvent) -> AcceptedRecord:
+        try:
+            record, receipt = event.data["record"], event.data["receipt"]
+            return cls(
+                event_id=event.id,
+                department=receipt["department"],
+                record_id=record["id"],
+                record_type=record["type"],
+                version=int(record["version"]),
+                subject_code=record["subject"]["code"],
+                decision_date=date.fromisoformat(record["decision_date"]),
+                received_at=datetime.fromisoformat(receipt["received_at"]),
+                record=record,
+                receipt=receipt,
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise MalformedRecordEvent(f"event {event.id} is not an accepted record: {exc!r}") from exc
+
+
+async def store_received_record(conn: Any, schema: str, accepted: AcceptedRecord) -> None:
+    """Keep a consumed record in the service's own `records` table (inside the caller's transaction)."""
+    from sqlalchemy import text
+
+    from services.common.envelope import dumps
+
+    await conn.execute(
+        text(
+            f"INSERT INTO {schema}.records (department, record_id, record_type, subject_code, decision_date, "
+            "received_at, record, receipt) VALUES (:d, :r, :t, :s, :dd, :ra, CAST(:rec AS jsonb), "
+            "CAST(:rcpt AS jsonb)) ON CONFLICT (department, record_id) DO NOTHING"
+        ),
+        {
+            "d": accepted.department,
+            "r": accepted.record_id,
+            "t": accepted.record_type,
+            "s": accepted.subject_code,
+            "dd": accepted.decision_date,
+            "ra": accepted.received_at,
+            "rec": dumps(accepted.record).decode(),
+            "rcpt": dumps(accepted.receipt).decode(),
+        },
+    )

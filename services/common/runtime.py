@@ -1,0 +1,213 @@
+"""What every service process shares at run time: engine, Kafka producer with outbox relay, the
+consumer loop, background tasks, readiness, and the uvicorn entry point.
+
+Nothing is created at import: `ServiceRuntime.start()` is called from a FastAPI lifespan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.common.auth import Authenticator
+from services.common.consumer import ConsumerLoop, Handler
+from services.common.db import DatabaseUnavailable, check_database, create_engine, describe
+from services.common.kafka import broker_reachable, make_consumer, make_producer
+from services.common.outbox import OutboxRelay
+from services.common.settings import CommonSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ConsumerSpec:
+    group_id: str
+    topics: Sequence[str]
+    handle: Handler
+
+
+@dataclass
+class ServiceRuntime:
+    name: str
+    schema: str
+    settings: CommonSettings
+    engine: AsyncEngine
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    producer: AIOKafkaProducer | None = None
+    relay: OutboxRelay | None = None
+    consumer_loop: ConsumerLoop | None = None
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    consumer_ready: bool = False
+
+    @classmethod
+    async def start(cls, name: str, schema: str, settings: CommonSettings, *, pool_size: int = 10) -> ServiceRuntime:
+        engine = create_engine(settings.database_url, pool_size=pool_size)
+        try:
+            await check_database(engine)
+        except DatabaseUnavailable:
+            await engine.dispose()
+            raise
+        return cls(name=name, schema=schema, settings=settings, engine=engine)
+
+    def authenticator(self) -> Authenticator:
+        return Authenticator(self.engine)
+
+    def spawn(self, what: str, coro: Coroutine[Any, Any, None]) -> None:
+        """Run a background loop; if it dies, log why (never silently) and stop being ready."""
+
+        async def guarded() -> None:
+            try:
+                await coro
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("background task failed", extra={"task": what})
+                raise
+
+        self.tasks.append(asyncio.create_task(guarded(), name=f"{self.name}:{what}"))
+
+    def start_relay(self) -> OutboxRelay:
+        """The outbox relay with its own producer; Kafka may be down now, the relay waits for it."""
+        self.producer = make_producer(self.settings.kafka_bootstrap, client_id=f"{self.name}-relay")
+        relay = OutboxRelay(self.engine, self.producer, schema=self.schema)
+        self.relay = relay
+        producer = self.producer
+
+        async def run() -> None:
+            await _start_with_retry(producer.start, self.stop, f"{self.name} producer")
+            await relay.run(self.stop)
+
+        self.spawn("outbox-relay", run())
+        return relay
+
+    def start_consumer(self, spec: ConsumerSpec) -> None:
+        consumer = make_consumer(
+            self.settings.kafka_bootstrap,
+            group_id=spec.group_id,
+            topics=spec.topics,
+            client_id=f"{self.name}-consumer",
+        )
+        dlq = make_producer(self.settings.kafka_bootstrap, client_id=f"{self.name}-dlq", linger_ms=0)
+        loop = ConsumerLoop(
+            engine=self.engine,
+            consumer=consumer,
+            dlq_producer=dlq,
+            schema=self.schema,
+            group_id=spec.group_id,
+            handle=spec.handle,
+            after_commit=self.relay.wake if self.relay else None,
+        )
+        self.consumer_loop = loop
+
+        async def run() -> None:
+            await _start_with_retry(dlq.start, self.stop, f"{self.name} dead-letter producer")
+            await _start_with_retry(consumer.start, self.stop, f"{self.name} consumer")
+            self.consumer_ready = True
+            try:
+                await loop.run(self.stop)
+            finally:
+                self.consumer_ready = False
+                await consumer.stop()
+                await dlq.stop()
+
+        self.spawn("consumer", run())
+
+    async def ready_problems(self) -> dict[str, str]:
+        problems: dict[str, str] = {}
+        try:
+            await check_database(self.engine, timeout=2.0)
+        except DatabaseUnavailable as exc:
+            problems["database"] = str(exc)
+        if not await broker_reachable(self.settings.kafka_bootstrap):
+            problems["kafka"] = f"Kafka at {self.settings.kafka_bootstrap} is unreachable"
+        for task in self.tasks:
+            if task.done():
+                problems[task.get_name()] = "stopped: " + _task_error(task)
+        return problems
+
+    async def close(self) -> None:
+        self.stop.set()
+        if self.tasks:
+            _, pending = await asyncio.wait(self.tasks, timeout=10)
+            for task in pending:
+                task.cancel()
+            with contextlib.suppress(Exception):
+                await asyncio.gather(*pending, return_exceptions=True)
+        if self.producer is not None:
+            with contextlib.suppress(Exception):
+                await self.producer.stop()
+        await self.engine.dispose()
+
+
+def _task_error(task: asyncio.Task[Any]) -> str:
+    if task.cancelled():
+        return "cancelled"
+    exc = task.exception()
+    return f"{type(exc).__name__}: {exc}" if exc else "finished"
+
+
+async def _start_with_retry(start: Callable[[], Awaitable[None]], stop: asyncio.Event, what: str) -> None:
+    delay = 0.5
+    while not stop.is_set():
+        try:
+            await start()
+            return
+        except Exception as exc:
+            log.warning(
+                "waiting for Kafka",
+                extra={"client": what, "error": f"{type(exc).__name__}", "retry_s": delay},
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+            delay = min(delay * 2, 10.0)
+
+
+def serve(app_path: str, *, service: str, host: str, port: int, settings: CommonSettings) -> None:
+    """Entry point of `python -m services.<name>`: check configuration, then run uvicorn.
+
+    Configuration mistakes end here with one line on stderr and exit code 2, not a traceback.
+    """
+    import uvicorn
+
+    from services.common import logs
+    from services.common.net import port_is_free
+
+    logs.configure(service, settings.log_level)
+    if not port_is_free(port, host):
+        print(
+            f"{service}: port {port} on {host} is already in use; set another port or stop what holds it",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
+
+    async def probe() -> None:
+        engine = create_engine(settings.database_url, pool_size=1)
+        try:
+            await check_database(engine)
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(probe())
+    except DatabaseUnavailable as exc:
+        print(f"{service}: {exc} (DATABASE_URL={describe(settings.database_url)})", file=sys.stderr)
+        raise SystemExit(2) from None
+    uvicorn.run(
+        app_path,
+        factory=True,
+        host=host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_config=None,
+        timeout_graceful_shutdown=10,
+    )

@@ -1,0 +1,29 @@
+"""The grading service: app factory (wiring only)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.common.clock import Clock
+from services.common.consumer_service import create_consumer_app
+from services.grading.handlers import SCHEMA, handle
+from services.grading.settings import GradingSettings
+
+
+def create_app(settings: GradingSettings | None = None, clock: Clock | None = None) -> FastAPI:
+    settings = settings or GradingSettings()
+    return create_consumer_app(
+        service="grading",
+        schema=SCHEMA,
+        settings=settings,
+        handle=handle,
+        routers=[],
+        title="Credit exchange — grading (信用分级分类)",
+        description="Credit grades computed from each subject's records under versioned rule sets.",
+        clock=clock,
+        pool_size=settings.pool_size,
+    )
+
+
+def factory() -> FastAPI:
+    return create_app()

@@ -1,0 +1,66 @@
+"""Waiting for conditions (never sleeping blindly) and reading topics as a subscriber would."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+T = TypeVar("T")
+
+
+async def eventually(check: Callable[[], Awaitable[T | None]], *, timeout: float = 30.0, what: str = "condition") -> T:
+    """Poll `check` until it returns something truthy; fail with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    delay = 0.02
+    while True:
+        result = await check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.5)
+
+
+async def find_on_topic(
+    bootstrap: str, topic: str, predicate: Callable[[ConsumerRecord[bytes, bytes]], bool], *, timeout: float = 30.0
+) -> ConsumerRecord[bytes, bytes]:
+    """Read `topic` from the beginning (no consumer group) until a message matches."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        partitions = await partitions_of(bootstrap, topic)
+        consumer.assign([TopicPartition(topic, p) for p in partitions])
+        await consumer.seek_to_beginning()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=300)
+            for messages in batches.values():
+                for message in messages:
+                    if predicate(message):
+                        return message
+        raise AssertionError(f"no matching message on {topic} within {timeout:.0f}s")
+    finally:
+        await consumer.stop()
+
+
+async def partitions_of(bootstrap: str, topic: str) -> list[int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        (description,) = await admin.describe_topics([topic])
+        return sorted(p["partition"] for p in description["partitions"])
+    finally:
+        await admin.close()
+
+
+def header(message: ConsumerRecord[bytes, bytes], name: str) -> str | None:
+    for key, value in message.headers:
+        if key == name:
+            return value.decode()
+    return None
