@@ -1,0 +1,237 @@
+"""Ingest HTTP endpoints (API.md "Ingest"). I/O only: validation and the commit live elsewhere."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+
+from services.common.auth import Principal, Role
+from services.common.clock import Clock, shanghai_date
+from services.common.http import ApiError, ApiProblem, FastJSONResponse, error_response, forbidden, require
+from services.common.metrics import REJECTIONS
+from services.ingest import store
+from services.ingest.validation import Problem, RecordValidator, Verdict
+from services.ingest.writer import NotDurable, Outcome, Pending, ReceiptWriter
+
+RETRY_AFTER_SECONDS = "2"
+CORRECTION_TYPES = frozenset({"record_correction", "record_revocation"})
+
+router = APIRouter()
+DepartmentCaller = Annotated[Principal, Depends(require(Role.DEPARTMENT))]
+AnyCaller = Annotated[Principal, Depends(require(Role.DEPARTMENT, Role.COUNTY, Role.AUDITOR))]
+
+
+@dataclass
+class IngestContext:
+    """What the endpoints need, built once by the app's lifespan."""
+
+    validator: RecordValidator
+    writer: ReceiptWriter
+    clock: Clock
+    max_body_bytes: int
+    max_batch: int
+    rejections: Counter[tuple[str, str, str]]
+
+
+def _ctx(request: Request) -> IngestContext:
+    ctx: IngestContext = request.app.state.ingest
+    return ctx
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    """The request body as JSON, refusing non-JSON (415), oversized (413) and malformed (400) bodies."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.split(";")[0].strip().lower() != "application/json":
+        raise ApiProblem(
+            415,
+            [
+                ApiError(
+                    "/headers/content-type",
+                    "unsupported_media_type",
+                    "send the record as JSON with Content-Type: application/json",
+                )
+            ],
+        )
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    try:
+        return orjson.loads(b"".join(chunks))
+    except orjson.JSONDecodeError as exc:
+        raise ApiProblem(400, [ApiError("", "malformed_json", f"the body is not valid UTF-8 JSON: {exc}")]) from None
+
+
+def _too_large(limit: int) -> ApiProblem:
+    return ApiProblem(
+        413, [ApiError("", "too_large", f"the body exceeds {limit} bytes; split it into smaller batches")]
+    )
+
+
+async def _check_correction_target(
+    request: Request, ctx: IngestContext, department: str, record: dict[str, Any], verdict: Verdict
+) -> Verdict:
+    """A correction or revocation must name an earlier record of the same department; a correction's
+    `corrected_data` must be a valid record of the target's type and version."""
+    target_id = record["data"].get("target_record_id")
+    if not isinstance(target_id, str):
+        return verdict
+    async with request.app.state.engine.connect() as conn:
+        found = await store.find_records(conn, [(department, target_id)])
+    target = found.get((department, target_id))
+    errors = list(verdict.errors)
+    if target is None:
+        errors.append(
+            Problem(
+                "/data/target_record_id",
+                "unknown_target",
+                f"{department} has reported no record with id {target_id!r} (未找到被更正/撤销的原记录)",
+            )
+        )
+    elif target.record_type in CORRECTION_TYPES:
+        errors.append(
+            Problem(
+                "/data/target_record_id",
+                "invalid_target",
+                "a correction or revocation cannot itself be corrected or revoked; correct the original",
+            )
+        )
+    elif record["type"] == "record_correction" and "corrected_data" in record["data"]:
+        errors += ctx.validator.data_problems(
+            target.record_type, target.version, record["data"]["corrected_data"], "/data/corrected_data"
+        )
+    return Verdict(verdict.record_type, verdict.type_version, tuple(errors), verdict.warnings, verdict.forbidden)
+
+
+async def _judge(request: Request, ctx: IngestContext, department: str, record: Any, today: date) -> Verdict:
+    verdict = ctx.validator.validate(record, department=department, today=today)
+    if verdict.accepted and verdict.record_type and verdict.record_type.name in CORRECTION_TYPES:
+        verdict = await _check_correction_target(request, ctx, department, record, verdict)
+    if not verdict.accepted:
+        named = record.get("type") if isinstance(record, dict) else None
+        known = named if isinstance(named, str) and named in ctx.validator.catalogue.record_types else "unknown"
+        codes = [verdict.forbidden.code] if verdict.forbidden else sorted({e.code for e in verdict.errors})
+        for code in codes:
+            ctx.rejections[(department, known, code)] += 1
+            REJECTIONS.labels(department, known, code).inc()
+    return verdict
+
+
+def _pending(department: str, record: dict[str, Any], verdict: Verdict) -> Pending:
+    assert verdict.record_type is not None
+    assert verdict.type_version is not None
+    return Pending(department, record, verdict.record_type, verdict.type_version, verdict.warnings)
+
+
+def _not_durable() -> Response:
+    return error_response(
+        503,
+        [
+            ApiError(
+                "",
+                "not_durable",
+                "the record could not be stored durably right now; nothing was kept. Retry with the same id (稍后重试)",
+            )
+        ],
+        {"Retry-After": RETRY_AFTER_SECONDS},
+    )
+
+
+def _outcome_body(outcome: Outcome, record_id: str) -> tuple[int, dict[str, Any]]:
+    if outcome.status == 409:
+        return 409, {
+            "errors": [
+                ApiError(
+                    "/id",
+                    "conflict",
+                    f"id {record_id!r} was already accepted with different content; "
+                    "use a new id or send a record_correction",
+                ).as_dict()
+            ]
+        }
+    return outcome.status, {"receipt": outcome.receipt}
+
+
+@router.post("/v1/records", status_code=202, summary="Report one record (报送一条信用记录)")
+async def post_record(request: Request, caller: DepartmentCaller) -> Response:
+    ctx = _ctx(request)
+    record = await read_json(request, ctx.max_body_bytes)
+    assert caller.department is not None
+    verdict = await _judge(request, ctx, caller.department, record, shanghai_date(ctx.clock.now()))
+    if verdict.forbidden:
+        raise forbidden(verdict.forbidden.message, verdict.forbidden.path)
+    if verdict.errors:
+        return error_response(422, [ApiError(e.path, e.code, e.message) for e in verdict.errors])
+    try:
+        (outcome,) = await ctx.writer.submit([_pending(caller.department, record, verdict)])
+    except NotDurable:
+        return _not_durable()
+    status, body = _outcome_body(outcome, record["id"])
+    return FastJSONResponse(body, status_code=status)
+
+
+@router.post("/v1/records:batch", summary="Report up to 1000 records; valid ones are accepted even if others fail")
+async def post_batch(request: Request, caller: DepartmentCaller) -> Response:
+    ctx = _ctx(request)
+    body = await read_json(request, ctx.max_body_bytes * 50)
+    if not isinstance(body, dict) or not isinstance(body.get("records"), list):
+        return error_response(422, [ApiError("/records", "required", 'the body must be {"records": [...]}')])
+    records: list[Any] = body["records"]
+    if len(records) > ctx.max_batch:
+        return error_response(413, [ApiError("/records", "too_many", f"at most {ctx.max_batch} records per batch")])
+    assert caller.department is not None
+    today = shanghai_date(ctx.clock.now())
+    results: list[dict[str, Any] | None] = [None] * len(records)
+    pending: list[tuple[int, Pending]] = []
+    for index, record in enumerate(records):
+        verdict = await _judge(request, ctx, caller.department, record, today)
+        if verdict.forbidden:
+            results[index] = {"index": index, "status": 403, "errors": [verdict.forbidden.as_dict()]}
+        elif verdict.errors:
+            results[index] = {"index": index, "status": 422, "errors": [e.as_dict() for e in verdict.errors]}
+        else:
+            pending.append((index, _pending(caller.department, record, verdict)))
+    if pending:
+        try:
+            outcomes = await ctx.writer.submit([p for _, p in pending])
+        except NotDurable:
+            return _not_durable()
+        for (index, item), outcome in zip(pending, outcomes, strict=True):
+            status, payload = _outcome_body(outcome, item.record["id"])
+            results[index] = {"index": index, "status": status, **payload}
+    return FastJSONResponse({"results": results}, status_code=207)
+
+
+@router.get("/v1/catalogue", summary="The reporting catalogue in force (public)")
+async def get_catalogue(request: Request) -> Response:
+    return Response(request.app.state.catalogue_json, media_type="application/json")
+
+
+@router.get("/v1/receipts/public-key", summary="The exchange's Ed25519 public key for verifying receipts (public)")
+async def get_public_key(request: Request) -> Response:
+    return Response(request.app.state.public_key_pem, media_type="application/x-pem-file")
+
+
+@router.get("/v1/rejections", summary="Rejected records per day, department, type and error code (data quality)")
+async def get_rejections(
+    request: Request, caller: AnyCaller, department: Annotated[str | None, Query()] = None
+) -> Response:
+    if caller.role is Role.DEPARTMENT:
+        if department not in (None, caller.department):
+            raise forbidden("a department sees its own rejection counts only", "/query/department")
+        department = caller.department
+    async with request.app.state.engine.connect() as conn:
+        rows = await store.rejection_counts(conn, department)
+    return FastJSONResponse({"rejections": [{**r, "day": r["day"].isoformat()} for r in rows]})

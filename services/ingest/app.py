@@ -1,0 +1,113 @@
+"""The ingest service: FastAPI app factory and lifespan (wiring only)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import orjson
+from fastapi import FastAPI
+
+from services.common.calendar import WorkingDayCalendar
+from services.common.catalogue import load_catalogue
+from services.common.clock import Clock, SystemClock, shanghai_date
+from services.common.http import FastJSONResponse, install_error_handlers, install_health
+from services.common.metrics import RequestMetrics
+from services.common.runtime import ServiceRuntime
+from services.ingest import store
+from services.ingest.api import IngestContext, router
+from services.ingest.openapi import record_examples_openapi
+from services.ingest.receipts import ReceiptSigner
+from services.ingest.settings import IngestSettings
+from services.ingest.validation import RecordValidator
+from services.ingest.writer import ReceiptWriter
+
+SERVICE = "ingest"
+
+
+def create_app(settings: IngestSettings | None = None, clock: Clock | None = None) -> FastAPI:
+    settings = settings or IngestSettings()
+    clock = clock or SystemClock()
+    catalogue = load_catalogue(settings.schemas_dir)
+    validator = RecordValidator(catalogue, settings.schemas_dir)
+    calendar = WorkingDayCalendar.load(settings.schemas_dir / "calendar" / "overrides.yaml")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await ServiceRuntime.start(SERVICE, store.SCHEMA, settings, pool_size=settings.pool_size)
+        signer = ReceiptSigner.from_file(settings.signing_key_file)
+        relay = runtime.start_relay()
+        writer = ReceiptWriter(
+            runtime.engine,
+            signer=signer,
+            calendar=calendar,
+            clock=clock,
+            topic_name=settings.topic,
+            on_commit=relay.wake,
+            reporting_days=settings.reporting_days,
+            max_batch=2 * settings.max_batch,
+        )
+        rejections: Counter[tuple[str, str, str]] = Counter()
+        app.state.runtime = runtime
+        app.state.engine = runtime.engine
+        app.state.authenticator = runtime.authenticator()
+        app.state.public_key_pem = signer.public_key_pem()
+        app.state.ingest = IngestContext(
+            validator, writer, clock, settings.max_body_bytes, settings.max_batch, rejections
+        )
+        runtime.spawn("writer", writer.run(runtime.stop))
+        runtime.spawn("rejection-counts", _flush_rejections(runtime, rejections, clock))
+        warning = calendar.missing_year_warning(shanghai_date(clock.now()))
+        if warning:
+            import logging
+
+            logging.getLogger(__name__).warning(warning, extra={"alert": "calendar_year_missing"})
+        try:
+            yield
+        finally:
+            await runtime.close()
+
+    app = FastAPI(
+        title="Credit exchange — ingest (信用信息报送)",
+        version="1",
+        description=(
+            "Departments report credit records here. Every record is validated against the reporting "
+            "catalogue (`GET /v1/catalogue`), stored durably and answered with a signed receipt."
+        ),
+        default_response_class=FastJSONResponse,
+        lifespan=lifespan,
+    )
+    app.state.catalogue_json = orjson.dumps(catalogue.public_view())
+    install_error_handlers(app)
+    install_health(app, service=SERVICE, ready_checks=lambda: app.state.runtime.ready_problems())
+    app.include_router(router)
+    app.add_middleware(RequestMetrics, service=SERVICE)
+    record_examples_openapi(app, settings.schemas_dir, json.loads((settings.schemas_dir / "envelope.json").read_text()))
+    return app
+
+
+async def _flush_rejections(runtime: ServiceRuntime, counts: Counter[tuple[str, str, str]], clock: Clock) -> None:
+    """Persist rejection counts every few seconds (counts only: rejected personal data is never stored)."""
+    while not runtime.stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(runtime.stop.wait(), timeout=2.0)
+        if not counts:
+            continue
+        snapshot = dict(counts)
+        counts.clear()
+        try:
+            async with runtime.engine.begin() as conn:
+                await store.add_rejections(conn, shanghai_date(clock.now()), snapshot)
+        except Exception:
+            counts.update(snapshot)  # keep them for the next attempt
+
+
+def factory() -> FastAPI:
+    return create_app()
+
+
+__all__ = ["UTC", "create_app", "datetime", "factory"]

@@ -1,0 +1,80 @@
+"""Receipts: a department's proof of what it reported and when (DOMAIN §10).
+
+`hash` is SHA-256 of the canonical JSON of `{"department", "record"}`; receipts chain per department
+(`prev_hash` is the previous receipt's `hash`, `seq` counts from 1) and are signed with the exchange's
+Ed25519 key over the canonical JSON of the receipt without its signature. Anyone holding the public key
+(`GET /v1/receipts/public-key`) can verify a receipt offline.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from services.common.envelope import dumps
+
+GENESIS = "0" * 64  # prev_hash of a department's first receipt
+
+
+def record_hash(department: str, record: dict[str, Any]) -> str:
+    return hashlib.sha256(dumps({"department": department, "record": record})).hexdigest()
+
+
+def content_hash(record: dict[str, Any]) -> bytes:
+    """What idempotency compares: the submitted record alone."""
+    return hashlib.sha256(dumps(record)).digest()
+
+
+def signing_payload(receipt: dict[str, Any]) -> bytes:
+    return dumps({k: v for k, v in receipt.items() if k != "signature"})
+
+
+class ReceiptSigner:
+    def __init__(self, private_key: Ed25519PrivateKey) -> None:
+        self._key = private_key
+        self.public_key = private_key.public_key()
+
+    @classmethod
+    def from_file(cls, path: Path) -> ReceiptSigner:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ValueError(f"{path} does not hold an Ed25519 private key")
+        return cls(key)
+
+    def sign(self, receipt: dict[str, Any]) -> str:
+        return base64.b64encode(self._key.sign(signing_payload(receipt))).decode()
+
+    def public_key_pem(self) -> str:
+        return self.public_key.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ).decode()
+
+
+def generate_key_file(path: Path) -> None:
+    """Write a new Ed25519 key (PEM, mode 600). For development stacks; production keys come from the operator."""
+    key = Ed25519PrivateKey.generate()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    path.chmod(0o600)
+
+
+def verify(receipt: dict[str, Any], public_key: Ed25519PublicKey) -> bool:
+    from cryptography.exceptions import InvalidSignature
+
+    try:
+        public_key.verify(base64.b64decode(receipt["signature"]), signing_payload(receipt))
+    except (InvalidSignature, KeyError, ValueError):
+        return False
+    return True
+
+
+def iso(instant: datetime) -> str:
+    return instant.isoformat(timespec="microseconds")

@@ -1,0 +1,146 @@
+"""All SQL of the ingest service. Functions run inside a transaction their caller owns; none commits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.ingest.receipts import GENESIS
+
+SCHEMA = "ingest"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRecord:
+    department: str
+    record_id: str
+    record_type: str
+    version: int
+    content_hash: bytes
+    receipt: dict[str, Any]
+
+
+@dataclass
+class ChainHead:
+    department: str
+    seq: int
+    head_hash: str
+
+
+async def lock_chains(conn: AsyncConnection, departments: Iterable[str]) -> dict[str, ChainHead]:
+    """Lock each department's receipt chain head (creating it on first use) until the transaction ends.
+
+    Locks are taken in sorted order so two writers never deadlock.
+    """
+    names = sorted(set(departments))
+    await conn.execute(
+        text(
+            "INSERT INTO ingest.chains (department, seq, head_hash) "
+            "SELECT d, 0, :genesis FROM unnest(CAST(:names AS text[])) AS d ON CONFLICT DO NOTHING"
+        ),
+        {"names": names, "genesis": GENESIS},
+    )
+    rows = await conn.execute(
+        text(
+            "SELECT department, seq, head_hash FROM ingest.chains WHERE department = ANY(:names) "
+            "ORDER BY department FOR UPDATE"
+        ),
+        {"names": names},
+    )
+    return {r.department: ChainHead(r.department, r.seq, r.head_hash) for r in rows}
+
+
+async def find_records(conn: AsyncConnection, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], StoredRecord]:
+    pairs = list(set(keys))
+    if not pairs:
+        return {}
+    rows = await conn.execute(
+        text(
+            "SELECT department, record_id, record_type, version, content_hash, receipt FROM ingest.records "
+            "WHERE (department, record_id) IN (SELECT * FROM unnest(CAST(:d AS text[]), CAST(:r AS text[])))"
+        ),
+        {"d": [p[0] for p in pairs], "r": [p[1] for p in pairs]},
+    )
+    return {
+        (r.department, r.record_id): StoredRecord(
+            r.department, r.record_id, r.record_type, r.version, bytes(r.content_hash), r.receipt
+        )
+        for r in rows
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class NewRecord:
+    department: str
+    record_id: str
+    seq: int
+    record_type: str
+    version: int
+    subject_code: str
+    decision_date: date
+    content_hash: bytes
+    receipt: dict[str, Any]
+    received_at: datetime
+
+
+async def insert_records(conn: AsyncConnection, records: Sequence[NewRecord]) -> None:
+    await conn.execute(
+        text(
+            "INSERT INTO ingest.records (department, record_id, seq, record_type, version, subject_code, "
+            "decision_date, content_hash, receipt, received_at) VALUES (:department, :record_id, :seq, "
+            ":record_type, :version, :subject_code, :decision_date, :content_hash, CAST(:receipt AS jsonb), "
+            ":received_at)"
+        ),
+        [
+            {
+                "department": r.department,
+                "record_id": r.record_id,
+                "seq": r.seq,
+                "record_type": r.record_type,
+                "version": r.version,
+                "subject_code": r.subject_code,
+                "decision_date": r.decision_date,
+                "content_hash": r.content_hash,
+                "receipt": orjson.dumps(r.receipt).decode(),
+                "received_at": r.received_at,
+            }
+            for r in records
+        ],
+    )
+
+
+async def advance_chains(conn: AsyncConnection, heads: Iterable[ChainHead]) -> None:
+    await conn.execute(
+        text("UPDATE ingest.chains SET seq = :seq, head_hash = :head WHERE department = :department"),
+        [{"seq": h.seq, "head": h.head_hash, "department": h.department} for h in heads],
+    )
+
+
+async def add_rejections(conn: AsyncConnection, day: date, counts: dict[tuple[str, str, str], int]) -> None:
+    if not counts:
+        return
+    await conn.execute(
+        text(
+            "INSERT INTO ingest.rejections (day, department, record_type, code, count) "
+            "VALUES (:day, :dept, :type, :code, :n) ON CONFLICT (day, department, record_type, code) "
+            "DO UPDATE SET count = ingest.rejections.count + EXCLUDED.count"
+        ),
+        [{"day": day, "dept": d, "type": t, "code": c, "n": n} for (d, t, c), n in counts.items()],
+    )
+
+
+async def rejection_counts(conn: AsyncConnection, department: str | None = None) -> list[dict[str, Any]]:
+    rows = await conn.execute(
+        text(
+            "SELECT day, department, record_type, code, count FROM ingest.rejections "
+            "WHERE CAST(:dept AS text) IS NULL OR department = :dept ORDER BY day, department, record_type, code"
+        ),
+        {"dept": department},
+    )
+    return [dict(r._mapping) for r in rows]
