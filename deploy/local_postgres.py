@@ -56,9 +56,11 @@ def _as_owner(argv: list[str]) -> list[str]:
 
 
 def _owner_can_reach(path: Path) -> bool:
+    """Can the postgres user traverse to `path`? (Folders we create below it are world-traversable.)"""
     if os.geteuid() != 0:
         return True
-    probe = subprocess.run(_as_owner(["test", "-x", str(path)]), check=False)
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    probe = subprocess.run(_as_owner(["test", "-x", str(existing)]), check=False)
     return probe.returncode == 0
 
 
@@ -74,7 +76,7 @@ class PostgresCluster:
     @property
     def data_dir(self) -> Path:
         preferred = self.state_dir / "pgdata"
-        if _owner_can_reach(self.state_dir) or preferred.exists():
+        if preferred.exists() or _owner_can_reach(self.state_dir):
             return preferred
         # The project folder is not reachable by the postgres user (e.g. under /root): keep the
         # cluster in a system folder named after the project path instead.
@@ -85,7 +87,8 @@ class PostgresCluster:
 
     @property
     def password_file(self) -> Path:
-        return self.state_dir / "pg.password"
+        # Beside the data folder, so the two always belong together (also in the /var/lib fallback).
+        return self.data_dir.parent / "pg.password"
 
     @property
     def log_file(self) -> Path:
@@ -219,3 +222,10 @@ class PostgresCluster:
             [str(bin_dir / "pg_ctl"), "stop", "-w", "-t", "60", "-m", mode, "-D", str(self.data_dir)],
             "stopping PostgreSQL",
         )
+
+    def destroy(self) -> None:
+        """Stop the cluster and delete its data and password (test stacks start from nothing)."""
+        if (self.data_dir / "PG_VERSION").exists():
+            self.stop(mode="immediate")
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+        self.password_file.unlink(missing_ok=True)

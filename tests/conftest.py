@@ -26,13 +26,9 @@ DEFAULT_NOW = datetime(2026, 11, 20, 15, 0, tzinfo=SHANGHAI)
 
 def _clean_leftovers() -> None:
     """Stop whatever a crashed earlier run left behind, then start from an empty state folder."""
-    if not STATE.exists():
-        return
     for pid_file in STATE.rglob("*.pid"):
         stop_pid_file(pid_file, timeout=20)
-    leftover = Stack(StackConfig(state_dir=STATE, external_kafka=None, external_database=None))
-    if (STATE / "pg.password").exists():
-        leftover.postgres.stop(mode="immediate")
+    Stack(StackConfig(state_dir=STATE, external_kafka=None, external_database=None)).postgres.destroy()
     shutil.rmtree(STATE, ignore_errors=True)
 
 
