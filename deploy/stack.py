@@ -294,8 +294,12 @@ class Stack:
         return values
 
     def down(self) -> None:
+        """Stop everything `up` started here, even when KAFKA_BOOTSTRAP / DATABASE_URL are now set
+        (e.g. after sourcing .run/stack.env): local servers are found by their pid file and data folder."""
         self.stop_services()
-        self.stop_infra()
+        self.kafka.stop()
+        if (self.postgres.data_dir / "PG_VERSION").exists():
+            self.postgres.stop()
 
 
 def _read_env(path: Path) -> dict[str, str]:
