@@ -1,0 +1,66 @@
+"""Pure rules of the publish service (DOMAIN §7-§8): publicity periods, severity, masking, disclosure.
+
+Files and symbols:
+- ``severity.py``: :func:`severity_of` (轻微 / 一般 / 严重 of a penalty, table in
+  ``schemas/rulesets/publicity/severity.yaml``), :func:`listed_document_numbers`.
+- ``publicity.py``: :func:`load_publicity_rules` (``schemas/rulesets/publicity/*.yaml``),
+  :func:`publicity_window` (rule set by decision date, minimum/maximum end), :func:`add_months`.
+- ``masking.py``: :func:`public_view` (public and masked fields only; deny by default).
+- ``disclosure.py``: :func:`should_publish`, :func:`disclosure_state` (7-working-day clock).
+
+Checklist when extending: a new disclosure type needs an entry under ``record_types`` in every rule set
+(or it is not published, with a reason); a new 处罚类别 needs a line in ``severity.yaml``
+(unknown kinds count as the table's default); a new ``masked`` field needs a masking rule in
+``masking.py`` (until then it is left out); a new rule set must continue the decision-date ranges
+without overlap or gap (the loader refuses otherwise).
+"""
+
+from services.publish.rules.disclosure import (
+    ClockState,
+    Decision,
+    DisclosureState,
+    Responsible,
+    disclosure_state,
+    should_publish,
+)
+from services.publish.rules.masking import public_view
+from services.publish.rules.publicity import (
+    PublicityRules,
+    PublicityRulesError,
+    PublicityRuleSet,
+    PublicityWindow,
+    add_months,
+    load_publicity_rules,
+    publicity_window,
+)
+from services.publish.rules.severity import (
+    Severity,
+    SeverityResult,
+    SeverityTable,
+    listed_document_numbers,
+    severity_of,
+    subject_kind_of,
+)
+
+__all__ = [
+    "ClockState",
+    "Decision",
+    "DisclosureState",
+    "PublicityRuleSet",
+    "PublicityRules",
+    "PublicityRulesError",
+    "PublicityWindow",
+    "Responsible",
+    "Severity",
+    "SeverityResult",
+    "SeverityTable",
+    "add_months",
+    "disclosure_state",
+    "listed_document_numbers",
+    "load_publicity_rules",
+    "public_view",
+    "publicity_window",
+    "severity_of",
+    "should_publish",
+    "subject_kind_of",
+]
