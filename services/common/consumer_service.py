@@ -1,11 +1,15 @@
 """The app factory shared by the consuming services (grading, sanctions, publish): runtime, outbox
-relay, the consumer loop on the record topics, health, metrics and error handling. Each service
-passes its own routers and its message handler."""
+relay, the consumer loop on the record topics, the time ticker, health, metrics and error handling.
+
+Each service passes its routers and a `build(app, runtime, clock)` that loads its rules, puts what its
+endpoints need on `app.state`, and returns its message handler and optional tick.
+"""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
 
 from fastapi import APIRouter, FastAPI
 
@@ -16,6 +20,17 @@ from services.common.http import FastJSONResponse, install_error_handlers, insta
 from services.common.metrics import RequestMetrics
 from services.common.runtime import ConsumerSpec, ServiceRuntime
 from services.common.settings import CommonSettings
+from services.common.ticker import OnTick, run_ticker
+
+
+@dataclass
+class ConsumerParts:
+    handle: Handler
+    on_tick: OnTick | None = None
+    extra_topics: Sequence[str] = ()
+
+
+Build = Callable[[FastAPI, ServiceRuntime, Clock], ConsumerParts]
 
 
 def record_topics(settings: CommonSettings) -> list[str]:
@@ -28,14 +43,16 @@ def create_consumer_app(
     service: str,
     schema: str,
     settings: CommonSettings,
-    handle: Handler,
+    build: Build,
     routers: Sequence[APIRouter],
     title: str,
     description: str,
     clock: Clock | None = None,
     pool_size: int = 10,
+    tick_seconds: float = 60.0,
 ) -> FastAPI:
     topics = record_topics(settings)
+    the_clock = clock or SystemClock()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -43,20 +60,28 @@ def create_consumer_app(
         app.state.runtime = runtime
         app.state.engine = runtime.engine
         app.state.authenticator = runtime.authenticator()
-        app.state.clock = clock or SystemClock()
+        app.state.clock = the_clock
+        app.state.settings = settings
         runtime.start_relay()
-        runtime.start_consumer(ConsumerSpec(group_id=f"{settings.topic_prefix}{service}", topics=topics, handle=handle))
+        parts = build(app, runtime, the_clock)
+        runtime.start_consumer(
+            ConsumerSpec(
+                group_id=f"{settings.topic_prefix}{service}",
+                topics=[*topics, *parts.extra_topics],
+                handle=parts.handle,
+            )
+        )
+        if parts.on_tick is not None:
+            runtime.spawn(
+                "ticker", run_ticker(parts.on_tick, clock=the_clock, every_seconds=tick_seconds, stop=runtime.stop)
+            )
         try:
             yield
         finally:
             await runtime.close()
 
     app = FastAPI(
-        title=title,
-        version="1",
-        description=description,
-        default_response_class=FastJSONResponse,
-        lifespan=lifespan,
+        title=title, version="1", description=description, default_response_class=FastJSONResponse, lifespan=lifespan
     )
     install_error_handlers(app)
     install_health(app, service=service, ready_checks=lambda: _ready(app))

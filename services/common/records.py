@@ -34,21 +34,12 @@ class AcceptedRecord:
     @classmethod
     def from_event(cls, event: CloudEvent) -> AcceptedRecord:
         try:
-            record, receipt = event.data["record"], event.data["receipt"]
-            return cls(
-                event_id=event.id,
-                department=receipt["department"],
-                record_id=record["id"],
-                record_type=record["type"],
-                version=int(record["version"]),
-                subject_code=record["subject"]["code"],
-                decision_date=date.fromisoformat(record["decision_date"]),
-                received_at=datetime.fromisoformat(receipt["received_at"]),
-                record=record,
-                receipt=receipt,
-            )
+            accepted = record_from_row(event.data["record"], event.data["receipt"])
         except (KeyError, TypeError, ValueError) as exc:
             raise MalformedRecordEvent(f"event {event.id} is not an accepted record: {exc!r}") from exc
+        if accepted.event_id != event.id:
+            raise MalformedRecordEvent(f"event {event.id} carries record {accepted.event_id}")
+        return accepted
 
 
 async def store_received_record(conn: Any, schema: str, accepted: AcceptedRecord) -> None:
@@ -73,4 +64,29 @@ async def store_received_record(conn: Any, schema: str, accepted: AcceptedRecord
             "rec": dumps(accepted.record).decode(),
             "rcpt": dumps(accepted.receipt).decode(),
         },
+    )
+
+
+async def subject_records(conn: Any, schema: str, subject_code: str) -> list[AcceptedRecord]:
+    """Every record a service has consumed about one subject (its credit file as that service sees it)."""
+    from sqlalchemy import text
+
+    rows = await conn.execute(
+        text(f"SELECT record, receipt FROM {schema}.records WHERE subject_code = :code"), {"code": subject_code}
+    )
+    return [record_from_row(row.record, row.receipt) for row in rows]
+
+
+def record_from_row(record: dict[str, Any], receipt: dict[str, Any]) -> AcceptedRecord:
+    return AcceptedRecord(
+        event_id=f"{receipt['department']}/{record['id']}",
+        department=receipt["department"],
+        record_id=record["id"],
+        record_type=record["type"],
+        version=int(record["version"]),
+        subject_code=record["subject"]["code"],
+        decision_date=date.fromisoformat(record["decision_date"]),
+        received_at=datetime.fromisoformat(receipt["received_at"]),
+        record=record,
+        receipt=receipt,
     )

@@ -1,0 +1,35 @@
+"""Outcome events (grades, sanctions, disclosures, objections, access log) written through the outbox.
+
+Event ids are deterministic — built from what the event is about, never from a random number — so a
+replay of the record topics produces the same ids and a consumer's inbox recognises them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.common.envelope import CloudEvent
+from services.common.outbox import enqueue, outbox_row
+
+
+def outcome_event(
+    *, service: str, kind: str, subject: str, event_id: str, time: datetime, data: dict[str, Any]
+) -> CloudEvent:
+    """`kind` is the last part of the CloudEvents type: `grade.changed`, `disclosure.published` …"""
+    return CloudEvent(
+        id=event_id,
+        source=f"/services/{service}",
+        type=f"cn.credit.{kind}",
+        subject=subject,
+        time=time,
+        data=data,
+        dataschema=f"/asyncapi#{kind}",
+    )
+
+
+async def emit(conn: AsyncConnection, *, schema: str, topic: str, events: list[CloudEvent]) -> None:
+    """Queue outcome events in the caller's transaction (they leave after its commit)."""
+    await enqueue(conn, schema, [outbox_row(topic, e) for e in events])

@@ -1,0 +1,33 @@
+"""A periodic task for state that changes because time passed (a repair period ends, a publicity period
+reaches its maximum, a verification deadline passes) with no new record arriving.
+
+Each tick calls the service's `on_tick(today)`; the work must be idempotent (it runs again after a
+restart, and on every replica: each service guards its changes with its own state and inbox-like keys).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import date
+
+from services.common.clock import Clock, shanghai_date
+
+log = logging.getLogger(__name__)
+
+OnTick = Callable[[date], Awaitable[None]]
+
+
+async def run_ticker(on_tick: OnTick, *, clock: Clock, every_seconds: float, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        try:
+            await on_tick(shanghai_date(clock.now()))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # The next tick retries; the failure is logged with its traceback, never swallowed silently.
+            log.exception("time-driven update failed; will retry at the next tick")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=every_seconds)
