@@ -1,0 +1,100 @@
+"""benxi-2017: 本溪市企业综合信用等级 A/B/C/D (seed 004 L35-L57; DOMAIN §5).
+
+- A: has 优良信誉信息 and no 不良行为信息 (004 L41).
+- B: neither (004 L43).
+- C: has 不良行为信息 (004 L45).
+- D: has a serious-untrustworthy record that caused serious social impact (004 L47): an entry of a
+  `serious` list in force with `causes_serious_social_impact: true`. The same entry without that impact
+  is only adverse (C).
+
+What counts is data (the rule set's `positive`, `adverse`, `serious` blocks): dated records (行政奖励,
+penalties …) count when decided within the look-back window (one year, DOMAIN §5), list entries (红名单,
+经营异常名录, 失信被执行人 …) while they are in force on the day. `since` and `next_review` are left to
+evaluate, which derives them from the same rules.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from services.grading.rules.credit_file import CreditFile, Listing, Mark, within_years
+from services.grading.rules.model import Assessment, BenxiRules, Explanation, RecordRule, RuleSetVersion
+
+_TYPE_NAMES = {
+    "administrative_penalty": "行政处罚",
+    "administrative_action": "行政行为",
+    "credit_commitment": "信用承诺",
+    "inspection_result": "抽查检查结果",
+    "supervision_interview": "约谈",
+    "abnormal_operation_listing": "经营异常名录",
+    "judgment_defaulter_listing": "失信被执行人名单",
+    "serious_untrustworthy_listing": "严重失信主体名单",
+    "red_list": "红名单",
+    "watch_list": "重点关注名单",
+}
+_REASONS = {
+    "A": "A：有优良信誉信息记录，且无不良行为信息记录（004 L41）(A: a good-standing record and no adverse record)",
+    "B": "B：无优良信誉信息记录，且无不良行为信息记录（004 L43）(B: neither a good-standing nor an adverse record)",
+    "C": "C：有不良行为信息记录（004 L45）(C: an adverse record)",
+    "D": "D：有严重失信行为造成严重社会影响的信息记录（004 L47）"
+    "(D: serious untrustworthy conduct that caused serious social impact)",
+}
+
+
+def _matching(marks: tuple[Mark, ...], selected: tuple[RecordRule, ...], day: date, years: int) -> list[Mark]:
+    return [
+        m
+        for m in marks
+        if within_years(m.decided_on, day, years) and any(r.matches(m.record_type, m.details) for r in selected)
+    ]
+
+
+def _in_force(listings: tuple[Listing, ...], types: frozenset[str], day: date) -> list[Listing]:
+    return [x for x in listings if x.record_type in types and x.in_force(day)]
+
+
+def assess(file: CreditFile, rule_set: RuleSetVersion, day: date) -> Assessment:
+    rules = rule_set.rules
+    if not isinstance(rules, BenxiRules):
+        raise TypeError(f"rule set {rule_set.rule_set_id} is not a benxi rule set")
+    years = rule_set.look_back_years
+    serious = [x for x in _in_force(file.listings, rules.serious_lists, day) if x.serious_social_impact]
+    serious_ids = {x.record_id for x in serious}
+    adverse_marks = _matching(file.marks, rules.adverse_records, day, years)
+    adverse_lists = [x for x in _in_force(file.listings, rules.adverse_lists, day) if x.record_id not in serious_ids]
+    positive_marks = _matching(file.marks, rules.positive_records, day, years)
+    positive_lists = _in_force(file.listings, rules.positive_lists, day)
+
+    if serious:
+        grade = "D"
+    elif adverse_marks or adverse_lists:
+        grade = "C"
+    elif positive_marks or positive_lists:
+        grade = "A"
+    else:
+        grade = "B"
+
+    notes: list[tuple[date, Explanation]] = []
+    for listing in serious:
+        rule = f"{_TYPE_NAMES[listing.record_type]}「{listing.name}」，造成严重社会影响（004 L47）"
+        notes.append((listing.start, Explanation(listing.record_id, listing.department, rule, "D")))
+    adverse_effect = "C" if grade == "C" else f"不良记录，已被 {grade} 级吸收 (adverse, outweighed by {grade})"
+    for mark in adverse_marks:
+        rule = f"{_describe(mark)}：不良行为信息（004 L45）"
+        notes.append((mark.decided_on, Explanation(mark.record_id, mark.department, rule, adverse_effect)))
+    for listing in adverse_lists:
+        rule = f"{_TYPE_NAMES[listing.record_type]}「{listing.name}」在列：不良行为信息（004 L45）"
+        notes.append((listing.start, Explanation(listing.record_id, listing.department, rule, adverse_effect)))
+    positive_effect = "A" if grade == "A" else "优良记录，但有不良记录，不评 A (good record, but an adverse one bars A)"
+    for mark in positive_marks:
+        rule = f"{_describe(mark)}：优良信誉信息（004 L41）"
+        notes.append((mark.decided_on, Explanation(mark.record_id, mark.department, rule, positive_effect)))
+    for listing in positive_lists:
+        rule = f"{_TYPE_NAMES[listing.record_type]}「{listing.name}」在列：优良信誉信息（004 L41）"
+        notes.append((listing.start, Explanation(listing.record_id, listing.department, rule, positive_effect)))
+    ordered = tuple(e for _, e in sorted(notes, key=lambda n: (n[0], n[1].record_id, n[1].rule)))
+    return Assessment(grade, _REASONS[grade], None, None, ordered)
+
+
+def _describe(mark: Mark) -> str:
+    return f"{mark.decided_on} {_TYPE_NAMES[mark.record_type]}（{'、'.join(sorted(mark.details))}）"

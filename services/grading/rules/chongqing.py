@@ -1,0 +1,223 @@
+"""chongqing-amr: 重庆市工商局《市场主体信用分类监管实施办法》 (seed 000 L169-L297; DOMAIN §5).
+
+- A 守信: no qualifying penalty of a counted department (AMR) within one year (000 L181-L182).
+- B 警示: a warning, or a fine / confiscated gains / confiscated property of at most the threshold
+  (30,000 yuan; individual businesses 1,000), within one year (000 L184-L185). Penalty kinds the rules
+  do not name (通报批评, 暂扣许可证件, 吊销 of a licence other than the 营业执照 …) also give B (DOMAIN).
+- C 一般失信: any such amount above the threshold (以上 excludes the number, 000 L187-L188). Every amount
+  is compared on its own, never summed.
+- D 严重失信: under any law, by any department (000 L190): the serious penalties of the rule set.
+- The worst grade wins (000 L193). B and C are repaired one year after grading, and any new qualifying
+  penalty, even a milder one, restarts that year (000 L195): the penalties whose repair periods run
+  into each other form a chain; the chain's worst B/C holds until one year after its latest penalty.
+- D from 责令停业整顿 / 责令停业 is repaired one year after business resumes (a 恢复营业 registration after
+  the penalty); other D never (000 L196).
+- `since`: B/C the latest penalty of the chain (000 L193 "最近一次…处罚记录被认定之日"); D the latest penalty
+  whose D is in force; A is left to evaluate (the first day of the current run of A).
+- Supervision level Ⅰ-Ⅳ from the rule set's table (000 L257-L295); see `_supervision`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from services.grading.rules.credit_file import DAY, CreditFile, Penalty, Registration, years_after
+from services.grading.rules.model import Assessment, ChongqingRules, Explanation, RuleSetVersion, worst
+
+_KIND_ENGLISH = {
+    "警告": "warning",
+    "罚款": "fine",
+    "没收违法所得": "confiscated gains",
+    "没收非法财物": "confiscated property",
+}
+_LICENCE_KINDS = frozenset({"暂扣许可证件", "吊销许可证件"})
+_REASONS = {
+    "A": "A 守信：一年内无计入部门（{depts}）的处罚记录（000 L181-L182）(A: no counted penalty within one year)",
+    "B": "B 警示：一年内受到警告或不超过 {t} 元的罚款、没收等处罚（000 L184-L185）"
+    "(B: warning or fine/confiscation of at most {t} yuan within one year)",
+    "C": "C 一般失信：一年内受到超过 {t} 元的罚款或没收（000 L187-L188）"
+    "(C: fine or confiscation above {t} yuan within one year)",
+    "D": "D 严重失信：{named}（000 L190）(D: {english})",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Hit:
+    grade: str
+    rule: str
+    serious_repairable: bool | None = None
+    """For D hits: whether it is repaired one year after business resumes; None for B/C hits."""
+    named_as: str = ""
+    english: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class _Scored:
+    penalty: Penalty
+    hits: tuple[_Hit, ...]
+
+    @property
+    def serious(self) -> tuple[_Hit, ...]:
+        return tuple(h for h in self.hits if h.serious_repairable is not None)
+
+
+def classify(penalty: Penalty, rules: ChongqingRules, subject_kind: str) -> tuple[_Hit, ...]:
+    """Every grade one penalty gives, with the rule that gives it (empty: the penalty does not qualify)."""
+    hits: list[_Hit] = []
+    named: set[str] = set()
+    for serious in rules.serious_penalties.get(subject_kind, ()):
+        licence = penalty.licence or ""
+        if serious.kind in penalty.kinds and (
+            not serious.licence_names or any(n in licence for n in serious.licence_names)
+        ):
+            named.add(serious.kind)
+            licence_note = f"：{licence}" if serious.licence_names else ""
+            rule = f"{serious.named_as}（处罚类别 {serious.kind}{licence_note}；000 L190）"
+            hits.append(_Hit("D", rule, serious.repairable_after_resumption, serious.named_as, serious.english))
+    if penalty.department not in rules.counted_departments:
+        return tuple(hits)
+    threshold = rules.thresholds_yuan[subject_kind]
+    for kind in sorted(penalty.kinds - named):
+        if kind in rules.warning_kinds:
+            hits.append(_Hit("B", f"{kind}（000 L184-L185）(warning)"))
+        elif kind in rules.amount_kinds:
+            amount = penalty.amounts_yuan.get(rules.amount_kinds[kind])
+            if amount is None:
+                hits.append(_Hit("B", f"{kind}，金额未报（视为不超过 {threshold:,} 元）(amount missing)"))
+                continue
+            above = amount > threshold
+            relation = ">" if above else "≤"
+            lines = "000 L187-L188" if above else "000 L184-L185"
+            english = _KIND_ENGLISH.get(kind, kind)
+            rule = f"{kind} {amount:,.2f} 元 {relation} {threshold:,} 元（{lines}）({english} {relation} threshold)"
+            hits.append(_Hit("C" if above else "B", rule))
+        else:
+            what = f"{kind}（{penalty.licence}）" if penalty.licence and kind in _LICENCE_KINDS else kind
+            rule = f"{what}：规则未列明的处罚类别 (penalty kind not named by the rules)"
+            hits.append(_Hit(rules.unnamed_kind_grade, rule))
+    return tuple(hits)
+
+
+def _resumed_after(file: CreditFile, penalty: Penalty, day: date) -> Registration | None:
+    later = [r for r in file.resumptions() if penalty.decided_on < r.decided_on <= day]
+    return later[0] if later else None
+
+
+def _chain(scored: list[_Scored], repair_years: int, day: date) -> list[_Scored]:
+    """The qualifying penalties whose B/C repair period is still running on `day` (000 L195)."""
+    if not scored or day > years_after(scored[-1].penalty.decided_on, repair_years):
+        return []
+    chain = [scored[-1]]
+    for earlier in reversed(scored[:-1]):
+        if chain[-1].penalty.decided_on > years_after(earlier.penalty.decided_on, repair_years):
+            break  # repaired before the next penalty came
+        chain.append(earlier)
+    return chain
+
+
+def assess(file: CreditFile, rule_set: RuleSetVersion, day: date) -> Assessment:
+    rules = rule_set.rules
+    if not isinstance(rules, ChongqingRules):
+        raise TypeError(f"rule set {rule_set.rule_set_id} is not a chongqing rule set")
+    kind = file.subject_kind
+    notes: list[tuple[date, Explanation]] = []
+    scored = [_Scored(p, classify(p, rules, kind)) for p in file.penalties if p.decided_on <= day]
+    qualifying = [s for s in scored if s.hits]
+
+    serious: list[tuple[_Scored, _Hit]] = []
+    for s in qualifying:
+        for hit in s.serious:
+            effect = _serious_effect(file, s.penalty, hit, rules.repair_years, day, notes)
+            if effect is not None:
+                serious.append((s, hit))
+                notes.append(_note(s.penalty, hit.rule, effect))
+
+    chain = _chain(qualifying, rules.repair_years, day)
+    if chain:
+        last_day = years_after(chain[0].penalty.decided_on, rules.repair_years)
+        until = f"修复期至 {last_day} (repair period ends {last_day})"
+        for s in chain:
+            bc_hits = [h for h in s.hits if h.serious_repairable is None]
+            notes.extend(_note(s.penalty, hit.rule, f"{hit.grade}；{until}") for hit in bc_hits)
+            if not bc_hits and all(s is not t for t, _ in serious):
+                notes.append(_note(s.penalty, "新的处罚记录，修复期重新起算（000 L195）", f"restarts; {until}"))
+    for s in scored:
+        if not s.hits and day <= years_after(s.penalty.decided_on, rules.repair_years):
+            rule = f"非计入部门（{s.penalty.department}）的处罚（000 L181-L188）"
+            notes.append(_note(s.penalty, rule, "不影响 A-C 等级 (counts only for D)"))
+
+    grade, since, reason = _grade(rules, kind, serious, chain)
+    level = _supervision(file, rules, grade, day, notes)
+    closure = file.closure_on(day)
+    if closure is not None:
+        reason += f"；主体已于 {closure.decided_on} 注销 (deregistered on {closure.decided_on})"
+    ordered = tuple(dict.fromkeys(e for _, e in sorted(notes, key=lambda n: (n[0], n[1].record_id, n[1].rule))))
+    return Assessment(grade, reason, since, level, ordered)
+
+
+def _grade(
+    rules: ChongqingRules, kind: str, serious: list[tuple[_Scored, _Hit]], chain: list[_Scored]
+) -> tuple[str, date | None, str]:
+    """Worst wins (000 L193): D if a serious penalty is in force, else the chain's worst B/C, else A."""
+    if serious:
+        named = "、".join(dict.fromkeys(h.named_as for _, h in serious))
+        english = "; ".join(dict.fromkeys(h.english for _, h in serious))
+        since = max(s.penalty.decided_on for s, _ in serious)
+        return "D", since, _REASONS["D"].format(named=named, english=english)
+    bc = worst(h.grade for s in chain for h in s.hits if h.serious_repairable is None)
+    if bc is not None:
+        return bc, chain[0].penalty.decided_on, _REASONS[bc].format(t=f"{rules.thresholds_yuan[kind]:,}")
+    return "A", None, _REASONS["A"].format(depts="、".join(sorted(rules.counted_departments)))
+
+
+def _serious_effect(
+    file: CreditFile,
+    penalty: Penalty,
+    hit: _Hit,
+    repair_years: int,
+    day: date,
+    notes: list[tuple[date, Explanation]],
+) -> str | None:
+    """The effect of a D hit on `day`, or None when it has been repaired (000 L196)."""
+    if not hit.serious_repairable:
+        return "D；不可修复 (never repaired, 000 L196)"
+    resumed = _resumed_after(file, penalty, day)
+    if resumed is None:
+        return "D；恢复营业后一年方可修复 (repairable one year after business resumes, 000 L196)"
+    repaired_on = years_after(resumed.decided_on, repair_years) + DAY
+    if day >= repaired_on:
+        return None
+    rule = f"{resumed.decided_on} 恢复营业（000 L196）"
+    effect = f"D 于 {repaired_on} 修复 (D repaired on {repaired_on})"
+    notes.append((resumed.decided_on, Explanation(resumed.record_id, resumed.department, rule, effect)))
+    return f"D；{repaired_on} 修复 (repaired on {repaired_on})"
+
+
+def _supervision(
+    file: CreditFile, rules: ChongqingRules, grade: str, day: date, notes: list[tuple[date, Explanation]]
+) -> str | None:
+    """The level of 000 L257-L295 from the rule set's table.
+
+    The table is the level "本办法规定" (a floor): 第三十七条 (L295) lets a district raise a level, never
+    lower it, and no record type carries such a raise, so the computed level is the table's. Without a
+    registration record the level is given only when the grade alone decides it (C → Ⅲ, D → Ⅳ); a
+    deregistered subject is no longer supervised (None).
+    """
+    if file.closure_on(day) is not None:
+        return None
+    registration = file.registration_on(day)
+    if registration is None:
+        possible = {lvl for (g, _, _), lvl in rules.supervision_levels.items() if g == grade}
+        return possible.pop() if len(possible) == 1 else None
+    level = rules.supervision_levels[(grade, registration.industry_risk, registration.region_class)]
+    rule = f"监管等级：{grade} 级 × {registration.industry_risk} × {registration.region_class}（000 L257-L295）"
+    effect = f"{rules.level_measures[level].name} (supervision level {level})"
+    notes.append((registration.decided_on, Explanation(registration.record_id, registration.department, rule, effect)))
+    return level
+
+
+def _note(penalty: Penalty, rule: str, effect: str) -> tuple[date, Explanation]:
+    corrected = "（已更正 corrected）" if penalty.corrected else ""
+    text = f"{penalty.decided_on} {rule}{corrected}"
+    return penalty.decided_on, Explanation(penalty.record_id, penalty.department, text, effect)
