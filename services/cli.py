@@ -6,6 +6,7 @@
     exchange dept add <code> <name>          register a department and print its token (shown once)
     exchange token issue --role county|auditor --name <who>
     exchange token revoke <credential id>
+    exchange audit verify-receipts [--department X] [--public-key PEM]
 
 Configuration comes from the environment (DATABASE_URL, KAFKA_BOOTSTRAP, EXCHANGE_*), e.g. after
 `source .run/stack.env`.
@@ -17,6 +18,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from services.common.settings import CommonSettings
 
@@ -82,6 +84,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     token_issue.add_argument("--name", required=True)
     token_revoke = token_sub.add_parser("revoke")
     token_revoke.add_argument("credential_id")
+    audit = sub.add_parser("audit", help="auditor's tools (read-only)")
+    audit_sub = audit.add_subparsers(dest="action", required=True)
+    verify = audit_sub.add_parser("verify-receipts", help="check every receipt's signature and hash chain")
+    verify.add_argument("--department")
+    verify.add_argument("--public-key", type=Path, help="PEM from GET /v1/receipts/public-key")
     args = parser.parse_args(argv)
     settings = CommonSettings()
 
@@ -113,6 +120,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"no active credential {args.credential_id}", file=sys.stderr)
                 return 1
             print(f"revoked {args.credential_id}")
+        elif args.command == "audit" and args.action == "verify-receipts":
+            from services.audit.commands import print_report, public_key, verify_receipts
+
+            key = public_key(args.public_key)
+            return print_report(asyncio.run(verify_receipts(settings, department=args.department, key=key)))
     except DatabaseUnavailable as exc:
         print(f"exchange: {exc}", file=sys.stderr)
         return 2

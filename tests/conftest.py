@@ -14,22 +14,27 @@ from pathlib import Path
 import httpx
 import pytest
 
-from deploy.processes import free_port, stop_pid_file
+from deploy.processes import free_port, pid_alive, stop_pid_file
 from deploy.stack import SERVICES, Stack, StackConfig
 from services.common.clock import SHANGHAI, FixedClock
 
 REPO = Path(__file__).resolve().parents[1]
-STATE = REPO / ".run" / "test"
+TEST_RUNS = REPO / ".run" / "test"
+# One folder per test run (named by pid), so parallel runs on one machine never touch each other's servers.
+STATE = TEST_RUNS / str(os.getpid())
 # "Today" for in-process services, unless a test moves the clock.
 DEFAULT_NOW = datetime(2026, 11, 20, 15, 0, tzinfo=SHANGHAI)
 
 
 def _clean_leftovers() -> None:
-    """Stop whatever a crashed earlier run left behind, then start from an empty state folder."""
-    for pid_file in STATE.rglob("*.pid"):
-        stop_pid_file(pid_file, timeout=20)
-    Stack(StackConfig(state_dir=STATE, external_kafka=None, external_database=None)).postgres.destroy()
-    shutil.rmtree(STATE, ignore_errors=True)
+    """Stop whatever crashed earlier runs left behind (their pid is gone), then start from nothing."""
+    for folder in [*TEST_RUNS.glob("*"), STATE] if TEST_RUNS.exists() else [STATE]:
+        if folder != STATE and folder.name.isdigit() and pid_alive(int(folder.name)):
+            continue  # another test run on this machine, still going
+        for pid_file in folder.rglob("*.pid"):
+            stop_pid_file(pid_file, timeout=20)
+        Stack(StackConfig(state_dir=folder, external_kafka=None, external_database=None)).postgres.destroy()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

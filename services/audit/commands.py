@@ -1,0 +1,86 @@
+"""`exchange audit …` commands: the auditor's tools, read-only on topics and databases."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from sqlalchemy import text
+
+from services.audit.receipts import TopicMessage, VerificationReport, verify_topic_messages
+from services.audit.topic_reader import read_all
+from services.common.catalogue import load_catalogue
+from services.common.db import create_engine
+from services.common.settings import CommonSettings
+from services.ingest.receipts import ReceiptSigner
+
+
+def public_key(path: Path | None) -> Ed25519PublicKey:
+    """The key receipts are checked with: a PEM public key file, or the ingest signing key's public half."""
+    import os
+
+    if path is not None:
+        key = load_pem_public_key(path.read_bytes())
+        if not isinstance(key, Ed25519PublicKey):
+            raise ValueError(f"{path} is not an Ed25519 public key")
+        return key
+    signing = os.environ.get("INGEST_SIGNING_KEY_FILE")
+    if not signing:
+        raise ValueError("give --public-key (GET /v1/receipts/public-key of ingest) or set INGEST_SIGNING_KEY_FILE")
+    return ReceiptSigner.from_file(Path(signing)).public_key
+
+
+async def issued_receipts(settings: CommonSettings) -> tuple[dict[str, dict[int, str]], int]:
+    """Receipts ingest issued whose records have left the outbox, and how many still wait in it."""
+    engine = create_engine(settings.database_url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                text(
+                    "SELECT r.department, r.seq, r.receipt->>'hash' AS hash FROM ingest.records r "
+                    "WHERE NOT EXISTS (SELECT 1 FROM ingest.outbox o WHERE o.headers @> "
+                    "jsonb_build_array(jsonb_build_array('ce_id', r.department || '/' || r.record_id)))"
+                )
+            )
+            issued: dict[str, dict[int, str]] = defaultdict(dict)
+            for row in rows:
+                issued[row.department][int(row.seq)] = row.hash
+            waiting: int = (await conn.execute(text("SELECT count(*) FROM ingest.outbox"))).scalar_one()
+        return issued, int(waiting)
+    finally:
+        await engine.dispose()
+
+
+async def verify_receipts(
+    settings: CommonSettings, *, department: str | None, key: Ed25519PublicKey, with_database: bool = True
+) -> VerificationReport:
+    catalogue = load_catalogue(settings.schemas_dir)
+    topics = [settings.topic(name) for name, t in sorted(catalogue.topics.items()) if t.kind == "record"]
+    started = time.monotonic()
+    messages: list[TopicMessage] = []
+    async for m in read_all(settings.kafka_bootstrap, topics):
+        messages.append(TopicMessage(m.topic, m.partition, m.offset, tuple(m.headers), m.value or b""))
+        if len(messages) % 50_000 == 0:
+            print(f"  read {len(messages)} messages …", file=sys.stderr, flush=True)
+    issued, waiting = (await issued_receipts(settings)) if with_database else ({}, 0)
+    report = verify_topic_messages(messages, key, department=department, issued=issued)
+    elapsed = time.monotonic() - started
+    print(
+        f"read {report.messages} messages in {elapsed:.1f}s ({report.messages / max(elapsed, 1e-6):.0f}/s); "
+        f"{waiting} records still waiting in the ingest outbox",
+        file=sys.stderr,
+    )
+    return report
+
+
+def print_report(report: VerificationReport) -> int:
+    for finding in report.findings:
+        print("PROBLEM " + finding.line())
+    chains = ", ".join(f"{d} 1..{n}" for d, n in sorted(report.departments.items())) or "none"
+    verdict = "receipts verified" if report.ok else f"{len(report.findings)} problem(s) found"
+    print(f"{verdict}: {report.verified} records, {report.duplicates} harmless duplicates, chains: {chains}")
+    return 0 if report.ok else 1
