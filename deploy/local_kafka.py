@@ -234,18 +234,6 @@ def run_coroutine_in_thread(coro: Any) -> Any:
 
 def broker_answers(bootstrap: str) -> bool:
     """True when the broker serves metadata (a real protocol round trip, not just an open port)."""
+    from services.common.kafka import broker_reachable
 
-    async def probe() -> bool:
-        from aiokafka.admin import AIOKafkaAdminClient
-
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
-        try:
-            await admin.start()
-            await admin.list_topics()
-            return True
-        except Exception:
-            return False
-        finally:
-            await admin.close()
-
-    return bool(run_coroutine_in_thread(probe()))
+    return bool(run_coroutine_in_thread(broker_reachable(bootstrap)))

@@ -7,6 +7,7 @@
     exchange token issue --role county|auditor --name <who>
     exchange token revoke <credential id>
     exchange audit verify-receipts [--department X] [--public-key PEM]
+    exchange audit access --subject <credit code or ID number>
 
 Configuration comes from the environment (DATABASE_URL, KAFKA_BOOTSTRAP, EXCHANGE_*), e.g. after
 `source .run/stack.env`.
@@ -89,6 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     verify = audit_sub.add_parser("verify-receipts", help="check every receipt's signature and hash chain")
     verify.add_argument("--department")
     verify.add_argument("--public-key", type=Path, help="PEM from GET /v1/receipts/public-key")
+    access = audit_sub.add_parser("access", help="who read a subject's non-public data")
+    access.add_argument("--subject", required=True)
     args = parser.parse_args(argv)
     settings = CommonSettings()
 
@@ -125,6 +128,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             key = public_key(args.public_key)
             return print_report(asyncio.run(verify_receipts(settings, department=args.department, key=key)))
+        elif args.command == "audit" and args.action == "access":
+            from services.audit.commands import access_log, print_access
+
+            return print_access(asyncio.run(access_log(settings, subject=args.subject)), args.subject)
     except DatabaseUnavailable as exc:
         print(f"exchange: {exc}", file=sys.stderr)
         return 2

@@ -84,3 +84,33 @@ def print_report(report: VerificationReport) -> int:
     verdict = "receipts verified" if report.ok else f"{len(report.findings)} problem(s) found"
     print(f"{verdict}: {report.verified} records, {report.duplicates} harmless duplicates, chains: {chains}")
     return 0 if report.ok else 1
+
+
+async def access_log(settings: CommonSettings, *, subject: str) -> list[dict[str, object]]:
+    """Who read this subject's non-public data: every access event on the audit topic about it."""
+    from services.common.envelope import CloudEvent, EnvelopeError
+
+    entries: list[dict[str, object]] = []
+    async for m in read_all(settings.kafka_bootstrap, [settings.topic("audit.access")]):
+        if m.key != subject.encode():
+            continue
+        try:
+            event = CloudEvent.from_kafka(list(m.headers), m.value or b"")
+        except EnvelopeError:
+            continue
+        entries.append(event.data)
+    entries.sort(key=lambda e: str(e.get("at", "")))
+    return entries
+
+
+def print_access(entries: list[dict[str, object]], subject: str) -> int:
+    if not entries:
+        print(f"no recorded reads of {subject}'s non-public data")
+        return 0
+    for e in entries:
+        who = e.get("department") or e.get("role")
+        purpose = f" purpose={e['purpose']}" if e.get("purpose") else ""
+        answer = f" answer={e['answer']}" if e.get("answer") else ""
+        print(f"{e['at']}  {who} ({e['role']}, credential {e['who']})  read {e['what']}{purpose}{answer}")
+    print(f"{len(entries)} read(s) of {subject}'s non-public data")
+    return 0

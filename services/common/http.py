@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 import orjson
@@ -19,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.common import metrics
 from services.common.auth import Authenticator, Principal, Role
+from services.common.errors import ApiError as ApiError  # re-exported: endpoints raise ApiProblem with these
 
 log = logging.getLogger(__name__)
 
@@ -28,16 +28,6 @@ class FastJSONResponse(JSONResponse):
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
-
-
-@dataclass(frozen=True, slots=True)
-class ApiError:
-    path: str
-    code: str
-    message: str
-
-    def as_dict(self) -> dict[str, str]:
-        return {"path": self.path, "code": self.code, "message": self.message}
 
 
 class ApiProblem(Exception):

@@ -13,7 +13,8 @@ from fastapi.responses import Response
 
 from services.common.auth import Principal, Role
 from services.common.clock import Clock, shanghai_date
-from services.common.http import ApiError, ApiProblem, FastJSONResponse, error_response, forbidden, require
+from services.common.errors import ApiError
+from services.common.http import ApiProblem, FastJSONResponse, error_response, forbidden, require
 from services.common.metrics import REJECTIONS
 from services.ingest import store
 from services.ingest.validation import Problem, RecordValidator, Verdict

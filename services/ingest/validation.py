@@ -18,6 +18,7 @@ from typing import Any
 import jsonschema_rs
 
 from services.common.catalogue import Catalogue, RecordType, TypeVersion, iter_field_values
+from services.common.errors import ApiError
 from services.common.identifiers import check_citizen_id, check_uscc
 
 SUBJECT_KIND_LABELS = {
@@ -29,14 +30,7 @@ CITIZEN_ID = "身份证"
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
 
-@dataclass(frozen=True, slots=True)
-class Problem:
-    path: str
-    code: str
-    message: str
-
-    def as_dict(self) -> dict[str, str]:
-        return {"path": self.path, "code": self.code, "message": self.message}
+Problem = ApiError  # a validation problem is reported exactly as an API error item
 
 
 @dataclass(frozen=True, slots=True)
