@@ -209,7 +209,7 @@ class PostgresCluster:
                 "-q",
                 "-c",
             ]
-            self._run([*psql, f"CREATE ROLE {DB_USER} LOGIN PASSWORD '{password}'"], "creating the role")
+            self._run([*psql, f"CREATE ROLE {DB_USER} LOGIN CREATEDB PASSWORD '{password}'"], "creating the role")
             self._run([*psql, f"CREATE DATABASE {DB_NAME} OWNER {DB_USER}"], "creating the database")
         finally:
             self._run([str(bin_dir / "pg_ctl"), "stop", "-w", "-m", "fast", "-D", str(data)], "stopping PostgreSQL")

@@ -104,13 +104,5 @@ async def ingest(
             yield client
 
 
-@pytest.fixture(scope="session")
-def services_running(stack: Stack, tokens: dict[str, str]) -> Iterator[Stack]:
-    """The four services as real processes, as `make up` runs them."""
-    stack.start_services()
-    yield stack
-    stack.stop_services()
-
-
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"

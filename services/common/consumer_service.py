@@ -62,20 +62,21 @@ def create_consumer_app(
         app.state.authenticator = runtime.authenticator()
         app.state.clock = the_clock
         app.state.settings = settings
-        runtime.start_relay()
-        parts = build(app, runtime, the_clock)
-        runtime.start_consumer(
-            ConsumerSpec(
-                group_id=f"{settings.topic_prefix}{service}",
-                topics=[*topics, *parts.extra_topics],
-                handle=parts.handle,
-            )
-        )
-        if parts.on_tick is not None:
-            runtime.spawn(
-                "ticker", run_ticker(parts.on_tick, clock=the_clock, every_seconds=tick_seconds, stop=runtime.stop)
-            )
         try:
+            runtime.start_relay()
+            parts = build(app, runtime, the_clock)
+            runtime.start_consumer(
+                ConsumerSpec(
+                    group_id=f"{settings.topic_prefix}{service}",
+                    topics=[*topics, *parts.extra_topics],
+                    handle=parts.handle,
+                )
+            )
+            if parts.on_tick is not None:
+                runtime.spawn(
+                    "ticker",
+                    run_ticker(parts.on_tick, clock=the_clock, every_seconds=tick_seconds, stop=runtime.stop),
+                )
             yield
         finally:
             await runtime.close()

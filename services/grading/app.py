@@ -4,30 +4,49 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.common.clock import Clock
+from services.common.clock import Clock, SystemClock
 from services.common.consumer_service import ConsumerParts, create_consumer_app
 from services.common.runtime import ServiceRuntime
-from services.grading.handlers import SCHEMA, handle
+from services.grading.api import router
+from services.grading.handlers import SCHEMA, load_context, record_handler, review_handler
 from services.grading.settings import GradingSettings
 
 
 def create_app(settings: GradingSettings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or GradingSettings()
+    load_context(settings, clock or SystemClock())  # a broken rule-set file stops here, before any connection
     return create_consumer_app(
         service="grading",
         schema=SCHEMA,
         settings=settings,
         build=build,
-        routers=[],
+        routers=[router],
         title="Credit exchange — grading (信用分级分类)",
-        description="Credit grades computed from each subject's records under versioned rule sets.",
+        description=(
+            "Credit grades computed from each subject's records under versioned rule sets (DOMAIN §5), as of "
+            "any date, each with its explanation. Not public: department, county and auditor tokens only; "
+            "every read is logged."
+        ),
         clock=clock,
         pool_size=settings.pool_size,
+        tick_seconds=settings.tick_seconds,
     )
 
 
 def build(app: FastAPI, runtime: ServiceRuntime, clock: Clock) -> ConsumerParts:
-    return ConsumerParts(handle=handle)
+    """Load the rule sets and the jurisdiction setting (RuleSetError names the file and key and stops the
+    start), put them on `app.state.grading`, and return the record handler and the time-driven review."""
+    ctx = load_context(runtime.settings, clock)
+    app.state.grading = ctx
+    relay = runtime.relay
+    return ConsumerParts(
+        handle=record_handler(ctx),
+        on_tick=review_handler(ctx, runtime.engine, after_commit=relay.wake if relay else _nothing),
+    )
+
+
+def _nothing() -> None:
+    return None
 
 
 def factory() -> FastAPI:

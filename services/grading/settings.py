@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from services.common.settings import CommonSettings
@@ -13,3 +14,6 @@ class GradingSettings(CommonSettings):
     host: str = "127.0.0.1"
     port: int = 8002
     pool_size: int = 10
+    # How often grades whose `next_review` has come are re-evaluated (a repair period ends with no new
+    # record, DOMAIN §5). A grade changes on its date; this is only how soon after midnight it is noticed.
+    tick_seconds: float = Field(default=60.0, gt=0)

@@ -1,0 +1,155 @@
+"""From a subject's records to its grade, its stored row, its API answer and its change event.
+
+Pure (no SQL, no HTTP, no wall clock): every function depends only on its arguments, so the consumer, the
+ticker, the API and a replay all derive the same thing from the same records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from services.common.envelope import CloudEvent
+from services.common.outcomes import outcome_event
+from services.common.records import AcceptedRecord
+from services.grading.rules import GradeResult, RuleSets, build_credit_file, evaluate, rule_set_version_for
+from services.grading.store import StoredGrade
+
+SERVICE = "grading"
+REGISTRATION = "subject_registration"
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    code: str
+    kind: str
+    name: str
+
+
+def subject_of(code: str, records: Sequence[AcceptedRecord]) -> Subject:
+    """Who the records are about, from their envelopes' `subject`: the latest registration record's if
+    there is one (the registration authority's word), else the latest record's. Order-independent: the
+    latest by (decision date, receipt time, department, record id), never by arrival."""
+    if not records:
+        raise ValueError(f"no records about {code}")
+
+    def rank(r: AcceptedRecord) -> tuple[bool, date, datetime, str, str]:
+        return (r.record_type == REGISTRATION, r.decision_date, r.received_at, r.department, r.record_id)
+
+    subject = max(records, key=rank).record["subject"]
+    return Subject(code=code, kind=str(subject["kind"]), name=str(subject.get("name", "")))
+
+
+def compute(
+    records: Sequence[AcceptedRecord], subject: Subject, rule_sets: RuleSets, rule_set_id: str, as_of: date
+) -> GradeResult:
+    """The subject's grade on `as_of` under the version of `rule_set_id` in force that day.
+
+    Raises RuleSetLookupError (unknown rule set, or none of its versions in force on as_of) and
+    ValueError (an unknown subject kind)."""
+    version = rule_set_version_for(rule_sets, rule_set_id, as_of)
+    return evaluate(records, version, as_of, subject_kind=subject.kind)
+
+
+def explanation_json(result: GradeResult) -> list[dict[str, str]]:
+    return [
+        {"record_id": e.record_id, "department": e.department, "rule": e.rule, "effect": e.effect}
+        for e in result.explanation
+    ]
+
+
+def answer(subject: Subject, result: GradeResult) -> dict[str, Any]:
+    """API.md's body of `GET /v1/subjects/{code}/grade`, with `rule_set_version` and `subject_kind` added."""
+    return {
+        "code": subject.code,
+        "rule_set": result.rule_set,
+        "rule_set_version": result.rule_set_version,
+        "as_of": result.as_of.isoformat(),
+        "subject_kind": subject.kind,
+        "grade": result.grade,
+        "reason": result.reason,
+        "since": _iso(result.since),
+        "next_review": _iso(result.next_review),
+        "supervision_level": result.supervision_level,
+        "explanation": explanation_json(result),
+    }
+
+
+def stored(subject: Subject, result: GradeResult, rule_sets: RuleSets) -> StoredGrade:
+    return StoredGrade(
+        code=subject.code,
+        rule_set=result.rule_set,
+        rule_set_version=result.rule_set_version,
+        grade=result.grade,
+        since=result.since,
+        next_review=result.next_review,
+        review_on=review_on(result, rule_sets),
+        supervision_level=result.supervision_level,
+        reason=result.reason,
+        subject_kind=subject.kind,
+        explanation=explanation_json(result),
+        computed_on=result.as_of,
+    )
+
+
+def review_on(result: GradeResult, rule_sets: RuleSets) -> date | None:
+    """The first day after as_of on which the grade may change with no new record: its next_review, or
+    the day the rule set's next version takes effect, whichever comes first."""
+    rule_set = rule_sets[result.rule_set]
+    upcoming = [v.effective_from for v in rule_set.versions if v.effective_from > result.as_of]
+    candidates = [d for d in (result.next_review, min(upcoming, default=None)) if d is not None]
+    return min(candidates, default=None)
+
+
+def changed(previous: StoredGrade | None, new: StoredGrade) -> bool:
+    """A change the county platform must hear about: the grade or the supervision level moved. The first
+    grade of a subject is a change from null (a subject the rule set does not grade never is)."""
+    old_grade = previous.grade if previous else None
+    old_level = previous.supervision_level if previous else None
+    return (old_grade, old_level) != (new.grade, new.supervision_level)
+
+
+def effective_date(
+    previous: StoredGrade | None, new: StoredGrade, records: Sequence[AcceptedRecord], subject_kind: str
+) -> date:
+    """The day the new state took effect: the grade's `since` when the grade moved; for a change of the
+    supervision level alone, the registration record that moved it (industry risk, region, 注销)."""
+    if (previous.grade if previous else None) != new.grade and new.since is not None:
+        return new.since
+    file = build_credit_file(records, as_of=new.computed_on, subject_kind=subject_kind)
+    if file.registrations:
+        return max(file.registrations[-1].decided_on, new.since or file.registrations[-1].decided_on)
+    return new.since or new.computed_on
+
+
+def change_event(
+    previous: StoredGrade | None, new: StoredGrade, *, effective: date, record_count: int, time: datetime
+) -> CloudEvent:
+    """`cn.credit.grade.changed`, keyed by the subject code.
+
+    The id is deterministic (a replay of the same records in the same order gives the same ids) and
+    unique per change: the number of records the grade rests on tells apart a grade that returns to a
+    state it had before (B → A by revocation → B by a new penalty on the same day)."""
+    level = new.supervision_level or "-"
+    event_id = f"{SERVICE}:{new.code}:{new.rule_set}:{effective.isoformat()}:{new.grade or '-'}:{level}:{record_count}"
+    data = {
+        "code": new.code,
+        "old_grade": previous.grade if previous else None,
+        "new_grade": new.grade,
+        "rule_set": new.rule_set,
+        "rule_set_version": new.rule_set_version,
+        "effective_date": effective.isoformat(),
+        "reason": new.reason,
+        "subject_kind": new.subject_kind,
+        "supervision_level": new.supervision_level,
+        "old_supervision_level": previous.supervision_level if previous else None,
+    }
+    return outcome_event(
+        service=SERVICE, kind="grade.changed", subject=new.code, event_id=event_id, time=time, data=data
+    )
+
+
+def _iso(day: date | None) -> str | None:
+    return None if day is None else day.isoformat()

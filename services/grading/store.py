@@ -1,0 +1,104 @@
+"""All SQL of the grading service. Functions run inside a transaction their caller owns; none commits.
+
+`schema` is `grading` for the service; a replay into an empty schema (`services.grading.replay`) passes
+its own. Schema names come from code, never from a request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import orjson
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+SCHEMA = "grading"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredGrade:
+    """A subject's grade under one rule set, as last computed (row of `<schema>.grades`)."""
+
+    code: str
+    rule_set: str
+    rule_set_version: int | None
+    grade: str | None
+    since: date | None
+    next_review: date | None
+    review_on: date | None
+    """When the ticker looks again: next_review, or the start of the rule set's next version if sooner."""
+    supervision_level: str | None
+    reason: str
+    subject_kind: str
+    explanation: list[dict[str, str]]
+    computed_on: date
+
+
+_COLUMNS = (
+    "code, rule_set, rule_set_version, grade, since, next_review, review_on, supervision_level, reason, "
+    "subject_kind, explanation, computed_on"
+)
+
+
+async def lock_subject(conn: AsyncConnection, schema: str, code: str) -> None:
+    """Serialise every grading of one subject (consumer, ticker, replicas) until the transaction ends."""
+    await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"{schema}:grade:{code}"})
+
+
+async def save_subject(conn: AsyncConnection, schema: str, *, code: str, kind: str, name: str) -> None:
+    await conn.execute(
+        text(
+            f"INSERT INTO {schema}.subjects (code, kind, name) VALUES (:code, :kind, :name) "
+            "ON CONFLICT (code) DO UPDATE SET kind = EXCLUDED.kind, name = EXCLUDED.name"
+        ),
+        {"code": code, "kind": kind, "name": name},
+    )
+
+
+async def load_grade(conn: AsyncConnection, schema: str, code: str, rule_set: str) -> StoredGrade | None:
+    row = (
+        await conn.execute(
+            text(f"SELECT {_COLUMNS} FROM {schema}.grades WHERE code = :code AND rule_set = :rs"),
+            {"code": code, "rs": rule_set},
+        )
+    ).first()
+    return None if row is None else _grade(row._mapping)
+
+
+async def save_grade(conn: AsyncConnection, schema: str, grade: StoredGrade) -> None:
+    names = _COLUMNS.split(", ")
+    values = ", ".join("CAST(:explanation AS jsonb)" if n == "explanation" else f":{n}" for n in names)
+    updates = ", ".join(f"{n} = EXCLUDED.{n}" for n in names if n not in ("code", "rule_set"))
+    params = {n: getattr(grade, n) for n in names}
+    params["explanation"] = orjson.dumps(grade.explanation).decode()
+    await conn.execute(
+        text(
+            f"INSERT INTO {schema}.grades ({_COLUMNS}) VALUES ({values}) "
+            f"ON CONFLICT (code, rule_set) DO UPDATE SET {updates}"
+        ),
+        params,
+    )
+
+
+async def due_for_review(conn: AsyncConnection, schema: str, *, rule_set: str, today: date, limit: int) -> list[str]:
+    """Subjects whose grade under `rule_set` may have changed by `today` with no new record."""
+    rows = await conn.execute(
+        text(
+            f"SELECT code FROM {schema}.grades WHERE rule_set = :rs AND review_on IS NOT NULL "
+            "AND review_on <= :today ORDER BY review_on, code LIMIT :n"
+        ),
+        {"rs": rule_set, "today": today, "n": limit},
+    )
+    return [row.code for row in rows]
+
+
+async def all_grades(conn: AsyncConnection, schema: str) -> list[StoredGrade]:
+    """Every stored grade, ordered (for rebuild comparisons and audits)."""
+    rows = await conn.execute(text(f"SELECT {_COLUMNS} FROM {schema}.grades ORDER BY code, rule_set"))
+    return [_grade(row._mapping) for row in rows]
+
+
+def _grade(row: Any) -> StoredGrade:
+    return StoredGrade(**{name: row[name] for name in _COLUMNS.split(", ")})
