@@ -223,19 +223,21 @@ class Stack:
     def service_url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.config.service_ports[service]}"
 
-    def service_pid_file(self, service: str) -> Path:
-        return self.config.state_dir / "pids" / f"{service}.pid"
+    def service_pid_file(self, service: str, instance: int = 1) -> Path:
+        return self.config.state_dir / "pids" / f"{service}{'' if instance == 1 else instance}.pid"
 
-    def service_log(self, service: str) -> Path:
-        return self.config.state_dir / "logs" / f"{service}.log"
+    def service_log(self, service: str, instance: int = 1) -> Path:
+        return self.config.state_dir / "logs" / f"{service}{'' if instance == 1 else instance}.log"
 
-    def start_service(self, service: str, extra_env: dict[str, str] | None = None) -> None:
-        require_free_port(self.config.service_ports[service], service)
-        env = {**os.environ, **self.env(), **(extra_env or {}), "PYTHONUNBUFFERED": "1"}
+    def start_service(self, service: str, *, instance: int = 1, port: int | None = None) -> None:
+        """Start one process of `service`; further instances (another port) join the same consumer group."""
+        port = port or self.config.service_ports[service]
+        require_free_port(port, service)
+        env = {**os.environ, **self.env(), f"{service.upper()}_PORT": str(port), "PYTHONUNBUFFERED": "1"}
         spawn(
             [sys.executable, "-m", f"services.{service}"],
-            pid_file=self.service_pid_file(service),
-            log_file=self.service_log(service),
+            pid_file=self.service_pid_file(service, instance),
+            log_file=self.service_log(service, instance),
             env=env,
             cwd=REPO_ROOT,
         )
@@ -261,8 +263,10 @@ class Stack:
 
         wait_until(ready, timeout=timeout, what=f"{service} /readyz", log_file=self.service_log(service))
 
-    def stop_service(self, service: str, *, kill: bool = False) -> None:
-        stop_pid_file(self.service_pid_file(service), timeout=20, sig=signal.SIGKILL if kill else signal.SIGTERM)
+    def stop_service(self, service: str, *, kill: bool = False, instance: int = 1) -> None:
+        stop_pid_file(
+            self.service_pid_file(service, instance), timeout=20, sig=signal.SIGKILL if kill else signal.SIGTERM
+        )
 
     def start_services(self) -> None:
         for service in SERVICES:

@@ -18,6 +18,7 @@ def topic_specs(settings: CommonSettings, *, partitions: int = 6, replication: i
         else:
             # Record and audit topics are evidence: kept forever. So are dead letters, until re-driven.
             specs.append(record_topic(full, partitions=partitions, replication=replication))
-        if topic.kind == "record":
+        if topic.kind in ("record", "outcome"):
+            # Any topic a service consumes may dead-letter (sanctions consumes grade and objection outcomes).
             specs.append(record_topic(full + ".dlq", partitions=1, replication=replication))
     return specs

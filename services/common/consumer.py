@@ -98,7 +98,7 @@ class ConsumerLoop:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                if not _is_transient(exc):
+                if not await self._environment_at_fault(exc):
                     raise
                 log.warning(
                     "consumer batch will be retried",
@@ -128,7 +128,7 @@ class ConsumerLoop:
             async with self._engine.begin() as conn:
                 await self._apply(conn, [d for d in decoded if d.problem is None])
         except Exception as exc:
-            if _is_transient(exc):
+            if await self._environment_at_fault(exc):
                 raise
             # Find the culprit: one transaction per event, dead-lettering only what fails on its own.
             for item in decoded:
@@ -156,9 +156,26 @@ class ConsumerLoop:
             async with self._engine.begin() as conn:
                 await self._apply(conn, [item])
         except Exception as exc:
-            if _is_transient(exc):
+            if await self._environment_at_fault(exc):
                 raise
             await self._dead_letter(item, _one_line(exc))
+
+    async def _environment_at_fault(self, exc: BaseException) -> bool:
+        """Is this failure the environment's (retry later) rather than the event's (dead-letter it)?
+
+        Some database outages surface as plain DBAPIErrors ("not yet accepting connections"), so when the
+        error class does not say, ask the database itself: if it does not answer, the event is innocent.
+        """
+        if _is_transient(exc):
+            return True
+        if not isinstance(exc, DBAPIError):
+            return False
+        try:
+            async with asyncio.timeout(3), self._engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception:
+            return True
+        return False
 
     async def _claim(self, conn: AsyncConnection, items: Sequence[Decoded]) -> set[str]:
         rows = [
