@@ -4,30 +4,56 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from services.common.catalogue import load_catalogue
 from services.common.clock import Clock
 from services.common.consumer_service import ConsumerParts, create_consumer_app
 from services.common.runtime import ServiceRuntime
-from services.sanctions.handlers import SCHEMA, handle
+from services.sanctions.api import router
+from services.sanctions.handlers import SanctionsContext, SanctionsHandler
+from services.sanctions.rules import load_measure_list
+from services.sanctions.rules.measures import MEASURES_FILE
 from services.sanctions.settings import SanctionsSettings
+from services.sanctions.store import Store
 
 
 def create_app(settings: SanctionsSettings | None = None, clock: Clock | None = None) -> FastAPI:
+    """Loads the catalogue and the measure list first: a list with any problem stops the service."""
     settings = settings or SanctionsSettings()
+    catalogue = load_catalogue(settings.schemas_dir)
+    measure_list = load_measure_list(settings.schemas_dir / MEASURES_FILE, departments=catalogue.departments)
+
+    def build(app: FastAPI, runtime: ServiceRuntime, clock: Clock) -> ConsumerParts:
+        ctx = SanctionsContext(
+            engine=runtime.engine,
+            store=Store(settings.db_schema),
+            measure_list=measure_list,
+            clock=clock,
+            outcome_topic=settings.topic("outcomes.sanctions"),
+            audit_topic=settings.topic("audit.access"),
+        )
+        app.state.sanctions = ctx
+        handler = SanctionsHandler(ctx)
+        return ConsumerParts(
+            handle=handler.handle,
+            on_tick=handler.on_tick,
+            extra_topics=[settings.topic("outcomes.objections"), settings.topic("outcomes.grades")],
+        )
+
     return create_consumer_app(
-        service="sanctions",
-        schema=SCHEMA,
+        service=settings.instance,
+        schema=settings.db_schema,
         settings=settings,
         build=build,
-        routers=[],
+        routers=[router],
         title="Credit exchange — sanctions (联合奖惩)",
-        description="Joint rewards and sanctions: cases, instructions, feedback, and restriction checks (应查必查).",
+        description=(
+            "Joint rewards and sanctions (发起 → 响应 → 反馈): cases opened by listings and grades, one "
+            "instruction per implementing department with its feedback state, and restriction checks (应查必查)."
+        ),
         clock=clock,
         pool_size=settings.pool_size,
+        tick_seconds=settings.tick_seconds,
     )
-
-
-def build(app: FastAPI, runtime: ServiceRuntime, clock: Clock) -> ConsumerParts:
-    return ConsumerParts(handle=handle)
 
 
 def factory() -> FastAPI:

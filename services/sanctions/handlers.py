@@ -1,15 +1,200 @@
 """Message handlers of the sanctions service: one function per message kind; each runs inside the
-consumer's transaction (with the inbox row) and never commits itself."""
+consumer's transaction (with the inbox row) and never commits itself.
+
+Every message ends in `recompute()` of the subjects it concerns: the cases of a subject are derived from
+everything stored about it (records, objections, grades) as of today, compared with what was last
+announced, and only the differences are emitted. Order of arrival across topics does not matter.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from services.common.amendments import AMENDMENT_TYPES
+from services.common.clock import Clock, shanghai_date
 from services.common.envelope import CloudEvent
-from services.common.records import AcceptedRecord, store_received_record
+from services.common.outcomes import emit
+from services.common.records import AcceptedRecord, store_received_record, subject_records
+from services.sanctions.derive import (
+    FEEDBACK,
+    VERIFICATION,
+    CaseView,
+    GradeChange,
+    Objection,
+    attach_feedback,
+    derive_cases,
+)
+from services.sanctions.events import changes, orphan_lifted
+from services.sanctions.rules import COURT, RED_LIST, SERIOUS, MeasureList
+from services.sanctions.store import Store
 
-SCHEMA = "sanctions"
+RECORD_EVENT = "cn.credit.record."
+OBJECTION_FILED = "cn.credit.objection.filed"
+OBJECTION_WITHDRAWN = "cn.credit.objection.withdrawn"
+GRADE_CHANGED = "cn.credit.grade.changed"
+NO_MEASURE = "触发依据已不存在或措施清单已无适用措施"
+RELEVANT = frozenset({SERIOUS, COURT, RED_LIST, FEEDBACK, VERIFICATION, *AMENDMENT_TYPES})
+
+log = logging.getLogger(__name__)
 
 
-async def handle(conn: AsyncConnection, event: CloudEvent) -> None:
-    await store_received_record(conn, SCHEMA, AcceptedRecord.from_event(event))
+@dataclass(frozen=True)
+class SanctionsContext:
+    """What the handlers and the endpoints share, built once at start."""
+
+    engine: AsyncEngine
+    store: Store
+    measure_list: MeasureList
+    clock: Clock
+    outcome_topic: str  # settings.topic("outcomes.sanctions")
+    audit_topic: str  # settings.topic("audit.access")
+    service: str = "sanctions"
+
+    def today(self) -> date:
+        return shanghai_date(self.clock.now())
+
+
+class MalformedOutcomeEvent(ValueError):
+    """An objection or grade event not in the shape agreed with publish / grading (dead-lettered)."""
+
+
+def parse_objection(event: CloudEvent) -> tuple[Objection, datetime]:
+    """`cn.credit.objection.filed` from publish: {objection_id, department, record_id, subject_code, filed_at}."""
+    data = event.data
+    try:
+        filed_at = datetime.fromisoformat(str(data["filed_at"])) if data.get("filed_at") else event.time
+        objection = Objection(
+            objection_id=_text(data, "objection_id"),
+            subject_code=str(data.get("subject_code") or event.subject),
+            department=_text(data, "department"),
+            record_id=_text(data, "record_id"),
+            filed_on=shanghai_date(filed_at),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise MalformedOutcomeEvent(f"objection event {event.id} is not in the agreed shape: {exc!r}") from exc
+    return objection, filed_at
+
+
+def parse_withdrawal(event: CloudEvent) -> tuple[str, date]:
+    data = event.data
+    try:
+        when = data.get("withdrawn_at")
+        return _text(data, "objection_id"), shanghai_date(datetime.fromisoformat(str(when)) if when else event.time)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise MalformedOutcomeEvent(f"objection event {event.id} is not in the agreed shape: {exc!r}") from exc
+
+
+def parse_grade(event: CloudEvent) -> GradeChange:
+    """`cn.credit.grade.changed` from grading: {code, new_grade, rule_set, effective_date, subject_kind …}."""
+    data = event.data
+    try:
+        grade, kind = data.get("new_grade"), data.get("subject_kind")
+        return GradeChange(
+            code=_text(data, "code"),
+            rule_set=_text(data, "rule_set"),
+            grade=None if grade is None else str(grade),
+            effective=date.fromisoformat(str(data["effective_date"])),
+            subject_kind=None if kind is None else str(kind),
+            announced_at=event.time,
+            event_id=event.id,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise MalformedOutcomeEvent(f"grade event {event.id} is not in the agreed shape: {exc!r}") from exc
+
+
+def _text(data: dict[str, Any], key: str) -> str:
+    value = data[key]
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{key} must be a non-empty string, got {value!r}")
+    return value
+
+
+async def subject_cases(conn: AsyncConnection, ctx: SanctionsContext, code: str, as_of: date) -> list[CaseView]:
+    """The subject's cases as of `as_of`, from everything stored about it (reads only)."""
+    return derive_cases(
+        records=await subject_records(conn, ctx.store.s, code),
+        objections=await ctx.store.objections_of(conn, code),
+        grades=await ctx.store.grades_of(conn, code),
+        measure_list=ctx.measure_list,
+        as_of=as_of,
+    )
+
+
+class SanctionsHandler:
+    def __init__(self, ctx: SanctionsContext) -> None:
+        self.ctx = ctx
+        self.store = ctx.store
+
+    async def handle(self, conn: AsyncConnection, event: CloudEvent) -> None:
+        """Raises for an event it cannot read (→ `<topic>.dlq` with the reason); unknown types are ignored."""
+        if event.type.startswith(RECORD_EVENT):
+            await self.on_record(conn, AcceptedRecord.from_event(event))
+        elif event.type == OBJECTION_FILED:
+            objection, filed_at = parse_objection(event)
+            await self.store.add_objection(conn, objection, filed_at=filed_at)
+            await self.recompute(conn, objection.subject_code)
+        elif event.type == OBJECTION_WITHDRAWN:
+            objection_id, on = parse_withdrawal(event)
+            code = await self.store.withdraw_objection(conn, objection_id, on)
+            if code is None:
+                log.info("withdrawal of an objection never filed", extra={"objection_id": objection_id})
+            else:
+                await self.recompute(conn, code)
+        elif event.type == GRADE_CHANGED:
+            change = parse_grade(event)
+            await self.store.add_grade(conn, change)
+            await self.recompute(conn, change.code)
+        else:
+            log.debug("event type not used by sanctions", extra={"event_id": event.id, "type": event.type})
+
+    async def on_record(self, conn: AsyncConnection, record: AcceptedRecord) -> None:
+        await store_received_record(conn, self.store.s, record)
+        if record.record_type not in RELEVANT:
+            return
+        subjects = {record.subject_code}
+        if record.record_type == FEEDBACK:  # filed under another code by mistake: still its case's feedback
+            subjects |= await self.store.subjects_of_cases(conn, [str(record.data.get("case_id"))])
+        for code in sorted(subjects):
+            await self.recompute(conn, code)
+
+    async def recompute(self, conn: AsyncConnection, code: str) -> None:
+        """Derive the subject's cases as of today, store them and emit what changed (in `conn`'s transaction)."""
+        ctx = self.ctx
+        today = ctx.today()
+        await self.store.lock_subject(conn, code)
+        views = await subject_cases(conn, ctx, code, today)
+        views = attach_feedback(views, await self.store.feedback_records(conn, code, [v.case_id for v in views]))
+        stored = await self.store.stored_cases(conn, code)
+        now = ctx.clock.now()
+        events = []
+        for view in views:
+            previous = stored.pop(view.case_id, None)
+            new = changes(previous, view, at=now)
+            lifecycle = [e.id for e in new if e.type != "cn.credit.sanction.instruction"]
+            await self.store.save_case(
+                conn, view, ctx.measure_list, [*(previous.emitted if previous else ()), *lifecycle]
+            )
+            events += new
+        for orphan in stored.values():
+            if orphan.state != "lifted":
+                event = orphan_lifted(orphan, on=today, reason=NO_MEASURE, at=now)
+                await self.store.lift_orphan(conn, orphan.case_id, today, NO_MEASURE, [*orphan.emitted, event.id])
+                events.append(event)
+        await self.store.replace_related_persons(conn, code, views)
+        if events:
+            await emit(conn, schema=ctx.store.s, topic=ctx.outcome_topic, events=events)
+
+    async def on_tick(self, today: date) -> None:
+        """Cases whose term ended (listing_period_end passed) are lifted and every department told."""
+        async with self.ctx.engine.connect() as conn:
+            due = await self.store.subjects_due(conn, today)
+        for code in due:
+            async with self.ctx.engine.begin() as conn:
+                await self.recompute(conn, code)
+        if due:
+            log.info("cases re-evaluated after their term", extra={"subjects": len(due), "today": today.isoformat()})

@@ -3,6 +3,8 @@
 Revision ID: sanctions_0001
 """
 
+from alembic import op
+
 from services.common.tables import create_inbox, create_outbox, create_received_records
 
 revision = "sanctions_0001"
@@ -11,14 +13,18 @@ branch_labels = None
 depends_on = None
 
 
+def _schema() -> str:
+    """`sanctions`, or the schema of a rebuild beside it (the migration config's `schema` attribute)."""
+    config = op.get_context().config
+    return str(config.attributes.get("schema", "sanctions")) if config is not None else "sanctions"
+
+
 def upgrade() -> None:
-    create_inbox("sanctions")
-    create_outbox("sanctions")
-    create_received_records("sanctions")
+    create_inbox(_schema())
+    create_outbox(_schema())
+    create_received_records(_schema())
 
 
 def downgrade() -> None:
-    from alembic import op
-
     for table in ("records", "outbox", "inbox"):
-        op.drop_table(table, schema="sanctions")
+        op.drop_table(table, schema=_schema())

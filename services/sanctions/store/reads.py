@@ -1,0 +1,106 @@
+"""Reads for the API (cases with instructions, checks) and the 应查必查 log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.sanctions.store.base import StoreBase
+
+_CASE_COLUMNS = (
+    "case_id, subject_code, subject_kind, subject_name, nature, trigger_kind, trigger_department, "
+    "trigger_record_id, since, until, state, state_since, state_reason, wrongful, objection_ids, departments, "
+    "measures, measure_list_version"
+)
+
+
+class ReadStore(StoreBase):
+    async def list_cases(
+        self,
+        conn: AsyncConnection,
+        *,
+        department: str | None,
+        state: str | None,
+        code: str | None,
+        limit: int,
+        offset: int,
+    ) -> list[dict[str, Any]]:
+        """Cases (newest first) with their instructions; `department`: only cases instructing it."""
+        where: list[str] = ["TRUE"]
+        params: dict[str, Any] = {"limit": limit, "offset": offset}
+        if department is not None:
+            where.append(f"case_id IN (SELECT case_id FROM {self.s}.instructions WHERE department = :dept)")
+            params["dept"] = department
+        if state is not None:
+            where.append("state = :state")
+            params["state"] = state
+        if code is not None:
+            where.append("subject_code = :code")
+            params["code"] = code
+        rows = await conn.execute(
+            text(
+                f"SELECT {_CASE_COLUMNS} FROM {self.s}.cases WHERE {' AND '.join(where)} "
+                "ORDER BY since DESC, case_id LIMIT :limit OFFSET :offset"
+            ),
+            params,
+        )
+        cases = [dict(r._mapping) for r in rows]
+        return await self._with_instructions(conn, cases)
+
+    async def get_case(self, conn: AsyncConnection, case_id: str) -> dict[str, Any] | None:
+        row = (
+            await conn.execute(text(f"SELECT {_CASE_COLUMNS} FROM {self.s}.cases WHERE case_id = :id"), {"id": case_id})
+        ).first()
+        if row is None:
+            return None
+        return (await self._with_instructions(conn, [dict(row._mapping)]))[0]
+
+    async def _with_instructions(self, conn: AsyncConnection, cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if not cases:
+            return cases
+        rows = await conn.execute(
+            text(
+                "SELECT instruction_id, case_id, department, measures, persons, feedback_state, feedback, "
+                f"unanswered_measures FROM {self.s}.instructions WHERE case_id = ANY(CAST(:ids AS text[])) "
+                "ORDER BY department"
+            ),
+            {"ids": [c["case_id"] for c in cases]},
+        )
+        by_case: dict[str, list[dict[str, Any]]] = {}
+        for r in rows:
+            by_case.setdefault(r.case_id, []).append(dict(r._mapping))
+        for case in cases:
+            case["instructions"] = by_case.get(case["case_id"], [])
+        return cases
+
+    async def add_check(self, conn: AsyncConnection, **values: Any) -> None:
+        """Keep one 应查必查 question and its answer (who, about whom, which matter, on which date)."""
+        await conn.execute(
+            text(
+                f"INSERT INTO {self.s}.checks (at, credential_id, role, department, code, matter, on_date, answer, "
+                "purpose) VALUES (:at, :credential_id, :role, :department, :code, :matter, :on_date, :answer, :purpose)"
+            ),
+            values,
+        )
+
+    async def list_checks(
+        self, conn: AsyncConnection, *, code: str | None, department: str | None, limit: int
+    ) -> list[dict[str, Any]]:
+        where: list[str] = ["TRUE"]
+        params: dict[str, Any] = {"limit": limit}
+        if code is not None:
+            where.append("code = :code")
+            params["code"] = code
+        if department is not None:
+            where.append("department = :dept")
+            params["dept"] = department
+        rows = await conn.execute(
+            text(
+                "SELECT at, credential_id, role, department, code, matter, on_date, answer, purpose "
+                f"FROM {self.s}.checks WHERE {' AND '.join(where)} ORDER BY at DESC, id DESC LIMIT :limit"
+            ),
+            params,
+        )
+        return [dict(r._mapping) for r in rows]
