@@ -16,7 +16,7 @@ from services.common.clock import SHANGHAI, FixedClock
 from services.common.identifiers import uscc_check_character
 from services.ingest.receipts import record_hash, verify
 from tests import factories
-from tests.helpers import find_on_topic, header
+from tests.helpers import eventually, find_on_topic, header
 
 
 def bearer(tokens: dict[str, str], who: str) -> dict[str, str]:
@@ -431,8 +431,6 @@ async def test_rejections_are_counted_per_department_type_and_code(
         rows = [r for r in response.json()["rejections"] if r["record_type"] == "administrative_penalty"]
         return [r for r in rows if r["code"] == "required"] or None
 
-    from tests.helpers import eventually
-
     rows = await eventually(counted, timeout=15, what="the rejection count to be stored")
     assert rows[0]["department"] == "HOUSING"
     other = await ingest.get("/v1/rejections?department=AMR", headers=bearer(tokens, "HOUSING"))
@@ -448,3 +446,21 @@ async def test_related_persons_id_numbers_are_checked_inside_the_list(
     response = await post(ingest, tokens, listing)
     assert response.status_code == 422
     assert error_at(response, "/data/related_persons/1/id_number")["code"] == "citizen_id_check_character"
+
+
+async def test_a_revoked_token_is_refused(ingest: httpx.AsyncClient, stack_env: dict[str, str]) -> None:
+    from services.common.auth import Role, issue, register_department, revoke
+
+    engine = ingest.app.state.engine  # type: ignore[attr-defined]
+    await register_department(engine, "AMR", "市场监管局")
+    issued = await issue(engine, role=Role.DEPARTMENT, name="市场监管局 (rotated)", department="AMR")
+    headers = {"Authorization": f"Bearer {issued.token}"}
+    assert (await ingest.post("/v1/records", json=factories.penalty(), headers=headers)).status_code == 202
+    assert await revoke(engine, issued.credential_id)
+
+    async def refused() -> bool:
+        response = await ingest.post("/v1/records", json=factories.penalty(), headers=headers)
+        return response.status_code == 401
+
+    # Services cache a token lookup for at most 5 seconds (docs/decisions.md).
+    await eventually(refused, timeout=10, what="the revoked token to be refused")
