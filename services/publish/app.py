@@ -2,32 +2,70 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 from fastapi import FastAPI
 
-from services.common.clock import Clock
+from services.common.calendar import WorkingDayCalendar
+from services.common.catalogue import load_catalogue
+from services.common.clock import Clock, shanghai_date
 from services.common.consumer_service import ConsumerParts, create_consumer_app
 from services.common.runtime import ServiceRuntime
-from services.publish.handlers import SCHEMA, handle
+from services.publish.api import router
+from services.publish.context import PublishContext
+from services.publish.handlers import SCHEMA, Publisher
+from services.publish.rules import load_publicity_rules
 from services.publish.settings import PublishSettings
+from services.publish.store import PublicReads
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: PublishSettings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or PublishSettings()
+
+    def build(app: FastAPI, runtime: ServiceRuntime, the_clock: Clock) -> ConsumerParts:
+        ctx = PublishContext(
+            engine=runtime.engine,
+            settings=settings,
+            clock=the_clock,
+            catalogue=load_catalogue(settings.schemas_dir),
+            publicity=load_publicity_rules(settings.schemas_dir),
+            calendar=WorkingDayCalendar.load(settings.schemas_dir / "calendar" / "overrides.yaml"),
+            reads=PublicReads(settings.asyncpg_dsn, size=settings.pool_size),
+        )
+        runtime.spawn("public-reads", _close_at_stop(ctx.reads, runtime.stop))
+        ctx.refresh_calendar()  # remembers the file's stamp, so a later edit is noticed
+        if runtime.relay is not None:
+            ctx.wake = runtime.relay.wake
+        warning = ctx.calendar.missing_year_warning(shanghai_date(the_clock.now()))
+        if warning:
+            log.warning(warning, extra={"alert": "calendar_year_missing"})
+        app.state.publish = ctx
+        publisher = Publisher(ctx)
+        return ConsumerParts(handle=publisher.handle, on_tick=publisher.on_tick)
+
     return create_consumer_app(
         service="publish",
         schema=SCHEMA,
         settings=settings,
         build=build,
-        routers=[],
+        routers=[router],
         title="Credit exchange — publish (信用公示)",
-        description="Disclosure of 双公示 records within 7 working days, publicity periods, objections, credit repair.",
+        description=(
+            "Disclosure of 双公示 records within 7 working days, publicity periods (公示期限), objections (异议). "
+            "Public record ids are `<department>.<department's record id>`, e.g. `AMR.AMR-2026-000123`."
+        ),
         clock=clock,
         pool_size=settings.pool_size,
+        tick_seconds=settings.tick_seconds,
     )
 
 
-def build(app: FastAPI, runtime: ServiceRuntime, clock: Clock) -> ConsumerParts:
-    return ConsumerParts(handle=handle)
+async def _close_at_stop(reads: PublicReads, stop: asyncio.Event) -> None:
+    await stop.wait()
+    await reads.close()
 
 
 def factory() -> FastAPI:

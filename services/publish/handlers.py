@@ -1,15 +1,175 @@
-"""Message handlers of the publish service: one function per message kind; each runs inside the
-consumer's transaction (with the inbox row) and never commits itself."""
+"""Message handling and time-driven changes of the publish service.
+
+:meth:`Publisher.handle` runs inside the consumer's transaction (with the inbox row) and never commits:
+it keeps the record, applies what it says to objections, then recomputes the subject's disclosures from
+the subject's whole file (derived state is a pure function of records + today) and announces only what
+changed. :meth:`Publisher.on_tick` owns one short transaction per subject or objection batch.
+"""
 
 from __future__ import annotations
 
+import logging
+from datetime import date, datetime
+
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.common.amendments import AMENDMENT_TYPES
+from services.common.clock import shanghai_date
 from services.common.envelope import CloudEvent
+from services.common.outcomes import emit
 from services.common.records import AcceptedRecord, store_received_record
+from services.publish import events, store
+from services.publish.context import PublishContext
+from services.publish.derive import derive_disclosures, needs_saving, plan_change
 
-SCHEMA = "publish"
+SCHEMA = store.SCHEMA
+VERIFICATION = "objection_verification"
+UPHELD_OUTCOMES = frozenset({"属实", "部分属实"})
+
+log = logging.getLogger(__name__)
 
 
-async def handle(conn: AsyncConnection, event: CloudEvent) -> None:
-    await store_received_record(conn, SCHEMA, AcceptedRecord.from_event(event))
+async def announce(conn: AsyncConnection, ctx: PublishContext, topic: str, outcome: list[CloudEvent]) -> None:
+    """Queue events for Kafka (outbox) and the HTTP feed, in the caller's transaction."""
+    if outcome:
+        await emit(conn, schema=SCHEMA, topic=ctx.topic(topic), events=outcome)
+        await store.append_feed(conn, outcome)
+
+
+class Publisher:
+    def __init__(self, ctx: PublishContext) -> None:
+        self.ctx = ctx
+        self._calendar_checked: object | None = None
+
+    # -- records ------------------------------------------------------------------------------------
+
+    async def handle(self, conn: AsyncConnection, event: CloudEvent) -> None:
+        accepted = AcceptedRecord.from_event(event)
+        await store_received_record(conn, SCHEMA, accepted)
+        subjects = {accepted.subject_code}
+        target_id = accepted.data.get("target_record_id")
+        if accepted.record_type in AMENDMENT_TYPES and isinstance(target_id, str):
+            target = await store.find_record(conn, accepted.department, target_id)
+            if target is not None:
+                subjects.add(target.subject_code)  # an amendment filed under another code still reaches it
+        for code in sorted(subjects):
+            await store.lock_subject(conn, code)
+        if accepted.record_type == VERIFICATION:
+            await self._answer(conn, accepted)
+        elif accepted.record_type in AMENDMENT_TYPES and isinstance(target_id, str):
+            resolved = await store.resolve_upheld(
+                conn, accepted.department, target_id, by=accepted.record_id, now=accepted.received_at
+            )
+            if resolved:
+                await store.refresh_objection_flag(conn, accepted.department, target_id)
+        now = self.ctx.now()
+        for code in sorted(subjects):
+            await self.recompute(conn, code, as_of=shanghai_date(now), now=now)
+
+    async def recompute(self, conn: AsyncConnection, subject_code: str, *, as_of: date, now: datetime) -> None:
+        """Bring one subject's stored disclosures up to date (caller holds the subject lock)."""
+        records = await store.subject_file(conn, subject_code)
+        previous = await store.disclosures_for_update(conn, subject_code)
+        outcome = []
+        for derived in derive_disclosures(records, self.ctx.rules, as_of):
+            before = previous.get(derived.public_id)
+            change = plan_change(before, derived, now)
+            if needs_saving(before, derived, change):
+                await store.save_disclosure(conn, derived, change, now)
+            if change.event is not None:
+                outcome.append(events.disclosure_event(change.event, derived, version=change.version, now=now))
+        await announce(conn, self.ctx, "outcomes.disclosures", outcome)
+
+    async def _answer(self, conn: AsyncConnection, verification: AcceptedRecord) -> None:
+        """The provider's answer (异议核实结果) closes the verification of its objection."""
+        data = verification.data
+        case = await store.objection(conn, str(data.get("objection_id")))
+        if (
+            case is None
+            or case["department"] != verification.department
+            or case["record_id"] != data.get("target_record_id")
+        ):
+            log.warning(
+                "objection verification names no open objection of this department and record; kept, not applied",
+                extra={"record": verification.event_id, "objection_id": data.get("objection_id")},
+            )
+            return
+        await store.lock_subject(conn, case["subject_code"])
+        upheld = data.get("outcome") in UPHELD_OUTCOMES
+        corrected = [
+            a.record_id
+            for a in await store.amendments_of(conn, case["department"], case["record_id"])
+            if a.received_at >= case["filed_at"]
+        ]
+        resolved = upheld and bool(corrected)
+        answered = await store.answer_objection(
+            conn,
+            case["id"],
+            state="resolved" if resolved else "upheld" if upheld else "rejected",
+            outcome=data.get("outcome"),
+            explanation=data.get("explanation"),
+            verification_id=verification.record_id,
+            answered_at=verification.received_at,
+            resolved_at=verification.received_at if resolved or not upheld else None,
+            resolved_by=corrected[0] if resolved else verification.record_id if not upheld else None,
+        )
+        if answered is None:
+            log.info("objection already answered; the later answer is kept as a record only", extra={"id": case["id"]})
+            return
+        await store.refresh_objection_flag(conn, case["department"], case["record_id"])
+        answer = events.objection_answered(
+            answered,
+            outcome=str(data.get("outcome")),
+            upheld=upheld,
+            verification_record_id=verification.record_id,
+            now=verification.received_at,
+        )
+        await announce(conn, self.ctx, "outcomes.objections", [answer])
+
+    # -- time ---------------------------------------------------------------------------------------
+
+    async def on_tick(self, today: date) -> None:
+        """Withdraw at 公示截止期, settle provisional dates the calendar now covers, escalate late answers."""
+        ctx, now = self.ctx, self.ctx.now()
+        ctx.refresh_calendar()
+        calendar_changed = self._calendar_checked is not ctx.calendar
+        async with ctx.engine.connect() as conn:
+            subjects = set(await store.subjects_to_refresh(conn, today))
+            if calendar_changed:
+                subjects |= {
+                    code
+                    for code, decided in await store.provisional_disclosures(conn)
+                    if not ctx.calendar.disclosure_deadline(decided).provisional
+                }
+        refreshed = await self._refresh(sorted(subjects), today=today, now=now)
+        escalated = await self._objections(today=today, now=now, settle_provisional=calendar_changed)
+        if refreshed:
+            self._calendar_checked = ctx.calendar
+        if subjects or escalated:
+            ctx.wake()
+
+    async def _refresh(self, subjects: list[str], *, today: date, now: datetime) -> bool:
+        """Recompute each subject in its own transaction; False when any failed (retried at the next tick)."""
+        ok = True
+        for code in subjects:
+            try:
+                async with self.ctx.engine.begin() as conn:
+                    await store.lock_subject(conn, code)
+                    await self.recompute(conn, code, as_of=today, now=now)
+            except Exception:
+                ok = False  # one subject's trouble must not hold back every other withdrawal
+                log.exception("time-driven recomputation failed; retried at the next tick", extra={"subject": code})
+        return ok
+
+    async def _objections(self, *, today: date, now: datetime, settle_provisional: bool) -> int:
+        """Final due dates for provisional ones the calendar now covers; escalate unanswered ones past due."""
+        ctx = self.ctx
+        async with ctx.engine.begin() as conn:
+            for objection_id, filed_at in await store.provisional_objections(conn) if settle_provisional else []:
+                due = ctx.calendar.add_working_days(shanghai_date(filed_at), ctx.settings.objection_working_days)
+                if not due.provisional:
+                    await store.set_objection_due(conn, objection_id, due.date, due.provisional)
+            escalated = await store.escalate_overdue(conn, today, now)
+            late = [events.objection_escalated(case, due=case["due_date"], now=now) for case in escalated]
+            await announce(conn, ctx, "outcomes.objections", late)
+        return len(escalated)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from services.common.settings import CommonSettings
@@ -13,3 +14,7 @@ class PublishSettings(CommonSettings):
     host: str = "127.0.0.1"
     port: int = 8004
     pool_size: int = 10
+    tick_seconds: float = Field(default=60.0, gt=0)
+    """How often time-driven changes run: withdrawal at 公示截止期, objection escalation, provisional dates."""
+    objection_working_days: int = Field(default=20, ge=1)
+    """The provider answers an objection within this many working days of its filing (DOMAIN §4, §9)."""

@@ -1,0 +1,220 @@
+"""Publish HTTP endpoints (API.md "Publish"). I/O only: rules live in derive/deadlines, SQL in store.
+
+Public, no token: the disclosures (published records only, masked, ready-made JSON) and objections.
+Department, county and auditor tokens: the disclosure clock per department and the outcome feed; both
+reads are written to the access log.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from typing import Annotated, Literal
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.common.access_log import log_access
+from services.common.auth import Principal, Role
+from services.common.clock import SHANGHAI
+from services.common.http import ApiError, ApiProblem, FastJSONResponse, OptionalPrincipal, forbidden, require
+from services.publish import deadlines, objections, store
+from services.publish.context import PublishContext
+from services.publish.derive import query_tokens
+
+router = APIRouter()
+Supervisor = Annotated[Principal, Depends(require(Role.DEPARTMENT, Role.COUNTY, Role.AUDITOR))]
+_CODE = re.compile(r"[0-9A-Z]{15,20}")  # a whole credit code or ID number: exact match, never a name search
+_CURSOR_SEPARATOR = "~"  # never in a public record id
+
+
+def _ctx(request: Request) -> PublishContext:
+    ctx: PublishContext = request.app.state.publish
+    return ctx
+
+
+def _bad_query(path: str, message: str) -> ApiProblem:
+    return ApiProblem(422, [ApiError(path, "invalid", message)])
+
+
+def _unavailable() -> ApiProblem:
+    message = "公示查询暂不可用，请稍后重试 (the database is unavailable right now; retry later)"
+    return ApiProblem(503, [ApiError("", "unavailable", message)], {"Retry-After": "2"})
+
+
+def _like_pattern(q: str) -> str:
+    escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+@router.get("/v1/disclosures", summary="Search published records by name or credit code (公示信息查询)")
+async def search_disclosures(
+    request: Request,
+    q: Annotated[str | None, Query(max_length=100, description="名称（部分）或统一社会信用代码/身份证号码")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=300, description="next_cursor of the previous page")] = None,
+) -> Response:
+    """Published records only, masked, newest decision first; ``q`` is a whole code or part of a name."""
+    before = None
+    if cursor:
+        decided, _, after_id = cursor.partition(_CURSOR_SEPARATOR)
+        try:
+            before = (date.fromisoformat(decided), after_id)
+        except ValueError:
+            raise _bad_query("/query/cursor", "cursor must be the next_cursor of a previous page") from None
+    text = (q or "").strip()
+    is_code = _CODE.fullmatch(text.upper()) is not None
+    try:
+        rows = await _ctx(request).reads.search(
+            code=text.upper() if is_code else None,
+            fragment=(_like_pattern(text), query_tokens(text)) if text and not is_code else None,
+            before=before,
+            limit=limit + 1,
+        )
+    except store.ReadsUnavailable:
+        raise _unavailable() from None
+    page = rows[:limit]
+    next_cursor = None
+    if len(rows) > limit:
+        decided_on, last_id, _ = page[-1]
+        next_cursor = f"{decided_on.isoformat()}{_CURSOR_SEPARATOR}{last_id}"
+    items = b",".join(body.encode() for _, _, body in page)
+    head = orjson.dumps({"q": text, "next_cursor": next_cursor})[:-1]
+    return Response(head + b',"items":[' + items + b"]}", media_type="application/json")
+
+
+@router.get("/v1/disclosures/{record_id}", summary="One published record (公示记录)")
+async def get_disclosure(request: Request, record_id: str) -> Response:
+    try:
+        body = await _ctx(request).reads.published(record_id)
+    except store.ReadsUnavailable:
+        raise _unavailable() from None
+    if body is None:
+        message = "没有公示中的这条记录（可能从未公示或已撤下） (no published record with this id)"
+        raise ApiProblem(404, [ApiError("/path/record_id", "not_found", message)])
+    return Response(body.encode(), media_type="application/json")
+
+
+class ObjectionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    record_id: str = Field(min_length=3, max_length=200, description="公示记录编号 <部门>.<部门记录编号>")
+    subject_code: str = Field(min_length=1, max_length=64, description="统一社会信用代码或身份证号码")
+    reason: str = Field(min_length=1, max_length=4000, description="异议理由")
+    contact: str = Field(min_length=1, max_length=200, description="联系方式（不公开）")
+
+
+@router.post("/v1/objections", status_code=201, summary="File an objection to a record (提出异议)")
+async def post_objection(request: Request, body: ObjectionIn, caller: OptionalPrincipal) -> Response:
+    if caller is not None and caller.role is Role.AUDITOR:
+        raise forbidden("auditors read, they do not file objections (审计只读)")
+    raised_by = "subject" if caller is None else caller.department or caller.role.value
+    try:
+        case = await objections.file_objection(
+            _ctx(request),
+            record_id=body.record_id,
+            subject_code=body.subject_code.strip(),
+            reason=body.reason,
+            contact=body.contact,
+            raised_by=raised_by,
+            trusted=caller is not None,
+        )
+    except objections.Refused as refused:
+        raise ApiProblem(refused.status, [ApiError(refused.path, refused.code, refused.message)]) from None
+    return FastJSONResponse({"objection": objections.view(case)}, status_code=201)
+
+
+@router.get("/v1/objections/{objection_id}", summary="The state of an objection (异议办理进度)")
+async def get_objection(
+    request: Request, objection_id: str, code: Annotated[str, Query(min_length=1, max_length=64)]
+) -> Response:
+    async with _ctx(request).engine.connect() as conn:
+        case = await store.objection(conn, objection_id)
+    if case is None or case["subject_code"] != code.strip():
+        message = "没有找到该异议，请核对编号和主体代码 (no objection with this id for this subject code)"
+        raise ApiProblem(404, [ApiError("/path/objection_id", "not_found", message)])
+    return FastJSONResponse({"objection": objections.view(case)})
+
+
+ClockState = Literal["pending", "at_risk", "overdue", "met", "late"]
+
+
+@router.get("/v1/deadlines", summary="The 7-working-day disclosure clock per department (公示时限)")
+async def get_deadlines(
+    request: Request,
+    caller: Supervisor,
+    department: Annotated[str | None, Query(max_length=32)] = None,
+    state: Annotated[ClockState | None, Query()] = None,
+    since: Annotated[
+        date | None, Query(description="published records decided from this day (default: 30 days ago)")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> Response:
+    ctx = _ctx(request)
+    if caller.role is Role.DEPARTMENT:
+        if department not in (None, caller.department):
+            raise forbidden("a department sees its own disclosure deadlines only", "/query/department")
+        department = caller.department
+    now = ctx.now()
+    since = since or ctx.today() - timedelta(days=30)
+    async with ctx.engine.connect() as conn:
+        rows = await store.deadline_rows(conn, department=department, since=since)
+    entries = [deadlines.clock_entry(row, now=now, calendar=ctx.calendar) for row in rows]
+    await _log(ctx, caller, "deadlines", department or "*")
+    names = {code: d.name for code, d in ctx.catalogue.departments.items()}
+    chosen = [e for e in entries if state is None or e["state"] == state]
+    return FastJSONResponse(
+        {
+            "as_of": ctx.today().isoformat(),
+            "since": since.isoformat(),
+            "department": department,
+            "summary": deadlines.summary(entries, names),
+            "records": chosen[:limit],
+            "truncated": len(chosen) > limit,
+        }
+    )
+
+
+@router.get("/v1/feed", summary="Outcome feed: published / withdrawn / corrected, objections (结果订阅)")
+async def get_feed(
+    request: Request,
+    caller: Supervisor,
+    after: Annotated[str | None, Query(max_length=60, description="`next` of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Response:
+    ctx = _ctx(request)
+    cursor = store.FeedCursor.parse(after) if after else None
+    if after and cursor is None:
+        raise _bad_query("/query/after", "after must be the `next` (or an event's `cursor`) of a previous page")
+    async with ctx.engine.connect() as conn:
+        rows = await store.feed_page(conn, cursor, limit)
+    await _log(ctx, caller, "feed", "*")
+    items = [
+        {
+            "cursor": str(store.FeedCursor(int(r["txid"]), r["position"])),
+            "id": r["event_id"],
+            "type": r["type"],
+            "subject": r["subject"],
+            "time": r["time"].astimezone(SHANGHAI).isoformat(),
+            "data": r["data"],
+        }
+        for r in rows
+    ]
+    next_cursor = items[-1]["cursor"] if items else str(cursor or store.FeedCursor(0, 0))
+    return FastJSONResponse({"events": items, "next": next_cursor, "has_more": len(items) == limit})
+
+
+async def _log(ctx: PublishContext, caller: Principal, what: str, subject: str) -> None:
+    await log_access(
+        ctx.engine,
+        schema=store.SCHEMA,
+        topic=ctx.topic("audit.access"),
+        service="publish",
+        principal=caller,
+        what=what,
+        subject=subject,
+        purpose=None,
+        at=ctx.now(),
+    )

@@ -1,0 +1,261 @@
+"""What the portal shows about one subject, derived from its records as of a day (DOMAIN §7-§8).
+
+Pure: records + rules + as-of date in, one :class:`Derived` per disclosure record out. No SQL, no clock.
+:func:`plan_change` compares a derived disclosure with what was stored before and names the outcome event
+(published / withdrawn / corrected) a subscriber must learn, if any.
+
+**Public record id.** A disclosure is addressed as ``<department>.<department's record id>``, e.g.
+``AMR.AMR-2026-000123``: unique across departments, URL-safe (record ids are ``[A-Za-z0-9._:-]``) and
+read back by splitting at the first ``.`` (department codes never contain one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from services.common.amendments import EffectiveRecord, effective_records
+from services.common.calendar import Deadline, WorkingDayCalendar
+from services.common.catalogue import Catalogue, RecordType
+from services.common.identifiers import mask_id_number, mask_person_name
+from services.common.records import AcceptedRecord
+from services.publish.rules import (
+    Decision,
+    PublicityRules,
+    listed_document_numbers,
+    public_view,
+    should_publish,
+    subject_kind_of,
+)
+
+PENALTY = "administrative_penalty"
+NATURAL_PERSON = "natural_person"
+PUBLISHED, WITHDRAWN, WITHHELD = "published", "withdrawn", "withheld"
+PUBLICITY_UNTIL_FIELD = "CF_GSJZQ"
+"""公示截止期 in the penalty data: always the exchange's date; a department's proposal is never shown."""
+
+
+def public_id(department: str, record_id: str) -> str:
+    return f"{department}.{record_id}"
+
+
+def split_public_id(value: str) -> tuple[str, str] | None:
+    """(department, record id) of a public record id, or None when it is not one."""
+    department, dot, record_id = value.partition(".")
+    return (department, record_id) if dot and department and record_id else None
+
+
+def name_tokens(name: str) -> list[str]:
+    """What a name is found by: its characters and pairs of adjacent characters (lower case)."""
+    folded = name.lower()
+    return sorted({*folded, *(folded[i : i + 2] for i in range(len(folded) - 1))})
+
+
+def query_tokens(fragment: str) -> list[str]:
+    """The tokens every name containing ``fragment`` has (a necessary condition; ILIKE decides)."""
+    folded = fragment.lower()
+    if len(folded) < 2:
+        return [folded] if folded else []
+    return sorted({folded[i : i + 2] for i in range(len(folded) - 1)})
+
+
+@dataclass(frozen=True, slots=True)
+class DisclosureRules:
+    catalogue: Catalogue
+    rules: PublicityRules
+    calendar: WorkingDayCalendar
+
+
+@dataclass(frozen=True, slots=True)
+class Derived:
+    """One disclosure record as the rules see it on ``as_of``."""
+
+    public_id: str
+    department: str
+    record_id: str
+    record_type: str
+    subject_code: str
+    subject_name: str
+    """Public form (张* for a natural person)."""
+    decision_date: date
+    received_at: datetime
+    due: Deadline
+    publish: bool
+    exempt: bool
+    """Not published on purpose (minor, 轻微 under 36号令, revoked, invalid licence): no disclosure clock."""
+    reason: str
+    publicity_until: date | None
+    withdraw_on: date | None
+    content: dict[str, Any]
+    """The public body served by the API and carried by events (masked; no publication time, no objection state)."""
+    amendment: dict[str, Any] | None
+    """The correction or revocation in force (id, kind, reason, document number), shown with the reason."""
+
+
+def derive_disclosures(records: Iterable[AcceptedRecord], rules: DisclosureRules, as_of: date) -> list[Derived]:
+    """Every disclosure record among ``records`` (one subject's file), with amendments applied."""
+    effective = effective_records(records, keep_revoked=True)
+    listed = listed_document_numbers(e.record for e in effective if e.amendment.revoked_by is None)
+    derived = []
+    for item in effective:
+        record_type = rules.catalogue.record_types.get(item.record.record_type)
+        if record_type is not None and record_type.disclosure:
+            derived.append(_derive(item, record_type, rules, as_of, listed))
+    return derived
+
+
+def _derive(
+    item: EffectiveRecord, record_type: RecordType, rules: DisclosureRules, as_of: date, listed: frozenset[str]
+) -> Derived:
+    record, original = item.record, item.original
+    kind = subject_kind_of(record)
+    decision = should_publish(
+        item,
+        record_type,
+        subject_kind=kind,
+        as_of=as_of,
+        rules=rules.rules,
+        calendar=rules.calendar,
+        listed_documents=listed,
+    )
+    window = decision.window
+    until = window.maximum_end if window is not None and window.publish else None
+    pid = public_id(record.department, record.record_id)
+    subject = public_subject(record.record["subject"], kind)
+    department = rules.catalogue.departments.get(record.department)
+    content = {
+        "record_id": pid,
+        "department": record.department,
+        "department_name": department.name if department else record.department,
+        "record_type": record_type.name,
+        "record_type_title": record_type.title,
+        "subject": subject,
+        "decision_date": original.decision_date.isoformat(),
+        "publicity_until": until.isoformat() if until else None,
+        "repair_from": window.repair_from.isoformat() if window and window.publish and window.repair_from else None,
+        "rule_set": window.rule_set if window else None,
+        "severity": str(window.severity) if window and window.severity else None,
+        "corrected": item.corrected,
+        "data": _public_data(record, record_type, kind, until),
+    }
+    return Derived(
+        public_id=pid,
+        department=record.department,
+        record_id=record.record_id,
+        record_type=record_type.name,
+        subject_code=record.subject_code,
+        subject_name=subject["name"],
+        decision_date=original.decision_date,
+        received_at=original.received_at,
+        due=rules.calendar.disclosure_deadline(original.decision_date),
+        publish=decision.publish,
+        exempt=not decision.publish and _on_purpose(decision, rules.rules, record),
+        reason=decision.reason,
+        publicity_until=until,
+        withdraw_on=window.withdraw_on if window is not None and window.publish else None,
+        content=content,
+        amendment=_amendment(item),
+    )
+
+
+def public_subject(subject: Mapping[str, Any], kind: str) -> dict[str, Any]:
+    """The envelope subject as the public sees it: a natural person's name and ID number masked."""
+    name, code = str(subject.get("name", "")), str(subject.get("code", ""))
+    if kind == NATURAL_PERSON:
+        return {"kind": kind, "name": mask_person_name(name), "code": mask_id_number(code)}
+    return {"kind": kind, "name": name, "code": code}
+
+
+def _public_data(record: AcceptedRecord, record_type: RecordType, kind: str, until: date | None) -> dict[str, Any]:
+    type_version = record_type.versions.get(record.version)
+    data = public_view(record_type, type_version, record.data, subject_kind=kind) if type_version else {}
+    if record_type.name == PENALTY:
+        data.pop(PUBLICITY_UNTIL_FIELD, None)
+        if until is not None:
+            data[PUBLICITY_UNTIL_FIELD] = until.isoformat()
+    return data
+
+
+def _on_purpose(decision: Decision, rules: PublicityRules, record: AcceptedRecord) -> bool:
+    """Whether an unpublished record is withheld by a rule (no clock) rather than by a gap (clock runs)."""
+    window = decision.window
+    if window is None:
+        return True  # revoked, a minor's record, or not a disclosure type
+    if window.publish:
+        return False  # publishable, but outside its window on as_of: the clock judges it
+    rule_set = rules.rule_set_for(record.decision_date)
+    return rule_set is not None and (record.record_type == PENALTY or record.record_type in rule_set.record_types)
+
+
+def _amendment(item: EffectiveRecord) -> dict[str, Any] | None:
+    amendment = item.amendment.revoked_by or item.amendment.corrected_by
+    if amendment is None:
+        return None
+    return {
+        "record_id": amendment.record_id,
+        "kind": amendment.record_type,
+        "decision_date": amendment.decision_date.isoformat(),
+        "reason_kind": amendment.data.get("reason_kind"),
+        "reason": amendment.data.get("reason"),
+        "document_no": amendment.data.get("document_no"),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Previous:
+    """What was stored for a disclosure before this recomputation."""
+
+    state: str
+    version: int
+    published_at: datetime | None
+    withdrawn_at: datetime | None
+    content: dict[str, Any]
+    key: tuple[Any, ...] = ()
+    """:func:`storage_key` of what was stored."""
+
+
+def storage_key(derived: Derived) -> tuple[Any, ...]:
+    """The stored columns of a disclosure besides its state and content (unchanged → no write needed)."""
+    due = derived.due
+    return (derived.subject_name, due.date, due.provisional, derived.exempt, derived.reason, derived.withdraw_on)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    state: str
+    version: int
+    published_at: datetime | None
+    withdrawn_at: datetime | None
+    event: str | None
+    """published | withdrawn | corrected, or None when subscribers have nothing to learn."""
+
+
+def plan_change(previous: Previous | None, derived: Derived, now: datetime) -> Change:
+    """The new stored state of a disclosure and the event announcing it.
+
+    ``published_at`` is the first publication (the disclosure clock judges it); a record published again
+    after a withdrawal (a licence corrected back to 有效) keeps it. A published record whose public body
+    changed (a correction, a new 公示截止期) is ``corrected``.
+    """
+    version = previous.version if previous else 0
+    first_published = previous.published_at if previous else None
+    was_published = previous is not None and previous.state == PUBLISHED
+    if derived.publish and not was_published:
+        return Change(PUBLISHED, version + 1, first_published or now, None, "published")
+    if derived.publish:
+        assert previous is not None
+        event = "corrected" if previous.content != derived.content else None
+        return Change(PUBLISHED, version + (1 if event else 0), first_published, None, event)
+    if was_published:
+        return Change(WITHDRAWN, version + 1, first_published, now, "withdrawn")
+    state = WITHDRAWN if previous is not None and previous.state == WITHDRAWN else WITHHELD
+    return Change(state, version, first_published, previous.withdrawn_at if previous else None, None)
+
+
+def needs_saving(previous: Previous | None, derived: Derived, change: Change) -> bool:
+    """Whether the stored row must be written (most recomputations change nothing)."""
+    if previous is None or change.event is not None or change.state != previous.state:
+        return True
+    return previous.key != storage_key(derived) or previous.content != derived.content

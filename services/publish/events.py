@@ -1,0 +1,118 @@
+"""The outcome events of the publish service (CloudEvents; ids deterministic, see services/common/outcomes.py).
+
+Disclosures, on ``outcomes.disclosures`` — type ``cn.credit.disclosure.<event>``, id
+``publish:<public id>:<event>:v<version>``, data::
+
+    {"event": "published" | "withdrawn" | "corrected", "public_id", "record_id" (the department's own),
+     "department", "record_type", "subject": {"kind", "name", "code"} (masked for natural persons),
+     "decision_date", "published_until" (公示截止期 or null), "reason", "amendment" (the correction or
+     revocation in force, or null), "version", "content" (the public body; null when withdrawn)}
+
+Objections, on ``outcomes.objections`` — type ``cn.credit.objection.<event>``, id
+``publish:objection:<objection id>:<event>``; ``filed`` carries exactly ``{"objection_id", "department",
+"record_id", "subject_code", "filed_at"}`` (the sanctions service consumes it); ``answered`` adds
+``outcome``, ``upheld``, ``answered_at``, ``verification_record_id``; ``escalated`` adds ``due`` and
+``escalated_at``. The Kafka key of every event is the subject's code.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from services.common.envelope import CloudEvent
+from services.common.outcomes import outcome_event
+from services.publish.derive import Derived
+
+SERVICE = "publish"
+
+
+def disclosure_event(event: str, derived: Derived, *, version: int, now: datetime) -> CloudEvent:
+    until = derived.publicity_until
+    return outcome_event(
+        service=SERVICE,
+        kind=f"disclosure.{event}",
+        subject=derived.subject_code,
+        event_id=f"publish:{derived.public_id}:{event}:v{version}",
+        time=now,
+        data={
+            "event": event,
+            "public_id": derived.public_id,
+            "record_id": derived.record_id,
+            "department": derived.department,
+            "record_type": derived.record_type,
+            "subject": derived.content["subject"],
+            "decision_date": derived.decision_date.isoformat(),
+            "published_until": until.isoformat() if until else None,
+            "reason": derived.reason,
+            "amendment": derived.amendment,
+            "version": version,
+            "content": None if event == "withdrawn" else derived.content,
+        },
+    )
+
+
+def objection_filed(
+    *, objection_id: str, department: str, record_id: str, subject_code: str, filed_at: datetime
+) -> CloudEvent:
+    return _objection(
+        "filed",
+        objection_id,
+        subject_code,
+        filed_at,
+        {
+            "objection_id": objection_id,
+            "department": department,
+            "record_id": record_id,
+            "subject_code": subject_code,
+            "filed_at": filed_at.isoformat(),
+        },
+    )
+
+
+def objection_answered(
+    case: dict[str, Any], *, outcome: str, upheld: bool, verification_record_id: str, now: datetime
+) -> CloudEvent:
+    return _objection(
+        "answered",
+        case["id"],
+        case["subject_code"],
+        now,
+        {
+            **_case_data(case),
+            "outcome": outcome,
+            "upheld": upheld,
+            "answered_at": now.isoformat(),
+            "verification_record_id": verification_record_id,
+        },
+    )
+
+
+def objection_escalated(case: dict[str, Any], *, due: date, now: datetime) -> CloudEvent:
+    return _objection(
+        "escalated",
+        case["id"],
+        case["subject_code"],
+        now,
+        {**_case_data(case), "due": due.isoformat(), "escalated_at": now.isoformat()},
+    )
+
+
+def _case_data(case: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "objection_id": case["id"],
+        "department": case["department"],
+        "record_id": case["record_id"],
+        "subject_code": case["subject_code"],
+    }
+
+
+def _objection(event: str, objection_id: str, subject: str, time: datetime, data: dict[str, Any]) -> CloudEvent:
+    return outcome_event(
+        service=SERVICE,
+        kind=f"objection.{event}",
+        subject=subject,
+        event_id=f"publish:objection:{objection_id}:{event}",
+        time=time,
+        data=data,
+    )

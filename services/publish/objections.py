@@ -1,0 +1,134 @@
+"""Objections (异议, DOMAIN §9): filing a case and showing its state. The answer arrives as an
+``objection_verification`` record (services/publish/handlers.py); late answers are escalated on tick.
+
+A case is ``OBJ-<yyyymmdd>-<8 hex>`` (filing date in Asia/Shanghai). States: ``verifying`` 核实中 →
+``escalated`` 逾期未核实 (still awaiting the answer) → ``rejected`` 不属实 (flag cleared) or ``upheld`` 属实
+(the flag stays until the provider's correction or revocation arrives, then ``resolved``).
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from services.common.amendments import AMENDMENT_TYPES, REVOCATION
+from services.common.clock import SHANGHAI, shanghai_date
+from services.publish import events, store
+from services.publish.context import PublishContext
+from services.publish.derive import public_id, split_public_id
+from services.publish.handlers import announce
+
+STATE_LABELS = {
+    "verifying": "核实中",
+    "escalated": "逾期未核实，已督办",
+    "upheld": "异议属实，待信息提供部门更正或撤销",
+    "resolved": "异议属实，已更正或撤销",
+    "rejected": "异议不属实，维持原记录",
+}
+NOT_OBJECTABLE = frozenset({*AMENDMENT_TYPES, "objection_verification", "sanction_feedback"})
+
+
+class Refused(Exception):
+    """An objection that cannot be filed: the status, the field and a message for the filer."""
+
+    def __init__(self, status: int, path: str, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.path, self.code, self.message = status, path, code, message
+
+
+def not_found() -> Refused:
+    return Refused(
+        404,
+        "/record_id",
+        "not_found",
+        "没有找到该主体的这条记录，请核对记录编号和统一社会信用代码（或身份证号码） "
+        "(no record with this id for this subject code)",
+    )
+
+
+async def file_objection(
+    ctx: PublishContext, *, record_id: str, subject_code: str, reason: str, contact: str, raised_by: str, trusted: bool
+) -> dict[str, Any]:
+    """File a case in one transaction: the case, the record's 异议处理中 flag, the ``filed`` event.
+
+    ``trusted`` (a department or the county platform) gets precise refusals; an anonymous filer learns
+    only "not found" whether the id is unknown or belongs to another subject.
+    """
+    key = split_public_id(record_id)
+    if key is None:
+        raise Refused(
+            422,
+            "/record_id",
+            "invalid",
+            f"记录编号应为 <部门>.<部门记录编号>，如 AMR.AMR-2026-000123 "
+            f"(expected <department>.<record id>, got {record_id!r})",
+        )
+    department, own_id = key
+    async with ctx.engine.begin() as conn:
+        record = await store.find_record(conn, department, own_id)
+        if record is None:
+            raise not_found()
+        if record.subject_code != subject_code:
+            if not trusted:
+                raise not_found()
+            message = "该记录不属于此主体 (the record is about another subject)"
+            raise Refused(422, "/subject_code", "subject_mismatch", message)
+        if record.record_type in NOT_OBJECTABLE:
+            message = "请对原始记录提出异议 (object to the original record, not to this one)"
+            raise Refused(422, "/record_id", "not_objectable", message)
+        await store.lock_subject(conn, subject_code)
+        if any(a.record_type == REVOCATION for a in await store.amendments_of(conn, department, own_id)):
+            message = "该记录已被撤销，无需异议 (the record has already been revoked)"
+            raise Refused(409, "/record_id", "revoked", message)
+        now = ctx.now()
+        filed_on = shanghai_date(now)
+        due = ctx.calendar.add_working_days(filed_on, ctx.settings.objection_working_days)
+        objection_id = f"OBJ-{filed_on:%Y%m%d}-{secrets.token_hex(4).upper()}"
+        case: dict[str, Any] = {
+            "id": objection_id,
+            "public_id": public_id(department, own_id),
+            "department": department,
+            "record_id": own_id,
+            "subject_code": subject_code,
+            "raised_by": raised_by,
+            "reason": reason,
+            "contact": contact,
+            "state": "verifying",
+            "filed_at": now,
+            "due_date": due.date,
+            "due_provisional": due.provisional,
+        }
+        await store.insert_objection(conn, case)
+        await store.refresh_objection_flag(conn, department, own_id)
+        filed = events.objection_filed(
+            objection_id=objection_id, department=department, record_id=own_id, subject_code=subject_code, filed_at=now
+        )
+        await announce(conn, ctx, "outcomes.objections", [filed])
+    ctx.wake()
+    return case
+
+
+def view(case: dict[str, Any]) -> dict[str, Any]:
+    """The case as its subject sees it (the filer's contact is never shown)."""
+
+    def when(name: str) -> str | None:
+        value = case.get(name)
+        return value.astimezone(SHANGHAI).isoformat() if value is not None else None
+
+    return {
+        "objection_id": case["id"],
+        "record_id": case["public_id"],
+        "subject_code": case["subject_code"],
+        "raised_by": case["raised_by"],
+        "reason": case["reason"],
+        "state": case["state"],
+        "state_label": STATE_LABELS[case["state"]],
+        "filed_at": when("filed_at"),
+        "due": case["due_date"].isoformat(),
+        "provisional": case["due_provisional"],
+        "escalated_at": when("escalated_at"),
+        "answered_at": when("answered_at"),
+        "outcome": case.get("outcome"),
+        "explanation": case.get("explanation"),
+        "resolved_at": when("resolved_at"),
+    }

@@ -1,0 +1,63 @@
+"""All SQL of the publish service. Every function runs inside a transaction its caller owns; none commits.
+
+Writers of a subject's disclosures and objections first take :func:`lock_subject` (a transaction-level
+advisory lock), so the consumer, the ticker, the objection endpoint and other replicas never interleave
+their read-modify-write of one subject.
+
+Modules: ``records`` (locks, consumed records), ``disclosures`` (derived state, deadline rows), ``public``
+(the public queries, on their own asyncpg pool), ``feed`` (the HTTP outcome feed), ``objections``
+(objection cases). Import this package, not them.
+"""
+
+from services.publish.store.disclosures import (
+    deadline_rows,
+    disclosures_for_update,
+    provisional_disclosures,
+    save_disclosure,
+    subjects_to_refresh,
+)
+from services.publish.store.feed import FeedCursor, append_feed, feed_page
+from services.publish.store.objections import (
+    answer_objection,
+    escalate_overdue,
+    insert_objection,
+    objection,
+    provisional_objections,
+    refresh_objection_flag,
+    resolve_upheld,
+    set_objection_due,
+)
+from services.publish.store.public import PublicReads, ReadsUnavailable
+from services.publish.store.records import (
+    SCHEMA,
+    amendments_of,
+    find_record,
+    lock_subject,
+    subject_file,
+)
+
+__all__ = [
+    "SCHEMA",
+    "FeedCursor",
+    "PublicReads",
+    "ReadsUnavailable",
+    "amendments_of",
+    "answer_objection",
+    "append_feed",
+    "deadline_rows",
+    "disclosures_for_update",
+    "escalate_overdue",
+    "feed_page",
+    "find_record",
+    "insert_objection",
+    "lock_subject",
+    "objection",
+    "provisional_disclosures",
+    "provisional_objections",
+    "refresh_objection_flag",
+    "resolve_upheld",
+    "save_disclosure",
+    "set_objection_due",
+    "subject_file",
+    "subjects_to_refresh",
+]

@@ -1,0 +1,117 @@
+"""Disclosures (publish.disclosures): the derived state and the deadline rows."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.common.clock import SHANGHAI
+from services.publish.derive import Change, Derived, Previous, name_tokens
+
+
+async def disclosures_for_update(conn: AsyncConnection, subject_code: str) -> dict[str, Previous]:
+    rows = await conn.execute(
+        text(
+            "SELECT public_id, state, version, published_at, withdrawn_at, content, subject_name, due_date, "
+            "due_provisional, exempt, reason, withdraw_on FROM publish.disclosures WHERE subject_code = :s FOR UPDATE"
+        ),
+        {"s": subject_code},
+    )
+    return {
+        r.public_id: Previous(
+            r.state,
+            r.version,
+            r.published_at,
+            r.withdrawn_at,
+            _derived_part(r.content),
+            (r.subject_name, r.due_date, r.due_provisional, r.exempt, r.reason, r.withdraw_on),
+        )
+        for r in rows
+    }
+
+
+def _derived_part(content: str) -> dict[str, Any]:
+    """The stored public JSON without what the clock added (the publication time)."""
+    parsed: dict[str, Any] = orjson.loads(content)
+    parsed.pop("published_at", None)
+    return parsed
+
+
+async def save_disclosure(conn: AsyncConnection, derived: Derived, change: Change, now: datetime) -> None:
+    await conn.execute(
+        text(
+            "INSERT INTO publish.disclosures (public_id, department, record_id, record_type, subject_code, "
+            "subject_name, search_tokens, decision_date, received_at, due_date, due_provisional, state, exempt, "
+            "reason, published_at, withdrawn_at, publicity_until, withdraw_on, content, version, updated_at) "
+            "VALUES (:pid, :dept, :rid, :type, :code, :name, :tokens, :decided, :received, :due, :provisional, :state, "
+            ":exempt, :reason, :published, :withdrawn, :until, :withdraw_on, :content, :version, "
+            ":now) ON CONFLICT (public_id) DO UPDATE SET subject_name = EXCLUDED.subject_name, "
+            "search_tokens = EXCLUDED.search_tokens, "
+            "due_date = EXCLUDED.due_date, due_provisional = EXCLUDED.due_provisional, state = EXCLUDED.state, "
+            "exempt = EXCLUDED.exempt, reason = EXCLUDED.reason, published_at = EXCLUDED.published_at, "
+            "withdrawn_at = EXCLUDED.withdrawn_at, publicity_until = EXCLUDED.publicity_until, "
+            "withdraw_on = EXCLUDED.withdraw_on, content = EXCLUDED.content, version = EXCLUDED.version, "
+            "updated_at = EXCLUDED.updated_at"
+        ),
+        {
+            "pid": derived.public_id,
+            "dept": derived.department,
+            "rid": derived.record_id,
+            "type": derived.record_type,
+            "code": derived.subject_code,
+            "name": derived.subject_name,
+            "tokens": name_tokens(derived.subject_name),
+            "decided": derived.decision_date,
+            "received": derived.received_at,
+            "due": derived.due.date,
+            "provisional": derived.due.provisional,
+            "state": change.state,
+            "exempt": derived.exempt,
+            "reason": derived.reason,
+            "published": change.published_at,
+            "withdrawn": change.withdrawn_at,
+            "until": derived.publicity_until,
+            "withdraw_on": derived.withdraw_on,
+            "content": orjson.dumps(
+                {**derived.content, "published_at": _shanghai(change.published_at)}, option=orjson.OPT_SORT_KEYS
+            ).decode(),
+            "version": change.version,
+            "now": now,
+        },
+    )
+
+
+def _shanghai(instant: datetime | None) -> str | None:
+    return instant.astimezone(SHANGHAI).isoformat() if instant is not None else None
+
+
+async def subjects_to_refresh(conn: AsyncConnection, today: date) -> list[str]:
+    """Subjects with a published record whose 公示截止期 has passed."""
+    rows = await conn.execute(
+        text("SELECT DISTINCT subject_code FROM publish.disclosures WHERE state = 'published' AND withdraw_on <= :t"),
+        {"t": today},
+    )
+    return [r.subject_code for r in rows]
+
+
+async def provisional_disclosures(conn: AsyncConnection) -> list[tuple[str, date]]:
+    rows = await conn.execute(text("SELECT subject_code, decision_date FROM publish.disclosures WHERE due_provisional"))
+    return [(r.subject_code, r.decision_date) for r in rows]
+
+
+async def deadline_rows(conn: AsyncConnection, *, department: str | None, since: date) -> list[dict[str, Any]]:
+    """Records on the 7-working-day clock: every unpublished one, and those published decided since ``since``."""
+    rows = await conn.execute(
+        text(
+            "SELECT public_id, department, record_id, record_type, decision_date, received_at, due_date, "
+            "due_provisional, published_at, state, reason FROM publish.disclosures "
+            "WHERE (CAST(:d AS text) IS NULL OR department = :d) AND ((published_at IS NULL AND NOT exempt) "
+            "OR (published_at IS NOT NULL AND decision_date >= :since)) ORDER BY due_date, public_id"
+        ),
+        {"d": department, "since": since},
+    )
+    return [dict(r._mapping) for r in rows]

@@ -1,0 +1,126 @@
+"""The public queries (一站式查询) on a small asyncpg pool of their own.
+
+They are the hot path (a few hundred requests per second, p99 under 20 ms): a plain asyncpg pool costs a
+third of a pooled SQLAlchemy connection with pre-ping per query. The public JSON is stored ready to serve
+and completed in SQL (objection flag and status), so a request neither parses nor renders JSON.
+
+Name search, in two bounded steps: the fragment is first looked for among the :data:`RECENT_WINDOW` newest
+records (a common fragment such as 重庆 fills a page there at once); otherwise through the GIN index on the
+name's characters and character pairs (``search_tokens``), which is fast precisely because few rows carry
+all the fragment's pairs. ``ILIKE`` decides in both steps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]  # no stubs; pyproject has no override for it
+
+RECENT_WINDOW = 1000
+_ORDER = " ORDER BY decision_date DESC, public_id DESC"
+# The stored JSON object, its closing brace replaced by the objection state: text, never parsed.
+_BODY = (
+    'left(content, -1) || CASE WHEN objection_pending THEN \',"objection_pending":true,"status":"异议处理中"}\' '
+    'ELSE \',"objection_pending":false,"status":"公示中"}\' END AS body'
+)
+_UNAVAILABLE = (
+    OSError,
+    TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.PostgresConnectionError,  # the connection was lost
+    asyncpg.exceptions.OperatorInterventionError,  # the server is shutting down or starting
+    asyncpg.exceptions.InsufficientResourcesError,  # too many connections
+)
+
+
+class ReadsUnavailable(RuntimeError):
+    """The database cannot answer a public query right now (the API answers 503)."""
+
+
+class PublicReads:
+    """Created at start (no connection yet); connects on first use; :meth:`close` at shutdown."""
+
+    def __init__(self, dsn: str, *, size: int) -> None:
+        self._dsn, self._size = dsn, size
+        self._pool: asyncpg.Pool | None = None
+        self._lock = asyncio.Lock()
+
+    async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        for attempt in (1, 2):  # a connection the server dropped is replaced once, then we give up
+            try:
+                pool = await self._connected()
+                async with pool.acquire(timeout=2) as conn:
+                    rows: list[asyncpg.Record] = await conn.fetch(sql, *args, timeout=5)
+                    return rows
+            except _UNAVAILABLE as exc:  # the database's trouble, not the query's: retried once, then 503
+                if attempt == 2:
+                    raise ReadsUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        raise AssertionError("unreachable")
+
+    async def _connected(self) -> asyncpg.Pool:
+        async with self._lock:
+            if self._pool is None:
+                self._pool = await asyncpg.create_pool(
+                    self._dsn,
+                    min_size=1,
+                    max_size=self._size,
+                    # A generic plan cannot know how rare a fragment is; plan each query for its own values.
+                    server_settings={
+                        "application_name": "credit-exchange-publish-reads",
+                        "timezone": "UTC",
+                        "plan_cache_mode": "force_custom_plan",
+                    },
+                )
+            return self._pool
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+
+    async def published(self, public_id: str) -> str | None:
+        """The public JSON of a published disclosure, ready to send."""
+        sql = f"SELECT {_BODY} FROM publish.disclosures WHERE public_id = $1 AND state = 'published'"
+        rows = await self._fetch(sql, public_id)
+        return str(rows[0]["body"]) if rows else None
+
+    async def search(
+        self,
+        *,
+        code: str | None = None,
+        fragment: tuple[str, list[str]] | None = None,
+        before: tuple[date, str] | None = None,
+        limit: int,
+    ) -> list[tuple[date, str, str]]:
+        """(decision date, public id, public JSON) of published disclosures, newest decision first: by exact
+        code, by part of the name (``fragment`` = (ILIKE pattern, query tokens)), or all."""
+        where, args = "state = 'published'", list[Any]([limit])
+        if before is not None:
+            where += " AND (decision_date, public_id) < ($2, $3)"
+            args += [before[0], before[1]]
+        n = len(args)
+        select = f"SELECT decision_date, public_id, {_BODY} FROM publish.disclosures"
+        if code is not None:
+            rows = await self._fetch(
+                f"{select} WHERE {where} AND subject_code = ${n + 1}{_ORDER} LIMIT $1", *args, code
+            )
+        elif fragment is None:
+            rows = await self._fetch(f"{select} WHERE {where}{_ORDER} LIMIT $1", *args)
+        else:
+            pattern, tokens = fragment
+            recent = (
+                f"WITH page AS (SELECT public_id FROM (SELECT decision_date, public_id, subject_name "
+                f"FROM publish.disclosures WHERE {where}{_ORDER} LIMIT {RECENT_WINDOW}) AS recent "
+                f"WHERE subject_name ILIKE ${n + 1}{_ORDER} LIMIT $1) {select} JOIN page USING (public_id){_ORDER}"
+            )
+            rows = await self._fetch(recent, *args, pattern)
+            if len(rows) < limit:
+                indexed = (
+                    f"WITH found AS MATERIALIZED (SELECT public_id, decision_date FROM publish.disclosures "
+                    f"WHERE {where} AND search_tokens @> ${n + 2}::text[] AND subject_name ILIKE ${n + 1}), "
+                    f"page AS (SELECT public_id FROM found{_ORDER} LIMIT $1) "
+                    f"{select} JOIN page USING (public_id){_ORDER}"
+                )
+                rows = await self._fetch(indexed, *args, pattern, tokens)
+        return [(r["decision_date"], r["public_id"], r["body"]) for r in rows]
