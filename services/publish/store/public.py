@@ -16,7 +16,7 @@ import asyncio
 from datetime import date
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]  # no stubs; pyproject has no override for it
+import asyncpg
 
 RECENT_WINDOW = 1000
 _ORDER = " ORDER BY decision_date DESC, public_id DESC"
