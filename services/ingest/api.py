@@ -101,6 +101,15 @@ async def _check_correction_target(
                 f"{department} has reported no record with id {target_id!r} (未找到被更正/撤销的原记录)",
             )
         )
+    elif target.subject_code != record["subject"]["code"]:
+        errors.append(
+            Problem(
+                "/subject/code",
+                "subject_mismatch",
+                f"record {target_id!r} is about another subject; an amendment names the subject of the record it "
+                "amends (更正/撤销记录的主体须与原记录一致)",
+            )
+        )
     elif target.record_type in CORRECTION_TYPES:
         errors.append(
             Problem(

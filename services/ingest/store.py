@@ -22,6 +22,7 @@ class StoredRecord:
     record_id: str
     record_type: str
     version: int
+    subject_code: str
     content_hash: bytes
     receipt: dict[str, Any]
 
@@ -62,14 +63,15 @@ async def find_records(conn: AsyncConnection, keys: Iterable[tuple[str, str]]) -
         return {}
     rows = await conn.execute(
         text(
-            "SELECT department, record_id, record_type, version, content_hash, receipt FROM ingest.records "
+            "SELECT department, record_id, record_type, version, subject_code, content_hash, receipt "
+            "FROM ingest.records "
             "WHERE (department, record_id) IN (SELECT * FROM unnest(CAST(:d AS text[]), CAST(:r AS text[])))"
         ),
         {"d": [p[0] for p in pairs], "r": [p[1] for p in pairs]},
     )
     return {
         (r.department, r.record_id): StoredRecord(
-            r.department, r.record_id, r.record_type, r.version, bytes(r.content_hash), r.receipt
+            r.department, r.record_id, r.record_type, r.version, r.subject_code, bytes(r.content_hash), r.receipt
         )
         for r in rows
     }

@@ -55,6 +55,7 @@ async def test_every_catalogue_example_is_accepted_with_a_signed_receipt(
         assert target is not None, f"no penalty reporter for {department}"
         assert (await post(ingest, tokens, target, department)).status_code == 202
         record["data"]["target_record_id"] = target["id"]
+        record["subject"] = target["subject"]
         if example["type"] == "record_correction":
             record["data"]["corrected_data"] = target["data"] | {"CF_NR": "更正后的处罚内容"}
     response = await post(ingest, tokens, record, department)
@@ -217,6 +218,7 @@ async def test_correction_data_is_validated_against_the_target_type(
     assert (await post(ingest, tokens, original)).status_code == 202
     correction = factories.fresh(factories.examples("record_correction")[0], "AMR")
     correction["data"]["target_record_id"] = original["id"]
+    correction["subject"] = original["subject"]
     broken = dict(original["data"])
     del broken["CF_WSH"]
     correction["data"]["corrected_data"] = broken
@@ -464,3 +466,16 @@ async def test_a_revoked_token_is_refused(ingest: httpx.AsyncClient, stack_env: 
 
     # Services cache a token lookup for at most 5 seconds (docs/decisions.md).
     await eventually(refused, timeout=10, what="the revoked token to be refused")
+
+
+async def test_an_amendment_must_name_the_subject_of_the_record_it_amends(
+    ingest: httpx.AsyncClient, tokens: dict[str, str]
+) -> None:
+    original = factories.penalty()
+    assert (await post(ingest, tokens, original)).status_code == 202
+    revocation = factories.fresh(factories.examples("record_revocation")[0], "AMR")
+    revocation["data"]["target_record_id"] = original["id"]
+    revocation["subject"] = {"kind": "legal_person", "code": factories.uscc(), "name": "另一家公司"}
+    response = await post(ingest, tokens, revocation)
+    assert response.status_code == 422
+    assert error_at(response, "/subject/code")["code"] == "subject_mismatch"
