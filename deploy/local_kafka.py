@@ -160,8 +160,8 @@ class KafkaNode:
                     f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
                     "kafka.tools.StorageTool",
                     "format",
-                    "-t",
-                    _kafka_cluster_id(cluster_id),
+                    # One argument: a base64url id may start with "-" and would read as an option.
+                    f"--cluster-id={_kafka_cluster_id(cluster_id)}",
                     "-c",
                     str(props),
                 ],

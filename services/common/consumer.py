@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -28,6 +29,11 @@ from services.common.envelope import CloudEvent, EnvelopeError
 log = logging.getLogger(__name__)
 
 Handler = Callable[[AsyncConnection, CloudEvent], Awaitable[None]]
+
+
+class ConsumerStalled(RuntimeError):
+    """The consumer has held no partition for too long (it fell out of its group, e.g. after a broker
+    restart, and did not rejoin); the runtime replaces it with a fresh consumer."""
 
 
 class TransientError(RuntimeError):
@@ -85,10 +91,17 @@ class ConsumerLoop:
         self._after_commit = after_commit
         self.applied_total = 0
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: asyncio.Event, *, stall_seconds: float = 60.0) -> None:
         backoff = 0.5
+        last_assigned = time.monotonic()
         while not stop.is_set():
             batches = await self._consumer.getmany(timeout_ms=200, max_records=500)
+            if self._consumer.assignment():
+                last_assigned = time.monotonic()
+            elif time.monotonic() - last_assigned > stall_seconds:
+                # More instances than partitions would also get here; with 6 partitions per topic that is
+                # far beyond the replicas we run, so treat it as a consumer that lost its group.
+                raise ConsumerStalled(f"{self._group}: no partition assigned for {stall_seconds:.0f}s")
             if not batches:
                 continue
             try:
@@ -227,12 +240,16 @@ class ConsumerLoop:
         )
 
     async def _report_lag(self, partitions: list[TopicPartition]) -> None:
+        """Lag per partition still assigned to us (a rebalance may just have taken some away)."""
+        assigned = self._consumer.assignment()
         for tp in partitions:
-            high = self._consumer.highwater(tp)
-            if high is None:
+            if tp not in assigned:
                 continue
-            position = await self._consumer.position(tp)
-            metrics.CONSUMER_LAG.labels(self._group, tp.topic, str(tp.partition)).set(max(high - position, 0))
+            with contextlib.suppress(IllegalStateError, AssertionError):
+                high = self._consumer.highwater(tp)
+                if high is not None:
+                    position = await self._consumer.position(tp)
+                    metrics.CONSUMER_LAG.labels(self._group, tp.topic, str(tp.partition)).set(max(high - position, 0))
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
@@ -245,4 +262,4 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {first}"[:500]
 
 
-__all__ = ["ConsumerLoop", "Decoded", "Handler", "TransientError", "decode"]
+__all__ = ["ConsumerLoop", "ConsumerStalled", "Decoded", "Handler", "TransientError", "decode"]

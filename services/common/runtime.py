@@ -89,13 +89,24 @@ class ServiceRuntime:
         return relay
 
     def start_consumer(self, spec: ConsumerSpec) -> None:
-        consumer = make_consumer(
-            self.settings.kafka_bootstrap,
-            group_id=spec.group_id,
-            topics=spec.topics,
-            client_id=f"{self.name}-consumer",
-        )
+        """Run the consumer loop; if it ever fails unexpectedly it is restarted from the last committed
+        offsets (safe: offsets follow database commits and the inbox drops what was already applied)."""
         dlq = make_producer(self.settings.kafka_bootstrap, client_id=f"{self.name}-dlq", linger_ms=0)
+
+        async def run() -> None:
+            await _start_with_retry(dlq.start, self.stop, f"{self.name} dead-letter producer")
+            try:
+                while not self.stop.is_set():
+                    await self._consume_until_failure(spec, dlq)
+            finally:
+                await dlq.stop()
+
+        self.spawn("consumer", run())
+
+    async def _consume_until_failure(self, spec: ConsumerSpec, dlq: AIOKafkaProducer) -> None:
+        consumer = make_consumer(
+            self.settings.kafka_bootstrap, group_id=spec.group_id, topics=spec.topics, client_id=f"{self.name}-consumer"
+        )
         loop = ConsumerLoop(
             engine=self.engine,
             consumer=consumer,
@@ -106,19 +117,18 @@ class ServiceRuntime:
             after_commit=self.relay.wake if self.relay else None,
         )
         self.consumer_loop = loop
-
-        async def run() -> None:
-            await _start_with_retry(dlq.start, self.stop, f"{self.name} dead-letter producer")
-            await _start_with_retry(consumer.start, self.stop, f"{self.name} consumer")
-            self.consumer_ready = True
-            try:
-                await loop.run(self.stop)
-            finally:
-                self.consumer_ready = False
+        await _start_with_retry(consumer.start, self.stop, f"{self.name} consumer")
+        self.consumer_ready = True
+        try:
+            await loop.run(self.stop)
+        except Exception:
+            log.exception("consumer loop failed; restarting it from the last committed offsets")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop.wait(), timeout=5)
+        finally:
+            self.consumer_ready = False
+            with contextlib.suppress(Exception):
                 await consumer.stop()
-                await dlq.stop()
-
-        self.spawn("consumer", run())
 
     async def ready_problems(self) -> dict[str, str]:
         problems: dict[str, str] = {}
