@@ -93,3 +93,37 @@ def test_occupied_port_is_one_clear_line(services_running: Stack) -> None:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert f"port {taken}" in lines[0]
+
+
+async def test_personal_data_never_reaches_the_logs(services_running: Stack, tokens: dict[str, str]) -> None:
+    """A natural person's ID number and name, reported, consumed, published and refused, appear in no log."""
+    id_number = factories.citizen_id("19750312")
+    record = factories.penalty(kind="natural_person", code=id_number, name="欧阳某某")
+    invalid = factories.penalty(kind="natural_person", code=id_number, name="欧阳某某")
+    del invalid["data"]["CF_WSH"]
+    headers = {"Authorization": f"Bearer {tokens['TOKEN_AMR']}"}
+    async with httpx.AsyncClient(base_url=services_running.service_url("ingest")) as client:
+        assert (await client.post("/v1/records", json=record, headers=headers)).status_code == 202
+        assert (await client.post("/v1/records", json=invalid, headers=headers)).status_code == 422
+    engine = create_engine(services_running.database_url, pool_size=1)
+    try:
+
+        async def consumed_everywhere() -> bool:
+            async with engine.connect() as conn:
+                for schema in ("grading", "sanctions", "publish"):
+                    row = await conn.execute(
+                        text(f"SELECT 1 FROM {schema}.inbox WHERE event_id = :id"), {"id": f"AMR/{record['id']}"}
+                    )
+                    if row.first() is None:
+                        return False
+            return True
+
+        await eventually(consumed_everywhere, timeout=30, what="the record in every consumer")
+    finally:
+        await engine.dispose()
+    logs = sorted((services_running.config.state_dir / "logs").glob("*.log"))
+    assert logs
+    for log in logs:
+        content = log.read_text(errors="replace")
+        assert id_number not in content, f"{log.name} contains an ID number"
+        assert "欧阳某某" not in content, f"{log.name} contains a person's name"
