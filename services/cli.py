@@ -8,6 +8,7 @@
     exchange token revoke <credential id>
     exchange audit verify-receipts [--department X] [--public-key PEM]
     exchange audit access --subject <credit code or ID number>
+    exchange audit replay [--as-of YYYY-MM-DDTHH:MM:SS+08:00] [--keep]
 
 Configuration comes from the environment (DATABASE_URL, KAFKA_BOOTSTRAP, EXCHANGE_*), e.g. after
 `source .run/stack.env`.
@@ -19,6 +20,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 from services.common.settings import CommonSettings
@@ -92,6 +94,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     verify.add_argument("--public-key", type=Path, help="PEM from GET /v1/receipts/public-key")
     access = audit_sub.add_parser("access", help="who read a subject's non-public data")
     access.add_argument("--subject", required=True)
+    replay_cmd = audit_sub.add_parser("replay", help="rebuild grading and sanctions from the topics and compare")
+    replay_cmd.add_argument(
+        "--as-of",
+        type=datetime.fromisoformat,
+        metavar="YYYY-MM-DDTHH:MM:SS+08:00",
+        help="the live date (default: now, Asia/Shanghai)",
+    )
+    replay_cmd.add_argument("--keep", action="store_true", help="keep the scratch schemas")
     args = parser.parse_args(argv)
     settings = CommonSettings()
 
@@ -132,6 +142,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from services.audit.commands import access_log, print_access
 
             return print_access(asyncio.run(access_log(settings, subject=args.subject)), args.subject)
+        elif args.command == "audit" and args.action == "replay":
+            from services.audit.replay import print_replay, replay
+
+            return print_replay(asyncio.run(replay(settings, as_of=args.as_of, keep=args.keep)))
     except DatabaseUnavailable as exc:
         print(f"exchange: {exc}", file=sys.stderr)
         return 2
