@@ -13,13 +13,17 @@ command -v mvn >/dev/null 2>&1 || missing+=(maven)
 if ! command -v pg_ctl >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
   [ -n "${DATABASE_URL:-}" ] || missing+=(postgresql)
 fi
+# Browser tests of the portal drive Debian's Chromium (Playwright never downloads a browser here);
+# the CJK font makes Chinese pages render in screenshots.
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+[ -d /usr/share/fonts/opentype/noto ] || missing+=(fonts-noto-cjk)
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing system packages: ${missing[*]}"
   if [ "$(id -u)" -ne 0 ]; then
     fail "system packages" "run as root or install them first: sudo apt-get install -y ${missing[*]}"
   fi
   DEBIAN_FRONTEND=noninteractive apt-get update -qq || fail "system packages" "apt-get update"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null || fail "system packages" "apt-get install ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || fail "system packages" "apt-get install ${missing[*]}"
 fi
 
 PY=${PYTHON:-python3}

@@ -49,6 +49,25 @@ def _like_pattern(q: str) -> str:
     return f"%{escaped}%"
 
 
+def is_code(text: str) -> bool:
+    """A whole credit code or ID number (searched exactly), not part of a name."""
+    return _CODE.fullmatch(text.upper()) is not None
+
+
+async def find_published(
+    ctx: PublishContext, text: str, *, before: tuple[date, str] | None = None, limit: int
+) -> list[tuple[date, str, str]]:
+    """The public search (API and portal): a whole code exactly, else part of the name; may raise
+    :class:`store.ReadsUnavailable`."""
+    code = is_code(text)
+    return await ctx.reads.search(
+        code=text.upper() if code else None,
+        fragment=(_like_pattern(text), query_tokens(text)) if text and not code else None,
+        before=before,
+        limit=limit,
+    )
+
+
 @router.get("/v1/disclosures", summary="Search published records by name or credit code (公示信息查询)")
 async def search_disclosures(
     request: Request,
@@ -65,14 +84,8 @@ async def search_disclosures(
         except ValueError:
             raise _bad_query("/query/cursor", "cursor must be the next_cursor of a previous page") from None
     text = (q or "").strip()
-    is_code = _CODE.fullmatch(text.upper()) is not None
     try:
-        rows = await _ctx(request).reads.search(
-            code=text.upper() if is_code else None,
-            fragment=(_like_pattern(text), query_tokens(text)) if text and not is_code else None,
-            before=before,
-            limit=limit + 1,
-        )
+        rows = await find_published(_ctx(request), text, before=before, limit=limit + 1)
     except store.ReadsUnavailable:
         raise _unavailable() from None
     page = rows[:limit]
@@ -136,6 +149,33 @@ async def get_objection(
         message = "没有找到该异议，请核对编号和主体代码 (no objection with this id for this subject code)"
         raise ApiProblem(404, [ApiError("/path/objection_id", "not_found", message)])
     return FastJSONResponse({"objection": objections.view(case)})
+
+
+@router.get("/v1/objections", summary="Objections to a department's records, soonest due first (异议办理)")
+async def list_objections(
+    request: Request,
+    caller: Supervisor,
+    department: Annotated[str | None, Query(max_length=32)] = None,
+    state: Annotated[Literal["open", "all"], Query(description="open: awaiting an answer or a correction")] = "open",
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> Response:
+    """A department sees the objections to its own records; county and auditor see all. Access-logged."""
+    ctx = _ctx(request)
+    if caller.role is Role.DEPARTMENT:
+        if department not in (None, caller.department):
+            raise forbidden("a department sees the objections to its own records only", "/query/department")
+        department = caller.department
+    async with ctx.engine.connect() as conn:
+        cases = await store.objections_of(conn, department=department, open_only=state == "open", limit=limit + 1)
+    await _log(ctx, caller, "objections", department or "*")
+    today = ctx.today()
+    items = [
+        {**objections.view(c), "department": c["department"], "overdue": objections.is_overdue(c, today)}
+        for c in cases[:limit]
+    ]
+    return FastJSONResponse(
+        {"as_of": today.isoformat(), "department": department, "objections": items, "truncated": len(cases) > limit}
+    )
 
 
 ClockState = Literal["pending", "at_risk", "overdue", "met", "late"]

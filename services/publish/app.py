@@ -12,6 +12,7 @@ from services.common.catalogue import load_catalogue
 from services.common.clock import Clock, shanghai_date
 from services.common.consumer_service import ConsumerParts, create_consumer_app
 from services.common.runtime import ServiceRuntime
+from services.publish import portal
 from services.publish.api import router
 from services.publish.context import PublishContext
 from services.publish.handlers import SCHEMA, Publisher
@@ -51,7 +52,7 @@ def create_app(settings: PublishSettings | None = None, clock: Clock | None = No
         schema=SCHEMA,
         settings=settings,
         build=build,
-        routers=[router],
+        routers=[router, portal.router],
         title="Credit exchange — publish (信用公示)",
         description=(
             "Disclosure of 双公示 records within 7 working days, publicity periods (公示期限), objections (异议). "

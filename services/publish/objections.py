@@ -9,6 +9,7 @@ A case is ``OBJ-<yyyymmdd>-<8 hex>`` (filing date in Asia/Shanghai). States: ``v
 from __future__ import annotations
 
 import secrets
+from datetime import date
 from typing import Any
 
 from services.common.amendments import AMENDMENT_TYPES, REVOCATION
@@ -25,6 +26,7 @@ STATE_LABELS = {
     "resolved": "异议属实，已更正或撤销",
     "rejected": "异议不属实，维持原记录",
 }
+AWAITING = frozenset({"verifying", "escalated"})
 NOT_OBJECTABLE = frozenset({*AMENDMENT_TYPES, "objection_verification", "sanction_feedback"})
 
 
@@ -106,6 +108,11 @@ async def file_objection(
         await announce(conn, ctx, "outcomes.objections", [filed])
     ctx.wake()
     return case
+
+
+def is_overdue(case: dict[str, Any], today: date) -> bool:
+    """Still awaiting the provider's answer after its (final) due date."""
+    return bool(case["state"] in AWAITING and not case["due_provisional"] and case["due_date"] < today)
 
 
 def view(case: dict[str, Any]) -> dict[str, Any]:

@@ -18,3 +18,6 @@ class PublishSettings(CommonSettings):
     """How often time-driven changes run: withdrawal at 公示截止期, objection escalation, provisional dates."""
     objection_working_days: int = Field(default=20, ge=1)
     """The provider answers an objection within this many working days of its filing (DOMAIN §4, §9)."""
+    form_rate_limit: int = Field(default=10, ge=1)
+    """Portal form submissions allowed per client address in ``form_rate_window_seconds``."""
+    form_rate_window_seconds: float = Field(default=60.0, gt=0)

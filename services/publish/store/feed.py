@@ -52,12 +52,14 @@ async def feed_page(conn: AsyncConnection, after: FeedCursor | None, limit: int)
     Only rows whose transaction is older than every running one (``txid < snapshot xmin``) are served, and
     they are ordered by transaction id first, so a row committed later can never sort before a cursor
     already handed out: no gaps, no duplicates, and the same cursor always returns the same page.
+    ``ORDER BY`` names the table's columns: the bare ``txid`` would be the text output column ('1012' <
+    '998').
     """
     rows = await conn.execute(
         text(
             "SELECT txid::text AS txid, position, event_id, type, subject, time, data FROM publish.feed "
             "WHERE txid < pg_snapshot_xmin(pg_current_snapshot()) "
-            "AND (txid, position) > (CAST(CAST(:t AS text) AS xid8), :p) ORDER BY txid, position LIMIT :n"
+            "AND (txid, position) > (CAST(CAST(:t AS text) AS xid8), :p) ORDER BY feed.txid, feed.position LIMIT :n"
         ),
         {"t": str(after.txid if after else 0), "p": after.position if after else 0, "n": limit},
     )

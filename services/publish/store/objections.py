@@ -87,3 +87,19 @@ async def set_objection_due(conn: AsyncConnection, objection_id: str, due: date,
         text("UPDATE publish.objections SET due_date = :d, due_provisional = :p WHERE id = :i"),
         {"i": objection_id, "d": due, "p": provisional},
     )
+
+
+async def objections_of(
+    conn: AsyncConnection, *, department: str | None, open_only: bool, limit: int
+) -> list[dict[str, Any]]:
+    """Objections to one provider's records (or all), the soonest due first."""
+    where = ["TRUE"]
+    if department is not None:
+        where.append("department = :d")
+    if open_only:
+        where.append("state IN ('verifying', 'escalated', 'upheld')")
+    rows = await conn.execute(
+        text(f"SELECT * FROM publish.objections WHERE {' AND '.join(where)} ORDER BY due_date, filed_at, id LIMIT :n"),
+        {"d": department, "n": limit},
+    )
+    return [dict(r._mapping) for r in rows]
