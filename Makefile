@@ -39,3 +39,10 @@ check-catalogue: deps
 test: deps lint
 	@echo "==> pytest (starts its own Kafka and PostgreSQL; stops them at the end)"
 	@$(PY) -m pytest
+
+# Throughput, latency and CPU per record against baselines measured in the same run (bench/README.md).
+# BENCH_QUICK=1 for a short check; BENCH_S2_SECONDS=600 BENCH_S3_RECORDS=1000000 for the full target run.
+.PHONY: bench
+bench:
+	@./deploy/bootstrap.sh
+	@$(PY) -m bench
