@@ -17,6 +17,7 @@ import pytest
 from deploy.processes import free_port, pid_alive, stop_pid_file
 from deploy.stack import SERVICES, Stack, StackConfig
 from services.common.clock import SHANGHAI, FixedClock
+from tests.helpers import served_in_process
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_RUNS = REPO / ".run" / "test"
@@ -97,11 +98,8 @@ async def ingest(
     from services.ingest.settings import IngestSettings
 
     app = create_app(IngestSettings(), clock=clock)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://ingest") as client:
-            client.app = app  # type: ignore[attr-defined]
-            yield client
+    async with served_in_process(app, "ingest") as client:
+        yield client
 
 
 def unique(prefix: str) -> str:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
+import httpx
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from fastapi import FastAPI
 
 T = TypeVar("T")
 
@@ -64,3 +67,15 @@ def header(message: ConsumerRecord[bytes, bytes], name: str) -> str | None:
         if key == name:
             return value.decode()
     return None
+
+
+@contextlib.asynccontextmanager
+async def served_in_process(app: FastAPI, name: str) -> AsyncIterator[httpx.AsyncClient]:
+    """Run `app`'s lifespan (its consumer, relay and ticker start for real) and talk to it over HTTP
+    semantics through an ASGI transport; the client carries the app as `client.app` for tests that need
+    its engine."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=f"http://{name}") as client:
+            client.app = app  # type: ignore[attr-defined]
+            yield client

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from services.common.clock import FixedClock
+from tests.helpers import served_in_process
 
 
 @pytest.fixture(scope="session")
@@ -19,8 +20,5 @@ async def grading(
     from services.grading.settings import GradingSettings
 
     app = create_app(GradingSettings(tick_seconds=0.2), clock=clock)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://grading") as client:
-            client.app = app  # type: ignore[attr-defined]
-            yield client
+    async with served_in_process(app, "grading") as client:
+        yield client

@@ -9,6 +9,7 @@ import pytest
 
 from services.common.clock import FixedClock
 from services.publish.portal import RateLimit
+from tests.helpers import served_in_process
 
 
 @pytest.fixture(scope="package")
@@ -20,11 +21,8 @@ async def publish(
     from services.publish.settings import PublishSettings
 
     app = create_app(PublishSettings(tick_seconds=0.2), clock=clock)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://publish") as client:
-            client.app = app  # type: ignore[attr-defined]
-            yield client
+    async with served_in_process(app, "publish") as client:
+        yield client
 
 
 @pytest.fixture(autouse=True)

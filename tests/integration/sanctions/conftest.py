@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaProducer
 
 from deploy.stack import Stack
 from services.common.clock import FixedClock
+from tests.helpers import served_in_process
 
 
 @pytest.fixture(scope="session")
@@ -21,11 +22,8 @@ async def sanctions(
     from services.sanctions.settings import SanctionsSettings
 
     app = create_app(SanctionsSettings(tick_seconds=0.2), clock=clock)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://sanctions") as client:
-            client.app = app  # type: ignore[attr-defined]
-            yield client
+    async with served_in_process(app, "sanctions") as client:
+        yield client
 
 
 @pytest.fixture(scope="session")
