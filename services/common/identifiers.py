@@ -22,7 +22,7 @@ import os
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import yaml
@@ -101,6 +101,7 @@ def uscc_check_character(first17: str) -> str:
     return USCC_ALPHABET[(31 - total % 31) % 31]
 
 
+@lru_cache(maxsize=65536)  # pure; the same subject and authority codes recur on every record
 def check_uscc(code: str) -> IdentifierCheck:
     """Validate a USCC: length, alphabet and check character (errors); division, GB 11714 (warnings)."""
     if len(code) != 18:
@@ -150,6 +151,7 @@ def citizen_id_check_character(first17: str) -> str:
     return CITIZEN_ID_CHECK[sum(int(c) * w for c, w in zip(first17, CITIZEN_ID_WEIGHTS, strict=True)) % 11]
 
 
+@lru_cache(maxsize=65536)  # pure; IdentifierCheck is frozen, so sharing a cached answer is safe
 def check_citizen_id(number: str) -> IdentifierCheck:
     """Validate an 18-character citizen ID: format, embedded birth date and check character (errors)."""
     problem = _citizen_id_format_problem(number)
