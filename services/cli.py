@@ -23,10 +23,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from services.common.settings import CommonSettings
 
 
-def _engine(settings: CommonSettings):  # type: ignore[no-untyped-def]
+def _engine(settings: CommonSettings) -> AsyncEngine:
     from services.common.db import create_engine
 
     return create_engine(settings.database_url, pool_size=2)

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.common import metrics
 from services.common.envelope import CloudEvent, EnvelopeError
+from services.common.tasks import one_line, sleep_or_stop
 
 log = logging.getLogger(__name__)
 
@@ -115,13 +116,13 @@ class ConsumerLoop:
                     raise
                 log.warning(
                     "consumer batch will be retried",
-                    extra={"group": self._group, "error": _one_line(exc), "retry_s": backoff},
+                    extra={"group": self._group, "error": one_line(exc), "retry_s": backoff},
                 )
                 for tp, messages in batches.items():
                     # The partition may have been revoked meanwhile; its new owner starts from the commit.
                     with contextlib.suppress(IllegalStateError, AssertionError):
                         self._consumer.seek(tp, messages[0].offset)
-                await _sleep_or_stop(stop, backoff)
+                await sleep_or_stop(stop, backoff)
                 backoff = min(backoff * 2, 10.0)
                 continue
             if self._after_commit:
@@ -131,7 +132,7 @@ class ConsumerLoop:
             except KafkaError as exc:
                 # A rebalance took the partitions: their new owner re-reads from the last commit and the
                 # inbox drops what we already applied. Nothing is lost, nothing doubled.
-                log.info("offset commit skipped", extra={"group": self._group, "error": _one_line(exc)})
+                log.info("offset commit skipped", extra={"group": self._group, "error": one_line(exc)})
                 continue
             await self._report_lag(list(batches))
 
@@ -171,7 +172,7 @@ class ConsumerLoop:
         except Exception as exc:
             if await self._environment_at_fault(exc):
                 raise
-            await self._dead_letter(item, _one_line(exc))
+            await self._dead_letter(item, one_line(exc))
 
     async def _environment_at_fault(self, exc: BaseException) -> bool:
         """Is this failure the environment's (retry later) rather than the event's (dead-letter it)?
@@ -250,16 +251,6 @@ class ConsumerLoop:
                 if high is not None:
                     position = await self._consumer.position(tp)
                     metrics.CONSUMER_LAG.labels(self._group, tp.topic, str(tp.partition)).set(max(high - position, 0))
-
-
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-
-
-def _one_line(exc: BaseException) -> str:
-    first = str(exc).splitlines()[0] if str(exc) else ""
-    return f"{type(exc).__name__}: {first}"[:500]
 
 
 __all__ = ["ConsumerLoop", "ConsumerStalled", "Decoded", "Handler", "TransientError", "decode"]

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.common import metrics
 from services.common.envelope import CloudEvent
+from services.common.tasks import one_line, sleep_or_stop
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ class OutboxRelay:
                     ).scalar_one()
                     await lock_conn.commit()
                     if not got:
-                        await _sleep_or_stop(stop, 2.0)  # another replica relays; stand by
+                        await sleep_or_stop(stop, 2.0)  # another replica relays; stand by
                         continue
                     await self._relay_while_leader(stop)
                 backoff = 0.5
@@ -94,9 +95,9 @@ class OutboxRelay:
                 metrics.OUTBOX_ERRORS.labels(self._schema).inc()
                 log.warning(
                     "outbox relay paused",
-                    extra={"schema": self._schema, "error": _one_line(exc), "retry_s": backoff},
+                    extra={"schema": self._schema, "error": one_line(exc), "retry_s": backoff},
                 )
-                await _sleep_or_stop(stop, backoff)
+                await sleep_or_stop(stop, backoff)
                 backoff = min(backoff * 2, 10.0)
 
     async def _relay_while_leader(self, stop: asyncio.Event) -> None:
@@ -140,16 +141,6 @@ class OutboxRelay:
         self.sent_total += len(rows)
         metrics.OUTBOX_SENT.labels(self._schema).inc(len(rows))
         return len(rows)
-
-
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-
-
-def _one_line(exc: BaseException) -> str:
-    first = str(exc).splitlines()[0] if str(exc) else ""
-    return f"{type(exc).__name__}: {first}"[:300]
 
 
 __all__ = ["OutboxRelay", "enqueue", "outbox_row"]

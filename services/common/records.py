@@ -44,6 +44,7 @@ class AcceptedRecord:
 
 async def store_received_record(conn: Any, schema: str, accepted: AcceptedRecord) -> None:
     """Keep a consumed record in the service's own `records` table (inside the caller's transaction)."""
+    # Imported here, not at the top: the pure rule packages import AcceptedRecord and must not pull in SQL.
     from sqlalchemy import text
 
     from services.common.envelope import dumps

@@ -23,6 +23,7 @@ from services.common.db import DatabaseUnavailable, check_database, create_engin
 from services.common.kafka import broker_reachable, make_consumer, make_producer
 from services.common.outbox import OutboxRelay
 from services.common.settings import CommonSettings
+from services.common.tasks import sleep_or_stop
 
 log = logging.getLogger(__name__)
 
@@ -123,8 +124,7 @@ class ServiceRuntime:
             await loop.run(self.stop)
         except Exception:
             log.exception("consumer loop failed; restarting it from the last committed offsets")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stop.wait(), timeout=5)
+            await sleep_or_stop(self.stop, 5)
         finally:
             self.consumer_ready = False
             with contextlib.suppress(Exception):
@@ -175,8 +175,7 @@ async def _start_with_retry(start: Callable[[], Awaitable[None]], stop: asyncio.
                 "waiting for Kafka",
                 extra={"client": what, "error": f"{type(exc).__name__}", "retry_s": delay},
             )
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=delay)
+            await sleep_or_stop(stop, delay)
             delay = min(delay * 2, 10.0)
 
 

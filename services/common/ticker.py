@@ -8,12 +8,12 @@ restart, and on every replica: each service guards its changes with its own stat
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import date
 
 from services.common.clock import Clock, shanghai_date
+from services.common.tasks import sleep_or_stop
 
 log = logging.getLogger(__name__)
 
@@ -29,5 +29,4 @@ async def run_ticker(on_tick: OnTick, *, clock: Clock, every_seconds: float, sto
         except Exception:
             # The next tick retries; the failure is logged with its traceback, never swallowed silently.
             log.exception("time-driven update failed; will retry at the next tick")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=every_seconds)
+        await sleep_or_stop(stop, every_seconds)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
+import logging
 from collections import Counter
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
 import orjson
 from fastapi import FastAPI
@@ -18,6 +17,7 @@ from services.common.clock import Clock, SystemClock, shanghai_date
 from services.common.http import FastJSONResponse, install_error_handlers, install_health
 from services.common.metrics import RequestMetrics
 from services.common.runtime import ServiceRuntime
+from services.common.tasks import sleep_or_stop
 from services.ingest import store
 from services.ingest.api import IngestContext, router
 from services.ingest.openapi import record_examples_openapi
@@ -63,8 +63,6 @@ def create_app(settings: IngestSettings | None = None, clock: Clock | None = Non
         runtime.spawn("rejection-counts", _flush_rejections(runtime, rejections, clock))
         warning = calendar.missing_year_warning(shanghai_date(clock.now()))
         if warning:
-            import logging
-
             logging.getLogger(__name__).warning(warning, extra={"alert": "calendar_year_missing"})
         try:
             yield
@@ -93,8 +91,7 @@ def create_app(settings: IngestSettings | None = None, clock: Clock | None = Non
 async def _flush_rejections(runtime: ServiceRuntime, counts: Counter[tuple[str, str, str]], clock: Clock) -> None:
     """Persist rejection counts every few seconds (counts only: rejected personal data is never stored)."""
     while not runtime.stop.is_set():
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(runtime.stop.wait(), timeout=2.0)
+        await sleep_or_stop(runtime.stop, 2.0)
         if not counts:
             continue
         snapshot = dict(counts)
@@ -108,6 +105,3 @@ async def _flush_rejections(runtime: ServiceRuntime, counts: Counter[tuple[str, 
 
 def factory() -> FastAPI:
     return create_app()
-
-
-__all__ = ["UTC", "create_app", "datetime", "factory"]
