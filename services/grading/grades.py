@@ -7,14 +7,22 @@ ticker, the API and a replay all derive the same thing from the same records.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from services.common.envelope import CloudEvent
 from services.common.outcomes import outcome_event
 from services.common.records import AcceptedRecord
-from services.grading.rules import GradeResult, RuleSets, build_credit_file, evaluate, rule_set_version_for
+from services.common.repairs import approved_repairs
+from services.grading.rules import (
+    GradeResult,
+    RuleSetLookupError,
+    RuleSets,
+    build_credit_file,
+    evaluate,
+    rule_set_version_for,
+)
 from services.grading.store import StoredGrade
 
 SERVICE = "grading"
@@ -50,7 +58,28 @@ def compute(
     Raises RuleSetLookupError (unknown rule set, or none of its versions in force on as_of) and
     ValueError (an unknown subject kind)."""
     version = rule_set_version_for(rule_sets, rule_set_id, as_of)
-    return evaluate(records, version, as_of, subject_kind=subject.kind)
+    result = evaluate(records, version, as_of, subject_kind=subject.kind)
+    return _since_repair(result, records, rule_sets, rule_set_id, subject.kind)
+
+
+def _since_repair(
+    result: GradeResult, records: Sequence[AcceptedRecord], rule_sets: RuleSets, rule_set_id: str, kind: str
+) -> GradeResult:
+    """A grade a credit repair brought took effect on the repair's date, not when the rules would date it
+    had the repaired record never existed: the record was right when decided (unlike a revoked one)."""
+    repaired = sorted({r.decision_date for r in approved_repairs(records).values()}, reverse=True)
+    for day in repaired:
+        if day > result.as_of or (result.since is not None and day <= result.since):
+            continue
+        before = day - timedelta(days=1)
+        try:
+            version = rule_set_version_for(rule_sets, rule_set_id, before)
+        except RuleSetLookupError:
+            return result  # the rule set did not exist the day before: nothing to compare with
+        earlier = evaluate(records, version, before, subject_kind=kind)
+        if earlier.grade != result.grade:
+            return replace(result, since=day)
+    return result
 
 
 def explanation_json(result: GradeResult) -> list[dict[str, str]]:

@@ -22,6 +22,9 @@ from services.ingest.writer import NotDurable, Outcome, Pending, ReceiptWriter
 
 RETRY_AFTER_SECONDS = "2"
 CORRECTION_TYPES = frozenset({"record_correction", "record_revocation"})
+REPAIR_DECISION = "repair_decision"
+TARGETED_TYPES = CORRECTION_TYPES | {REPAIR_DECISION}
+"""Types that act on an earlier record of the same department and subject (谁认定、谁修复 for repairs)."""
 
 router = APIRouter()
 DepartmentCaller = Annotated[Principal, Depends(require(Role.DEPARTMENT))]
@@ -84,8 +87,8 @@ def _too_large(limit: int) -> ApiProblem:
 async def _check_correction_target(
     request: Request, ctx: IngestContext, department: str, record: dict[str, Any], verdict: Verdict
 ) -> Verdict:
-    """A correction or revocation must name an earlier record of the same department; a correction's
-    `corrected_data` must be a valid record of the target's type and version."""
+    """A correction, revocation or repair decision must name an earlier record of the same department and
+    subject; a correction's `corrected_data` must be a valid record of the target's type and version."""
     target_id = record["data"].get("target_record_id")
     if not isinstance(target_id, str):
         return verdict
@@ -98,7 +101,7 @@ async def _check_correction_target(
             Problem(
                 "/data/target_record_id",
                 "unknown_target",
-                f"{department} has reported no record with id {target_id!r} (未找到被更正/撤销的原记录)",
+                f"{department} has reported no record with id {target_id!r} (未找到被更正/撤销/修复的本部门原记录)",
             )
         )
     elif target.subject_code != record["subject"]["code"]:
@@ -106,8 +109,8 @@ async def _check_correction_target(
             Problem(
                 "/subject/code",
                 "subject_mismatch",
-                f"record {target_id!r} is about another subject; an amendment names the subject of the record it "
-                "amends (更正/撤销记录的主体须与原记录一致)",
+                f"record {target_id!r} is about another subject; an amendment or repair decision names the subject "
+                "of the record it acts on (更正/撤销/修复记录的主体须与原记录一致)",
             )
         )
     elif target.record_type in CORRECTION_TYPES:
@@ -115,7 +118,8 @@ async def _check_correction_target(
             Problem(
                 "/data/target_record_id",
                 "invalid_target",
-                "a correction or revocation cannot itself be corrected or revoked; correct the original",
+                "a correction or revocation cannot itself be corrected, revoked or repaired; name the original "
+                "(请指向原始记录)",
             )
         )
     elif record["type"] == "record_correction" and "corrected_data" in record["data"]:
@@ -127,7 +131,7 @@ async def _check_correction_target(
 
 async def _judge(request: Request, ctx: IngestContext, department: str, record: Any, today: date) -> Verdict:
     verdict = ctx.validator.validate(record, department=department, today=today)
-    if verdict.accepted and verdict.record_type and verdict.record_type.name in CORRECTION_TYPES:
+    if verdict.accepted and verdict.record_type and verdict.record_type.name in TARGETED_TYPES:
         verdict = await _check_correction_target(request, ctx, department, record, verdict)
     if not verdict.accepted:
         named = record.get("type") if isinstance(record, dict) else None

@@ -20,7 +20,7 @@ from services.common.access_log import log_access
 from services.common.auth import Principal, Role
 from services.common.clock import SHANGHAI
 from services.common.http import ApiError, ApiProblem, FastJSONResponse, OptionalPrincipal, forbidden, require
-from services.publish import deadlines, objections, store
+from services.publish import deadlines, objections, repairs, store
 from services.publish.context import PublishContext
 from services.publish.derive import query_tokens
 
@@ -175,6 +175,80 @@ async def list_objections(
     ]
     return FastJSONResponse(
         {"as_of": today.isoformat(), "department": department, "objections": items, "truncated": len(cases) > limit}
+    )
+
+
+class RepairIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    record_id: str = Field(min_length=3, max_length=200, description="公示记录编号 <部门>.<部门记录编号>")
+    subject_code: str = Field(min_length=1, max_length=64, description="统一社会信用代码或身份证号码")
+    commitment: str = Field(min_length=10, max_length=4000, description="信用承诺（承诺内容将作为信用记录留存）")
+    fulfilment: str = Field(min_length=1, max_length=4000, description="法定义务履行情况（如罚款缴纳凭证号）")
+    contact: str = Field(min_length=1, max_length=200, description="联系方式（不公开）")
+
+
+@router.post("/v1/repairs", status_code=201, summary="Apply for credit repair of a record (申请信用修复)")
+async def post_repair(request: Request, body: RepairIn, caller: OptionalPrincipal) -> Response:
+    """After the minimum publicity period of a repairable record; refused with the reason otherwise."""
+    if caller is not None and caller.role is Role.AUDITOR:
+        raise forbidden("auditors read, they do not apply for repair (审计只读)")
+    try:
+        case = await repairs.file_repair(
+            _ctx(request),
+            record_id=body.record_id,
+            subject_code=body.subject_code.strip().upper(),
+            commitment=body.commitment,
+            fulfilment=body.fulfilment,
+            contact=body.contact,
+            raised_by="subject" if caller is None else caller.department or caller.role.value,
+            trusted=caller is not None,
+        )
+    except objections.Refused as refused:
+        raise ApiProblem(refused.status, [ApiError(refused.path, refused.code, refused.message)]) from None
+    return FastJSONResponse({"repair": repairs.view(case, _ctx(request).today())}, status_code=201)
+
+
+@router.get("/v1/repairs/{repair_id}", summary="The state of a repair application (信用修复办理进度)")
+async def get_repair(
+    request: Request, repair_id: str, code: Annotated[str, Query(min_length=1, max_length=64)]
+) -> Response:
+    ctx = _ctx(request)
+    async with ctx.engine.connect() as conn:
+        case = await store.repair(conn, repair_id)
+    if case is None or case["subject_code"] != code.strip().upper():
+        message = (
+            "没有找到该信用修复申请，请核对编号和主体代码 (no repair application with this id for this subject code)"
+        )
+        raise ApiProblem(404, [ApiError("/path/repair_id", "not_found", message)])
+    return FastJSONResponse({"repair": repairs.view(case, ctx.today())})
+
+
+@router.get("/v1/repairs", summary="Repair applications to a department, soonest due first (信用修复办理)")
+async def list_repairs(
+    request: Request,
+    caller: Supervisor,
+    department: Annotated[str | None, Query(max_length=32)] = None,
+    state: Annotated[Literal["open", "all"], Query(description="open: awaiting acceptance or a decision")] = "open",
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> Response:
+    """A department sees the applications it must decide; county and auditor see all. Access-logged."""
+    ctx = _ctx(request)
+    if caller.role is Role.DEPARTMENT:
+        if department not in (None, caller.department):
+            raise forbidden("a department sees the repair applications to its own records only", "/query/department")
+        department = caller.department
+    async with ctx.engine.connect() as conn:
+        cases = await store.repairs_of(conn, department=department, open_only=state == "open", limit=limit + 1)
+    await _log(ctx, caller, "repairs", department or "*")
+    today = ctx.today()
+    return FastJSONResponse(
+        {
+            "as_of": today.isoformat(),
+            "department": department,
+            "repairs": [repairs.view(c, today) for c in cases[:limit]],
+            "truncated": len(cases) > limit,
+        }
     )
 
 

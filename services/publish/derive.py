@@ -21,6 +21,7 @@ from services.common.calendar import Deadline, WorkingDayCalendar
 from services.common.catalogue import Catalogue, RecordType
 from services.common.identifiers import mask_id_number, mask_person_name
 from services.common.records import AcceptedRecord
+from services.common.repairs import approved_repairs
 from services.publish.rules import (
     Decision,
     PublicityRules,
@@ -92,22 +93,34 @@ class Derived:
     """The public body served by the API and carried by events (masked; no publication time, no objection state)."""
     amendment: dict[str, Any] | None
     """The correction or revocation in force (id, kind, reason, document number), shown with the reason."""
+    repair_from: date | None = None
+    """First day a repair may be applied for (最短公示期届满后); None: not repairable (not 失信信息, 轻微 …)."""
+    repaired: dict[str, Any] | None = None
+    """The approved repair in force (the department's 准予修复 record), which took the record off the portal."""
 
 
 def derive_disclosures(records: Iterable[AcceptedRecord], rules: DisclosureRules, as_of: date) -> list[Derived]:
     """Every disclosure record among ``records`` (one subject's file), with amendments applied."""
+    records = list(records)
     effective = effective_records(records, keep_revoked=True)
     listed = listed_document_numbers(e.record for e in effective if e.amendment.revoked_by is None)
+    repairs = approved_repairs(records)
     derived = []
     for item in effective:
         record_type = rules.catalogue.record_types.get(item.record.record_type)
         if record_type is not None and record_type.disclosure:
-            derived.append(_derive(item, record_type, rules, as_of, listed))
+            approval = repairs.get((item.record.department, item.record.record_id))
+            derived.append(_derive(item, record_type, rules, as_of, listed, approval))
     return derived
 
 
 def _derive(
-    item: EffectiveRecord, record_type: RecordType, rules: DisclosureRules, as_of: date, listed: frozenset[str]
+    item: EffectiveRecord,
+    record_type: RecordType,
+    rules: DisclosureRules,
+    as_of: date,
+    listed: frozenset[str],
+    approval: AcceptedRecord | None,
 ) -> Derived:
     record, original = item.record, item.original
     kind = subject_kind_of(record)
@@ -122,6 +135,14 @@ def _derive(
     )
     window = decision.window
     until = window.maximum_end if window is not None and window.publish else None
+    repair_from = window.repair_from if window is not None and window.publish else None
+    repaired = _repair_in_force(approval, repair_from, as_of)
+    if repaired is not None and decision.publish:
+        decision = Decision(
+            False,
+            f"信用修复：{record.department} 准予修复 ({repaired['record_id']}, {repaired['decision_date']})",
+            window,
+        )
     pid = public_id(record.department, record.record_id)
     subject = public_subject(record.record["subject"], kind)
     department = rules.catalogue.departments.get(record.department)
@@ -134,7 +155,7 @@ def _derive(
         "subject": subject,
         "decision_date": original.decision_date.isoformat(),
         "publicity_until": until.isoformat() if until else None,
-        "repair_from": window.repair_from.isoformat() if window and window.publish and window.repair_from else None,
+        "repair_from": repair_from.isoformat() if repair_from else None,
         "rule_set": window.rule_set if window else None,
         "severity": str(window.severity) if window and window.severity else None,
         "corrected": item.corrected,
@@ -157,7 +178,26 @@ def _derive(
         withdraw_on=window.withdraw_on if window is not None and window.publish else None,
         content=content,
         amendment=_amendment(item),
+        repair_from=repair_from,
+        repaired=repaired,
     )
+
+
+def _repair_in_force(approval: AcceptedRecord | None, repair_from: date | None, as_of: date) -> dict[str, Any] | None:
+    """The approval, once in force on ``as_of``, for a record the rules let be repaired.
+
+    An approval of a record the law does not let be repaired (not 失信信息, 轻微 and unpublished) changes
+    nothing here (DOMAIN §9). The minimum period is checked when the application is filed, not here: the
+    deciding department's 准予修复 is what grading and sanctions honour too, from its decision date.
+    """
+    if approval is None or repair_from is None or approval.decision_date > as_of:
+        return None
+    return {
+        "record_id": approval.record_id,
+        "repair_id": approval.data.get("repair_id"),
+        "decision_date": approval.decision_date.isoformat(),
+        "document_no": approval.data.get("document_no"),
+    }
 
 
 def public_subject(subject: Mapping[str, Any], kind: str) -> dict[str, Any]:

@@ -12,7 +12,15 @@ Objections, on ``outcomes.objections`` — type ``cn.credit.objection.<event>``,
 ``publish:objection:<objection id>:<event>``; ``filed`` carries exactly ``{"objection_id", "department",
 "record_id", "subject_code", "filed_at"}`` (the sanctions service consumes it); ``answered`` adds
 ``outcome``, ``upheld``, ``answered_at``, ``verification_record_id``; ``escalated`` adds ``due`` and
-``escalated_at``. The Kafka key of every event is the subject's code.
+``escalated_at``.
+
+Repairs, on ``outcomes.repairs`` — type ``cn.credit.repair.<event>``, id
+``publish:repair:<repair id>:<event>[:<step>]``; every event carries ``{"repair_id", "department",
+"record_id", "subject_code", "state", "filed_at", "accept_due", "decide_due"}``; ``answered`` adds
+``decision`` and ``decision_record_id``; ``escalated`` adds ``missed`` (acceptance | decision). The
+subject's commitment and contact never leave the service.
+
+The Kafka key of every event is the subject's code.
 """
 
 from __future__ import annotations
@@ -115,4 +123,27 @@ def _objection(event: str, objection_id: str, subject: str, time: datetime, data
         event_id=f"publish:objection:{objection_id}:{event}",
         time=time,
         data=data,
+    )
+
+
+def repair_event(event: str, case: dict[str, Any], *, now: datetime, extra: dict[str, Any] | None = None) -> CloudEvent:
+    extra = extra or {}
+    step = extra.get("decision_record_id") or extra.get("missed")
+    return outcome_event(
+        service=SERVICE,
+        kind=f"repair.{event}",
+        subject=case["subject_code"],
+        event_id=f"publish:repair:{case['id']}:{event}" + (f":{step}" if step else ""),
+        time=now,
+        data={
+            "repair_id": case["id"],
+            "department": case["department"],
+            "record_id": case["record_id"],
+            "subject_code": case["subject_code"],
+            "state": case["state"],
+            "filed_at": case["filed_at"].isoformat(),
+            "accept_due": case["accept_due"].isoformat(),
+            "decide_due": case["decide_due"].isoformat(),
+            **extra,
+        },
     )

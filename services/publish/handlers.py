@@ -16,24 +16,19 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.common.amendments import AMENDMENT_TYPES
 from services.common.clock import shanghai_date
 from services.common.envelope import CloudEvent
-from services.common.outcomes import emit
 from services.common.records import AcceptedRecord, store_received_record
 from services.publish import events, store
+from services.publish.announce import announce
 from services.publish.context import PublishContext
 from services.publish.derive import derive_disclosures, needs_saving, plan_change
+from services.publish.repairs import apply_decision, escalate_late
 
 SCHEMA = store.SCHEMA
 VERIFICATION = "objection_verification"
+REPAIR_DECISION = "repair_decision"
 UPHELD_OUTCOMES = frozenset({"属实", "部分属实"})
 
 log = logging.getLogger(__name__)
-
-
-async def announce(conn: AsyncConnection, ctx: PublishContext, topic: str, outcome: list[CloudEvent]) -> None:
-    """Queue events for Kafka (outbox) and the HTTP feed, in the caller's transaction."""
-    if outcome:
-        await emit(conn, schema=SCHEMA, topic=ctx.topic(topic), events=outcome)
-        await store.append_feed(conn, outcome)
 
 
 class Publisher:
@@ -56,6 +51,8 @@ class Publisher:
             await store.lock_subject(conn, code)
         if accepted.record_type == VERIFICATION:
             await self._answer(conn, accepted)
+        elif accepted.record_type == REPAIR_DECISION:
+            await apply_decision(conn, self.ctx, accepted)
         elif accepted.record_type in AMENDMENT_TYPES and isinstance(target_id, str):
             resolved = await store.resolve_upheld(
                 conn, accepted.department, target_id, by=accepted.record_id, now=accepted.received_at
@@ -143,6 +140,7 @@ class Publisher:
                 }
         refreshed = await self._refresh(sorted(subjects), today=today, now=now)
         escalated = await self._objections(today=today, now=now, settle_provisional=calendar_changed)
+        escalated += await escalate_late(ctx, today=today, settle_provisional=calendar_changed)
         if refreshed:
             self._calendar_checked = ctx.calendar
         if subjects or escalated:

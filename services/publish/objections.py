@@ -15,9 +15,9 @@ from typing import Any
 from services.common.amendments import AMENDMENT_TYPES, REVOCATION
 from services.common.clock import SHANGHAI, shanghai_date
 from services.publish import events, store
+from services.publish.announce import announce
 from services.publish.context import PublishContext
 from services.publish.derive import public_id, split_public_id
-from services.publish.handlers import announce
 
 STATE_LABELS = {
     "verifying": "核实中",

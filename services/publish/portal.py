@@ -19,7 +19,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from services.publish import objections, store
+from services.publish import objections, repairs, store
 from services.publish.api import find_published, is_code
 from services.publish.context import PublishContext
 
@@ -34,12 +34,19 @@ _TEMPLATES = Environment(
 _TEMPLATES.globals["linkable"] = is_code  # a whole code links to the subject page; a masked one does not
 _CSS = (_HERE / "static" / "portal.css").read_bytes()
 MAX_FORM_BYTES = 65_536  # a 4000-character reason, percent-encoded, is about 36 KiB
-# Field → (label, maximum length): the same bounds as ``api.ObjectionIn``.
+# Field → (label, minimum length, maximum length): the same bounds as ``api.ObjectionIn`` / ``api.RepairIn``.
 _FIELDS = {
-    "record_id": ("公示记录编号", 200),
-    "subject_code": ("统一社会信用代码或身份证号码", 64),
-    "reason": ("异议理由", 4000),
-    "contact": ("联系方式", 200),
+    "record_id": ("公示记录编号", 1, 200),
+    "subject_code": ("统一社会信用代码或身份证号码", 1, 64),
+    "reason": ("异议理由", 1, 4000),
+    "contact": ("联系方式", 1, 200),
+}
+_REPAIR_FIELDS = {
+    "record_id": ("公示记录编号", 1, 200),
+    "subject_code": ("统一社会信用代码或身份证号码", 1, 64),
+    "commitment": ("信用承诺", 10, 4000),
+    "fulfilment": ("法定义务履行情况", 1, 4000),
+    "contact": ("联系方式", 1, 200),
 }
 
 
@@ -164,9 +171,8 @@ async def objection_form(
     return _page("objection_form.html", values={"record_id": record or "", "subject_code": code or ""}, errors={})
 
 
-@router.post("/objections/new", response_class=HTMLResponse)
-async def objection_submit(request: Request) -> Response:
-    """The form posts here; the case is filed by the same logic as ``POST /v1/objections``."""
+async def _read_form(request: Request, fields: dict[str, tuple[str, int, int]]) -> dict[str, str] | HTMLResponse:
+    """The posted form's values, or the page that refuses it (too frequent, too large, unreadable)."""
     client = request.client.host if request.client else "unknown"
     if not _limiter(request).allow(client):
         message = "提交过于频繁，请稍后再试。"
@@ -177,11 +183,19 @@ async def objection_submit(request: Request) -> Response:
         if len(raw) > MAX_FORM_BYTES:
             return _page("message.html", 413, title="内容过长", message="提交的内容过长，请精简后重新提交。")
     try:
-        form = parse_qs(raw.decode("utf-8", errors="replace"), max_num_fields=10)
+        form = parse_qs(raw.decode("utf-8", errors="replace"), max_num_fields=len(fields) + 2)
     except ValueError:  # more fields than the form has
-        return _page("message.html", 400, title="无法受理", message="提交的内容无法识别，请通过异议申请页面提交。")
-    values = {name: (form.get(name) or [""])[0].strip() for name in _FIELDS}
-    errors = _validate(values)
+        return _page("message.html", 400, title="无法受理", message="提交的内容无法识别，请通过申请页面提交。")
+    return {name: (form.get(name) or [""])[0].strip() for name in fields}
+
+
+@router.post("/objections/new", response_class=HTMLResponse)
+async def objection_submit(request: Request) -> Response:
+    """The form posts here; the case is filed by the same logic as ``POST /v1/objections``."""
+    values = await _read_form(request, _FIELDS)
+    if isinstance(values, HTMLResponse):
+        return values
+    errors = _validate(values, _FIELDS)
     if errors:
         return _page("objection_form.html", 422, values=values, errors=errors)
     try:
@@ -195,18 +209,58 @@ async def objection_submit(request: Request) -> Response:
             trusted=False,
         )
     except objections.Refused as refused:
-        field = refused.path.strip("/") if refused.path.strip("/") in _FIELDS else "record_id"
-        message = refused.message.split(" (", 1)[0]  # the Chinese part
-        return _page("objection_form.html", refused.status, values=values, errors={field: message})
+        return _page("objection_form.html", refused.status, values=values, errors=_refusal(refused, _FIELDS))
     target = f"/objections/{quote(case['id'])}?code={quote(case['subject_code'])}"
     return RedirectResponse(target, status_code=303)
 
 
-def _validate(values: dict[str, str]) -> dict[str, str]:
+@router.get("/repairs/new", response_class=HTMLResponse)
+async def repair_form(
+    record: Annotated[str | None, Query(max_length=200)] = None,
+    code: Annotated[str | None, Query(max_length=64)] = None,
+) -> HTMLResponse:
+    return _page("repair_form.html", values={"record_id": record or "", "subject_code": code or ""}, errors={})
+
+
+@router.post("/repairs/new", response_class=HTMLResponse)
+async def repair_submit(request: Request) -> Response:
+    """The repair form posts here; the application is filed by the same logic as ``POST /v1/repairs``."""
+    values = await _read_form(request, _REPAIR_FIELDS)
+    if isinstance(values, HTMLResponse):
+        return values
+    errors = _validate(values, _REPAIR_FIELDS)
+    if errors:
+        return _page("repair_form.html", 422, values=values, errors=errors)
+    try:
+        case = await repairs.file_repair(
+            _ctx(request),
+            record_id=values["record_id"],
+            subject_code=values["subject_code"].upper(),
+            commitment=values["commitment"],
+            fulfilment=values["fulfilment"],
+            contact=values["contact"],
+            raised_by="subject",
+            trusted=False,
+        )
+    except objections.Refused as refused:
+        errors = _refusal(refused, _REPAIR_FIELDS)
+        return _page("repair_form.html", refused.status, values=values, errors=errors)
+    target = f"/repairs/{quote(case['id'])}?code={quote(case['subject_code'])}"
+    return RedirectResponse(target, status_code=303)
+
+
+def _refusal(refused: objections.Refused, fields: dict[str, tuple[str, int, int]]) -> dict[str, str]:
+    field = refused.path.strip("/") if refused.path.strip("/") in fields else "record_id"
+    return {field: refused.message.split(" (", 1)[0]}  # the Chinese part
+
+
+def _validate(values: dict[str, str], fields: dict[str, tuple[str, int, int]]) -> dict[str, str]:
     errors = {}
-    for name, (label, longest) in _FIELDS.items():
+    for name, (label, shortest, longest) in fields.items():
         if not values[name]:
             errors[name] = f"请填写{label}。"
+        elif len(values[name]) < shortest:
+            errors[name] = f"{label}至少 {shortest} 个字符。"
         elif len(values[name]) > longest:
             errors[name] = f"{label}不能超过 {longest} 个字符。"
     return errors
@@ -218,7 +272,9 @@ async def case_lookup(
     id: Annotated[str | None, Query(max_length=64)] = None,
     code: Annotated[str | None, Query(max_length=64)] = None,
 ) -> HTMLResponse:
-    """The case-status search form; with both values, the case itself."""
+    """The case-status search form; with both values, the case itself (objection or repair)."""
+    if id and code and id.strip().upper().startswith("REP-"):
+        return await repair_page(request, id.strip(), code)
     if id and code:
         return await case_page(request, id.strip(), code)
     return _page("case_lookup.html", values={"id": id or "", "code": code or ""})
@@ -235,3 +291,17 @@ async def case_page(
         message = "没有找到该异议，请核对受理编号和统一社会信用代码（或身份证号码）。"
         return _page("case_lookup.html", 404, values={"id": objection_id, "code": code}, not_found=message)
     return _page("case.html", case=objections.view(case))
+
+
+@router.get("/repairs/{repair_id}", response_class=HTMLResponse)
+async def repair_page(
+    request: Request, repair_id: str, code: Annotated[str, Query(max_length=64)] = ""
+) -> HTMLResponse:
+    """A repair application's state, shown only to whoever knows both its number and the subject's code."""
+    ctx = _ctx(request)
+    async with ctx.engine.connect() as conn:
+        case = await store.repair(conn, repair_id)
+    if case is None or case["subject_code"] != code.strip().upper():
+        message = "没有找到该信用修复申请，请核对受理编号和统一社会信用代码（或身份证号码）。"
+        return _page("case_lookup.html", 404, values={"id": repair_id, "code": code}, not_found=message)
+    return _page("repair_case.html", case=repairs.view(case, ctx.today()))

@@ -20,6 +20,7 @@ from services.common.clock import Clock, shanghai_date
 from services.common.envelope import CloudEvent
 from services.common.outcomes import emit
 from services.common.records import AcceptedRecord, store_received_record, subject_records
+from services.common.repairs import REPAIR_DECISION
 from services.sanctions.derive import (
     FEEDBACK,
     VERIFICATION,
@@ -38,7 +39,7 @@ OBJECTION_FILED = "cn.credit.objection.filed"
 OBJECTION_WITHDRAWN = "cn.credit.objection.withdrawn"
 GRADE_CHANGED = "cn.credit.grade.changed"
 NO_MEASURE = "触发依据已不存在或措施清单已无适用措施"
-RELEVANT = frozenset({SERIOUS, COURT, RED_LIST, FEEDBACK, VERIFICATION, *AMENDMENT_TYPES})
+RELEVANT = frozenset({SERIOUS, COURT, RED_LIST, FEEDBACK, VERIFICATION, REPAIR_DECISION, *AMENDMENT_TYPES})
 
 log = logging.getLogger(__name__)
 

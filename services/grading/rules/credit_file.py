@@ -18,6 +18,7 @@ from typing import Any
 
 from services.common.amendments import effective_records
 from services.common.records import AcceptedRecord
+from services.common.repairs import approved_repairs, repaired_on
 
 DAY = timedelta(days=1)
 PENALTY = "administrative_penalty"
@@ -186,8 +187,11 @@ def build_credit_file(records: Sequence[AcceptedRecord], *, as_of: date, subject
     """The credit file of one subject on `as_of`, from all its records (amendments included).
 
     Corrections apply as if the record had been right from the start and revoked records are gone
-    (`effective_records`); then only what was decided on or before `as_of` is kept.
+    (`effective_records`); then only what was decided on or before `as_of` is kept. A penalty whose credit
+    repair the deciding department approved (准予修复) on or before `as_of` is no longer a basis for the
+    grade (DOMAIN §9: repair stops sharing and lifts sanctions; docs/decisions.md).
     """
+    repairs = approved_repairs(records)
     penalties: list[Penalty] = []
     marks: list[Mark] = []
     registrations: list[Registration] = []
@@ -197,6 +201,8 @@ def build_credit_file(records: Sequence[AcceptedRecord], *, as_of: date, subject
         record = effective.record
         decided_on = _decided_on(record)
         if decided_on > as_of:
+            continue
+        if record.record_type == PENALTY and _repaired_by(repairs, record, as_of) is not None:
             continue
         if record.record_type == PENALTY:
             penalties.append(_penalty(record, decided_on, corrected=effective.corrected))
@@ -211,7 +217,7 @@ def build_credit_file(records: Sequence[AcceptedRecord], *, as_of: date, subject
                 entries.append(record)
             elif stage in shape.exits:
                 exits.append(record)
-    listings = [_listing(entry, exits) for entry in entries]
+    listings = [_listing(entry, exits, _repaired_by(repairs, entry, as_of)) for entry in entries]
     return CreditFile(
         subject_kind=subject_kind,
         as_of=as_of,
@@ -220,6 +226,11 @@ def build_credit_file(records: Sequence[AcceptedRecord], *, as_of: date, subject
         marks=tuple(sorted(marks, key=lambda m: (m.decided_on, m.department, m.record_id))),
         listings=tuple(sorted(listings, key=lambda x: (x.start, x.department, x.record_id))),
     )
+
+
+def _repaired_by(repairs: Mapping[tuple[str, str], AcceptedRecord], record: AcceptedRecord, as_of: date) -> date | None:
+    day = repaired_on(repairs, record)
+    return day if day is not None and day <= as_of else None
 
 
 def _date(value: Any) -> date:
@@ -276,7 +287,8 @@ def _key(record: AcceptedRecord, *, entry: bool) -> str | None:
     return None if value is None else str(value)
 
 
-def _listing(entry: AcceptedRecord, exits: Sequence[AcceptedRecord]) -> Listing:
+def _listing(entry: AcceptedRecord, exits: Sequence[AcceptedRecord], repaired: date | None = None) -> Listing:
+    """The entry in force until the earliest of: a matching exit, its stated end, an approved repair."""
     shape = LIST_SHAPES[entry.record_type]
     start = _decided_on(entry)
     key = _key(entry, entry=True)
@@ -291,6 +303,8 @@ def _listing(entry: AcceptedRecord, exits: Sequence[AcceptedRecord]) -> Listing:
     stated_end = entry.data.get(shape.end_field) if shape.end_field else None
     if stated_end is not None:
         ends.append(_date(stated_end) + DAY)
+    if repaired is not None and repaired >= start:
+        ends.append(repaired)
     name = entry.data.get("list_name") or entry.data.get("listing_reason") or entry.record_type
     return Listing(
         record_id=entry.record_id,

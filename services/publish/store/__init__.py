@@ -6,7 +6,7 @@ their read-modify-write of one subject.
 
 Modules: ``records`` (locks, consumed records), ``disclosures`` (derived state, deadline rows), ``public``
 (the public queries, on their own asyncpg pool), ``feed`` (the HTTP outcome feed), ``objections``
-(objection cases). Import this package, not them.
+(objection cases), ``repairs`` (credit-repair cases). Import this package, not them.
 """
 
 from services.publish.store.disclosures import (
@@ -36,8 +36,19 @@ from services.publish.store.records import (
     lock_subject,
     subject_file,
 )
+from services.publish.store.repairs import (
+    OPEN_STATES,
+    escalate_late_repairs,
+    insert_repair,
+    open_repair_of,
+    provisional_repairs,
+    repair,
+    repairs_of,
+    update_repair,
+)
 
 __all__ = [
+    "OPEN_STATES",
     "SCHEMA",
     "FeedCursor",
     "PublicReads",
@@ -47,19 +58,26 @@ __all__ = [
     "append_feed",
     "deadline_rows",
     "disclosures_for_update",
+    "escalate_late_repairs",
     "escalate_overdue",
     "feed_page",
     "find_record",
     "insert_objection",
+    "insert_repair",
     "lock_subject",
     "objection",
     "objections_of",
+    "open_repair_of",
     "provisional_disclosures",
     "provisional_objections",
+    "provisional_repairs",
     "refresh_objection_flag",
+    "repair",
+    "repairs_of",
     "resolve_upheld",
     "save_disclosure",
     "set_objection_due",
     "subject_file",
     "subjects_to_refresh",
+    "update_repair",
 ]

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 from services.common.amendments import EffectiveRecord, effective_records
 from services.common.records import AcceptedRecord
+from services.common.repairs import approved_repairs
 from services.sanctions.rules.measures import (
     CONDITION_FACTS,
     DERIVED_TRIGGERS,
@@ -34,6 +35,7 @@ COURT = "judgment_defaulter_listing"
 RED_LIST = "red_list"
 REVOKED = "撤销记录"  # end reason when the provider revokes the triggering record (record_revocation)
 CORRECTED = "更正"  # end reason when a correction makes the record no longer a listing
+REPAIRED = "信用修复"  # end reason when the deciding department approves the repair of the triggering record
 _ID_LIMIT = 64  # case_id / instruction_id in sanction_feedback v1
 
 
@@ -153,6 +155,8 @@ def trigger_history(records: Iterable[AcceptedRecord]) -> list[Trigger]:
     Corrections apply first (the trigger reads the corrected record); a revoked 移出 no longer ends a
     listing; a revoked listing ends on the revocation date. Each 认定 / 列入 is its own trigger; an end
     (移出, 屏蔽, 撤销) ends every open listing of the same department and list (or court case number).
+    An approved credit repair (准予修复) of the triggering record ends its trigger on the approval's date
+    (谁认定、谁修复, DOMAIN §9).
     """
     records = list(records)
     if len({r.subject_code for r in records}) > 1:
@@ -166,7 +170,19 @@ def trigger_history(records: Iterable[AcceptedRecord]) -> list[Trigger]:
     history: list[Trigger] = []
     for (record_type, _, _), stream in sorted(streams.items()):
         history.extend(_stream_triggers(_SPECS[record_type], record_type, sorted(stream, key=_order)))
+    repairs = approved_repairs(records)
+    history = [_repaired(t, repairs) for t in history] if repairs else history
     return sorted(history, key=lambda t: (t.since, t.case_id))
+
+
+def _repaired(trigger: Trigger, repairs: Mapping[tuple[str, str], AcceptedRecord]) -> Trigger:
+    if trigger.department is None:
+        return trigger
+    approval = repairs.get((trigger.department, trigger.record_id))
+    on = approval.decision_date if approval is not None else None
+    if on is None or (trigger.lifted_on is not None and trigger.lifted_on <= on):
+        return trigger
+    return _end(trigger, on, REPAIRED)
 
 
 def _stream_triggers(spec: _Spec, record_type: str, stream: list[EffectiveRecord]) -> list[Trigger]:

@@ -74,6 +74,19 @@ def revocation(target: dict[str, Any], decided: str) -> dict[str, Any]:
     return _envelope("record_revocation", subject["code"], subject["kind"], decided, data, subject["name"])
 
 
+def repair_approval(target: dict[str, Any], decided: str) -> dict[str, Any]:
+    """信用修复决定 准予修复 of an earlier record of the same department (谁认定、谁修复)."""
+    data = {
+        "repair_id": "REP-20261118-5E6F7A8B",
+        "target_record_id": target["id"],
+        "decision": "准予修复",
+        "explanation": "罚款已缴清，已作出信用承诺，准予修复。",
+        "decision_date": decided,
+    }
+    subject = target["subject"]
+    return _envelope("repair_decision", subject["code"], subject["kind"], decided, data, subject["name"])
+
+
 def correction(target: dict[str, Any], decided: str, **changes: Any) -> dict[str, Any]:
     """记录更正: the target's data with `changes` applied (as if it had been right from the start)."""
     corrected = copy.deepcopy(target["data"]) | changes

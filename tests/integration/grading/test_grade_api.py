@@ -19,6 +19,7 @@ from tests.integration.grading.support import (
     penalty,
     read_grade,
     registration,
+    repair_approval,
     report,
     revocation,
 )
@@ -160,6 +161,21 @@ async def test_revoked_penalty_no_longer_counts(
     assert fined["id"] not in {item["record_id"] for item in body["explanation"]}
     before = (await read_grade(grading, tokens, code, as_of="2026-11-10")).json()
     assert before["grade"] == "A"
+
+
+async def test_repaired_penalty_stops_counting_from_the_approval(
+    ingest: httpx.AsyncClient, grading: httpx.AsyncClient, tokens: dict[str, str]
+) -> None:
+    code = company()
+    registered, fined = registration(code, "2026-01-05"), penalty(code, "2026-07-01", "罚款", fine=5)
+    await report(ingest, tokens, registered, fined)
+    assert (await grade_when(grading, tokens, code, mentions(registered["id"], fined["id"])))["grade"] == "C"
+
+    await report(ingest, tokens, repair_approval(fined, "2026-11-18"))
+    body = await grade_when(grading, tokens, code, lambda b: b["grade"] == "A")
+    assert body["since"] == "2026-11-18"  # C until the repair: it was right when decided
+    before = (await read_grade(grading, tokens, code, as_of="2026-11-17")).json()
+    assert before["grade"] == "C"
 
 
 async def test_corrected_penalty_counts_as_corrected_from_the_start(

@@ -1,6 +1,7 @@
 """The portal in headless Chromium (Debian ``chromium``, driven by Playwright): search a subject, open a
-record, file an objection, see the state change after the department answers. Screenshots of the main
-pages are saved to ``.run/artifacts/portal/``."""
+record, file an objection, see the state change after the department answers; apply for credit repair and
+see the record leave the portal once the department approves. Screenshots of the main pages are saved to
+``.run/artifacts/portal/``."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from playwright.async_api import Page, async_playwright
 
 from tests.helpers import eventually
 from tests.integration.portal.support import published
-from tests.integration.publish.support import public_id, report, verification
+from tests.integration.publish.support import public_id, repair_decision, report, verification
 
 ARTIFACTS = Path(__file__).resolve().parents[3] / ".run" / "artifacts" / "portal"
 CHROMIUM = "/usr/bin/chromium"
@@ -101,5 +102,45 @@ async def test_subject_finds_its_record_objects_and_sees_the_answer(
             await page.goto(f"{portal_url}/records/{public_id(record)}")
             assert "异议处理中" not in await page.content()
             await shot(page, "8-record-mobile")
+        finally:
+            await browser.close()
+
+
+async def test_subject_applies_for_repair_and_the_approved_record_leaves_the_portal(
+    portal_url: str, ingest: httpx.AsyncClient, publish: httpx.AsyncClient, tokens: dict[str, str]
+) -> None:
+    record = await published(ingest, publish, tokens, decision_date="2026-07-01")  # minimum ended 2026-10-01
+    code = record["subject"]["code"]
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+            await page.goto(f"{portal_url}/records/{public_id(record)}")
+            assert "可申请信用修复日期" in await page.content()
+            await page.get_by_role("link", name="申请信用修复").click()
+            await page.get_by_label("统一社会信用代码或身份证号码").fill(code)
+            await page.get_by_label("法定义务履行情况").fill("罚款已缴清（缴款书号 5001012026071000123）。")
+            await page.get_by_label("信用承诺").fill("短")
+            await page.get_by_label("联系方式").fill("13800000000")
+            await page.get_by_role("button", name="提交信用修复申请").click()
+            await page.get_by_text("信用承诺至少 10 个字符。").wait_for()
+            await shot(page, "9-repair-form-errors")
+            await page.get_by_label("信用承诺").fill("本单位承诺已纠正失信行为，今后依法诚信经营，所提交材料真实有效。")
+            await page.get_by_role("button", name="提交信用修复申请").click()
+            await page.get_by_role("status").get_by_text("已提交，待受理").wait_for()
+            await shot(page, "10-repair-submitted")
+            repair_id = page.url.split("/repairs/", 1)[1].split("?", 1)[0]
+            case_url = page.url
+
+            await report(ingest, tokens, repair_decision(record, repair_id, "准予修复"))
+
+            async def approved() -> bool:
+                await page.goto(case_url)
+                return "准予修复，已停止公示" in await page.content()
+
+            await eventually(approved, what="the approval on the repair case page")
+            await shot(page, "11-repair-approved")
+            await page.goto(f"{portal_url}/records/{public_id(record)}")
+            assert "没有公示中的这条记录" in await page.content()
         finally:
             await browser.close()

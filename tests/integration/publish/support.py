@@ -74,3 +74,24 @@ def verification(target: dict[str, Any], objection_id: str, outcome: str, decide
             "decision_date": decided,
         },
     }
+
+
+def repair_decision(
+    target: dict[str, Any], repair_id: str, decision: str, decided: str = "2026-11-20"
+) -> dict[str, Any]:
+    """The deciding department's answer (信用修复决定: 受理 / 不予受理 / 延长办理期限 / 准予修复 / 不予修复)."""
+    department = target["id"].split("-", 1)[0]
+    return {
+        "id": f"{department}-T-{uuid.uuid4().hex[:12]}",
+        "type": "repair_decision",
+        "version": 1,
+        "subject": target["subject"],
+        "decision_date": decided,
+        "data": {
+            "repair_id": repair_id,
+            "target_record_id": target["id"],
+            "decision": decision,
+            "explanation": "经审核申请材料和履行凭证，作出如下决定。",
+            "decision_date": decided,
+        },
+    }

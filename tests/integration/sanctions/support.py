@@ -81,6 +81,16 @@ def revocation(target: dict[str, Any], *, on: str, objection_id: str | None = No
     return _dated(record, on)
 
 
+def repair_decision(target: dict[str, Any], repair_id: str, decision: str, *, on: str) -> dict[str, Any]:
+    """The deciding department's 信用修复决定 on ``target`` (谁认定、谁修复)."""
+    department = target["id"].split("-")[0]
+    record = factories.fresh(factories.examples("repair_decision")[0], department)
+    record["subject"] = dict(target["subject"])
+    record["data"] |= {"repair_id": repair_id, "target_record_id": target["id"], "decision": decision}
+    record["data"].pop("document_no")
+    return _dated(record, on)
+
+
 def court_listing(
     code: str, *, kind: str = "legal_person", able_but_refusing: bool, persons: Sequence[tuple[str, str]] = ()
 ) -> dict[str, Any]:

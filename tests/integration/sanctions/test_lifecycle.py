@@ -22,6 +22,7 @@ from tests.integration.sanctions.support import (
     objection_filed,
     publish,
     removal,
+    repair_decision,
     report,
     restrictions,
     revocation,
@@ -201,3 +202,23 @@ async def test_objection_event_not_in_the_agreed_shape_is_dead_lettered(
         stack.bootstrap, topic(stack, "outcomes.objections.dlq"), lambda m: header(m, "ce_id") == broken.id
     )
     assert "agreed shape" in (header(parked, "x-dlq-reason") or "")
+
+
+async def test_approved_credit_repair_of_the_listing_lifts_its_case_and_every_restriction(
+    ingest: httpx.AsyncClient, sanctions: httpx.AsyncClient, tokens: dict[str, str], stack: Stack
+) -> None:
+    code = factories.uscc()
+    listing = serious_listing(code)
+    await report(ingest, tokens, listing)
+    case = await wait_case(sanctions, tokens, code, lambda c: c["state"] == "open", "the listing's case")
+    assert (await restrictions(sanctions, tokens, code, "public_tender"))["restricted"] is True
+
+    await report(ingest, tokens, repair_decision(listing, "REP-20261119-0A1B2C3D", "受理", on="2026-11-18"))
+    await report(ingest, tokens, repair_decision(listing, "REP-20261119-0A1B2C3D", "准予修复", on="2026-11-19"))
+
+    lifted = await wait_case(sanctions, tokens, code, lambda c: c["state"] == "lifted", "the lifting by repair")
+    assert (lifted["reason"], lifted["state_since"], lifted["wrongful"]) == ("信用修复", "2026-11-19", False)
+    assert (await restrictions(sanctions, tokens, code, "public_tender"))["restricted"] is False
+    assert (await restrictions(sanctions, tokens, code, "public_tender", on="2026-11-18"))["restricted"] is True
+    told = await sanction_event(stack.bootstrap, topic(stack, "outcomes.sanctions"), case["case_id"], "lifted")
+    assert (told["departments"], told["reason"]) == (EVERY_LISTING_DEPARTMENT, "信用修复")
