@@ -16,6 +16,7 @@ from services.common.clock import Clock, shanghai_date
 from services.common.errors import ApiError
 from services.common.http import ApiProblem, FastJSONResponse, error_response, forbidden, require
 from services.common.metrics import REJECTIONS
+from services.common.scorecard import month_of, rate
 from services.ingest import store
 from services.ingest.validation import Problem, RecordValidator, Verdict
 from services.ingest.writer import NotDurable, Outcome, Pending, ReceiptWriter
@@ -249,3 +250,36 @@ async def get_rejections(
     async with request.app.state.engine.connect() as conn:
         rows = await store.rejection_counts(conn, department)
     return FastJSONResponse({"rejections": [{**r, "day": r["day"].isoformat()} for r in rows]})
+
+
+@router.get("/v1/scorecard", summary="Reporting timeliness and accuracy per department for a month (报送考核)")
+async def get_scorecard(
+    request: Request,
+    caller: AnyCaller,
+    month: Annotated[str, Query(description="YYYY-MM (Asia/Shanghai)")],
+    department: Annotated[str | None, Query(max_length=32)] = None,
+) -> Response:
+    """Records accepted, reported late (after the 7-calendar-day clock) and rejected by error code, per
+    department: the reporting part of the county's scorecard (000 L121). A department sees its own."""
+    chosen = month_of(month)
+    if caller.role is Role.DEPARTMENT:
+        if department not in (None, caller.department):
+            raise forbidden("a department sees its own scorecard only", "/query/department")
+        department = caller.department
+    async with request.app.state.engine.connect() as conn:
+        counts = await store.reporting_counts(conn, department, chosen.start, chosen.end, chosen.first, chosen.after)
+    rows = []
+    for code, entry in sorted(counts.items()):
+        rejected = sum(entry["rejections"].values())
+        rows.append(
+            {
+                "department": code,
+                "accepted": entry["accepted"],
+                "reported_late": entry["reported_late"],
+                "late_rate": rate(entry["reported_late"], entry["accepted"]),
+                "rejected": rejected,
+                "rejection_rate": rate(rejected, rejected + entry["accepted"]),
+                "rejections_by_code": dict(sorted(entry["rejections"].items())),
+            }
+        )
+    return FastJSONResponse({"month": chosen.label, "part": "reporting", "departments": rows})

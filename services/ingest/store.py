@@ -146,3 +146,33 @@ async def rejection_counts(conn: AsyncConnection, department: str | None = None)
         {"dept": department},
     )
     return [dict(r._mapping) for r in rows]
+
+
+async def reporting_counts(
+    conn: AsyncConnection, department: str | None, start: datetime, end: datetime, first: date, after: date
+) -> dict[str, dict[str, Any]]:
+    """Per department: records accepted in [start, end), how many were reported late, and rejections by
+    error code on the days [first, after)."""
+    found: dict[str, dict[str, Any]] = {}
+    accepted = await conn.execute(
+        text(
+            "SELECT department, count(*) AS accepted, "
+            "count(*) FILTER (WHERE (receipt->>'reported_late')::boolean) AS reported_late FROM ingest.records "
+            "WHERE received_at >= :start AND received_at < :end "
+            "AND (CAST(:dept AS text) IS NULL OR department = :dept) GROUP BY department"
+        ),
+        {"start": start, "end": end, "dept": department},
+    )
+    for row in accepted:
+        found[row.department] = {"accepted": row.accepted, "reported_late": row.reported_late, "rejections": {}}
+    rejected = await conn.execute(
+        text(
+            "SELECT department, code, sum(count) AS n FROM ingest.rejections WHERE day >= :first AND day < :after "
+            "AND (CAST(:dept AS text) IS NULL OR department = :dept) GROUP BY department, code"
+        ),
+        {"first": first, "after": after, "dept": department},
+    )
+    for row in rejected:
+        entry = found.setdefault(row.department, {"accepted": 0, "reported_late": 0, "rejections": {}})
+        entry["rejections"][row.code] = int(row.n)
+    return found

@@ -20,7 +20,8 @@ from services.common.access_log import log_access
 from services.common.auth import Principal, Role
 from services.common.clock import SHANGHAI
 from services.common.http import ApiError, ApiProblem, FastJSONResponse, OptionalPrincipal, forbidden, require
-from services.publish import deadlines, objections, repairs, store
+from services.common.scorecard import month_of
+from services.publish import deadlines, objections, repairs, scorecard, store
 from services.publish.context import PublishContext
 from services.publish.derive import query_tokens
 
@@ -318,6 +319,46 @@ async def get_feed(
     ]
     next_cursor = items[-1]["cursor"] if items else str(cursor or store.FeedCursor(0, 0))
     return FastJSONResponse({"events": items, "next": next_cursor, "has_more": len(items) == limit})
+
+
+@router.get("/v1/scorecard", summary="Deadlines met per department for a month (公示、异议、修复时限考核)")
+async def get_scorecard(
+    request: Request,
+    caller: Supervisor,
+    month: Annotated[str, Query(description="YYYY-MM: what fell due in this month (Asia/Shanghai)")],
+    department: Annotated[str | None, Query(max_length=32)] = None,
+) -> Response:
+    """Disclosure deadlines, objection answers and repair decisions due in the month, per department: met
+    on time, late, overdue or still pending. The publish part of the county's scorecard (000 L121)."""
+    ctx = _ctx(request)
+    chosen = month_of(month)
+    if caller.role is Role.DEPARTMENT:
+        if department not in (None, caller.department):
+            raise forbidden("a department sees its own scorecard only", "/query/department")
+        department = caller.department
+    first, after = chosen.first, chosen.after
+    async with ctx.engine.connect() as conn:
+        shown = await store.rows_due_between(
+            conn, "disclosures", "due_date", department=department, first=first, after=after
+        )
+        answered = await store.rows_due_between(
+            conn, "objections", "due_date", department=department, first=first, after=after
+        )
+        decided = await store.rows_due_between(
+            conn, "repairs", "decide_due", department=department, first=first, after=after
+        )
+    now, today = ctx.now(), ctx.today()
+    parts = {
+        "disclosures": scorecard.disclosures(shown, now=now, calendar=ctx.calendar),
+        "objections": scorecard.objections(answered, today),
+        "repairs": scorecard.repairs(decided, today),
+    }
+    await _log(ctx, caller, "scorecard", department or "*")
+    names = {code: d.name for code, d in ctx.catalogue.departments.items()}
+    rows = scorecard.table(parts, names)
+    return FastJSONResponse(
+        {"month": chosen.label, "as_of": today.isoformat(), "part": "deadlines", "departments": rows}
+    )
 
 
 async def _log(ctx: PublishContext, caller: Principal, what: str, subject: str) -> None:

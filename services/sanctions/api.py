@@ -10,10 +10,12 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import Response
 
 from services.common.access_log import log_access
 from services.common.auth import Principal, Role
-from services.common.http import ApiError, ApiProblem, forbidden, require
+from services.common.http import ApiError, ApiProblem, FastJSONResponse, forbidden, require
+from services.common.scorecard import month_of, rate
 from services.sanctions.derive import CaseView
 from services.sanctions.handlers import SanctionsContext, subject_cases
 from services.sanctions.rules import CaseState, restriction_answer
@@ -219,3 +221,31 @@ def _case(row: dict[str, Any]) -> dict[str, Any]:
         "instructions": instructions,
         "unanswered_departments": [i["department"] for i in instructions if i["feedback_state"] != "answered"],
     }
+
+
+@router.get("/v1/scorecard", summary="Feedback completeness per implementing department for a month (执行反馈考核)")
+async def scorecard(
+    request: Request,
+    principal: Caller,
+    month: Annotated[str, Query(description="YYYY-MM: cases opened in this month (Asia/Shanghai)")],
+    department: Annotated[str | None, Query(max_length=32)] = None,
+) -> Response:
+    """How completely each implementing department fed back on the instructions of the cases opened in the
+    month: the sanctions part of the county's scorecard (000 L121). A department sees its own."""
+    ctx = _ctx(request)
+    chosen = month_of(month)
+    if principal.role is Role.DEPARTMENT:
+        if department not in (None, principal.department):
+            raise forbidden("a department sees its own scorecard only", "/query/department")
+        department = principal.department
+    async with ctx.engine.connect() as conn:
+        rows = await ctx.store.feedback_counts(conn, department=department, first=chosen.first, after=chosen.after)
+    items = [
+        {
+            **row,
+            "measures_answered": row["measures"] - row["unanswered_measures"],
+            "completeness": rate(row["measures"] - row["unanswered_measures"], row["measures"]),
+        }
+        for row in rows
+    ]
+    return FastJSONResponse({"month": chosen.label, "part": "feedback", "departments": items})

@@ -13,6 +13,7 @@ from services.publish.store.disclosures import (
     deadline_rows,
     disclosures_for_update,
     provisional_disclosures,
+    rows_due_between,
     save_disclosure,
     subjects_to_refresh,
 )
@@ -75,6 +76,7 @@ __all__ = [
     "repair",
     "repairs_of",
     "resolve_upheld",
+    "rows_due_between",
     "save_disclosure",
     "set_objection_due",
     "subject_file",

@@ -115,3 +115,20 @@ async def deadline_rows(conn: AsyncConnection, *, department: str | None, since:
         {"d": department, "since": since},
     )
     return [dict(r._mapping) for r in rows]
+
+
+async def rows_due_between(
+    conn: AsyncConnection, table: str, due_column: str, *, department: str | None, first: date, after: date
+) -> list[dict[str, Any]]:
+    """Rows of ``disclosures`` / ``objections`` / ``repairs`` whose due date falls in [first, after)."""
+    if (table, due_column) not in {("disclosures", "due_date"), ("objections", "due_date"), ("repairs", "decide_due")}:
+        raise ValueError(f"no scorecard over {table}.{due_column}")
+    exempt = " AND NOT exempt" if table == "disclosures" else ""
+    rows = await conn.execute(
+        text(
+            f"SELECT * FROM publish.{table} WHERE {due_column} >= :first AND {due_column} < :after{exempt} "
+            "AND (CAST(:d AS text) IS NULL OR department = :d)"
+        ),
+        {"d": department, "first": first, "after": after},
+    )
+    return [dict(r._mapping) for r in rows]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from sqlalchemy import text
@@ -48,6 +49,28 @@ class ReadStore(StoreBase):
         )
         cases = [dict(r._mapping) for r in rows]
         return await self._with_instructions(conn, cases)
+
+    async def feedback_counts(
+        self, conn: AsyncConnection, *, department: str | None, first: date, after: date
+    ) -> list[dict[str, Any]]:
+        """Per implementing department: instructions of cases opened in [first, after) by feedback state,
+        and their measures with and without feedback (执行反馈完整性)."""
+        rows = await conn.execute(
+            text(
+                "SELECT i.department, count(*) AS instructions, "
+                "count(*) FILTER (WHERE i.feedback_state = 'answered') AS answered, "
+                "count(*) FILTER (WHERE i.feedback_state = 'partial') AS partial, "
+                "count(*) FILTER (WHERE i.feedback_state = 'pending') AS pending, "
+                "COALESCE(sum(jsonb_array_length(i.measures)), 0) AS measures, "
+                "COALESCE(sum(jsonb_array_length(i.unanswered_measures)), 0) AS unanswered_measures "
+                f"FROM {self.s}.instructions i JOIN {self.s}.cases c ON c.case_id = i.case_id "
+                "WHERE c.since >= :first AND c.since < :after "
+                "AND (CAST(:dept AS text) IS NULL OR i.department = :dept) "
+                "GROUP BY i.department ORDER BY i.department"
+            ),
+            {"first": first, "after": after, "dept": department},
+        )
+        return [dict(r._mapping) for r in rows]
 
     async def get_case(self, conn: AsyncConnection, case_id: str) -> dict[str, Any] | None:
         row = (

@@ -96,3 +96,38 @@ async def test_a_department_sees_the_cases_that_instruct_it_and_only_those(
     one = await sanctions.get(f"/v1/cases/{case_id_of(listing)}", headers=bearer(tokens, "AUDITOR"))
     assert one.status_code == 200
     assert one.json()["state"] == "open"
+
+
+async def test_scorecard_shows_each_departments_feedback_completeness_for_the_month(
+    ingest: httpx.AsyncClient, sanctions: httpx.AsyncClient, tokens: dict[str, str]
+) -> None:
+    code = factories.uscc()
+    listing = serious_listing(code, on="2025-02-10", period_end="2028-02-09")  # the only case opened then
+    case_id = case_id_of(listing)
+    await report(ingest, tokens, listing)
+    for measure_id in instructed_measures("TAX"):
+        await report(
+            ingest, tokens, feedback(listing["subject"], department="TAX", case_id=case_id, measure_id=measure_id)
+        )
+    await wait_case(
+        sanctions,
+        tokens,
+        code,
+        lambda c: any(i["department"] == "TAX" and i["feedback_state"] == "answered" for i in c["instructions"]),
+        "TAX's feedback applied",
+    )
+
+    county = await sanctions.get("/v1/scorecard", params={"month": "2025-02"}, headers=bearer(tokens, "COUNTY"))
+    own = await sanctions.get("/v1/scorecard", params={"month": "2025-02"}, headers=bearer(tokens, "AMR"))
+    other = await sanctions.get(
+        "/v1/scorecard", params={"month": "2025-02", "department": "TAX"}, headers=bearer(tokens, "AMR")
+    )
+
+    rows = {r["department"]: r for r in county.json()["departments"]}
+    assert set(rows) == {"AMR", "DRC", "HOUSING", "TAX"}
+    tax = rows["TAX"]
+    assert (tax["instructions"], tax["answered"], tax["completeness"]) == (1, 1, 1.0)
+    assert tax["measures_answered"] == tax["measures"] == len(instructed_measures("TAX"))
+    assert (rows["AMR"]["answered"], rows["AMR"]["pending"], rows["AMR"]["completeness"]) == (0, 1, 0.0)
+    assert [r["department"] for r in own.json()["departments"]] == ["AMR"]
+    assert other.status_code == 403
