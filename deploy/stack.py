@@ -6,6 +6,7 @@
     python -m deploy.stack infra   only Kafka + PostgreSQL + migrations + topics (what tests build on)
 
 `KAFKA_BOOTSTRAP` / `DATABASE_URL` in the environment point at existing servers instead of local ones.
+`EXCHANGE_KAFKA_SECURE=1` runs the local broker with SASL/SCRAM users and per-service ACLs (SECURITY.md).
 Each step prints what it does; a failing step ends with one line saying which step and why.
 """
 
@@ -22,10 +23,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deploy.local_kafka import KafkaNode, broker_answers, run_coroutine_in_thread
+from deploy.local_kafka import SUPER_USER, BrokerSecurity, KafkaNode, broker_answers, run_coroutine_in_thread
 from deploy.local_postgres import PostgresCluster
 from deploy.processes import StackError, require_free_port, spawn, stop_pid_file, wait_until
+from services.common.kafka import KafkaAuth
 from services.common.settings import CommonSettings
+from services.topics import KAFKA_USERS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SERVICES = ("ingest", "grading", "sanctions", "publish")
@@ -50,6 +53,12 @@ class StackConfig:
     topic_prefix: str = "exchange."
     external_kafka: str | None = field(default_factory=lambda: os.environ.get("KAFKA_BOOTSTRAP"))
     external_database: str | None = field(default_factory=lambda: os.environ.get("DATABASE_URL"))
+    # The local broker with SASL/SCRAM users, the StandardAuthorizer and per-service ACLs (SECURITY.md).
+    kafka_secure: bool = field(default_factory=lambda: os.environ.get("EXCHANGE_KAFKA_SECURE", "") in ("1", "true"))
+    # More SCRAM users on the secure broker, without any ACL (tests show what such a user cannot do).
+    kafka_extra_users: tuple[str, ...] = ()
+    # Replication factor of the topics it creates; None: EXCHANGE_KAFKA_REPLICATION_FACTOR or 1.
+    kafka_replication: int | None = None
 
 
 @contextmanager
@@ -69,7 +78,13 @@ class Stack:
     def __init__(self, config: StackConfig | None = None) -> None:
         self.config = config or StackConfig()
         c = self.config
-        self.kafka = KafkaNode(c.state_dir / "kafka", port=c.kafka_port, controller_port=c.controller_port)
+        security = None
+        if c.kafka_secure and not c.external_kafka:
+            users = [*KAFKA_USERS, *c.kafka_extra_users]
+            security = BrokerSecurity.load_or_create(c.state_dir / "kafka" / "sasl-users.json", users)
+        self.kafka = KafkaNode(
+            c.state_dir / "kafka", port=c.kafka_port, controller_port=c.controller_port, security=security
+        )
         self.postgres = PostgresCluster(c.state_dir, port=c.pg_port)
 
     # -- infrastructure ---------------------------------------------------------------------------
@@ -82,12 +97,21 @@ class Stack:
     def database_url(self) -> str:
         return self.config.external_database or self.postgres.url
 
+    def kafka_auth(self, user: str = SUPER_USER) -> KafkaAuth:
+        """How `user` logs in to the local secure broker; otherwise what EXCHANGE_KAFKA_* say (no
+        authentication unless set), the same for every process."""
+        if self.kafka.security is not None:
+            return self.kafka.security.auth(user)
+        return KafkaAuth.from_settings(self._settings())
+
     def env(self) -> dict[str, str]:
-        """Environment for services and the CLI."""
+        """Environment for services and the CLI (on a secure broker the CLI is the super user; each
+        service gets its own user in `start_service`)."""
         return {
             "DATABASE_URL": self.database_url,
             "KAFKA_BOOTSTRAP": self.bootstrap,
             "EXCHANGE_TOPIC_PREFIX": self.config.topic_prefix,
+            **self.kafka_auth().env(),
             "INGEST_SIGNING_KEY_FILE": str(self.signing_key_file),
             **{f"{svc.upper()}_PORT": str(port) for svc, port in self.config.service_ports.items()},
         }
@@ -100,7 +124,7 @@ class Stack:
         self.config.state_dir.mkdir(parents=True, exist_ok=True)
         with step("Kafka"):
             if self.config.external_kafka:
-                if not broker_answers(self.config.external_kafka):
+                if not broker_answers(self.config.external_kafka, self.kafka_auth()):
                     raise StackError(f"KAFKA_BOOTSTRAP={self.config.external_kafka} does not answer")
             else:
                 self.kafka.start()
@@ -113,6 +137,9 @@ class Stack:
             self._migrate()
         with step("Kafka topics"):
             self._ensure_topics()
+        if self.kafka.security is not None:
+            with step("Kafka ACLs (one user per service, deny by default)"):
+                self._ensure_acls()
         with step("receipt signing key"):
             if not self.signing_key_file.exists():
                 from services.ingest.receipts import generate_key_file
@@ -121,12 +148,14 @@ class Stack:
                 print(f"    generated a development key at {self.signing_key_file}", flush=True)
 
     def _settings(self) -> CommonSettings:
-
-        return CommonSettings(
+        settings = CommonSettings(
             DATABASE_URL=self.database_url,
             KAFKA_BOOTSTRAP=self.bootstrap,
             topic_prefix=self.config.topic_prefix,
         )
+        if self.config.kafka_replication is not None:
+            settings = settings.model_copy(update={"kafka_replication_factor": self.config.kafka_replication})
+        return settings
 
     def _check_database(self) -> None:
         from services.common.db import DatabaseUnavailable, check_database, create_engine
@@ -167,9 +196,21 @@ class Stack:
         from services.common.kafka import ensure_topics
         from services.topics import topic_specs
 
-        created = run_coroutine_in_thread(ensure_topics(self.bootstrap, topic_specs(self._settings())))
+        specs = topic_specs(self._settings())
+        created = run_coroutine_in_thread(ensure_topics(self.bootstrap, specs, auth=self.kafka_auth()))
         if created:
             print(f"    created {len(created)} topics", flush=True)
+
+    def _ensure_acls(self) -> None:
+        from services.common.kafka import AclError, create_acls
+        from services.topics import kafka_acls
+
+        try:
+            acls = kafka_acls(self._settings())
+            count = run_coroutine_in_thread(create_acls(self.bootstrap, acls, auth=self.kafka_auth()))
+        except (AclError, ValueError) as exc:
+            raise StackError(str(exc)) from None
+        print(f"    {count} ACLs for {', '.join(KAFKA_USERS)}", flush=True)
 
     def stop_infra(self) -> None:
         if not self.config.external_kafka:
@@ -233,7 +274,13 @@ class Stack:
         """Start one process of `service`; further instances (another port) join the same consumer group."""
         port = port or self.config.service_ports[service]
         require_free_port(port, service)
-        env = {**os.environ, **self.env(), f"{service.upper()}_PORT": str(port), "PYTHONUNBUFFERED": "1"}
+        env = {
+            **os.environ,
+            **self.env(),
+            **self.kafka_auth(service).env(),
+            f"{service.upper()}_PORT": str(port),
+            "PYTHONUNBUFFERED": "1",
+        }
         spawn(
             [sys.executable, "-m", f"services.{service}"],
             pid_file=self.service_pid_file(service, instance),
@@ -242,26 +289,25 @@ class Stack:
             cwd=REPO_ROOT,
         )
 
-    def wait_ready(self, service: str, timeout: float = 60.0) -> None:
-        url = self.service_url(service) + "/readyz"
-        pid_file = self.service_pid_file(service)
+    def wait_ready(self, service: str, timeout: float = 60.0, *, instance: int = 1, port: int | None = None) -> None:
+        """Wait for `/readyz` of one process (a further instance: its number and port)."""
+        url = (f"http://127.0.0.1:{port}" if port else self.service_url(service)) + "/readyz"
+        pid_file = self.service_pid_file(service, instance)
+        log = self.service_log(service, instance)
 
         def ready() -> bool:
             from deploy.processes import pid_alive, read_pid
 
             pid = read_pid(pid_file)
             if pid is None or not pid_alive(pid):
-                raise StackError(
-                    f"{service} exited during start-up; see {self.service_log(service)}: "
-                    + _last_line(self.service_log(service))
-                )
+                raise StackError(f"{service} exited during start-up; see {log}: " + _last_line(log))
             try:
                 with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback URL we built)
                     return bool(response.status == 200)
             except OSError:
                 return False
 
-        wait_until(ready, timeout=timeout, what=f"{service} /readyz", log_file=self.service_log(service))
+        wait_until(ready, timeout=timeout, what=f"{service} /readyz", log_file=log)
 
     def stop_service(self, service: str, *, kill: bool = False, instance: int = 1) -> None:
         stop_pid_file(
@@ -292,6 +338,8 @@ class Stack:
             "KAFKA_BOOTSTRAP": self.bootstrap,
             "DATABASE_URL": self.database_url,
             "EXCHANGE_TOPIC_PREFIX": self.config.topic_prefix,
+            # The super user's Kafka login on a secure broker, for the CLI (file mode 600).
+            **self.kafka_auth().env(),
             **tokens,
         }
         _write_env(self.config.state_dir / "stack.env", values, mode=0o600)
@@ -330,12 +378,14 @@ def _last_line(path: Path) -> str:
     return lines[-1][:300] if lines else "(empty log)"
 
 
-def _print_urls(values: dict[str, str]) -> None:
+def _print_urls(values: dict[str, str], users_file: Path | None = None) -> None:
     print("\nThe exchange is up:")
     for svc in SERVICES:
         print(f"  {svc:<10} {values[svc.upper() + '_URL']}   (API docs: {values[svc.upper() + '_URL']}/docs)")
     print(f"  portal     {values['PUBLISH_URL']}/")
     print(f"  Kafka      {values['KAFKA_BOOTSTRAP']}")
+    if users_file is not None:
+        print(f"  Kafka users (SASL/SCRAM-SHA-512) and their passwords: {users_file}")
     print("  tokens and URLs: .run/stack.env   (`set -a; . .run/stack.env; set +a`)")
 
 
@@ -346,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
     stack = Stack()
     try:
         if args.command == "up":
-            _print_urls(stack.up())
+            _print_urls(stack.up(), stack.kafka.security.file if stack.kafka.security else None)
         elif args.command == "infra":
             stack.start_infra()
         elif args.command == "down":
@@ -359,7 +409,7 @@ def main(argv: list[str] | None = None) -> int:
             stopping: list[int] = []
             signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
             try:
-                _print_urls(stack.up())
+                _print_urls(stack.up(), stack.kafka.security.file if stack.kafka.security else None)
                 print("\nCtrl-C stops everything.", flush=True)
                 _wait_forever(lambda: bool(stopping))
             except KeyboardInterrupt:

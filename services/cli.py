@@ -2,6 +2,7 @@
 
     exchange migrate                         apply every service's migrations
     exchange topics ensure                   create missing Kafka topics with their retention
+    exchange topics acls                     create the per-service ACLs (secure cluster, as its super user)
     exchange catalogue check                 validate the reporting catalogue in schemas/
     exchange dept add <code> <name>          register a department and print its token (shown once)
     exchange token issue --role county|auditor --name <who>
@@ -9,6 +10,8 @@
     exchange audit verify-receipts [--department X] [--public-key PEM]
     exchange audit access --subject <credit code or ID number>
     exchange audit replay [--as-of YYYY-MM-DDTHH:MM:SS+08:00] [--keep]
+    exchange dlq list [--service S] [--topic T]       dead-lettered events, their state and error
+    exchange dlq redrive --service S (--event-id ID ... | --all) [--wait SECONDS]
 
 Configuration comes from the environment (DATABASE_URL, KAFKA_BOOTSTRAP, EXCHANGE_*), e.g. after
 `source .run/stack.env`.
@@ -74,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="apply every service's database migrations")
     topics = sub.add_parser("topics", help="Kafka topics")
-    topics.add_argument("action", choices=["ensure"])
+    topics.add_argument("action", choices=["ensure", "acls"])
     catalogue = sub.add_parser("catalogue", help="the reporting catalogue")
     catalogue.add_argument("action", choices=["check"])
     dept = sub.add_parser("dept", help="departments")
@@ -104,6 +107,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the live date (default: now, Asia/Shanghai)",
     )
     replay_cmd.add_argument("--keep", action="store_true", help="keep the scratch schemas")
+    dlq_cmd = sub.add_parser("dlq", help="dead-lettered events: list them, re-drive them after a fix")
+    dlq_sub = dlq_cmd.add_subparsers(dest="action", required=True)
+    dlq_list = dlq_sub.add_parser("list", help="dead-lettered events with their inbox state and error")
+    dlq_list.add_argument("--service", choices=["grading", "sanctions", "publish"])
+    dlq_list.add_argument("--topic", help="the topic the events were first read from (with or without prefix)")
+    dlq_redrive = dlq_sub.add_parser(
+        "redrive", help="after a fix, send dead-lettered events back to their service (each is applied once)"
+    )
+    dlq_redrive.add_argument("--service", choices=["grading", "sanctions", "publish"], required=True)
+    which = dlq_redrive.add_mutually_exclusive_group(required=True)
+    which.add_argument("--event-id", action="append", dest="event_ids", metavar="ID", help="repeatable")
+    which.add_argument("--all", action="store_true", help="every event the service has dead-lettered")
+    dlq_redrive.add_argument(
+        "--wait", type=float, default=0.0, metavar="SECONDS", help="wait for the service to apply them"
+    )
     args = parser.parse_args(argv)
     settings = CommonSettings()
 
@@ -115,12 +133,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             upgrade_all(settings.database_url)
             print("migrations applied")
-        elif args.command == "topics":
-            from services.common.kafka import ensure_topics
+        elif args.command == "topics" and args.action == "ensure":
+            from services.common.kafka import KafkaAuth, ensure_topics
             from services.topics import topic_specs
 
-            created = asyncio.run(ensure_topics(settings.kafka_bootstrap, topic_specs(settings)))
+            auth = KafkaAuth.from_settings(settings)
+            created = asyncio.run(ensure_topics(settings.kafka_bootstrap, topic_specs(settings), auth=auth))
             print("created: " + (", ".join(created) if created else "nothing (all topics exist)"))
+        elif args.command == "topics" and args.action == "acls":
+            from services.common.kafka import KafkaAuth, create_acls
+            from services.topics import kafka_acls
+
+            auth = KafkaAuth.from_settings(settings)
+            count = asyncio.run(create_acls(settings.kafka_bootstrap, kafka_acls(settings), auth=auth))
+            print(f"{count} ACLs in place (existing ones are left as they are)")
         elif args.command == "catalogue":
             from services.common.catalogue_check import main_check
 
@@ -148,6 +174,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             from services.audit.replay import print_replay, replay
 
             return print_replay(asyncio.run(replay(settings, as_of=args.as_of, keep=args.keep)))
+        elif args.command == "dlq":
+            from services.common.kafka import KafkaAuth
+            from services.dlq import list_dead_letters, print_list, print_redrive, redrive
+
+            auth = KafkaAuth.from_settings(settings)
+            if args.action == "list":
+                return print_list(
+                    asyncio.run(list_dead_letters(settings, service=args.service, topic=args.topic, auth=auth))
+                )
+            report = asyncio.run(
+                redrive(
+                    settings,
+                    service=args.service,
+                    event_ids=None if args.all else args.event_ids,
+                    auth=auth,
+                    wait_seconds=args.wait,
+                )
+            )
+            return print_redrive(report, waited=args.wait > 0)
     except DatabaseUnavailable as exc:
         print(f"exchange: {exc}", file=sys.stderr)
         return 2

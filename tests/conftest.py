@@ -48,6 +48,9 @@ def stack() -> Iterator[Stack]:
         pg_port=free_port(),
         service_ports={svc: free_port() for svc in SERVICES},
         topic_prefix=f"t{uuid.uuid4().hex[:6]}.",
+        # The shared broker is the plain one whatever EXCHANGE_KAFKA_SECURE says: tests read topics without
+        # a Kafka user; tests/reliability/test_kafka_acl.py starts a secure broker of its own.
+        kafka_secure=False,
     )
     test_stack = Stack(config)
     try:

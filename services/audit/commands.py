@@ -15,6 +15,7 @@ from services.audit.receipts import TopicMessage, VerificationReport, verify_top
 from services.audit.topic_reader import read_all
 from services.common.catalogue import load_catalogue
 from services.common.db import create_engine
+from services.common.kafka import KafkaAuth
 from services.common.settings import CommonSettings
 from services.ingest.receipts import ReceiptSigner
 
@@ -62,7 +63,7 @@ async def verify_receipts(
     topics = [settings.topic(name) for name, t in sorted(catalogue.topics.items()) if t.kind == "record"]
     started = time.monotonic()
     messages: list[TopicMessage] = []
-    async for m in read_all(settings.kafka_bootstrap, topics):
+    async for m in read_all(settings.kafka_bootstrap, topics, auth=KafkaAuth.from_settings(settings)):
         messages.append(TopicMessage(m.topic, m.partition, m.offset, tuple(m.headers), m.value or b""))
         if len(messages) % 50_000 == 0:
             print(f"  read {len(messages)} messages …", file=sys.stderr, flush=True)
@@ -91,7 +92,8 @@ async def access_log(settings: CommonSettings, *, subject: str) -> list[dict[str
     from services.common.envelope import CloudEvent, EnvelopeError
 
     entries: list[dict[str, object]] = []
-    async for m in read_all(settings.kafka_bootstrap, [settings.topic("audit.access")]):
+    auth = KafkaAuth.from_settings(settings)
+    async for m in read_all(settings.kafka_bootstrap, [settings.topic("audit.access")], auth=auth):
         if m.key != subject.encode():
             continue
         try:

@@ -6,15 +6,31 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import TopicAuthorizationFailedError
+
+from services.common.kafka import NO_AUTH, KafkaAuth, make_admin
 
 
-async def _partitions(bootstrap: str, topics: Sequence[str]) -> list[TopicPartition]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="exchange-audit")
+async def _partitions(bootstrap: str, topics: Sequence[str], auth: KafkaAuth) -> list[TopicPartition]:
+    admin = make_admin(bootstrap, client_id="exchange-audit", auth=auth)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         wanted = [t for t in topics if t in existing]
+        if auth.username is not None and len(wanted) < len(set(topics)):
+            # On a secure cluster the listing shows only what this user may see: a topic missing from it
+            # may exist. Ask for each; refusing is not "empty" (that would read as lost records).
+            missing = [t for t in topics if t not in existing]
+            denied = [
+                d["topic"]
+                for d in await admin.describe_topics(missing)
+                if d["error_code"] == TopicAuthorizationFailedError.errno
+            ]
+            if denied:
+                raise PermissionError(
+                    f"{auth.who} may not read {', '.join(denied)}: the audit commands need the auditor's "
+                    "Kafka user (EXCHANGE_KAFKA_USERNAME / EXCHANGE_KAFKA_PASSWORD)"
+                )
         if not wanted:
             return []
         descriptions = await admin.describe_topics(wanted)
@@ -23,13 +39,17 @@ async def _partitions(bootstrap: str, topics: Sequence[str]) -> list[TopicPartit
         await admin.close()
 
 
-async def read_all(bootstrap: str, topics: Sequence[str]) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:
-    """Every message of `topics` that exists now, partition by partition in offset order."""
-    partitions = await _partitions(bootstrap, topics)
+async def read_all(
+    bootstrap: str, topics: Sequence[str], *, auth: KafkaAuth = NO_AUTH
+) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:
+    """Every message of `topics` that exists now, partition by partition in offset order (on a secure
+    cluster as the auditor's Kafka user, who may read every topic)."""
+    partitions = await _partitions(bootstrap, topics, auth)
     if not partitions:
         return
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
+        **auth.client_options(),
         client_id="exchange-audit",
         enable_auto_commit=False,
         auto_offset_reset="earliest",

@@ -3,9 +3,14 @@
 poll → decode → handle in ONE database transaction together with the inbox rows → commit the
 database → commit the Kafka offsets. A redelivered event (after a crash, a rebalance or a relay
 re-send) finds its inbox row and changes nothing. An event that cannot be handled goes to
-`<topic>.dlq` with the reason and the consumer carries on; errors are never swallowed silently.
-Infrastructure failures (database or broker unreachable) are not the event's fault: the batch is
-retried from its first offset after a back-off instead of being dead-lettered.
+`<topic>.dlq` (the original message plus `x-dlq-*` headers, services/common/dlq.py) and the consumer
+carries on; errors are never swallowed silently. Infrastructure failures (database or broker
+unreachable) are not the event's fault: the batch is retried from its first offset after a back-off
+instead of being dead-lettered.
+
+The service also consumes its re-drive topic (`<prefix>redrive.<service>`): an operator sends a
+dead-lettered event back there after a fix (`exchange dlq redrive`), its inbox row is `redriving`, and the
+first copy of the event to arrive is applied and flips the row to `applied` in the same transaction.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import IllegalStateError, KafkaError
@@ -23,7 +29,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.common import metrics
+from services.common import dlq, metrics
 from services.common.envelope import CloudEvent, EnvelopeError
 from services.common.tasks import one_line, sleep_or_stop
 
@@ -56,11 +62,16 @@ class Decoded:
     problem: str | None
 
     @property
+    def origin(self) -> dlq.Origin:
+        """Where the event was first read (a re-driven copy names it in its headers)."""
+        m = self.message
+        return dlq.origin_of(m.topic, m.partition, m.offset, m.timestamp, list(m.headers))
+
+    @property
     def event_id(self) -> str:
         if self.event is not None:
             return self.event.id
-        m = self.message
-        return f"undecodable:{m.topic}:{m.partition}:{m.offset}"
+        return f"undecodable:{self.origin}"
 
 
 def decode(message: ConsumerRecord[bytes, bytes]) -> Decoded:
@@ -82,12 +93,14 @@ class ConsumerLoop:
         group_id: str,
         handle: Handler,
         after_commit: Callable[[], None] | None = None,
+        service: str | None = None,
     ) -> None:
         self._engine = engine
         self._consumer = consumer
         self._dlq = dlq_producer
         self._schema = schema
         self._group = group_id
+        self._service = service or schema  # names the inbox `exchange dlq redrive --service` acts on
         self._handle = handle
         self._after_commit = after_commit
         self.applied_total = 0
@@ -150,7 +163,7 @@ class ConsumerLoop:
                     await self._apply_alone(item)
         for item in decoded:
             if item.problem is not None:
-                await self._dead_letter(item, item.problem)
+                await self._dead_letter(item, "EnvelopeError", dlq.mask_personal(item.problem))
 
     async def _apply(self, conn: AsyncConnection, items: Sequence[Decoded]) -> None:
         if not items:
@@ -160,10 +173,18 @@ class ConsumerLoop:
             if item.event_id not in new_ids:
                 metrics.DUPLICATES.labels(self._group, item.message.topic).inc()
                 continue
+            new_ids.discard(item.event_id)  # a second copy in the same batch is a duplicate too
             assert item.event is not None
             await self._handle(conn, item.event)
             metrics.CONSUMED.labels(self._group, item.message.topic).inc()
             self.applied_total += 1
+            origin = item.origin
+            if origin.attempt:
+                await self._settle_redrive(conn, item)
+                log.info(
+                    "re-driven event applied",
+                    extra={"group": self._group, "event_id": item.event_id, "origin": str(origin)},
+                )
 
     async def _apply_alone(self, item: Decoded) -> None:
         try:
@@ -172,7 +193,8 @@ class ConsumerLoop:
         except Exception as exc:
             if await self._environment_at_fault(exc):
                 raise
-            await self._dead_letter(item, one_line(exc))
+            error, reason = dlq.describe_failure(exc)
+            await self._dead_letter(item, error, reason)
 
     async def _environment_at_fault(self, exc: BaseException) -> bool:
         """Is this failure the environment's (retry later) rather than the event's (dead-letter it)?
@@ -192,50 +214,83 @@ class ConsumerLoop:
         return False
 
     async def _claim(self, conn: AsyncConnection, items: Sequence[Decoded]) -> set[str]:
-        rows = [
-            {"id": i.event_id, "topic": i.message.topic, "p": i.message.partition, "o": i.message.offset} for i in items
-        ]
+        """Insert the inbox rows of `items`; return the ids that are new (or were waiting for a re-drive).
+
+        A row an operator re-drove (`redriving`) is taken back here, so whichever copy of the event comes
+        first (re-driven or the original, redelivered) is applied, once: the row lock of the upsert makes a
+        concurrent second claim wait and then find `applied`."""
+        unique: dict[str, dlq.Origin] = {}
+        for item in items:
+            unique.setdefault(item.event_id, item.origin)  # ON CONFLICT DO UPDATE may touch a row only once
         result = await conn.execute(
             text(
                 f'INSERT INTO {self._schema}.inbox (event_id, topic, partition, "offset") '
                 "SELECT * FROM unnest(CAST(:ids AS text[]), CAST(:topics AS text[]), "
-                "CAST(:parts AS int[]), CAST(:offs AS int[])) "
-                "ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+                "CAST(:parts AS int[]), CAST(:offs AS bigint[])) "
+                f"ON CONFLICT (event_id) DO UPDATE SET status = '{dlq.APPLIED}', processed_at = now() "
+                f"WHERE {self._schema}.inbox.status = '{dlq.REDRIVING}' RETURNING event_id"
             ),
             {
-                "ids": [r["id"] for r in rows],
-                "topics": [r["topic"] for r in rows],
-                "parts": [r["p"] for r in rows],
-                "offs": [r["o"] for r in rows],
+                "ids": list(unique),
+                "topics": [o.topic for o in unique.values()],
+                "parts": [o.partition for o in unique.values()],
+                "offs": [o.offset for o in unique.values()],
             },
         )
         return {row[0] for row in result}
 
-    async def _dead_letter(self, item: Decoded, reason: str) -> None:
-        """Park the event on `<topic>.dlq` with its error, and remember it in the inbox as dead-lettered."""
+    async def _settle_redrive(self, conn: AsyncConnection, item: Decoded) -> None:
+        """An event re-driven for an inbox row under another id (one that could not be decoded before the
+        fix) settles that row too, so the operator does not see it waiting forever."""
         m = item.message
-        headers = [
-            *list(m.headers),
-            ("x-dlq-reason", reason.encode()[:2000]),
-            ("x-dlq-group", self._group.encode()),
-        ]
-        headers += [("x-dlq-origin", f"{m.topic}:{m.partition}:{m.offset}".encode())]
-        await self._dlq.send_and_wait(m.topic + ".dlq", value=m.value, key=m.key, headers=headers)
+        redriven_for = dlq.header(list(m.headers), dlq.REDRIVE_EVENT_ID)
+        if redriven_for and redriven_for != item.event_id:
+            await conn.execute(
+                text(
+                    f"UPDATE {self._schema}.inbox SET status = '{dlq.APPLIED}', processed_at = now() "
+                    f"WHERE event_id = :id AND status = '{dlq.REDRIVING}'"
+                ),
+                {"id": redriven_for},
+            )
+
+    async def _dead_letter(self, item: Decoded, error: str, reason: str) -> None:
+        """Park the original message on `<source topic>.dlq` with its error and origin, and remember the
+        event in the inbox as dead-lettered (a re-driven event that fails again goes back to the same
+        dead-letter topic with its original origin and the attempt counted)."""
+        m = item.message
+        origin = item.origin
+        headers = dlq.dead_letter_headers(
+            list(m.headers),
+            origin=origin,
+            group=self._group,
+            service=self._service,
+            event_id=item.event_id,
+            error=error,
+            reason=reason,
+            at=datetime.now(UTC),
+        )
+        await self._dlq.send_and_wait(origin.topic + dlq.DLQ_SUFFIX, value=m.value, key=m.key, headers=headers)
         async with self._engine.begin() as conn:
+            # A first failure inserts the row; a re-drive that failed again puts it back to dead-lettered
+            # with the new error. An applied row is never touched.
             await conn.execute(
                 text(
                     f'INSERT INTO {self._schema}.inbox (event_id, topic, partition, "offset", status, error) '
-                    "VALUES (:id, :t, :p, :o, 'dead_lettered', :e) ON CONFLICT (event_id) DO NOTHING"
+                    f"VALUES (:id, :t, :p, :o, '{dlq.DEAD_LETTERED}', :e) ON CONFLICT (event_id) DO UPDATE "
+                    f"SET status = '{dlq.DEAD_LETTERED}', error = EXCLUDED.error, processed_at = now() "
+                    f"WHERE {self._schema}.inbox.status IN ('{dlq.REDRIVING}', '{dlq.DEAD_LETTERED}')"
                 ),
-                {"id": item.event_id, "t": m.topic, "p": m.partition, "o": m.offset, "e": reason},
+                {"id": item.event_id, "t": origin.topic, "p": origin.partition, "o": origin.offset, "e": reason},
             )
-        metrics.DEAD_LETTERS.labels(self._group, m.topic).inc()
+        metrics.DEAD_LETTERS.labels(self._group, origin.topic).inc()
         log.error(
-            "event dead-lettered",
+            "event dead-lettered; after fixing the cause run `exchange dlq redrive`",
             extra={
                 "group": self._group,
                 "event_id": item.event_id,
-                "origin": f"{m.topic}:{m.partition}:{m.offset}",
+                "origin": str(origin),
+                "attempt": origin.attempt + 1,
+                "error": error,
                 "reason": reason,
             },
         )

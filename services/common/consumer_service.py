@@ -16,6 +16,7 @@ from fastapi import APIRouter, FastAPI
 from services.common.catalogue import load_catalogue
 from services.common.clock import Clock, SystemClock
 from services.common.consumer import Handler
+from services.common.dlq import redrive_topic
 from services.common.http import FastJSONResponse, install_error_handlers, install_health
 from services.common.metrics import RequestMetrics
 from services.common.runtime import ConsumerSpec, ServiceRuntime
@@ -50,7 +51,10 @@ def create_consumer_app(
     clock: Clock | None = None,
     pool_size: int = 10,
     tick_seconds: float = 60.0,
+    redrive: bool = True,
 ) -> FastAPI:
+    """``redrive``: also consume ``redrive.<service>`` (the service's own instances; not a rebuild beside it,
+    for which no such topic exists)."""
     topics = record_topics(settings)
     the_clock = clock or SystemClock()
 
@@ -68,7 +72,12 @@ def create_consumer_app(
             runtime.start_consumer(
                 ConsumerSpec(
                     group_id=f"{settings.topic_prefix}{service}",
-                    topics=[*topics, *parts.extra_topics],
+                    # Its own re-drive topic too: dead letters an operator sends back after a fix.
+                    topics=[
+                        *topics,
+                        *parts.extra_topics,
+                        *([redrive_topic(settings.topic_prefix, service)] if redrive else []),
+                    ],
                     handle=parts.handle,
                 )
             )

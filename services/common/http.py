@@ -9,6 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Annotated, Any
 
+import asyncpg
 import orjson
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -21,6 +22,41 @@ from services.common.auth import Authenticator, Principal, Role
 from services.common.errors import ApiError as ApiError  # re-exported: endpoints raise ApiProblem with these
 
 log = logging.getLogger(__name__)
+
+# SQLSTATEs that say "the database cannot do it now", not "the request is wrong": class 53
+# insufficient_resources (53100 disk_full, 53200 out_of_memory, 53300 too_many_connections …), and a
+# statement that ran out of time (57014 query_canceled by statement_timeout, 55P03 lock_not_available by
+# lock_timeout) because a slow disk or another session holds it up.
+SLOW_SQLSTATES = frozenset({"57014", "55P03"})
+
+
+def sqlstate(exc: BaseException) -> str | None:
+    """The PostgreSQL SQLSTATE behind a SQLAlchemy/asyncpg error, if the server sent one."""
+    orig = getattr(exc, "orig", None)
+    for candidate in (orig, getattr(orig, "__cause__", None), exc):
+        state = getattr(candidate, "sqlstate", None)
+        if isinstance(state, str) and state:
+            return state
+    return None
+
+
+def database_problem(exc: BaseException) -> tuple[str, str, int]:
+    """(code, message, Retry-After seconds) of a database failure during a request; nothing was changed."""
+    state = sqlstate(exc)
+    if state is not None and state.startswith("53"):
+        return (
+            "database_full",
+            f"the database has no room to do this right now (SQLSTATE {state}: disk full or out of resources); "
+            "nothing was changed. Retry later",
+            30,
+        )
+    if state in SLOW_SQLSTATES:
+        return (
+            "database_slow",
+            f"the database did not answer in time (SQLSTATE {state}); nothing was changed. Retry later",
+            5,
+        )
+    return "unavailable", "the database is unavailable right now; nothing was changed. Retry later", 2
 
 
 class FastJSONResponse(JSONResponse):
@@ -74,15 +110,29 @@ def install_error_handlers(app: FastAPI) -> None:
         }.get(exc.status_code, "http_error")
         return error_response(exc.status_code, [ApiError("", code, str(exc.detail))], getattr(exc, "headers", None))
 
-    async def on_database_down(_: Request, exc: Exception) -> Response:
-        log.warning("database unavailable during a request", extra={"error": type(exc).__name__})
-        return error_response(
-            503,
-            [ApiError("", "unavailable", "the database is unavailable right now; nothing was changed. Retry later")],
-            {"Retry-After": "2"},
+    async def on_database_down(request: Request, exc: Exception) -> Response:
+        if (sqlstate(exc) or "").startswith("22"):  # data exception: a value the request sent, see below
+            return await on_unstorable_value(request, exc)
+        code, message, retry_after = database_problem(exc)
+        log.warning(
+            "database unavailable during a request",
+            extra={"error": type(exc).__name__, "sqlstate": sqlstate(exc), "code": code},
         )
+        return error_response(503, [ApiError("", code, message)], {"Retry-After": str(retry_after)})
+
+    async def on_unstorable_value(_: Request, exc: Exception) -> Response:
+        # SQLSTATE class 22 (data exception): PostgreSQL refused a value the caller sent — above all the NUL
+        # character (U+0000), which no text or jsonb column can hold. The request's fault, never a 503
+        # "retry later" (it would fail forever) nor a 500 (found by tests/security/test_bad_input.py).
+        log.info("value refused by the database", extra={"error": type(exc).__name__, "sqlstate": sqlstate(exc)})
+        message = (
+            "请求中含有无法保存或查询的字符或数值（如空字符 U+0000），请删除后重试 (the request carries a character or "
+            "value the exchange cannot store or search for, such as the NUL character U+0000; remove it)"
+        )
+        return error_response(422, [ApiError("", "invalid_value", message)])
 
     app.add_exception_handler(ApiProblem, on_problem)
+    app.add_exception_handler(asyncpg.exceptions.DataError, on_unstorable_value)  # raw asyncpg (public reads)
     app.add_exception_handler(DBAPIError, on_database_down)
     app.add_exception_handler(OSError, on_database_down)
     app.add_exception_handler(RequestValidationError, on_validation)

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.common.auth import Authenticator
 from services.common.consumer import ConsumerLoop, Handler
 from services.common.db import DatabaseUnavailable, check_database, create_engine, describe
-from services.common.kafka import broker_reachable, make_consumer, make_producer
+from services.common.kafka import KafkaAuth, broker_problem, make_consumer, make_producer
 from services.common.outbox import OutboxRelay
 from services.common.settings import CommonSettings
 from services.common.tasks import sleep_or_stop
@@ -58,6 +58,11 @@ class ServiceRuntime:
             raise
         return cls(name=name, schema=schema, settings=settings, engine=engine)
 
+    @property
+    def kafka_auth(self) -> KafkaAuth:
+        """This service's own Kafka user (EXCHANGE_KAFKA_USERNAME) on a secure cluster."""
+        return KafkaAuth.from_settings(self.settings)
+
     def authenticator(self) -> Authenticator:
         return Authenticator(self.engine)
 
@@ -77,7 +82,9 @@ class ServiceRuntime:
 
     def start_relay(self) -> OutboxRelay:
         """The outbox relay with its own producer; Kafka may be down now, the relay waits for it."""
-        self.producer = make_producer(self.settings.kafka_bootstrap, client_id=f"{self.name}-relay")
+        self.producer = make_producer(
+            self.settings.kafka_bootstrap, client_id=f"{self.name}-relay", auth=self.kafka_auth
+        )
         relay = OutboxRelay(self.engine, self.producer, schema=self.schema)
         self.relay = relay
         producer = self.producer
@@ -92,7 +99,9 @@ class ServiceRuntime:
     def start_consumer(self, spec: ConsumerSpec) -> None:
         """Run the consumer loop; if it ever fails unexpectedly it is restarted from the last committed
         offsets (safe: offsets follow database commits and the inbox drops what was already applied)."""
-        dlq = make_producer(self.settings.kafka_bootstrap, client_id=f"{self.name}-dlq", linger_ms=0)
+        dlq = make_producer(
+            self.settings.kafka_bootstrap, client_id=f"{self.name}-dlq", linger_ms=0, auth=self.kafka_auth
+        )
 
         async def run() -> None:
             await _start_with_retry(dlq.start, self.stop, f"{self.name} dead-letter producer")
@@ -106,7 +115,11 @@ class ServiceRuntime:
 
     async def _consume_until_failure(self, spec: ConsumerSpec, dlq: AIOKafkaProducer) -> None:
         consumer = make_consumer(
-            self.settings.kafka_bootstrap, group_id=spec.group_id, topics=spec.topics, client_id=f"{self.name}-consumer"
+            self.settings.kafka_bootstrap,
+            group_id=spec.group_id,
+            topics=spec.topics,
+            client_id=f"{self.name}-consumer",
+            auth=self.kafka_auth,
         )
         loop = ConsumerLoop(
             engine=self.engine,
@@ -116,6 +129,7 @@ class ServiceRuntime:
             group_id=spec.group_id,
             handle=spec.handle,
             after_commit=self.relay.wake if self.relay else None,
+            service=self.name,
         )
         self.consumer_loop = loop
         await _start_with_retry(consumer.start, self.stop, f"{self.name} consumer")
@@ -136,8 +150,9 @@ class ServiceRuntime:
             await check_database(self.engine, timeout=2.0)
         except DatabaseUnavailable as exc:
             problems["database"] = str(exc)
-        if not await broker_reachable(self.settings.kafka_bootstrap):
-            problems["kafka"] = f"Kafka at {self.settings.kafka_bootstrap} is unreachable"
+        kafka = await broker_problem(self.settings.kafka_bootstrap, auth=self.kafka_auth)
+        if kafka is not None:
+            problems["kafka"] = kafka
         for task in self.tasks:
             if task.done():
                 problems[task.get_name()] = "stopped: " + _task_error(task)

@@ -21,7 +21,6 @@ from services.ingest import store
 from services.ingest.validation import Problem, RecordValidator, Verdict
 from services.ingest.writer import NotDurable, Outcome, Pending, ReceiptWriter
 
-RETRY_AFTER_SECONDS = "2"
 CORRECTION_TYPES = frozenset({"record_correction", "record_revocation"})
 REPAIR_DECISION = "repair_decision"
 TARGETED_TYPES = CORRECTION_TYPES | {REPAIR_DECISION}
@@ -150,18 +149,9 @@ def _pending(department: str, record: dict[str, Any], verdict: Verdict) -> Pendi
     return Pending(department, record, verdict.record_type, verdict.type_version, verdict.warnings)
 
 
-def _not_durable() -> Response:
-    return error_response(
-        503,
-        [
-            ApiError(
-                "",
-                "not_durable",
-                "the record could not be stored durably right now; nothing was kept. Retry with the same id (稍后重试)",
-            )
-        ],
-        {"Retry-After": RETRY_AFTER_SECONDS},
-    )
+def _not_durable(exc: NotDurable) -> Response:
+    """503 with what happened (not_durable, database_full, database_slow, outcome_unknown; writer.py)."""
+    return error_response(503, [ApiError("", exc.code, exc.message)], {"Retry-After": str(exc.retry_after)})
 
 
 def _outcome_body(outcome: Outcome, record_id: str) -> tuple[int, dict[str, Any]]:
@@ -191,8 +181,8 @@ async def post_record(request: Request, caller: DepartmentCaller) -> Response:
         return error_response(422, [ApiError(e.path, e.code, e.message) for e in verdict.errors])
     try:
         (outcome,) = await ctx.writer.submit([_pending(caller.department, record, verdict)])
-    except NotDurable:
-        return _not_durable()
+    except NotDurable as exc:
+        return _not_durable(exc)
     status, body = _outcome_body(outcome, record["id"])
     return FastJSONResponse(body, status_code=status)
 
@@ -221,8 +211,8 @@ async def post_batch(request: Request, caller: DepartmentCaller) -> Response:
     if pending:
         try:
             outcomes = await ctx.writer.submit([p for _, p in pending])
-        except NotDurable:
-            return _not_durable()
+        except NotDurable as exc:
+            return _not_durable(exc)
         for (index, item), outcome in zip(pending, outcomes, strict=True):
             status, payload = _outcome_body(outcome, item.record["id"])
             results[index] = {"index": index, "status": status, **payload}

@@ -50,6 +50,7 @@ def create_app(settings: IngestSettings | None = None, clock: Clock | None = Non
             on_commit=relay.wake,
             reporting_days=settings.reporting_days,
             max_batch=2 * settings.max_batch,
+            commit_timeout=settings.commit_timeout_seconds,
         )
         rejections: Counter[tuple[str, str, str]] = Counter()
         app.state.runtime = runtime

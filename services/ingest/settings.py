@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from services.common.settings import REPO_ROOT, CommonSettings
@@ -19,3 +20,6 @@ class IngestSettings(CommonSettings):
     max_body_bytes: int = 1_048_576
     max_batch: int = 1000
     pool_size: int = 10
+    # A group commit (chain-head locks, inserts, COMMIT) that takes longer answers 503 instead of hanging
+    # (writer.py: database_slow, or outcome_unknown when COMMIT itself did not answer in time).
+    commit_timeout_seconds: float = Field(default=5.0, gt=0)

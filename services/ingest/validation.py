@@ -121,6 +121,7 @@ class RecordValidator:
         errors: list[Problem] = []
         warnings: list[Problem] = []
         errors += self.data_problems(record_type.name, type_version.version, submission["data"], "/data")
+        errors += _nul_problems(submission, "")
         _check_subject(submission["subject"], errors, warnings)
         _check_decision_date(submission, record_type, today, errors)
         if not errors:
@@ -128,6 +129,31 @@ class RecordValidator:
             _check_subject_agrees(submission, record_type, errors)
             _check_data_fields(submission["data"], record_type, errors, warnings)
         return Verdict(record_type, type_version, tuple(errors), tuple(warnings))
+
+
+def _nul_problems(value: Any, pointer: str) -> list[Problem]:
+    """NUL (U+0000) anywhere in the record, keys included: JSON allows it, but no PostgreSQL text or jsonb
+    value can hold it, so every consumer would dead-letter the record after ingest had accepted it."""
+    found: list[Problem] = []
+    if isinstance(value, str):
+        if "\x00" in value:
+            found.append(
+                Problem(
+                    pointer,
+                    "nul_character",
+                    "text must not contain the NUL character (U+0000, JSON \\u0000); remove it (文本中不能含有空字符)",
+                )
+            )
+    elif isinstance(value, dict):
+        for key, child in value.items():
+            child_pointer = _pointer(pointer, [key])
+            if "\x00" in key:
+                found += _nul_problems(key, child_pointer)
+            found += _nul_problems(child, child_pointer)
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            found += _nul_problems(child, _pointer(pointer, [index]))
+    return found
 
 
 def _check_subject(subject: Mapping[str, Any], errors: list[Problem], warnings: list[Problem]) -> None:

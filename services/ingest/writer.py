@@ -5,6 +5,22 @@ One writer task per process takes whatever requests are waiting and commits them
 original receipt; different content → conflict), receipts built and signed, records and outbox rows
 inserted. Only after PostgreSQL commits does any caller get its 202. If the transaction fails, every
 caller in it gets `NotDurable` (→ 503 + Retry-After) and nothing of the batch is stored.
+
+Every commit is bounded by `commit_timeout` (INGEST_COMMIT_TIMEOUT_SECONDS), so a full or stalled disk
+gives the department a 503 in bounded time, never a hanging request:
+
+- inside the transaction, `lock_timeout` and `statement_timeout` make PostgreSQL abort a statement that
+  waits longer (a chain head held by a stalled transaction, a slow write): the transaction rolls back, so
+  the answer "nothing was stored" (`database_slow`) is certain;
+- the caller stops waiting after `commit_timeout` + 1 s in any case (a connection that hangs, a queue
+  behind a stuck commit). Its record is then never committed later: a queued record is dropped, and a
+  batch with a caller that gave up is rolled back instead of committed (`database_slow`, certain);
+- except when COMMIT was already sent: PostgreSQL does not cancel a COMMIT (one waiting for a synchronous
+  standby or an fsync cannot be taken back), so the outcome is not known (`outcome_unknown`): the batch may
+  still commit. The department retries with the same id and gets the original receipt (200) if it did, a
+  new one (202) if it did not — never two records;
+- SQLSTATE class 53 (insufficient_resources: 53100 disk_full …) is `database_full`, with a longer
+  Retry-After: space has to come back first.
 """
 
 from __future__ import annotations
@@ -16,12 +32,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.calendar import WorkingDayCalendar, is_reported_late
 from services.common.catalogue import RecordType, TypeVersion
 from services.common.clock import Clock
 from services.common.envelope import CloudEvent
+from services.common.http import SLOW_SQLSTATES, sqlstate
 from services.common.outbox import enqueue, outbox_row
 from services.ingest import store
 from services.ingest.receipts import ReceiptSigner, content_hash, iso, record_hash
@@ -31,7 +50,59 @@ log = logging.getLogger(__name__)
 
 
 class NotDurable(RuntimeError):
-    """The record could not be committed; the client should retry with the same id."""
+    """The record could not be committed (or its commit was not confirmed in time); the client should
+    retry with the same id. `code`, `message` and `retry_after` are the 503 answer."""
+
+    def __init__(self, code: str, message: str, *, retry_after: int = 2, cause: str = "") -> None:
+        super().__init__(cause or code)
+        self.code = code
+        self.message = message
+        self.retry_after = retry_after
+
+
+class _CommitUnconfirmed(RuntimeError):
+    """COMMIT was sent but its answer never came (connection lost): the batch may or may not be stored."""
+
+
+class _CallerGaveUp(RuntimeError):
+    """A caller of the batch stopped waiting before COMMIT: the batch is rolled back, not stored."""
+
+
+def not_durable(exc: BaseException, *, commit_timeout: float) -> NotDurable:
+    """The 503 a failed group commit gives each of its callers."""
+    state = sqlstate(exc)
+    retry = "Retry with the same id"
+    if isinstance(exc, _CommitUnconfirmed):
+        return NotDurable(
+            "outcome_unknown",
+            "the database did not confirm the commit; the record may or may not be stored. "
+            f"{retry}: the original receipt comes back (200) if it was stored (结果未确认，请用同一编号重试)",
+            retry_after=5,
+            cause=type(exc).__name__,
+        )
+    if state is not None and state.startswith("53"):
+        return NotDurable(
+            "database_full",
+            f"the database has no room to store the record (SQLSTATE {state}: disk full or out of resources); "
+            f"nothing was stored. {retry} later (存储空间不足，稍后重试)",
+            retry_after=30,
+            cause=state,
+        )
+    if state in SLOW_SQLSTATES or isinstance(exc, _CallerGaveUp):
+        why = f"SQLSTATE {state}: a slow disk or a held lock" if state else "a slow disk or a stuck earlier commit"
+        return NotDurable(
+            "database_slow",
+            f"the database could not store the record within {commit_timeout:g} s ({why}); nothing was stored. "
+            f"{retry} (数据库响应超时，稍后重试)",
+            retry_after=5,
+            cause=state or type(exc).__name__,
+        )
+    return NotDurable(
+        "not_durable",
+        f"the record could not be stored durably right now; nothing was kept. {retry} (稍后重试)",
+        retry_after=2,
+        cause=state or type(exc).__name__,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +119,9 @@ class Pending:
     type_version: TypeVersion
     warnings: tuple[Problem, ...]
     future: asyncio.Future[Outcome] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    started: bool = False  # taken into a group commit
+    committing: bool = False  # its batch's COMMIT was sent
+    abandoned: bool = False  # its caller stopped waiting: never commit it unless COMMIT was already sent
 
 
 class ReceiptWriter:
@@ -62,6 +136,7 @@ class ReceiptWriter:
         on_commit: Callable[[], None],
         reporting_days: int = 7,
         max_batch: int = 2000,
+        commit_timeout: float = 5.0,
     ) -> None:
         self._engine = engine
         self._signer = signer
@@ -71,13 +146,30 @@ class ReceiptWriter:
         self._on_commit = on_commit
         self._reporting_days = reporting_days
         self._max_batch = max_batch
+        self._commit_timeout = commit_timeout
+        # PostgreSQL aborts a statement at commit_timeout; the caller waits a little longer, so that in
+        # the common case (a stalled statement) it gets the certain answer rather than "unknown".
+        self._caller_timeout = commit_timeout + 1.0
         self._queue: asyncio.Queue[Pending] = asyncio.Queue()
 
     async def submit(self, items: list[Pending]) -> list[Outcome]:
-        """Queue items for the next group commit and wait for it; raises NotDurable if it failed."""
+        """Queue items for the next group commit and wait for it; raises NotDurable if it failed or was
+        not confirmed within the commit timeout."""
         for item in items:
             self._queue.put_nowait(item)
-        return list(await asyncio.gather(*(item.future for item in items)))
+        waiting = asyncio.gather(*(item.future for item in items))
+        try:
+            return list(await asyncio.wait_for(asyncio.shield(waiting), self._caller_timeout))
+        except TimeoutError:
+            # Nobody awaits the results any more; retrieve them so asyncio does not report them as lost.
+            waiting.add_done_callback(lambda f: f.cancelled() or f.exception())
+            for item in items:
+                item.abandoned = True  # the writer skips it if queued, rolls its batch back if before COMMIT
+                if not item.started:
+                    item.future.cancel()
+            if any(item.committing for item in items):
+                raise not_durable(_CommitUnconfirmed(), commit_timeout=self._commit_timeout) from None
+            raise not_durable(_CallerGaveUp(), commit_timeout=self._commit_timeout) from None
 
     async def run(self, stop: asyncio.Event) -> None:
         while not (stop.is_set() and self._queue.empty()):
@@ -88,16 +180,29 @@ class ReceiptWriter:
             batch = [first]
             while len(batch) < self._max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
+            batch = [item for item in batch if not item.abandoned]
+            if not batch:
+                continue
+            for item in batch:
+                item.started = True
             try:
                 outcomes = await self._commit(batch)
             except Exception as exc:
+                failure = not_durable(exc, commit_timeout=self._commit_timeout)
                 log.warning(
                     "group commit failed; callers get 503",
-                    extra={"records": len(batch), "error": f"{type(exc).__name__}"},
+                    extra={
+                        "records": len(batch),
+                        "error": type(exc).__name__,
+                        "sqlstate": sqlstate(exc),
+                        "code": failure.code,
+                    },
                 )
                 for item in batch:
                     if not item.future.done():
-                        item.future.set_exception(NotDurable(type(exc).__name__))
+                        item.future.set_exception(
+                            NotDurable(failure.code, failure.message, retry_after=failure.retry_after)
+                        )
                 continue
             for item, outcome in zip(batch, outcomes, strict=True):
                 if not item.future.done():
@@ -107,7 +212,15 @@ class ReceiptWriter:
     async def _commit(self, batch: list[Pending]) -> list[Outcome]:
         received_at = self._clock.now()
         outcomes: list[Outcome] = []
-        async with self._engine.begin() as conn:
+        async with self._engine.connect() as conn:
+            await conn.begin()
+            # Bound every statement of this transaction (a lock wait, a write to a stalled disk); an
+            # aborted statement rolls the whole batch back. SET LOCAL ends with the transaction.
+            limit = f"{max(1, round(self._commit_timeout * 1000))}ms"
+            await conn.execute(
+                text("SELECT set_config('lock_timeout', :t, true), set_config('statement_timeout', :t, true)"),
+                {"t": limit},
+            )
             heads = await store.lock_chains(conn, (item.department for item in batch))
             existing = await store.find_records(conn, ((i.department, i.record["id"]) for i in batch))
             accepted_now: dict[tuple[str, str], tuple[bytes, dict[str, Any]]] = {}
@@ -148,6 +261,20 @@ class ReceiptWriter:
                 await store.insert_records(conn, new_rows)
                 await enqueue(conn, store.SCHEMA, events)
                 await store.advance_chains(conn, heads.values())
+            # No await between this check and COMMIT: a caller gives up either before (rolled back: it is
+            # told "nothing was stored") or after (told "outcome unknown").
+            if any(item.abandoned for item in batch):
+                raise _CallerGaveUp()
+            for item in batch:
+                item.committing = True
+            try:
+                await conn.commit()
+            except DBAPIError as exc:
+                if sqlstate(exc) is None:  # no answer from the server: it may have committed
+                    raise _CommitUnconfirmed(type(exc).__name__) from exc
+                raise  # the server refused the commit: nothing is stored
+            except (OSError, TimeoutError) as exc:
+                raise _CommitUnconfirmed(type(exc).__name__) from exc
         return outcomes
 
     def _receipt(self, item: Pending, head: store.ChainHead, received_at: Any) -> dict[str, Any]:

@@ -7,10 +7,12 @@ import logging
 
 from fastapi import FastAPI
 
+from services.common.bodylimit import BodyLimit
 from services.common.calendar import WorkingDayCalendar
 from services.common.catalogue import load_catalogue
 from services.common.clock import Clock, shanghai_date
 from services.common.consumer_service import ConsumerParts, create_consumer_app
+from services.common.ratelimit import Limit, RateLimitMiddleware, parse_networks, rule
 from services.common.runtime import ServiceRuntime
 from services.publish import portal
 from services.publish.api import router
@@ -21,6 +23,25 @@ from services.publish.settings import PublishSettings
 from services.publish.store import PublicReads
 
 log = logging.getLogger(__name__)
+
+# The public JSON API (API.md "Publish", no token): rate-limited per client address. The portal's HTML
+# form has its own limit (portal.RateLimit); department views are behind tokens and not limited here.
+PUBLIC_API_RULES = (
+    rule("GET", "/v1/disclosures", "read"),
+    rule("GET", "/v1/disclosures/{record_id}", "read"),
+    rule("GET", "/v1/objections/{objection_id}", "read"),
+    rule("GET", "/v1/repairs/{repair_id}", "read"),
+    rule("POST", "/v1/objections", "write"),
+    rule("POST", "/v1/repairs", "write"),
+)
+
+
+def public_limits(settings: PublishSettings) -> dict[str, Limit]:
+    """The buckets of ``PUBLIC_API_RULES``: reads and writes, per client address (``PUBLISH_PUBLIC_*``)."""
+    return {
+        "read": Limit(settings.public_read_per_minute, settings.public_read_burst),
+        "write": Limit(settings.public_write_per_minute, settings.public_write_burst),
+    }
 
 
 def create_app(settings: PublishSettings | None = None, clock: Clock | None = None) -> FastAPI:
@@ -47,7 +68,7 @@ def create_app(settings: PublishSettings | None = None, clock: Clock | None = No
         publisher = Publisher(ctx)
         return ConsumerParts(handle=publisher.handle, on_tick=publisher.on_tick)
 
-    return create_consumer_app(
+    app = create_consumer_app(
         service="publish",
         schema=SCHEMA,
         settings=settings,
@@ -62,6 +83,16 @@ def create_app(settings: PublishSettings | None = None, clock: Clock | None = No
         pool_size=settings.pool_size,
         tick_seconds=settings.tick_seconds,
     )
+    # Added last, so outermost: a refused request costs neither a body read nor a database query.
+    app.add_middleware(BodyLimit, max_bytes=settings.public_max_body_bytes, prefixes=("/v1/",))
+    app.add_middleware(
+        RateLimitMiddleware,
+        service="publish",
+        rules=PUBLIC_API_RULES,
+        limits=public_limits(settings),
+        exempt=parse_networks(settings.rate_limit_exempt),
+    )
+    return app
 
 
 async def _close_at_stop(reads: PublicReads, stop: asyncio.Event) -> None:

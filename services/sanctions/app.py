@@ -53,6 +53,7 @@ def create_app(settings: SanctionsSettings | None = None, clock: Clock | None = 
         clock=clock,
         pool_size=settings.pool_size,
         tick_seconds=settings.tick_seconds,
+        redrive=settings.instance == "sanctions",  # a rebuild instance has no re-drive topic of its own
     )
 
 

@@ -50,7 +50,7 @@ async def test_every_catalogue_example_is_accepted_with_a_signed_receipt(
 ) -> None:
     department = _reporter(example["type"])
     record = factories.fresh(example, department)
-    if example["type"] in ("record_correction", "record_revocation"):
+    if example["type"] in ("record_correction", "record_revocation", "repair_decision"):
         target = factories.penalty(department=department) if department in ("AMR", "TAX", "HOUSING") else None
         assert target is not None, f"no penalty reporter for {department}"
         assert (await post(ingest, tokens, target, department)).status_code == 202

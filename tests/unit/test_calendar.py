@@ -364,3 +364,34 @@ def test_add_working_days_matches_counting_day_by_day_with_the_library(
         day += timedelta(days=1)
         left -= chinese_calendar.is_workday(day)
     assert calendar.add_working_days(start, n) == Deadline(day, provisional=False)
+
+
+@given(first=DAYS, later_by=st.integers(min_value=0, max_value=400), n=COUNTS)
+def test_a_later_start_never_gives_an_earlier_deadline(
+    calendar: WorkingDayCalendar, first: date, later_by: int, n: int
+) -> None:
+    """A record decided later is never due earlier (monotonic in the start day, not only in n)."""
+    later = first + timedelta(days=later_by)
+    assert calendar.add_working_days(first, n).date <= calendar.add_working_days(later, n).date
+
+
+@given(start=DAYS, n=COUNTS)
+def test_deadline_is_provisional_exactly_when_a_counted_day_lies_beyond_coverage(
+    calendar: WorkingDayCalendar, start: date, n: int
+) -> None:
+    """Provisional iff some day of (start, deadline] is in a year the calendar does not cover: a
+    deadline wholly inside covered years is final, and one reaching past them never passes as final."""
+    deadline = calendar.add_working_days(start, n)
+    counted_years = range((start + timedelta(days=1)).year, deadline.date.year + 1)
+    assert deadline.provisional == any(not calendar.covers(year) for year in counted_years)
+
+
+@given(start=DAYS, a=COUNTS, b=COUNTS)
+def test_counting_in_two_steps_gives_the_same_deadline(
+    calendar: WorkingDayCalendar, start: date, a: int, b: int
+) -> None:
+    """n + m working days after a day = m working days after the n-th (the start day is never counted)."""
+    whole = calendar.add_working_days(start, a + b)
+    first = calendar.add_working_days(start, a)
+    second = calendar.add_working_days(first.date, b)
+    assert whole == Deadline(second.date, first.provisional or second.provisional)

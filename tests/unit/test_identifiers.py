@@ -166,6 +166,25 @@ def test_single_substitution_of_a_random_valid_uscc_is_an_error(first17: str, po
     assert check_uscc(mutated).ok == (mutated == code)
 
 
+@given(st.text(alphabet=USCC_ALPHABET, min_size=17, max_size=17), st.integers(min_value=0, max_value=15))
+def test_swapping_two_adjacent_characters_of_a_uscc_is_caught(first17: str, position: int) -> None:
+    """Neighbouring weights 3^i and 3^(i+1) differ mod the prime 31, so a transposition always moves Σ."""
+    code = _with_check(first17)
+    swapped = code[:position] + code[position + 1] + code[position] + code[position + 2 :]
+    if swapped != code:
+        assert "uscc_check_character" in _codes(check_uscc(swapped))[0]
+
+
+@given(st.text(max_size=40))
+def test_any_text_is_judged_without_raising(text: str) -> None:
+    """Whatever a department sends as a code, the checks answer with problems, never an exception."""
+    for result in (check_uscc(text), check_citizen_id(text)):
+        assert all(p.code and p.message for p in (*result.errors, *result.warnings))
+    if len(text) != 18:
+        assert not check_uscc(text).ok
+        assert not check_citizen_id(text).ok
+
+
 # --- citizen ID --------------------------------------------------------------------------------------
 
 
@@ -225,6 +244,40 @@ def test_every_single_substitution_in_a_citizen_id_is_caught() -> None:
         for character in alphabet.replace(VALID_CITIZEN_ID[position], ""):
             mutated = VALID_CITIZEN_ID[:position] + character + VALID_CITIZEN_ID[position + 1 :]
             assert "citizen_id_check_character" in _codes(check_citizen_id(mutated))[0], mutated
+
+
+# The first 17 characters of a well-formed citizen ID: division, a real birth date, sequence number.
+CITIZEN_FIRST17 = st.builds(
+    lambda division, born, sequence: f"{division}{born:%Y%m%d}{sequence}",
+    st.text(alphabet="0123456789", min_size=6, max_size=6),
+    st.dates(min_value=date(1900, 1, 1), max_value=date(2026, 12, 31)),
+    st.text(alphabet="0123456789", min_size=3, max_size=3),
+)
+
+
+@given(CITIZEN_FIRST17)
+def test_a_generated_citizen_id_with_a_real_birth_date_is_accepted(first17: str) -> None:
+    assert check_citizen_id(_citizen(first17)) == IdentifierCheck()
+
+
+@given(CITIZEN_FIRST17, st.integers(min_value=0, max_value=17), st.sampled_from("0123456789X"))
+def test_single_substitution_of_a_random_citizen_id_is_refused(first17: str, position: int, new: str) -> None:
+    """Any one character changed, anywhere, in any generated number: refused (a mistyped ID number
+    would file the record against another person)."""
+    number = _citizen(first17)
+    mutated = number[:position] + new + number[position + 1 :]
+    assert check_citizen_id(mutated).ok == (mutated == number)
+    if mutated != number and new != "X":
+        assert "citizen_id_check_character" in _codes(check_citizen_id(mutated))[0]
+
+
+@given(st.text(alphabet="0123456789", min_size=17, max_size=17), st.integers(min_value=0, max_value=15))
+def test_swapping_two_adjacent_digits_of_a_citizen_id_is_caught(first17: str, position: int) -> None:
+    """Weights 2^k mod 11 of neighbours differ, so a transposition always moves Σ mod 11."""
+    number = _citizen(first17)
+    swapped = number[:position] + number[position + 1] + number[position] + number[position + 2 :]
+    if swapped != number:
+        assert "citizen_id_check_character" in _codes(check_citizen_id(swapped))[0]
 
 
 @pytest.mark.parametrize(
