@@ -4,14 +4,17 @@ fixed at an as-of instant, then compare it with the live state.
 
 - grading consumes the record topics (`record_handler`);
 - sanctions consumes the record topics and `outcomes.grades` / `outcomes.objections` (`SanctionsHandler`),
-  as the topics carry them (the grades the live grading announced, the objections publish announced).
+  as the topics carry them (the grades the live grading announced, the objections publish announced);
+- publish consumes the record topics and the cases filed on its portal (`outcomes.objections` /
+  `outcomes.repairs` *filed* events), in a scratch database of its own (services/audit/replay_publish.py).
 
 Events are applied in batches, each event in a savepoint of its own; an event a handler refuses is
 counted (the live service dead-letters it) and the replay carries on. Repeated event ids (a relay
 re-sending) are applied once, as the inbox of the live consumer does.
 
-Publish is not rebuilt: its store names the `publish` schema in its SQL, so it cannot be pointed at a
-scratch schema yet (see `NOT_REPLAYED`).
+Grading and sanctions are rebuilt into scratch schemas beside the live ones; publish, whose store names
+its schema, into a scratch database (which needs the CREATEDB privilege; without it publish is reported as
+not replayed, with the reason).
 """
 
 from __future__ import annotations
@@ -29,17 +32,24 @@ from alembic import command
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.audit.replay_compare import TABLES, TableComparison, compare, read_table
+from services.audit.replay_compare import PUBLISH_TABLES, TABLES, TableComparison, compare, read_table
+from services.audit.replay_publish import (
+    PublishRebuild,
+    ScratchDatabaseRefused,
+    create_database,
+    drop_database,
+    scratch_url,
+)
 from services.audit.topic_reader import read_all
 from services.common.catalogue import Catalogue, load_catalogue
 from services.common.clock import SHANGHAI, FixedClock
 from services.common.db import create_engine
 from services.common.envelope import CloudEvent, EnvelopeError
+from services.common.kafka import KafkaAuth
 from services.common.migrations import alembic_config
 from services.common.settings import CommonSettings
 
 Handle = Callable[[AsyncConnection, CloudEvent], Awaitable[None]]
-NOT_REPLAYED = {"publish": "its store writes to the fixed schema `publish`; it needs a schema parameter first"}
 
 
 @dataclass
@@ -53,16 +63,17 @@ class ReplayReport:
     read_seconds: float = 0.0
     apply_seconds: float = 0.0
     tables: list[TableComparison] = field(default_factory=list)
+    not_replayed: dict[str, str] = field(default_factory=dict)  # service → why
 
     @property
     def identical(self) -> bool:
-        return all(t.identical for t in self.tables)
+        return all(t.identical for t in self.tables) and not self.not_replayed
 
     def lines(self) -> list[str]:
         out = [f"replay as of {self.as_of.isoformat()} into scratch schemas {', '.join(self.scratch.values())}"]
         for table in self.tables:
             out += table.lines()
-        for service, why in NOT_REPLAYED.items():
+        for service, why in self.not_replayed.items():
             out.append(f"{service}: not replayed ({why})")
         for service, refused in sorted(self.refused.items()):
             out.append(
@@ -116,12 +127,18 @@ async def _read(
 ) -> dict[str, list[CloudEvent]]:
     """Each service's events, in topic order, each event id once."""
     records = [settings.topic(name) for name, topic in sorted(catalogue.topics.items()) if topic.kind == "record"]
-    outcomes = [settings.topic("outcomes.grades"), settings.topic("outcomes.objections")]
-    consumed = {"grading": set(records), "sanctions": {*records, *outcomes}}
+    grades, objections = settings.topic("outcomes.grades"), settings.topic("outcomes.objections")
+    repairs = settings.topic("outcomes.repairs")
+    outcomes = [grades, objections, repairs]
+    consumed = {
+        "grading": set(records),
+        "sanctions": {*records, grades, objections},
+        "publish": {*records, objections, repairs},
+    }
     events: dict[str, list[CloudEvent]] = {service: [] for service in consumed}
     seen: set[str] = set()
     started = time.monotonic()
-    async for m in read_all(settings.kafka_bootstrap, [*records, *outcomes]):
+    async for m in read_all(settings.kafka_bootstrap, [*records, *outcomes], auth=KafkaAuth.from_settings(settings)):
         report.read += 1
         if report.read % 50_000 == 0:
             print(f"  read {report.read} messages …", file=out, flush=True)
@@ -141,7 +158,7 @@ async def _read(
 
 
 async def _apply(
-    engine: AsyncEngine,
+    engines: dict[str, AsyncEngine],
     handlers: dict[str, Handle],
     events: dict[str, list[CloudEvent]],
     report: ReplayReport,
@@ -150,37 +167,63 @@ async def _apply(
     progress_every: int,
     out: TextIO,
 ) -> None:
-    """Each service's events in order, `batch_size` per transaction, each event in a savepoint of its own
-    (as the live consumer applies a batch): an event its handler refuses is rolled back alone."""
-    total = sum(len(e) for e in events.values())
-    done = 0
+    """Each service's events in order, `batch_size` per transaction, the services side by side (their
+    rebuilt state is independent: each reads the topics, not another rebuild).
+
+    A batch is first applied in one go; if a handler refuses an event, the batch is rolled back and applied
+    again with each event in a savepoint of its own (as the live consumer does), so the refused event is
+    rolled back alone and reported. Savepoints cost two round trips per event: paid only where needed."""
+    total = sum(len(events[s]) for s in handlers)
+    progress = {"done": 0}
     started = time.monotonic()
-    for service, handle in handlers.items():
+
+    def advance() -> None:
+        progress["done"] += 1
+        if progress["done"] % progress_every == 0:
+            rate = progress["done"] / max(time.monotonic() - started, 1e-6)
+            print(f"  applied {progress['done']}/{total} events ({rate:.0f}/s) …", file=out, flush=True)
+
+    async def one_service(service: str, handle: Handle) -> None:
         report.applied[service] = 0
         todo = events[service]
         for first in range(0, len(todo), batch_size):
-            async with engine.begin() as conn:
-                for event in todo[first : first + batch_size]:
-                    try:
-                        async with conn.begin_nested():
-                            await handle(conn, event)
-                        report.applied[service] += 1
-                    except Exception as exc:  # the live consumer dead-letters such an event; reported below
-                        report.refused.setdefault(service, []).append(f"{event.id}: {exc!r}"[:300])
-                    done += 1
-                    if done % progress_every == 0:
-                        rate = done / max(time.monotonic() - started, 1e-6)
-                        print(f"  applied {done}/{total} events ({rate:.0f}/s) …", file=out, flush=True)
+            batch = todo[first : first + batch_size]
+            try:
+                async with engines[service].begin() as conn:
+                    for event in batch:
+                        await handle(conn, event)
+            except Exception:  # some event of the batch is refused: find it, keep the others
+                async with engines[service].begin() as conn:
+                    for event in batch:
+                        try:
+                            async with conn.begin_nested():
+                                await handle(conn, event)
+                        except Exception as exc:  # the live consumer dead-letters such an event
+                            report.refused.setdefault(service, []).append(f"{event.id}: {exc!r}"[:300])
+                            report.applied[service] -= 1
+                report.applied[service] += len(batch)
+                for _ in batch:
+                    advance()
+                continue
+            report.applied[service] += len(batch)
+            for _ in batch:
+                advance()
+
+    await asyncio.gather(*(one_service(service, handle) for service, handle in handlers.items()))
     report.apply_seconds = time.monotonic() - started
 
 
 async def _compare(
-    engine: AsyncEngine, scratch: dict[str, str], subjects: Collection[str] | None
+    engine: AsyncEngine,
+    scratch: dict[str, str],
+    subjects: Collection[str] | None,
+    publish_engine: AsyncEngine | None,
 ) -> list[TableComparison]:
-    """Both sides read in one repeatable-read snapshot, so a live service writing meanwhile is seen once."""
+    """The live side is read in one repeatable-read snapshot, so a live service writing meanwhile is seen
+    once; publish's rebuilt tables are read from its scratch database."""
     from services.sanctions.settings import SanctionsSettings
 
-    live = {"grading": "grading", "sanctions": SanctionsSettings().db_schema}
+    live = {"grading": "grading", "sanctions": SanctionsSettings().db_schema, "publish": "publish"}
     found = []
     async with engine.connect() as plain:
         conn = await plain.execution_options(isolation_level="REPEATABLE READ")
@@ -189,6 +232,12 @@ async def _compare(
                 live_rows = await read_table(conn, live[spec.service], spec, subjects)
                 rebuilt_rows = await read_table(conn, scratch[spec.service], spec, subjects)
                 found.append(compare(spec, live_rows, rebuilt_rows))
+            if publish_engine is not None:
+                async with publish_engine.connect() as rebuilt:
+                    for spec in PUBLISH_TABLES:
+                        live_rows = await read_table(conn, live[spec.service], spec, subjects)
+                        rebuilt_rows = await read_table(rebuilt, "publish", spec, subjects)
+                        found.append(compare(spec, live_rows, rebuilt_rows))
     return found
 
 
@@ -211,24 +260,49 @@ async def replay(
     scratch = {service: f"{prefix}_{service}" for service in ("grading", "sanctions")}
     report = ReplayReport(as_of=instant, scratch=scratch)
     engine = create_engine(settings.database_url, pool_size=2)
+    rebuild: PublishRebuild | None = None
+    publish_db = f"{prefix}_publish"
+    clock = FixedClock(instant)
+    catalogue = load_catalogue(settings.schemas_dir)
     try:
         for service, schema in scratch.items():
             await asyncio.to_thread(_migrate, service, schema, settings.database_url)
-        print(f"scratch schemas {', '.join(scratch.values())} created; reading the topics from offset 0", file=out)
-        catalogue = load_catalogue(settings.schemas_dir)
+        try:
+            await create_database(engine, publish_db)
+            url = scratch_url(settings.database_url, publish_db)
+            await asyncio.to_thread(_migrate, "publish", "publish", url)
+            rebuild = PublishRebuild(settings, catalogue, url, clock)
+            scratch["publish"] = f"{publish_db} (database)"
+        except ScratchDatabaseRefused as refused:
+            report.not_replayed["publish"] = f"{refused} — grant CREATEDB to the replaying role"
+        print(f"scratch {', '.join(scratch.values())} created; reading the topics from offset 0", file=out)
         events = await _read(settings, catalogue, report, out)
-        handlers = _handlers(settings, catalogue, engine, FixedClock(instant), scratch)
-        await _apply(engine, handlers, events, report, batch_size=batch_size, progress_every=progress_every, out=out)
+        handlers = _handlers(settings, catalogue, engine, clock, scratch)
+        engines = {"grading": engine, "sanctions": engine}
+        if rebuild is not None:
+            handlers["publish"] = rebuild.handle
+            engines["publish"] = rebuild.engine
+            events["publish"] = rebuild.order(events["publish"])
+        else:
+            events.pop("publish", None)
+        await _apply(engines, handlers, events, report, batch_size=batch_size, progress_every=progress_every, out=out)
+        if rebuild is not None:
+            await rebuild.finish(instant)
         print(report.throughput(), file=out, flush=True)
-        report.tables = await _compare(engine, scratch, subjects)
+        report.tables = await _compare(engine, scratch, subjects, rebuild.engine if rebuild else None)
         return report
     finally:
+        if rebuild is not None:
+            await rebuild.close()
         if not keep:
             async with engine.begin() as conn:
-                for schema in scratch.values():
-                    await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+                for service, schema in scratch.items():
+                    if service != "publish":
+                        await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            if "publish" in scratch:
+                await drop_database(engine, publish_db)
         else:
-            print(f"kept scratch schemas {', '.join(scratch.values())}", file=out)
+            print(f"kept scratch {', '.join(scratch.values())}", file=out)
         await engine.dispose()
 
 

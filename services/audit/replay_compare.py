@@ -27,6 +27,12 @@ class TableSpec:
     key: tuple[str, ...]
     columns: tuple[str, ...]
     subject: str = "subject_code"
+    computed: tuple[tuple[str, str], ...] = ()
+    """(name, SQL expression) compared beside the columns, e.g. whether a disclosure is published now."""
+
+    @property
+    def compared(self) -> tuple[str, ...]:
+        return (*self.columns, *(name for name, _ in self.computed))
 
 
 TABLES: tuple[TableSpec, ...] = (
@@ -98,6 +104,83 @@ TABLES: tuple[TableSpec, ...] = (
 )
 
 
+PUBLISH_TABLES: tuple[TableSpec, ...] = (
+    # publish: published_at / withdrawn_at / version record when the live service happened to act; whether
+    # a record left publication or was never on it ('withdrawn' / 'withheld') depends on whether the live
+    # service saw it inside its window, so what is compared is whether it is on the portal now.
+    TableSpec(
+        "publish",
+        "disclosures",
+        ("public_id",),
+        (
+            "department",
+            "record_id",
+            "record_type",
+            "subject_code",
+            "subject_name",
+            "decision_date",
+            "due_date",
+            "due_provisional",
+            "exempt",
+            "reason",
+            "publicity_until",
+            "withdraw_on",
+            "objection_pending",
+        ),
+        computed=(("published", "state = 'published'"), ("public_body", "content::jsonb - 'published_at'")),
+    ),
+    # Cases filed on the portal: their filing comes from the outcome topics (reason, contact, commitment
+    # never leave the service), their answers from the record topics; escalation times are tick times.
+    TableSpec(
+        "publish",
+        "objections",
+        ("id",),
+        (
+            "public_id",
+            "department",
+            "record_id",
+            "subject_code",
+            "state",
+            "filed_at",
+            "due_date",
+            "due_provisional",
+            "answered_at",
+            "outcome",
+            "explanation",
+            "verification_id",
+            "resolved_at",
+            "resolved_by",
+        ),
+    ),
+    TableSpec(
+        "publish",
+        "repairs",
+        ("id",),
+        (
+            "public_id",
+            "department",
+            "record_id",
+            "subject_code",
+            "state",
+            "filed_at",
+            "accept_due",
+            "decide_due",
+            "due_provisional",
+            "accepted_at",
+            "extended_at",
+            "decided_at",
+            "decision",
+            "explanation",
+            "decision_record_ids",
+        ),
+        computed=(
+            ("acceptance_escalated", "acceptance_escalated_at IS NOT NULL"),
+            ("decision_escalated", "decision_escalated_at IS NOT NULL"),
+        ),
+    ),
+)
+
+
 @dataclass
 class TableComparison:
     spec: TableSpec
@@ -143,7 +226,7 @@ async def read_table(
     conn: AsyncConnection, schema: str, spec: TableSpec, subjects: Collection[str] | None
 ) -> dict[str, dict[str, Any]]:
     """The compared columns of every row (of `subjects` if given), by key joined with '/'."""
-    columns = ", ".join((*spec.key, *spec.columns))
+    columns = ", ".join((*spec.key, *spec.columns, *(f"({sql}) AS {name}" for name, sql in spec.computed)))
     where, params = "", {}
     if subjects is not None:
         where, params = f" WHERE {spec.subject} = ANY(:codes)", {"codes": list(subjects)}
@@ -170,7 +253,7 @@ def compare(
     result.only_live = sorted(live.keys() - rebuilt.keys())
     result.only_rebuilt = sorted(rebuilt.keys() - live.keys())
     for key in sorted(live.keys() & rebuilt.keys()):
-        columns = {c: (live[key][c], rebuilt[key][c]) for c in spec.columns if live[key][c] != rebuilt[key][c]}
+        columns = {c: (live[key][c], rebuilt[key][c]) for c in spec.compared if live[key][c] != rebuilt[key][c]}
         if columns:
             result.differing.append((key, columns))
     return result

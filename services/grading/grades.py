@@ -124,11 +124,13 @@ def stored(subject: Subject, result: GradeResult, rule_sets: RuleSets) -> Stored
 
 
 def review_on(result: GradeResult, rule_sets: RuleSets) -> date | None:
-    """The first day after as_of on which the grade may change with no new record: its next_review, or
-    the day the rule set's next version takes effect, whichever comes first."""
+    """The first day after as_of on which the stored answer may change with no new record (the grade, or
+    only its explanation: ``next_refresh``), or the day the rule set's next version takes effect, whichever
+    comes first."""
     rule_set = rule_sets[result.rule_set]
     upcoming = [v.effective_from for v in rule_set.versions if v.effective_from > result.as_of]
-    candidates = [d for d in (result.next_review, min(upcoming, default=None)) if d is not None]
+    refresh = result.next_refresh or result.next_review
+    candidates = [d for d in (refresh, min(upcoming, default=None)) if d is not None]
     return min(candidates, default=None)
 
 

@@ -16,7 +16,7 @@ Objections, on ``outcomes.objections`` — type ``cn.credit.objection.<event>``,
 
 Repairs, on ``outcomes.repairs`` — type ``cn.credit.repair.<event>``, id
 ``publish:repair:<repair id>:<event>[:<step>]``; every event carries ``{"repair_id", "department",
-"record_id", "subject_code", "state", "filed_at", "accept_due", "decide_due"}``; ``answered`` adds
+"record_id", "subject_code", "state", "filed_at", "accept_due", "decide_due", "due_provisional"}``; ``answered`` adds
 ``decision`` and ``decision_record_id``; ``escalated`` adds ``missed`` (acceptance | decision). The
 subject's commitment and contact never leave the service.
 
@@ -144,6 +144,7 @@ def repair_event(event: str, case: dict[str, Any], *, now: datetime, extra: dict
             "filed_at": case["filed_at"].isoformat(),
             "accept_due": case["accept_due"].isoformat(),
             "decide_due": case["decide_due"].isoformat(),
+            "due_provisional": case["due_provisional"],
             **extra,
         },
     )

@@ -122,8 +122,8 @@ def derive_cases(
     objections = list(objections)
     effective = [e.record for e in effective_records(records)]
     names = {(r.department, r.record_id): r.record["subject"].get("name") for r in records}
-    latest = max(records, key=lambda r: (r.decision_date, r.receipt["received_at"])) if records else None
-    latest_name = latest.record["subject"].get("name") if latest else None
+    latest = max(records, key=_latest_first) if records else None
+    latest_name = subject_name(records)
     kind = str(latest.record["subject"]["kind"]) if latest else "legal_person"
     views = []
     for trigger in trigger_history(records) + grade_triggers(grades, subject_kind=kind):
@@ -140,6 +140,18 @@ def derive_cases(
         name = names.get((trigger.department or "", trigger.record_id), latest_name)
         views.append(_view(replace(case, objection_pending=any(s.pending for s in statuses)), statuses, name, as_of))
     return views
+
+
+def subject_name(records: Sequence[AcceptedRecord]) -> str | None:
+    """The name the subject's latest record gives it (ties broken by what the records carry, never by their
+    storage order): shown on cases that are not about one record (grades)."""
+    latest = max(records, key=_latest_first) if records else None
+    name = latest.record["subject"].get("name") if latest else None
+    return str(name) if name is not None else None
+
+
+def _latest_first(r: AcceptedRecord) -> tuple[date, str, str, int, str]:
+    return (r.decision_date, r.receipt["received_at"], r.department, int(r.receipt.get("seq", 0)), r.record_id)
 
 
 def _view(case: Case, statuses: list[ObjectionStatus], name: str | None, as_of: date) -> CaseView:

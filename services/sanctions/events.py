@@ -37,6 +37,8 @@ class StoredCase:
     emitted: tuple[str, ...]
     code: str = ""
     departments: tuple[str, ...] = ()
+    since: date | None = None
+    """The case's trigger date."""
 
 
 def instruction_content(view: CaseView, iv: InstructionView) -> dict[str, Any]:

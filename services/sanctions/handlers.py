@@ -29,6 +29,7 @@ from services.sanctions.derive import (
     Objection,
     attach_feedback,
     derive_cases,
+    subject_name,
 )
 from services.sanctions.events import changes, orphan_lifted
 from services.sanctions.rules import COURT, RED_LIST, SERIOUS, MeasureList
@@ -156,6 +157,10 @@ class SanctionsHandler:
     async def on_record(self, conn: AsyncConnection, record: AcceptedRecord) -> None:
         await store_received_record(conn, self.store.s, record)
         if record.record_type not in RELEVANT:
+            # It cannot open or end a case, but it may rename the subject of the cases it has (the name
+            # shown on a case is the latest record's): stored cases must not depend on arrival order.
+            if await self.store.has_cases(conn, record.subject_code):
+                await self.recompute(conn, record.subject_code)
             return
         subjects = {record.subject_code}
         if record.record_type == FEEDBACK:  # filed under another code by mistake: still its case's feedback
@@ -181,10 +186,16 @@ class SanctionsHandler:
                 conn, view, ctx.measure_list, [*(previous.emitted if previous else ()), *lifecycle]
             )
             events += new
+        if stored:  # cases no longer derived keep the subject's current name, whatever the arrival order
+            records = await subject_records(conn, ctx.store.s, code)
+            await self.store.rename_cases(conn, code, subject_name(records), list(stored))
         for orphan in stored.values():
             if orphan.state != "lifted":
-                event = orphan_lifted(orphan, on=today, reason=NO_MEASURE, at=now)
-                await self.store.lift_orphan(conn, orphan.case_id, today, NO_MEASURE, [*orphan.emitted, event.id])
+                # Lifted from its own start: a case whose trigger no longer derives from the log was never in
+                # force, and a date taken from when this service noticed would differ in a replay.
+                on = orphan.since or today
+                event = orphan_lifted(orphan, on=on, reason=NO_MEASURE, at=now)
+                await self.store.lift_orphan(conn, orphan.case_id, on, NO_MEASURE, [*orphan.emitted, event.id])
                 events.append(event)
         await self.store.replace_related_persons(conn, code, views)
         if events:

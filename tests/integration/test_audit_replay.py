@@ -1,6 +1,6 @@
-"""`exchange audit replay` (DOMAIN §10): grading and sanctions rebuilt from offset 0 of the topics into
-scratch schemas, through the services' own handlers and as of the live date, equal the live state; a live
-row altered behind the services' back is reported as a difference."""
+"""`exchange audit replay` (DOMAIN §10): grading, sanctions and publish rebuilt from offset 0 of the topics
+into scratch schemas (publish: a scratch database), through the services' own handlers and as of the live
+date, equal the live state; a live row altered behind the services' back is reported as a difference."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -23,25 +22,35 @@ from services.common.db import create_engine
 from services.common.envelope import CloudEvent
 from services.common.settings import CommonSettings
 from tests import factories
-from tests.helpers import eventually
+from tests.helpers import eventually, served_in_process
 from tests.integration.grading import support as grading_support
 from tests.integration.sanctions import support as sanctions_support
 
-SERVICES = ("grading", "sanctions")
+SERVICES = ("grading", "sanctions", "publish")
 
 
 @pytest.fixture(scope="module")
-async def services(stack_env: dict[str, str], clock: FixedClock, tokens: dict[str, str]) -> AsyncIterator[None]:
-    """The live grading and sanctions consumers in-process, on the session's fixed clock."""
+async def services(
+    stack_env: dict[str, str], clock: FixedClock, tokens: dict[str, str]
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The live grading, sanctions and publish consumers in-process, on the session's fixed clock; the
+    publish client files objections as a subject would."""
     from services.grading.app import create_app as grading_app
     from services.grading.settings import GradingSettings
+    from services.publish.app import create_app as publish_app
+    from services.publish.settings import PublishSettings
     from services.sanctions.app import create_app as sanctions_app
     from services.sanctions.settings import SanctionsSettings
 
     grading = grading_app(GradingSettings(tick_seconds=0.2), clock=clock)
     sanctions = sanctions_app(SanctionsSettings(tick_seconds=0.2), clock=clock)
-    async with grading.router.lifespan_context(grading), sanctions.router.lifespan_context(sanctions):
-        yield
+    publish = publish_app(PublishSettings(tick_seconds=0.2), clock=clock)
+    async with (
+        grading.router.lifespan_context(grading),
+        sanctions.router.lifespan_context(sanctions),
+        served_in_process(publish, "publish") as client,
+    ):
+        yield client
 
 
 @pytest.fixture(scope="module")
@@ -61,13 +70,14 @@ async def _events_about(settings: CommonSettings, codes: set[str]) -> dict[str, 
         if (m.key or b"").decode() in codes or event.subject in codes:
             if m.topic in records:
                 ids["grading"].add(event.id)
+                ids["publish"].add(event.id)
             ids["sanctions"].add(event.id)
     return ids
 
 
 @pytest.fixture(scope="module")
 async def scenario(
-    services: None,
+    services: httpx.AsyncClient,
     ingest: httpx.AsyncClient,
     tokens: dict[str, str],
     stack: Stack,
@@ -90,17 +100,26 @@ async def scenario(
     )
     listing = sanctions_support.serious_listing(listed, persons=[("法定代表人", person)])
     await sanctions_support.report(ingest, tokens, listing)
-    async with AIOKafkaProducer(bootstrap_servers=stack.bootstrap, enable_idempotence=True, acks="all") as producer:
-        filed = sanctions_support.objection_filed(listing, filed_at="2026-11-17T10:00:00+08:00")
-        await sanctions_support.publish(producer, f"{stack.config.topic_prefix}outcomes.objections", filed)
+    objection = {
+        "record_id": f"HOUSING.{listing['id']}",
+        "subject_code": listed,
+        "reason": "认定依据的事实有误。",
+        "contact": "13800000000",
+    }
+
+    async def filed() -> httpx.Response | None:
+        response = await services.post("/v1/objections", json=objection)
+        return response if response.status_code == 201 else None  # 404 until publish has the listing
+
+    await eventually(filed, what="the objection to be filed on the portal")
     codes = [busy, listed, person]
     settings = CommonSettings()
 
     async def everything_consumed() -> bool:
         async with engine.connect() as conn:
-            waiting: int = (await conn.execute(text("SELECT count(*) FROM grading.outbox"))).scalar_one()
-            if waiting:
-                return False  # grade changes still to reach outcomes.grades
+            for outbox in ("grading.outbox", "publish.outbox"):
+                if (await conn.execute(text(f"SELECT count(*) FROM {outbox}"))).scalar_one():
+                    return False  # grade changes, the objection still to reach their topics
             expected = await _events_about(settings, set(codes))
             if not expected["grading"] or len(expected["sanctions"]) <= len(expected["grading"]):
                 return False  # the records, the objection and at least one grade change are on the topics
@@ -112,7 +131,7 @@ async def scenario(
                     return False
         return True
 
-    await eventually(everything_consumed, timeout=90, what="grading and sanctions to consume every event")
+    await eventually(everything_consumed, timeout=90, what="grading, sanctions and publish to consume every event")
     return codes
 
 
@@ -136,17 +155,21 @@ async def test_replay_from_the_topics_gives_the_live_grades_cases_and_related_pe
     assert counts["related_persons"] == 1, lines
     assert any(line.startswith("grading.grades: identical (") and "sha256" in line for line in lines)
     assert lines[0].startswith(f"replay as of {clock.now().isoformat()} into scratch schemas replay_")
+    assert counts["disclosures"] >= 2, lines  # the penalties (the revoked one withheld)
+    assert counts["objections"] == 1, lines
     assert report.applied["grading"] > 0
     assert report.applied["sanctions"] > report.applied["grading"]
     assert "applied" in progress
     assert "/s)" in progress
     with capsys.disabled():  # the measured throughput of this run, shown with -s
         print(f"\n{report.throughput()}")
-    async with engine.connect() as conn:  # scratch schemas are dropped
+    async with engine.connect() as conn:  # scratch schemas and the scratch database are dropped
         left = await conn.execute(
             text("SELECT count(*) FROM pg_namespace WHERE nspname = ANY(:s)"), {"s": [*report.scratch.values()]}
         )
         assert left.scalar_one() == 0
+        databases = await conn.execute(text("SELECT count(*) FROM pg_database WHERE datname LIKE 'replay\\_%'"))
+        assert databases.scalar_one() == 0
 
 
 async def test_a_live_grade_altered_behind_the_service_is_reported_as_a_difference(

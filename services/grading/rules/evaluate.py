@@ -75,7 +75,14 @@ def evaluate(
     def grade_on(day: date) -> str:
         return assess(file, rule_set, day).grade
 
+    def answer_on(day: date) -> tuple[object, ...]:
+        answer = assess(file, rule_set, day)
+        return (answer.grade, answer.reason, answer.supervision_level, answer.explanation)
+
     next_review = next((day for day in changes if day > as_of and grade_on(day) != today.grade), None)
+    answer_today = (today.grade, today.reason, today.supervision_level, today.explanation)
+    later = (day for day in changes if day > as_of and (next_review is None or day <= next_review))
+    next_refresh = next((day for day in later if answer_on(day) != answer_today), next_review)
     since = today.since if today.since is not None else _run_start(changes, grade_on, today.grade, as_of, file)
     return GradeResult(
         grade=today.grade,
@@ -87,6 +94,7 @@ def evaluate(
         rule_set=rule_set.rule_set_id,
         rule_set_version=rule_set.version,
         as_of=as_of,
+        next_refresh=next_refresh,
     )
 
 

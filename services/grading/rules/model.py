@@ -211,3 +211,6 @@ class GradeResult:
     rule_set: str
     rule_set_version: int | None
     as_of: date
+    next_refresh: date | None = None
+    """The first day after as_of on which any part of the answer changes (an explanation item leaves the
+    look-back window …), even with the grade unchanged: when the stored answer must be recomputed."""

@@ -19,12 +19,15 @@ class CaseStore(StoreBase):
     async def stored_cases(self, conn: AsyncConnection, code: str) -> dict[str, StoredCase]:
         cases = await conn.execute(
             text(
-                f"SELECT case_id, state, state_since, emitted, departments FROM {self.s}.cases WHERE subject_code = :c"
+                f"SELECT case_id, state, state_since, since, emitted, departments FROM {self.s}.cases "
+                "WHERE subject_code = :c"
             ),
             {"c": code},
         )
         found = {
-            r.case_id: StoredCase(r.case_id, r.state, r.state_since, {}, tuple(r.emitted), code, tuple(r.departments))
+            r.case_id: StoredCase(
+                r.case_id, r.state, r.state_since, {}, tuple(r.emitted), code, tuple(r.departments), r.since
+            )
             for r in cases
         }
         rows = await conn.execute(
@@ -147,6 +150,20 @@ class CaseStore(StoreBase):
                 ),
                 list(rows.values()),
             )
+
+    async def rename_cases(self, conn: AsyncConnection, code: str, name: str | None, case_ids: Sequence[str]) -> None:
+        """The subject's name on cases no longer derived (lifted orphans), as on the others."""
+        await conn.execute(
+            text(
+                f"UPDATE {self.s}.cases SET subject_name = :n WHERE subject_code = :c "
+                "AND case_id = ANY(CAST(:ids AS text[])) AND subject_name IS DISTINCT FROM :n"
+            ),
+            {"n": name, "c": code, "ids": list(case_ids)},
+        )
+
+    async def has_cases(self, conn: AsyncConnection, code: str) -> bool:
+        found = await conn.execute(text(f"SELECT 1 FROM {self.s}.cases WHERE subject_code = :c LIMIT 1"), {"c": code})
+        return found.first() is not None
 
     async def subjects_of_cases(self, conn: AsyncConnection, case_ids: Sequence[str]) -> set[str]:
         rows = await conn.execute(
