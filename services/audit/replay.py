@@ -261,6 +261,7 @@ async def replay(
     report = ReplayReport(as_of=instant, scratch=scratch)
     engine = create_engine(settings.database_url, pool_size=2)
     rebuild: PublishRebuild | None = None
+    created = False  # the scratch database, dropped at the end even if its migration failed
     publish_db = f"{prefix}_publish"
     clock = FixedClock(instant)
     catalogue = load_catalogue(settings.schemas_dir)
@@ -269,6 +270,7 @@ async def replay(
             await asyncio.to_thread(_migrate, service, schema, settings.database_url)
         try:
             await create_database(engine, publish_db)
+            created = True
             url = scratch_url(settings.database_url, publish_db)
             await asyncio.to_thread(_migrate, "publish", "publish", url)
             rebuild = PublishRebuild(settings, catalogue, url, clock)
@@ -299,7 +301,7 @@ async def replay(
                 for service, schema in scratch.items():
                     if service != "publish":
                         await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-            if "publish" in scratch:
+            if created:
                 await drop_database(engine, publish_db)
         else:
             print(f"kept scratch {', '.join(scratch.values())}", file=out)

@@ -173,10 +173,7 @@ PUBLISH_TABLES: tuple[TableSpec, ...] = (
             "explanation",
             "decision_record_ids",
         ),
-        computed=(
-            ("acceptance_escalated", "acceptance_escalated_at IS NOT NULL"),
-            ("decision_escalated", "decision_escalated_at IS NOT NULL"),
-        ),
+        # Not compared: whether a step was escalated depends on whether a tick ran before a late answer.
     ),
 )
 

@@ -15,16 +15,21 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import date
 
+from services.common.amendments import effective_records
 from services.common.records import AcceptedRecord
 
 REPAIR_DECISION = "repair_decision"
 APPROVED = "准予修复"
+REPAIRABLE_TYPES = frozenset({"administrative_penalty", "serious_untrustworthy_listing"})
+"""The record types a repair decision may name: 失信信息 with a publicity period, and the serious list."""
 
 
 def approved_repairs(records: Iterable[AcceptedRecord]) -> dict[tuple[str, str], AcceptedRecord]:
-    """(department, record id) → the earliest approval of its repair (by decision date, then record id)."""
+    """(department, record id) → the earliest approval of its repair (by decision date, then record id).
+
+    Approvals are read as amended: a revoked 准予修复 repairs nothing, a corrected one says what it now says."""
     found: dict[tuple[str, str], AcceptedRecord] = {}
-    for record in records:
+    for record in (e.record for e in effective_records(records)):
         if record.record_type != REPAIR_DECISION or record.data.get("decision") != APPROVED:
             continue
         key = (record.department, str(record.data.get("target_record_id")))

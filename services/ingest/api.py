@@ -16,13 +16,13 @@ from services.common.clock import Clock, shanghai_date
 from services.common.errors import ApiError
 from services.common.http import ApiProblem, FastJSONResponse, error_response, forbidden, require
 from services.common.metrics import REJECTIONS
+from services.common.repairs import REPAIR_DECISION, REPAIRABLE_TYPES
 from services.common.scorecard import month_of, rate
 from services.ingest import store
 from services.ingest.validation import Problem, RecordValidator, Verdict
 from services.ingest.writer import NotDurable, Outcome, Pending, ReceiptWriter
 
 CORRECTION_TYPES = frozenset({"record_correction", "record_revocation"})
-REPAIR_DECISION = "repair_decision"
 TARGETED_TYPES = CORRECTION_TYPES | {REPAIR_DECISION}
 """Types that act on an earlier record of the same department and subject (谁认定、谁修复 for repairs)."""
 
@@ -111,6 +111,15 @@ async def _check_correction_target(
                 "subject_mismatch",
                 f"record {target_id!r} is about another subject; an amendment or repair decision names the subject "
                 "of the record it acts on (更正/撤销/修复记录的主体须与原记录一致)",
+            )
+        )
+    elif record["type"] == REPAIR_DECISION and target.record_type not in REPAIRABLE_TYPES:
+        errors.append(
+            Problem(
+                "/data/target_record_id",
+                "invalid_target",
+                f"a {target.record_type} record cannot be repaired; credit repair applies to "
+                f"{' and '.join(sorted(REPAIRABLE_TYPES))} records (只有行政处罚和严重失信主体名单可以信用修复)",
             )
         )
     elif target.record_type in CORRECTION_TYPES:

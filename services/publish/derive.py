@@ -186,11 +186,11 @@ def _derive(
 def _repair_in_force(approval: AcceptedRecord | None, repair_from: date | None, as_of: date) -> dict[str, Any] | None:
     """The approval, once in force on ``as_of``, for a record the rules let be repaired.
 
-    An approval of a record the law does not let be repaired (not 失信信息, 轻微 and unpublished) changes
-    nothing here (DOMAIN §9). The minimum period is checked when the application is filed, not here: the
-    deciding department's 准予修复 is what grading and sanctions honour too, from its decision date.
+    An approval of a record the law does not let be repaired (not 失信信息, 轻微 and unpublished), or one
+    dated before the minimum publicity period ended, withdraws nothing (DOMAIN §7, §9): the record stays
+    on the portal through its minimum whatever a department decided.
     """
-    if approval is None or repair_from is None or approval.decision_date > as_of:
+    if approval is None or repair_from is None or not repair_from <= approval.decision_date <= as_of:
         return None
     return {
         "record_id": approval.record_id,

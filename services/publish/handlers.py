@@ -94,11 +94,14 @@ class Publisher:
         await store.lock_subject(conn, case["subject_code"])
         upheld = data.get("outcome") in UPHELD_OUTCOMES
         corrected = [
-            a.record_id
+            a
             for a in await store.amendments_of(conn, case["department"], case["record_id"])
             if a.received_at >= case["filed_at"]
         ]
         resolved = upheld and bool(corrected)
+        # Resolved by the first correction or revocation after the filing, once both it and the answer are
+        # there: the same whichever of the two topics was consumed first (live or in a replay).
+        resolved_at = max(verification.received_at, corrected[0].received_at) if resolved else None
         answered = await store.answer_objection(
             conn,
             case["id"],
@@ -107,8 +110,8 @@ class Publisher:
             explanation=data.get("explanation"),
             verification_id=verification.record_id,
             answered_at=verification.received_at,
-            resolved_at=verification.received_at if resolved or not upheld else None,
-            resolved_by=corrected[0] if resolved else verification.record_id if not upheld else None,
+            resolved_at=resolved_at if resolved else verification.received_at if not upheld else None,
+            resolved_by=corrected[0].record_id if resolved else verification.record_id if not upheld else None,
         )
         if answered is None:
             log.info("objection already answered; the later answer is kept as a record only", extra={"id": case["id"]})

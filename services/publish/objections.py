@@ -27,7 +27,7 @@ STATE_LABELS = {
     "rejected": "异议不属实，维持原记录",
 }
 AWAITING = frozenset({"verifying", "escalated"})
-NOT_OBJECTABLE = frozenset({*AMENDMENT_TYPES, "objection_verification", "sanction_feedback"})
+NOT_OBJECTABLE = frozenset({*AMENDMENT_TYPES, "objection_verification", "sanction_feedback", "repair_decision"})
 
 
 class Refused(Exception):

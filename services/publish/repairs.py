@@ -203,9 +203,11 @@ async def apply_decision(conn: AsyncConnection, ctx: PublishContext, decision: A
         return
     step = str(data.get("decision"))
     allowed, state = TRANSITIONS.get(step, (frozenset(), case["state"]))
-    if case["state"] not in allowed:
+    late_extension = step == "延长办理期限" and shanghai_date(decision.received_at) > case["decide_due"]
+    if case["state"] not in allowed or late_extension:
         log.warning(
-            "repair decision does not follow the case's state; kept as a record only",
+            "repair decision does not follow the case's state (or extends a period already over); kept as a "
+            "record only",
             extra={"record": decision.event_id, "repair_id": case["id"], "state": case["state"], "decision": step},
         )
         return

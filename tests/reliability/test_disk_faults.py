@@ -145,6 +145,9 @@ async def test_a_full_disk_under_the_outbox_answers_503_stores_nothing_and_recov
     with small_disk() as disk:
         superuser_sql(stack, f"CREATE TABLESPACE {TABLESPACE} LOCATION '{disk}'")
         try:
+            # After a long session the drained outbox still holds dead rows' pages (MBs): compact it first,
+            # so moving it fits on the small disk.
+            superuser_sql(stack, "VACUUM FULL ingest.outbox")
             superuser_sql(stack, f"ALTER TABLE ingest.outbox SET TABLESPACE {TABLESPACE}")
             # The relay deleted the warm-up's row; drop the emptied page too, so the next row needs new space.
             superuser_sql(stack, "VACUUM (TRUNCATE true) ingest.outbox")

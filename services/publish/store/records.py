@@ -49,4 +49,6 @@ async def amendments_of(conn: AsyncConnection, department: str, record_id: str) 
         ),
         {"d": department, "r": record_id},
     )
-    return [record_from_row(r.record, r.receipt) for r in rows]
+    found = [record_from_row(r.record, r.receipt) for r in rows]
+    # In the order ingest accepted them (a total order), whatever order they were consumed in.
+    return sorted(found, key=lambda a: (a.received_at, int(a.receipt.get("seq", 0)), a.record_id))

@@ -180,7 +180,7 @@ def _repaired(trigger: Trigger, repairs: Mapping[tuple[str, str], AcceptedRecord
         return trigger
     approval = repairs.get((trigger.department, trigger.record_id))
     on = approval.decision_date if approval is not None else None
-    if on is None or (trigger.lifted_on is not None and trigger.lifted_on <= on):
+    if on is None or on < trigger.since or (trigger.lifted_on is not None and trigger.lifted_on <= on):
         return trigger
     return _end(trigger, on, REPAIRED)
 

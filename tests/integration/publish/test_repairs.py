@@ -313,3 +313,50 @@ async def test_ingest_accepts_a_repair_decision_only_for_the_departments_own_rec
 
     assert response.status_code == 422, response.text
     assert [(e["path"], e["code"]) for e in response.json()["errors"]] == [("/data/target_record_id", "unknown_target")]
+
+
+async def test_a_revoked_approval_puts_the_record_back_on_the_portal(
+    ingest: httpx.AsyncClient, publish: httpx.AsyncClient, tokens: dict[str, str]
+) -> None:
+    record = await repairable_penalty(ingest, publish, tokens)
+    case = (await apply(publish, record)).json()["repair"]
+    approval = repair_decision(record, case["repair_id"], "准予修复")
+    await report(ingest, tokens, approval)
+    await eventually(lambda: _gone(publish, record), what="the repaired record off the portal")
+
+    withdrawn_approval = amendment(
+        approval,
+        "record_revocation",
+        "2026-11-20",
+        reason_kind="撤销",
+        reason="误批，撤销修复决定。",
+        document_no="示撤〔2026〕9号",
+    )
+    await report(ingest, tokens, withdrawn_approval)
+
+    assert await wait_shown(publish, public_id(record), "the record back after the approval was revoked")
+
+
+async def test_an_approval_before_the_minimum_period_withdraws_nothing(
+    ingest: httpx.AsyncClient, publish: httpx.AsyncClient, tokens: dict[str, str]
+) -> None:
+    early = await repairable_penalty(ingest, publish, tokens, decided="2026-11-02")  # minimum until 2027-02-02
+    await report(ingest, tokens, repair_decision(early, "REP-20261120-0EA51E00", "准予修复"))
+    marker = await repairable_penalty(ingest, publish, tokens)  # reported after it: once shown, it was handled
+
+    assert marker is not None
+    assert await shown(publish, public_id(early)) is not None
+
+
+async def test_only_penalties_and_serious_listings_can_be_repaired(
+    ingest: httpx.AsyncClient, publish: httpx.AsyncClient, tokens: dict[str, str]
+) -> None:
+    licence = factories.licensing()
+    await report(ingest, tokens, licence)
+
+    response = await ingest.post(
+        "/v1/records", json=repair_decision(licence, "REP-20261120-0B0B0B0B", "准予修复"), headers=bearer(tokens, "AMR")
+    )
+
+    assert response.status_code == 422, response.text
+    assert [(e["path"], e["code"]) for e in response.json()["errors"]] == [("/data/target_record_id", "invalid_target")]
