@@ -72,11 +72,20 @@ def evaluate(
         years.add(rule_set.rules.repair_years)
     changes = sorted(file.change_dates(years))
 
+    assessed: dict[date, Assessment] = {as_of: today}
+
+    def assessment_on(day: date) -> Assessment:
+        # The searches below ask about the same days (next review, next refresh, the run's start): once each.
+        found = assessed.get(day)
+        if found is None:
+            found = assessed[day] = assess(file, rule_set, day)
+        return found
+
     def grade_on(day: date) -> str:
-        return assess(file, rule_set, day).grade
+        return assessment_on(day).grade
 
     def answer_on(day: date) -> tuple[object, ...]:
-        answer = assess(file, rule_set, day)
+        answer = assessment_on(day)
         return (answer.grade, answer.reason, answer.supervision_level, answer.explanation)
 
     next_review = next((day for day in changes if day > as_of and grade_on(day) != today.grade), None)
