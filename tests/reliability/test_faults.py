@@ -4,6 +4,7 @@ that got a 202/200 is in every consumer's state exactly once, and nothing else f
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
@@ -125,9 +126,11 @@ async def test_ingest_killed_with_requests_in_flight_loses_nothing_when_clients_
     stack = services_up
     async with _load(stack, tokens) as load:
         await load.wait_for(40)
-        stack.stop_service("ingest", kill=True)
-        stack.start_service("ingest")
-        stack.wait_ready("ingest")
+        # In a thread, so the clients keep sending while ingest is dead and restarting: those requests are cut
+        # (connection reset or refused) and retried with the same id.
+        await asyncio.to_thread(stack.stop_service, "ingest", kill=True)
+        await asyncio.to_thread(stack.start_service, "ingest")
+        await asyncio.to_thread(stack.wait_ready, "ingest")
         await load.wait_for(len(load.result.accepted) + 40)
     assert load.result.statuses.get(0, 0) > 0, "the kill should have cut some requests"
     await assert_exactly_once_everywhere(engine, load)
