@@ -29,6 +29,7 @@ from services.common.catalogue import Catalogue
 from services.common.clock import FixedClock, shanghai_date
 from services.common.db import create_engine
 from services.common.envelope import CloudEvent
+from services.common.settings import CommonSettings
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ async def drop_database(engine: AsyncEngine, name: str) -> None:
 class PublishRebuild:
     """The publish service's handler over a scratch database, plus the seeding of portal-filed cases."""
 
-    def __init__(self, settings: Any, catalogue: Catalogue, url: str, clock: FixedClock) -> None:
+    def __init__(self, settings: CommonSettings, catalogue: Catalogue, url: str, clock: FixedClock) -> None:
         from services.publish.context import PublishContext
         from services.publish.handlers import Publisher
         from services.publish.rules import load_publicity_rules

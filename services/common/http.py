@@ -151,6 +151,16 @@ def forbidden(message: str, path: str = "") -> ApiProblem:
     return ApiProblem(403, [ApiError(path, "forbidden", message)])
 
 
+def department_scope(caller: Principal, department: str | None, refusal: str) -> str | None:
+    """The `department=` a read is limited to: a department reads only its own (its code, whether asked
+    for or not; another's is 403 with `refusal`), county and auditor read any (None: all)."""
+    if caller.role is not Role.DEPARTMENT:
+        return department
+    if department not in (None, caller.department):
+        raise forbidden(refusal, "/query/department")
+    return caller.department
+
+
 async def current_principal(request: Request) -> Principal | None:
     """The caller, or None for an anonymous call. A malformed or unknown token is refused, not ignored."""
     header = request.headers.get("authorization")

@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from services.common.auth import Principal, Role
 from services.common.clock import Clock, shanghai_date
 from services.common.errors import ApiError
-from services.common.http import ApiProblem, FastJSONResponse, error_response, forbidden, require
+from services.common.http import ApiProblem, FastJSONResponse, department_scope, error_response, forbidden, require
 from services.common.metrics import REJECTIONS
 from services.common.repairs import REPAIR_DECISION, REPAIRABLE_TYPES
 from services.common.scorecard import month_of, rate
@@ -242,10 +242,7 @@ async def get_public_key(request: Request) -> Response:
 async def get_rejections(
     request: Request, caller: AnyCaller, department: Annotated[str | None, Query()] = None
 ) -> Response:
-    if caller.role is Role.DEPARTMENT:
-        if department not in (None, caller.department):
-            raise forbidden("a department sees its own rejection counts only", "/query/department")
-        department = caller.department
+    department = department_scope(caller, department, "a department sees its own rejection counts only")
     async with request.app.state.engine.connect() as conn:
         rows = await store.rejection_counts(conn, department)
     return FastJSONResponse({"rejections": [{**r, "day": r["day"].isoformat()} for r in rows]})
@@ -261,10 +258,7 @@ async def get_scorecard(
     """Records accepted, reported late (after the 7-calendar-day clock) and rejected by error code, per
     department: the reporting part of the county's scorecard (000 L121). A department sees its own."""
     chosen = month_of(month)
-    if caller.role is Role.DEPARTMENT:
-        if department not in (None, caller.department):
-            raise forbidden("a department sees its own scorecard only", "/query/department")
-        department = caller.department
+    department = department_scope(caller, department, "a department sees its own scorecard only")
     async with request.app.state.engine.connect() as conn:
         counts = await store.reporting_counts(conn, department, chosen.start, chosen.end, chosen.first, chosen.after)
     rows = []

@@ -19,9 +19,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.common.access_log import log_access
 from services.common.auth import Principal, Role
 from services.common.clock import SHANGHAI
-from services.common.http import ApiError, ApiProblem, FastJSONResponse, OptionalPrincipal, forbidden, require
+from services.common.http import (
+    ApiError,
+    ApiProblem,
+    FastJSONResponse,
+    OptionalPrincipal,
+    department_scope,
+    forbidden,
+    require,
+)
 from services.common.scorecard import month_of
-from services.publish import deadlines, objections, repairs, scorecard, store
+from services.publish import deadlines, filing, objections, repairs, scorecard, store
 from services.publish.context import PublishContext
 from services.publish.derive import query_tokens
 
@@ -135,7 +143,7 @@ async def post_objection(request: Request, body: ObjectionIn, caller: OptionalPr
             raised_by=raised_by,
             trusted=caller is not None,
         )
-    except objections.Refused as refused:
+    except filing.Refused as refused:
         raise ApiProblem(refused.status, [ApiError(refused.path, refused.code, refused.message)]) from None
     return FastJSONResponse({"objection": objections.view(case)}, status_code=201)
 
@@ -162,10 +170,7 @@ async def list_objections(
 ) -> Response:
     """A department sees the objections to its own records; county and auditor see all. Access-logged."""
     ctx = _ctx(request)
-    if caller.role is Role.DEPARTMENT:
-        if department not in (None, caller.department):
-            raise forbidden("a department sees the objections to its own records only", "/query/department")
-        department = caller.department
+    department = department_scope(caller, department, "a department sees the objections to its own records only")
     async with ctx.engine.connect() as conn:
         cases = await store.objections_of(conn, department=department, open_only=state == "open", limit=limit + 1)
     await _log(ctx, caller, "objections", department or "*")
@@ -205,7 +210,7 @@ async def post_repair(request: Request, body: RepairIn, caller: OptionalPrincipa
             raised_by="subject" if caller is None else caller.department or caller.role.value,
             trusted=caller is not None,
         )
-    except objections.Refused as refused:
+    except filing.Refused as refused:
         raise ApiProblem(refused.status, [ApiError(refused.path, refused.code, refused.message)]) from None
     return FastJSONResponse({"repair": repairs.view(case, _ctx(request).today())}, status_code=201)
 
@@ -235,10 +240,9 @@ async def list_repairs(
 ) -> Response:
     """A department sees the applications it must decide; county and auditor see all. Access-logged."""
     ctx = _ctx(request)
-    if caller.role is Role.DEPARTMENT:
-        if department not in (None, caller.department):
-            raise forbidden("a department sees the repair applications to its own records only", "/query/department")
-        department = caller.department
+    department = department_scope(
+        caller, department, "a department sees the repair applications to its own records only"
+    )
     async with ctx.engine.connect() as conn:
         cases = await store.repairs_of(conn, department=department, open_only=state == "open", limit=limit + 1)
     await _log(ctx, caller, "repairs", department or "*")
@@ -268,10 +272,7 @@ async def get_deadlines(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> Response:
     ctx = _ctx(request)
-    if caller.role is Role.DEPARTMENT:
-        if department not in (None, caller.department):
-            raise forbidden("a department sees its own disclosure deadlines only", "/query/department")
-        department = caller.department
+    department = department_scope(caller, department, "a department sees its own disclosure deadlines only")
     now = ctx.now()
     since = since or ctx.today() - timedelta(days=30)
     async with ctx.engine.connect() as conn:
@@ -332,10 +333,7 @@ async def get_scorecard(
     on time, late, overdue or still pending. The publish part of the county's scorecard (000 L121)."""
     ctx = _ctx(request)
     chosen = month_of(month)
-    if caller.role is Role.DEPARTMENT:
-        if department not in (None, caller.department):
-            raise forbidden("a department sees its own scorecard only", "/query/department")
-        department = caller.department
+    department = department_scope(caller, department, "a department sees its own scorecard only")
     first, after = chosen.first, chosen.after
     async with ctx.engine.connect() as conn:
         shown = await store.rows_due_between(

@@ -17,7 +17,8 @@ from services.common.clock import SHANGHAI, shanghai_date
 from services.publish import events, store
 from services.publish.announce import announce
 from services.publish.context import PublishContext
-from services.publish.derive import public_id, split_public_id
+from services.publish.derive import public_id
+from services.publish.filing import Refused, subjects_record
 
 STATE_LABELS = {
     "verifying": "核实中",
@@ -30,51 +31,14 @@ AWAITING = frozenset({"verifying", "escalated"})
 NOT_OBJECTABLE = frozenset({*AMENDMENT_TYPES, "objection_verification", "sanction_feedback", "repair_decision"})
 
 
-class Refused(Exception):
-    """An objection that cannot be filed: the status, the field and a message for the filer."""
-
-    def __init__(self, status: int, path: str, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.path, self.code, self.message = status, path, code, message
-
-
-def not_found() -> Refused:
-    return Refused(
-        404,
-        "/record_id",
-        "not_found",
-        "没有找到该主体的这条记录，请核对记录编号和统一社会信用代码（或身份证号码） "
-        "(no record with this id for this subject code)",
-    )
-
-
 async def file_objection(
     ctx: PublishContext, *, record_id: str, subject_code: str, reason: str, contact: str, raised_by: str, trusted: bool
 ) -> dict[str, Any]:
-    """File a case in one transaction: the case, the record's 异议处理中 flag, the ``filed`` event.
-
-    ``trusted`` (a department or the county platform) gets precise refusals; an anonymous filer learns
-    only "not found" whether the id is unknown or belongs to another subject.
-    """
-    key = split_public_id(record_id)
-    if key is None:
-        raise Refused(
-            422,
-            "/record_id",
-            "invalid",
-            f"记录编号应为 <部门>.<部门记录编号>，如 AMR.AMR-2026-000123 "
-            f"(expected <department>.<record id>, got {record_id!r})",
-        )
-    department, own_id = key
+    """File a case in one transaction: the case, the record's 异议处理中 flag, the ``filed`` event
+    (``trusted``: see :func:`~services.publish.filing.subjects_record`)."""
     async with ctx.engine.begin() as conn:
-        record = await store.find_record(conn, department, own_id)
-        if record is None:
-            raise not_found()
-        if record.subject_code != subject_code:
-            if not trusted:
-                raise not_found()
-            message = "该记录不属于此主体 (the record is about another subject)"
-            raise Refused(422, "/subject_code", "subject_mismatch", message)
+        record = await subjects_record(conn, record_id, subject_code, trusted=trusted)
+        department, own_id = record.department, record.record_id
         if record.record_type in NOT_OBJECTABLE:
             message = "请对原始记录提出异议 (object to the original record, not to this one)"
             raise Refused(422, "/record_id", "not_objectable", message)

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from services.publish import objections, repairs, store
+from services.publish import filing, objections, repairs, store
 from services.publish.api import find_published, is_code
 from services.publish.context import PublishContext
 
@@ -208,7 +208,7 @@ async def objection_submit(request: Request) -> Response:
             raised_by="subject",
             trusted=False,
         )
-    except objections.Refused as refused:
+    except filing.Refused as refused:
         return _page("objection_form.html", refused.status, values=values, errors=_refusal(refused, _FIELDS))
     target = f"/objections/{quote(case['id'])}?code={quote(case['subject_code'])}"
     return RedirectResponse(target, status_code=303)
@@ -242,14 +242,14 @@ async def repair_submit(request: Request) -> Response:
             raised_by="subject",
             trusted=False,
         )
-    except objections.Refused as refused:
+    except filing.Refused as refused:
         errors = _refusal(refused, _REPAIR_FIELDS)
         return _page("repair_form.html", refused.status, values=values, errors=errors)
     target = f"/repairs/{quote(case['id'])}?code={quote(case['subject_code'])}"
     return RedirectResponse(target, status_code=303)
 
 
-def _refusal(refused: objections.Refused, fields: dict[str, tuple[str, int, int]]) -> dict[str, str]:
+def _refusal(refused: filing.Refused, fields: dict[str, tuple[str, int, int]]) -> dict[str, str]:
     field = refused.path.strip("/") if refused.path.strip("/") in fields else "record_id"
     return {field: refused.message.split(" (", 1)[0]}  # the Chinese part
 

@@ -30,8 +30,8 @@ from services.common.repairs import approved_repairs
 from services.publish import events, store
 from services.publish.announce import announce
 from services.publish.context import PublishContext
-from services.publish.derive import Derived, derive_disclosures, public_id, split_public_id
-from services.publish.objections import Refused, not_found
+from services.publish.derive import Derived, derive_disclosures, public_id
+from services.publish.filing import Refused, subjects_record
 
 log = logging.getLogger(__name__)
 
@@ -71,25 +71,10 @@ async def file_repair(
     trusted: bool,
 ) -> dict[str, Any]:
     """File an application in one transaction (the case and the ``filed`` event), or refuse it with why."""
-    key = split_public_id(record_id)
-    if key is None:
-        raise Refused(
-            422,
-            "/record_id",
-            "invalid",
-            f"记录编号应为 <部门>.<部门记录编号>，如 AMR.AMR-2026-000123 "
-            f"(expected <department>.<record id>, got {record_id!r})",
-        )
-    department, own_id = key
-    pid = public_id(department, own_id)
     async with ctx.engine.begin() as conn:
-        record = await store.find_record(conn, department, own_id)
-        if record is None or (record.subject_code != subject_code and not trusted):
-            raise not_found()
-        if record.subject_code != subject_code:
-            raise Refused(
-                422, "/subject_code", "subject_mismatch", "该记录不属于此主体 (the record is about another subject)"
-            )
+        record = await subjects_record(conn, record_id, subject_code, trusted=trusted)
+        department, own_id = record.department, record.record_id
+        pid = public_id(department, own_id)
         await store.lock_subject(conn, subject_code)
         today = ctx.today()
         file = await store.subject_file(conn, subject_code)

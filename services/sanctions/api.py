@@ -14,7 +14,7 @@ from fastapi.responses import Response
 
 from services.common.access_log import log_access
 from services.common.auth import Principal, Role
-from services.common.http import ApiError, ApiProblem, FastJSONResponse, forbidden, require
+from services.common.http import ApiError, ApiProblem, FastJSONResponse, department_scope, require
 from services.common.scorecard import month_of, rate
 from services.sanctions.derive import CaseView
 from services.sanctions.handlers import SanctionsContext, subject_cases
@@ -125,14 +125,12 @@ async def cases(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     ctx = _ctx(request)
-    if principal.role is Role.DEPARTMENT:
-        if department is not None and department != principal.department:
-            raise forbidden(
-                f"a department sees the cases that instruct it: ask for department={principal.department} "
-                "(只能查看本部门承担的联合奖惩案件)",
-                "/query/department",
-            )
-        department = principal.department
+    department = department_scope(
+        principal,
+        department,
+        f"a department sees the cases that instruct it: ask for department={principal.department} "
+        "(只能查看本部门承担的联合奖惩案件)",
+    )
     async with ctx.engine.connect() as conn:
         rows = await ctx.store.list_cases(
             conn, department=department, state=state, code=code, limit=limit, offset=offset
@@ -234,10 +232,7 @@ async def scorecard(
     month: the sanctions part of the county's scorecard (000 L121). A department sees its own."""
     ctx = _ctx(request)
     chosen = month_of(month)
-    if principal.role is Role.DEPARTMENT:
-        if department not in (None, principal.department):
-            raise forbidden("a department sees its own scorecard only", "/query/department")
-        department = principal.department
+    department = department_scope(principal, department, "a department sees its own scorecard only")
     async with ctx.engine.connect() as conn:
         rows = await ctx.store.feedback_counts(conn, department=department, first=chosen.first, after=chosen.after)
     items = [

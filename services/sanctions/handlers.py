@@ -9,6 +9,7 @@ announced, and only the differences are emitted. Order of arrival across topics 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -116,10 +117,17 @@ def _text(data: dict[str, Any], key: str) -> str:
     return value
 
 
-async def subject_cases(conn: AsyncConnection, ctx: SanctionsContext, code: str, as_of: date) -> list[CaseView]:
-    """The subject's cases as of `as_of`, from everything stored about it (reads only)."""
+async def subject_cases(
+    conn: AsyncConnection,
+    ctx: SanctionsContext,
+    code: str,
+    as_of: date,
+    records: Sequence[AcceptedRecord] | None = None,
+) -> list[CaseView]:
+    """The subject's cases as of `as_of`, from everything stored about it (reads only; `records`: its
+    records, when the caller already has them)."""
     return derive_cases(
-        records=await subject_records(conn, ctx.store.s, code),
+        records=records if records is not None else await subject_records(conn, ctx.store.s, code),
         objections=await ctx.store.objections_of(conn, code),
         grades=await ctx.store.grades_of(conn, code),
         measure_list=ctx.measure_list,
@@ -173,7 +181,8 @@ class SanctionsHandler:
         ctx = self.ctx
         today = ctx.today()
         await self.store.lock_subject(conn, code)
-        views = await subject_cases(conn, ctx, code, today)
+        records = await subject_records(conn, ctx.store.s, code)
+        views = await subject_cases(conn, ctx, code, today, records)
         views = attach_feedback(views, await self.store.feedback_records(conn, code, [v.case_id for v in views]))
         stored = await self.store.stored_cases(conn, code)
         now = ctx.clock.now()
@@ -187,7 +196,6 @@ class SanctionsHandler:
             )
             events += new
         if stored:  # cases no longer derived keep the subject's current name, whatever the arrival order
-            records = await subject_records(conn, ctx.store.s, code)
             await self.store.rename_cases(conn, code, subject_name(records), list(stored))
         for orphan in stored.values():
             if orphan.state != "lifted":
