@@ -24,6 +24,7 @@ from fastapi.responses import Response
 
 from bench.cpu import CpuMeter
 from bench.events import accepted_records, outbox_values, record_row
+from services.common.http import NO_OPEN_TELEMETRY
 from services.common.kafka import TopicSpec, ensure_topics, make_consumer, make_producer
 
 SCRATCH = "bench_scratch"
@@ -31,7 +32,7 @@ RELAY_BATCH = 1000  # services.common.outbox.OutboxRelay batch_size
 
 
 def bare_app() -> FastAPI:
-    app = FastAPI()
+    app = FastAPI(telemetry=NO_OPEN_TELEMETRY)  # as the services run it
 
     async def accept(request: Request) -> Response:
         await request.body()

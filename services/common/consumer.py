@@ -25,11 +25,11 @@ from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import IllegalStateError, KafkaError
-from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.common import dlq, metrics
+from services.common.db import sql
 from services.common.envelope import CloudEvent, EnvelopeError
 from services.common.tasks import one_line, sleep_or_stop
 
@@ -208,7 +208,7 @@ class ConsumerLoop:
             return False
         try:
             async with asyncio.timeout(3), self._engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
+                await conn.execute(sql("SELECT 1"))
         except Exception:
             return True
         return False
@@ -223,7 +223,7 @@ class ConsumerLoop:
         for item in items:
             unique.setdefault(item.event_id, item.origin)  # ON CONFLICT DO UPDATE may touch a row only once
         result = await conn.execute(
-            text(
+            sql(
                 f'INSERT INTO {self._schema}.inbox (event_id, topic, partition, "offset") '
                 "SELECT * FROM unnest(CAST(:ids AS text[]), CAST(:topics AS text[]), "
                 "CAST(:parts AS int[]), CAST(:offs AS bigint[])) "
@@ -246,7 +246,7 @@ class ConsumerLoop:
         redriven_for = dlq.header(list(m.headers), dlq.REDRIVE_EVENT_ID)
         if redriven_for and redriven_for != item.event_id:
             await conn.execute(
-                text(
+                sql(
                     f"UPDATE {self._schema}.inbox SET status = '{dlq.APPLIED}', processed_at = now() "
                     f"WHERE event_id = :id AND status = '{dlq.REDRIVING}'"
                 ),
@@ -274,7 +274,7 @@ class ConsumerLoop:
             # A first failure inserts the row; a re-drive that failed again puts it back to dead-lettered
             # with the new error. An applied row is never touched.
             await conn.execute(
-                text(
+                sql(
                     f'INSERT INTO {self._schema}.inbox (event_id, topic, partition, "offset", status, error) '
                     f"VALUES (:id, :t, :p, :o, '{dlq.DEAD_LETTERED}', :e) ON CONFLICT (event_id) DO UPDATE "
                     f"SET status = '{dlq.DEAD_LETTERED}', error = EXCLUDED.error, processed_at = now() "

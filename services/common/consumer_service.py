@@ -17,7 +17,7 @@ from services.common.catalogue import load_catalogue
 from services.common.clock import Clock, SystemClock
 from services.common.consumer import Handler
 from services.common.dlq import redrive_topic
-from services.common.http import FastJSONResponse, install_error_handlers, install_health
+from services.common.http import NO_OPEN_TELEMETRY, FastJSONResponse, install_error_handlers, install_health
 from services.common.metrics import RequestMetrics
 from services.common.runtime import ConsumerSpec, ServiceRuntime
 from services.common.settings import CommonSettings
@@ -91,7 +91,12 @@ def create_consumer_app(
             await runtime.close()
 
     app = FastAPI(
-        title=title, version="1", description=description, default_response_class=FastJSONResponse, lifespan=lifespan
+        title=title,
+        version="1",
+        description=description,
+        default_response_class=FastJSONResponse,
+        lifespan=lifespan,
+        telemetry=NO_OPEN_TELEMETRY,
     )
     install_error_handlers(app)
     install_health(app, service=service, ready_checks=lambda: _ready(app))

@@ -14,6 +14,7 @@ import orjson
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.telemetry import TelemetryConfig
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -179,17 +180,30 @@ async def current_principal(request: Request) -> Principal | None:
 OptionalPrincipal = Annotated[Principal | None, Depends(current_principal)]
 
 
-def require(*roles: Role) -> Callable[[Principal | None], Awaitable[Principal]]:
+NO_OPEN_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+"""FastAPI's native OpenTelemetry, off: the services export Prometheus metrics (/metrics), and with it on
+FastAPI looks up the global OpenTelemetry providers (an os.environ read) on every request."""
+
+
+async def authorize(request: Request, allowed: frozenset[Role]) -> Principal:
+    """The caller, who must hold one of `allowed` (deny by default): 401 without a valid token, 403 for
+    another role. `require()` is this as a dependency; the hot ingest endpoints call it directly, because
+    FastAPI's dependency resolution costs more per request than the check itself."""
+    principal = await current_principal(request)
+    if principal is None:
+        raise unauthenticated("this endpoint needs a bearer token (需要访问令牌)")
+    if principal.role not in allowed:
+        names = ", ".join(sorted(r.value for r in allowed))
+        raise forbidden(f"role {principal.role.value} may not call this endpoint; allowed: {names}")
+    return principal
+
+
+def require(*roles: Role) -> Callable[[Request], Awaitable[Principal]]:
     """Dependency: the caller must hold one of `roles` (deny by default)."""
     allowed = frozenset(roles)
 
-    async def dependency(principal: OptionalPrincipal) -> Principal:
-        if principal is None:
-            raise unauthenticated("this endpoint needs a bearer token (需要访问令牌)")
-        if principal.role not in allowed:
-            names = ", ".join(sorted(r.value for r in allowed))
-            raise forbidden(f"role {principal.role.value} may not call this endpoint; allowed: {names}")
-        return principal
+    async def dependency(request: Request) -> Principal:
+        return await authorize(request, allowed)
 
     return dependency
 

@@ -16,10 +16,10 @@ from collections.abc import Sequence
 
 import orjson
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.common import metrics
+from services.common.db import sql
 from services.common.envelope import CloudEvent
 from services.common.tasks import one_line, sleep_or_stop
 
@@ -40,7 +40,7 @@ async def enqueue(conn: AsyncConnection, schema: str, rows: Sequence[dict[str, o
     if not rows:
         return
     await conn.execute(
-        text(
+        sql(
             f"INSERT INTO {schema}.outbox (topic, key, value, headers) "
             "VALUES (:topic, :key, :value, CAST(:headers AS jsonb))"
         ),
@@ -72,7 +72,7 @@ class OutboxRelay:
 
     async def backlog(self) -> int:
         async with self._engine.connect() as conn:
-            return int((await conn.execute(text(f"SELECT count(*) FROM {self._schema}.outbox"))).scalar_one())
+            return int((await conn.execute(sql(f"SELECT count(*) FROM {self._schema}.outbox"))).scalar_one())
 
     async def run(self, stop: asyncio.Event) -> None:
         lock_key = f"outbox-relay:{self._schema}"
@@ -81,7 +81,7 @@ class OutboxRelay:
             try:
                 async with self._engine.connect() as lock_conn:
                     got: bool = (
-                        await lock_conn.execute(text("SELECT pg_try_advisory_lock(hashtext(:k))"), {"k": lock_key})
+                        await lock_conn.execute(sql("SELECT pg_try_advisory_lock(hashtext(:k))"), {"k": lock_key})
                     ).scalar_one()
                     await lock_conn.commit()
                     if not got:
@@ -114,7 +114,7 @@ class OutboxRelay:
         async with self._engine.begin() as conn:
             rows = (
                 await conn.execute(
-                    text(
+                    sql(
                         f"SELECT id, topic, key, value, headers FROM {self._schema}.outbox "
                         "ORDER BY id LIMIT :n FOR UPDATE SKIP LOCKED"
                     ),
@@ -135,7 +135,7 @@ class OutboxRelay:
             ]
             await asyncio.gather(*futures)
             await conn.execute(
-                text(f"DELETE FROM {self._schema}.outbox WHERE id = ANY(:ids)"),
+                sql(f"DELETE FROM {self._schema}.outbox WHERE id = ANY(:ids)"),
                 {"ids": [row.id for row in rows]},
             )
         self.sent_total += len(rows)

@@ -45,12 +45,11 @@ class AcceptedRecord:
 async def store_received_record(conn: Any, schema: str, accepted: AcceptedRecord) -> None:
     """Keep a consumed record in the service's own `records` table (inside the caller's transaction)."""
     # Imported here, not at the top: the pure rule packages import AcceptedRecord and must not pull in SQL.
-    from sqlalchemy import text
-
+    from services.common.db import sql
     from services.common.envelope import dumps
 
     await conn.execute(
-        text(
+        sql(
             f"INSERT INTO {schema}.records (department, record_id, record_type, subject_code, decision_date, "
             "received_at, record, receipt) VALUES (:d, :r, :t, :s, :dd, :ra, CAST(:rec AS jsonb), "
             "CAST(:rcpt AS jsonb)) ON CONFLICT (department, record_id) DO NOTHING"
@@ -70,10 +69,10 @@ async def store_received_record(conn: Any, schema: str, accepted: AcceptedRecord
 
 async def subject_records(conn: Any, schema: str, subject_code: str) -> list[AcceptedRecord]:
     """Every record a service has consumed about one subject (its credit file as that service sees it)."""
-    from sqlalchemy import text
+    from services.common.db import sql
 
     rows = await conn.execute(
-        text(f"SELECT record, receipt FROM {schema}.records WHERE subject_code = :code"), {"code": subject_code}
+        sql(f"SELECT record, receipt FROM {schema}.records WHERE subject_code = :code"), {"code": subject_code}
     )
     return [record_from_row(row.record, row.receipt) for row in rows]
 

@@ -87,34 +87,41 @@ def record_handler(ctx: GradingContext) -> Handler:
         accepted = AcceptedRecord.from_event(event)
         await store_received_record(conn, ctx.schema, accepted)
         day = today(ctx.clock)
+        code = accepted.subject_code
+        await store.lock_subject(conn, ctx.schema, code)
+        current = await store.load_grade(conn, ctx.schema, code, ctx.default_rule_set)
         # Changes that time brought since the last grading first, each on its own date (the ticker may
         # not have run yet), judged with the new record too (as if it had been there from the start).
-        await review(conn, ctx, accepted.subject_code, day)
-        await regrade(conn, ctx, accepted.subject_code, day)
+        current = await catch_up(conn, ctx, code, day, current)
+        await regrade(conn, ctx, code, day, current)
 
     return handle
 
 
-async def regrade(conn: AsyncConnection, ctx: GradingContext, code: str, day: date) -> store.StoredGrade | None:
+async def regrade(
+    conn: AsyncConnection, ctx: GradingContext, code: str, day: date, previous: store.StoredGrade | None
+) -> store.StoredGrade | None:
     """Grade one subject as of `day` under the default rule set, store it, and queue the change event if
     the grade or the supervision level moved (effective on the day the new grade took effect).
 
-    Flushes, never commits. Raises ValueError for a subject kind no rule knows (the record dead-letters)."""
-    await store.lock_subject(conn, ctx.schema, code)
+    The caller holds the subject's lock (`store.lock_subject`) and has read its stored grade (`previous`).
+    Returns the grade now stored (None if the subject could not be graded: nothing changed). Flushes,
+    never commits. Raises ValueError for a subject kind no rule knows (the record dead-letters)."""
     records = await subject_records(conn, ctx.schema, code)
     if not records:
         return None
     subject = subject_of(code, records)
-    await store.save_subject(conn, ctx.schema, code=code, kind=subject.kind, name=subject.name)
     try:
         result = compute(records, subject, ctx.rule_sets, ctx.default_rule_set, day)
     except RuleSetLookupError as exc:
         # The record is kept; the subject is graded once a version is in force (never earlier).
+        await store.save_subject(conn, ctx.schema, code=code, kind=subject.kind, name=subject.name)
         log.warning("not graded", extra={"code": code, "reason": str(exc)})
         return None
-    previous = await store.load_grade(conn, ctx.schema, code, ctx.default_rule_set)
     new = stored(subject, result, ctx.rule_sets)
-    await store.save_grade(conn, ctx.schema, new)
+    # One statement for the subject's name and its grade; an unchanged grade (the same day, nothing new
+    # that counts) is not written again.
+    await store.save_subject_and_grade(conn, ctx.schema, name=subject.name, grade=new, grade_changed=new != previous)
     if changed(previous, new):
         effective = effective_date(previous, new, records, subject.kind)
         event = change_event(previous, new, effective=effective, record_count=len(records), time=ctx.clock.now())
@@ -126,11 +133,23 @@ async def review(conn: AsyncConnection, ctx: GradingContext, code: str, day: dat
     """Apply the time-driven changes of one subject up to `day`, each on its own date (idempotent: a
     second call finds review_on after `day` and does nothing). Flushes, never commits."""
     await store.lock_subject(conn, ctx.schema, code)
+    current = await store.load_grade(conn, ctx.schema, code, ctx.default_rule_set)
+    await catch_up(conn, ctx, code, day, current)
+
+
+async def catch_up(
+    conn: AsyncConnection, ctx: GradingContext, code: str, day: date, current: store.StoredGrade | None
+) -> store.StoredGrade | None:
+    """`review` for a caller that holds the subject's lock and has read its stored grade; returns the grade
+    stored afterwards. A subject that cannot be regraded (no rule set in force yet) stops the catch-up."""
     for _ in range(MAX_CHANGES_PER_REVIEW):
-        current = await store.load_grade(conn, ctx.schema, code, ctx.default_rule_set)
         if current is None or current.review_on is None or current.review_on > day:
-            return
-        await regrade(conn, ctx, code, current.review_on)
+            return current
+        regraded = await regrade(conn, ctx, code, current.review_on, current)
+        if regraded is None:
+            return current
+        current = regraded
+    return current
 
 
 def review_handler(ctx: GradingContext, engine: AsyncEngine, after_commit: Callable[[], None]) -> OnTick:

@@ -11,8 +11,9 @@ from datetime import date
 from typing import Any
 
 import orjson
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.common.db import sql
 
 SCHEMA = "grading"
 
@@ -44,12 +45,12 @@ _COLUMNS = (
 
 async def lock_subject(conn: AsyncConnection, schema: str, code: str) -> None:
     """Serialise every grading of one subject (consumer, ticker, replicas) until the transaction ends."""
-    await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"{schema}:grade:{code}"})
+    await conn.execute(sql("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"{schema}:grade:{code}"})
 
 
 async def save_subject(conn: AsyncConnection, schema: str, *, code: str, kind: str, name: str) -> None:
     await conn.execute(
-        text(
+        sql(
             f"INSERT INTO {schema}.subjects (code, kind, name) VALUES (:code, :kind, :name) "
             "ON CONFLICT (code) DO UPDATE SET kind = EXCLUDED.kind, name = EXCLUDED.name"
         ),
@@ -60,32 +61,60 @@ async def save_subject(conn: AsyncConnection, schema: str, *, code: str, kind: s
 async def load_grade(conn: AsyncConnection, schema: str, code: str, rule_set: str) -> StoredGrade | None:
     row = (
         await conn.execute(
-            text(f"SELECT {_COLUMNS} FROM {schema}.grades WHERE code = :code AND rule_set = :rs"),
+            sql(f"SELECT {_COLUMNS} FROM {schema}.grades WHERE code = :code AND rule_set = :rs"),
             {"code": code, "rs": rule_set},
         )
     ).first()
     return None if row is None else _grade(row._mapping)
 
 
-async def save_grade(conn: AsyncConnection, schema: str, grade: StoredGrade) -> None:
-    names = _COLUMNS.split(", ")
-    values = ", ".join("CAST(:explanation AS jsonb)" if n == "explanation" else f":{n}" for n in names)
-    updates = ", ".join(f"{n} = EXCLUDED.{n}" for n in names if n not in ("code", "rule_set"))
-    params = {n: getattr(grade, n) for n in names}
+def _grade_params(grade: StoredGrade) -> dict[str, Any]:
+    params = {n: getattr(grade, n) for n in _NAMES}
     params["explanation"] = orjson.dumps(grade.explanation).decode()
+    return params
+
+
+_NAMES = _COLUMNS.split(", ")
+_VALUES = ", ".join("CAST(:explanation AS jsonb)" if n == "explanation" else f":{n}" for n in _NAMES)
+_UPDATES = ", ".join(f"{n} = EXCLUDED.{n}" for n in _NAMES if n not in ("code", "rule_set"))
+
+
+async def save_grade(conn: AsyncConnection, schema: str, grade: StoredGrade) -> None:
     await conn.execute(
-        text(
-            f"INSERT INTO {schema}.grades ({_COLUMNS}) VALUES ({values}) "
-            f"ON CONFLICT (code, rule_set) DO UPDATE SET {updates}"
+        sql(
+            f"INSERT INTO {schema}.grades ({_COLUMNS}) VALUES ({_VALUES}) "
+            f"ON CONFLICT (code, rule_set) DO UPDATE SET {_UPDATES}"
         ),
-        params,
+        _grade_params(grade),
+    )
+
+
+async def save_subject_and_grade(
+    conn: AsyncConnection, schema: str, *, name: str, grade: StoredGrade, grade_changed: bool
+) -> None:
+    """`save_subject` and, if `grade_changed`, `save_grade`, in one round trip (the subject's kind is the
+    grade's). A name or kind that did not change is not rewritten."""
+    subject = (
+        f"INSERT INTO {schema}.subjects (code, kind, name) VALUES (:code, :subject_kind, :name) "
+        "ON CONFLICT (code) DO UPDATE SET kind = EXCLUDED.kind, name = EXCLUDED.name "
+        f"WHERE ({schema}.subjects.kind, {schema}.subjects.name) IS DISTINCT FROM (EXCLUDED.kind, EXCLUDED.name)"
+    )
+    if not grade_changed:
+        await conn.execute(sql(subject), {"code": grade.code, "subject_kind": grade.subject_kind, "name": name})
+        return
+    await conn.execute(
+        sql(
+            f"WITH subject AS ({subject}) INSERT INTO {schema}.grades ({_COLUMNS}) VALUES ({_VALUES}) "
+            f"ON CONFLICT (code, rule_set) DO UPDATE SET {_UPDATES}"
+        ),
+        {**_grade_params(grade), "name": name},
     )
 
 
 async def due_for_review(conn: AsyncConnection, schema: str, *, rule_set: str, today: date, limit: int) -> list[str]:
     """Subjects whose grade under `rule_set` may have changed by `today` with no new record."""
     rows = await conn.execute(
-        text(
+        sql(
             f"SELECT code FROM {schema}.grades WHERE rule_set = :rs AND review_on IS NOT NULL "
             "AND review_on <= :today ORDER BY review_on, code LIMIT :n"
         ),
@@ -96,7 +125,7 @@ async def due_for_review(conn: AsyncConnection, schema: str, *, rule_set: str, t
 
 async def all_grades(conn: AsyncConnection, schema: str) -> list[StoredGrade]:
     """Every stored grade, ordered (for rebuild comparisons and audits)."""
-    rows = await conn.execute(text(f"SELECT {_COLUMNS} FROM {schema}.grades ORDER BY code, rule_set"))
+    rows = await conn.execute(sql(f"SELECT {_COLUMNS} FROM {schema}.grades ORDER BY code, rule_set"))
     return [_grade(row._mapping) for row in rows]
 
 

@@ -14,7 +14,15 @@ from fastapi.responses import Response
 from services.common.auth import Principal, Role
 from services.common.clock import Clock, shanghai_date
 from services.common.errors import ApiError
-from services.common.http import ApiProblem, FastJSONResponse, department_scope, error_response, forbidden, require
+from services.common.http import (
+    ApiProblem,
+    FastJSONResponse,
+    authorize,
+    department_scope,
+    error_response,
+    forbidden,
+    require,
+)
 from services.common.metrics import REJECTIONS
 from services.common.repairs import REPAIR_DECISION, REPAIRABLE_TYPES
 from services.common.scorecard import month_of, rate
@@ -27,7 +35,7 @@ TARGETED_TYPES = CORRECTION_TYPES | {REPAIR_DECISION}
 """Types that act on an earlier record of the same department and subject (谁认定、谁修复 for repairs)."""
 
 router = APIRouter()
-DepartmentCaller = Annotated[Principal, Depends(require(Role.DEPARTMENT))]
+DEPARTMENTS = frozenset({Role.DEPARTMENT})
 AnyCaller = Annotated[Principal, Depends(require(Role.DEPARTMENT, Role.COUNTY, Role.AUDITOR))]
 
 
@@ -179,7 +187,8 @@ def _outcome_body(outcome: Outcome, record_id: str) -> tuple[int, dict[str, Any]
 
 
 @router.post("/v1/records", status_code=202, summary="Report one record (报送一条信用记录)")
-async def post_record(request: Request, caller: DepartmentCaller) -> Response:
+async def post_record(request: Request) -> Response:
+    caller = await authorize(request, DEPARTMENTS)
     ctx = _ctx(request)
     record = await read_json(request, ctx.max_body_bytes)
     assert caller.department is not None
@@ -197,7 +206,8 @@ async def post_record(request: Request, caller: DepartmentCaller) -> Response:
 
 
 @router.post("/v1/records:batch", summary="Report up to 1000 records; valid ones are accepted even if others fail")
-async def post_batch(request: Request, caller: DepartmentCaller) -> Response:
+async def post_batch(request: Request) -> Response:
+    caller = await authorize(request, DEPARTMENTS)
     ctx = _ctx(request)
     body = await read_json(request, ctx.max_body_bytes * 50)
     if not isinstance(body, dict) or not isinstance(body.get("records"), list):

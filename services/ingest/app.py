@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from services.common.calendar import WorkingDayCalendar
 from services.common.catalogue import load_catalogue
 from services.common.clock import Clock, SystemClock, shanghai_date
-from services.common.http import FastJSONResponse, install_error_handlers, install_health
+from services.common.http import NO_OPEN_TELEMETRY, FastJSONResponse, install_error_handlers, install_health
 from services.common.metrics import RequestMetrics
 from services.common.runtime import ServiceRuntime
 from services.common.tasks import sleep_or_stop
@@ -79,11 +79,12 @@ def create_app(settings: IngestSettings | None = None, clock: Clock | None = Non
         ),
         default_response_class=FastJSONResponse,
         lifespan=lifespan,
+        telemetry=NO_OPEN_TELEMETRY,
     )
     app.state.catalogue_json = orjson.dumps(catalogue.public_view())
     install_error_handlers(app)
+    app.include_router(router)  # first: routes are matched in order, and POST /v1/records is the hot one
     install_health(app, service=SERVICE, ready_checks=lambda: app.state.runtime.ready_problems())
-    app.include_router(router)
     app.add_middleware(RequestMetrics, service=SERVICE)
     record_examples_openapi(app, settings.schemas_dir, json.loads((settings.schemas_dir / "envelope.json").read_text()))
     return app

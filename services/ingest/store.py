@@ -8,9 +8,9 @@ from datetime import date, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.common.db import sql
 from services.ingest.receipts import GENESIS
 
 SCHEMA = "ingest"
@@ -41,14 +41,14 @@ async def lock_chains(conn: AsyncConnection, departments: Iterable[str]) -> dict
     """
     names = sorted(set(departments))
     await conn.execute(
-        text(
+        sql(
             "INSERT INTO ingest.chains (department, seq, head_hash) "
             "SELECT d, 0, :genesis FROM unnest(CAST(:names AS text[])) AS d ON CONFLICT DO NOTHING"
         ),
         {"names": names, "genesis": GENESIS},
     )
     rows = await conn.execute(
-        text(
+        sql(
             "SELECT department, seq, head_hash FROM ingest.chains WHERE department = ANY(:names) "
             "ORDER BY department FOR UPDATE"
         ),
@@ -62,7 +62,7 @@ async def find_records(conn: AsyncConnection, keys: Iterable[tuple[str, str]]) -
     if not pairs:
         return {}
     rows = await conn.execute(
-        text(
+        sql(
             "SELECT department, record_id, record_type, version, subject_code, content_hash, receipt "
             "FROM ingest.records "
             "WHERE (department, record_id) IN (SELECT * FROM unnest(CAST(:d AS text[]), CAST(:r AS text[])))"
@@ -93,7 +93,7 @@ class NewRecord:
 
 async def insert_records(conn: AsyncConnection, records: Sequence[NewRecord]) -> None:
     await conn.execute(
-        text(
+        sql(
             "INSERT INTO ingest.records (department, record_id, seq, record_type, version, subject_code, "
             "decision_date, content_hash, receipt, received_at) VALUES (:department, :record_id, :seq, "
             ":record_type, :version, :subject_code, :decision_date, :content_hash, CAST(:receipt AS jsonb), "
@@ -119,7 +119,7 @@ async def insert_records(conn: AsyncConnection, records: Sequence[NewRecord]) ->
 
 async def advance_chains(conn: AsyncConnection, heads: Iterable[ChainHead]) -> None:
     await conn.execute(
-        text("UPDATE ingest.chains SET seq = :seq, head_hash = :head WHERE department = :department"),
+        sql("UPDATE ingest.chains SET seq = :seq, head_hash = :head WHERE department = :department"),
         [{"seq": h.seq, "head": h.head_hash, "department": h.department} for h in heads],
     )
 
@@ -128,7 +128,7 @@ async def add_rejections(conn: AsyncConnection, day: date, counts: dict[tuple[st
     if not counts:
         return
     await conn.execute(
-        text(
+        sql(
             "INSERT INTO ingest.rejections (day, department, record_type, code, count) "
             "VALUES (:day, :dept, :type, :code, :n) ON CONFLICT (day, department, record_type, code) "
             "DO UPDATE SET count = ingest.rejections.count + EXCLUDED.count"
@@ -139,7 +139,7 @@ async def add_rejections(conn: AsyncConnection, day: date, counts: dict[tuple[st
 
 async def rejection_counts(conn: AsyncConnection, department: str | None = None) -> list[dict[str, Any]]:
     rows = await conn.execute(
-        text(
+        sql(
             "SELECT day, department, record_type, code, count FROM ingest.rejections "
             "WHERE CAST(:dept AS text) IS NULL OR department = :dept ORDER BY day, department, record_type, code"
         ),
@@ -155,7 +155,7 @@ async def reporting_counts(
     error code on the days [first, after)."""
     found: dict[str, dict[str, Any]] = {}
     accepted = await conn.execute(
-        text(
+        sql(
             "SELECT department, count(*) AS accepted, "
             "count(*) FILTER (WHERE (receipt->>'reported_late')::boolean) AS reported_late FROM ingest.records "
             "WHERE received_at >= :start AND received_at < :end "
@@ -166,7 +166,7 @@ async def reporting_counts(
     for row in accepted:
         found[row.department] = {"accepted": row.accepted, "reported_late": row.reported_late, "rejections": {}}
     rejected = await conn.execute(
-        text(
+        sql(
             "SELECT department, code, sum(count) AS n FROM ingest.rejections WHERE day >= :first AND day < :after "
             "AND (CAST(:dept AS text) IS NULL OR department = :dept) GROUP BY department, code"
         ),

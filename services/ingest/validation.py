@@ -135,25 +135,34 @@ def _nul_problems(value: Any, pointer: str) -> list[Problem]:
     """NUL (U+0000) anywhere in the record, keys included: JSON allows it, but no PostgreSQL text or jsonb
     value can hold it, so every consumer would dead-letter the record after ingest had accepted it."""
     found: list[Problem] = []
+    _find_nul(value, [], found, pointer)
+    return found
+
+
+def _find_nul(value: Any, path: list[str | int], found: list[Problem], base: str) -> None:
+    # The path is a stack of keys; its JSON pointer is built only when a NUL is found (this runs on every
+    # record, and nearly none has one).
     if isinstance(value, str):
         if "\x00" in value:
             found.append(
                 Problem(
-                    pointer,
+                    _pointer(base, path),
                     "nul_character",
                     "text must not contain the NUL character (U+0000, JSON \\u0000); remove it (文本中不能含有空字符)",
                 )
             )
     elif isinstance(value, dict):
         for key, child in value.items():
-            child_pointer = _pointer(pointer, [key])
+            path.append(key)
             if "\x00" in key:
-                found += _nul_problems(key, child_pointer)
-            found += _nul_problems(child, child_pointer)
+                _find_nul(key, path, found, base)
+            _find_nul(child, path, found, base)
+            path.pop()
     elif isinstance(value, list):
         for index, child in enumerate(value):
-            found += _nul_problems(child, _pointer(pointer, [index]))
-    return found
+            path.append(index)
+            _find_nul(child, path, found, base)
+            path.pop()
 
 
 def _check_subject(subject: Mapping[str, Any], errors: list[Problem], warnings: list[Problem]) -> None:

@@ -32,13 +32,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.calendar import WorkingDayCalendar, is_reported_late
 from services.common.catalogue import RecordType, TypeVersion
 from services.common.clock import Clock
+from services.common.db import sql
 from services.common.envelope import CloudEvent
 from services.common.http import SLOW_SQLSTATES, sqlstate
 from services.common.outbox import enqueue, outbox_row
@@ -157,9 +157,13 @@ class ReceiptWriter:
         not confirmed within the commit timeout."""
         for item in items:
             self._queue.put_nowait(item)
-        waiting = asyncio.gather(*(item.future for item in items))
+        # One record (the usual POST) waits on its own future: no gather task per request.
+        single = len(items) == 1
+        waiting: asyncio.Future[Any] = items[0].future if single else asyncio.gather(*(i.future for i in items))
         try:
-            return list(await asyncio.wait_for(asyncio.shield(waiting), self._caller_timeout))
+            async with asyncio.timeout(self._caller_timeout):
+                done = await asyncio.shield(waiting)
+            return [done] if single else list(done)
         except TimeoutError:
             # Nobody awaits the results any more; retrieve them so asyncio does not report them as lost.
             waiting.add_done_callback(lambda f: f.cancelled() or f.exception())
@@ -218,7 +222,7 @@ class ReceiptWriter:
             # aborted statement rolls the whole batch back. SET LOCAL ends with the transaction.
             limit = f"{max(1, round(self._commit_timeout * 1000))}ms"
             await conn.execute(
-                text("SELECT set_config('lock_timeout', :t, true), set_config('statement_timeout', :t, true)"),
+                sql("SELECT set_config('lock_timeout', :t, true), set_config('statement_timeout', :t, true)"),
                 {"t": limit},
             )
             heads = await store.lock_chains(conn, (item.department for item in batch))

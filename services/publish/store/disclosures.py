@@ -6,16 +6,16 @@ from datetime import date, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.common.clock import SHANGHAI
+from services.common.db import sql
 from services.publish.derive import Change, Derived, Previous, name_tokens
 
 
 async def disclosures_for_update(conn: AsyncConnection, subject_code: str) -> dict[str, Previous]:
     rows = await conn.execute(
-        text(
+        sql(
             "SELECT public_id, state, version, published_at, withdrawn_at, content, subject_name, due_date, "
             "due_provisional, exempt, reason, withdraw_on FROM publish.disclosures WHERE subject_code = :s FOR UPDATE"
         ),
@@ -43,7 +43,7 @@ def _derived_part(content: str) -> dict[str, Any]:
 
 async def save_disclosure(conn: AsyncConnection, derived: Derived, change: Change, now: datetime) -> None:
     await conn.execute(
-        text(
+        sql(
             "INSERT INTO publish.disclosures (public_id, department, record_id, record_type, subject_code, "
             "subject_name, search_tokens, decision_date, received_at, due_date, due_provisional, state, exempt, "
             "reason, published_at, withdrawn_at, publicity_until, withdraw_on, content, version, updated_at) "
@@ -92,21 +92,21 @@ def _shanghai(instant: datetime | None) -> str | None:
 async def subjects_to_refresh(conn: AsyncConnection, today: date) -> list[str]:
     """Subjects with a published record whose 公示截止期 has passed."""
     rows = await conn.execute(
-        text("SELECT DISTINCT subject_code FROM publish.disclosures WHERE state = 'published' AND withdraw_on <= :t"),
+        sql("SELECT DISTINCT subject_code FROM publish.disclosures WHERE state = 'published' AND withdraw_on <= :t"),
         {"t": today},
     )
     return [r.subject_code for r in rows]
 
 
 async def provisional_disclosures(conn: AsyncConnection) -> list[tuple[str, date]]:
-    rows = await conn.execute(text("SELECT subject_code, decision_date FROM publish.disclosures WHERE due_provisional"))
+    rows = await conn.execute(sql("SELECT subject_code, decision_date FROM publish.disclosures WHERE due_provisional"))
     return [(r.subject_code, r.decision_date) for r in rows]
 
 
 async def deadline_rows(conn: AsyncConnection, *, department: str | None, since: date) -> list[dict[str, Any]]:
     """Records on the 7-working-day clock: every unpublished one, and those published decided since ``since``."""
     rows = await conn.execute(
-        text(
+        sql(
             "SELECT public_id, department, record_id, record_type, decision_date, received_at, due_date, "
             "due_provisional, published_at, state, reason FROM publish.disclosures "
             "WHERE (CAST(:d AS text) IS NULL OR department = :d) AND ((published_at IS NULL AND NOT exempt) "
@@ -125,7 +125,7 @@ async def rows_due_between(
         raise ValueError(f"no scorecard over {table}.{due_column}")
     exempt = " AND NOT exempt" if table == "disclosures" else ""
     rows = await conn.execute(
-        text(
+        sql(
             f"SELECT * FROM publish.{table} WHERE {due_column} >= :first AND {due_column} < :after{exempt} "
             "AND (CAST(:d AS text) IS NULL OR department = :d)"
         ),

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.common.db import sql
 from services.common.envelope import CloudEvent
 
 
@@ -34,7 +34,7 @@ async def append_feed(conn: AsyncConnection, events: list[CloudEvent]) -> None:
     if not events:
         return
     await conn.execute(
-        text(
+        sql(
             "INSERT INTO publish.feed (event_id, type, subject, time, data) "
             "VALUES (:id, :type, :subject, :time, CAST(:data AS jsonb)) ON CONFLICT (event_id) DO NOTHING"
         ),
@@ -56,7 +56,7 @@ async def feed_page(conn: AsyncConnection, after: FeedCursor | None, limit: int)
     '998').
     """
     rows = await conn.execute(
-        text(
+        sql(
             "SELECT txid::text AS txid, position, event_id, type, subject, time, data FROM publish.feed "
             "WHERE txid < pg_snapshot_xmin(pg_current_snapshot()) "
             "AND (txid, position) > (CAST(CAST(:t AS text) AS xid8), :p) ORDER BY feed.txid, feed.position LIMIT :n"

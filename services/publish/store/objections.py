@@ -5,18 +5,19 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.common.db import sql
 
 
 async def insert_objection(conn: AsyncConnection, case: dict[str, Any]) -> None:
     columns = ", ".join(case)
     values = ", ".join(f":{name}" for name in case)
-    await conn.execute(text(f"INSERT INTO publish.objections ({columns}) VALUES ({values})"), case)
+    await conn.execute(sql(f"INSERT INTO publish.objections ({columns}) VALUES ({values})"), case)
 
 
 async def objection(conn: AsyncConnection, objection_id: str) -> dict[str, Any] | None:
-    row = (await conn.execute(text("SELECT * FROM publish.objections WHERE id = :i"), {"i": objection_id})).first()
+    row = (await conn.execute(sql("SELECT * FROM publish.objections WHERE id = :i"), {"i": objection_id})).first()
     return None if row is None else dict(row._mapping)
 
 
@@ -24,7 +25,7 @@ async def answer_objection(conn: AsyncConnection, objection_id: str, **answer: A
     """Record the provider's answer on an objection still awaiting it; None when it was answered already."""
     row = (
         await conn.execute(
-            text(
+            sql(
                 "UPDATE publish.objections SET state = :state, outcome = :outcome, explanation = :explanation, "
                 "verification_id = :verification_id, answered_at = :answered_at, resolved_at = :resolved_at, "
                 "resolved_by = :resolved_by WHERE id = :i AND state IN ('verifying', 'escalated') RETURNING *"
@@ -38,7 +39,7 @@ async def answer_objection(conn: AsyncConnection, objection_id: str, **answer: A
 async def resolve_upheld(conn: AsyncConnection, department: str, record_id: str, *, by: str, now: datetime) -> int:
     """Close upheld objections of a record once its correction or revocation has arrived."""
     result = await conn.execute(
-        text(
+        sql(
             "UPDATE publish.objections SET state = 'resolved', resolved_at = :now, resolved_by = :by "
             "WHERE department = :d AND record_id = :r AND state = 'upheld'"
         ),
@@ -49,7 +50,7 @@ async def resolve_upheld(conn: AsyncConnection, department: str, record_id: str,
 
 async def refresh_objection_flag(conn: AsyncConnection, department: str, record_id: str) -> None:
     await conn.execute(
-        text(
+        sql(
             "UPDATE publish.disclosures SET objection_pending = EXISTS (SELECT 1 FROM publish.objections o "
             "WHERE o.department = :d AND o.record_id = :r AND o.state IN ('verifying', 'escalated', 'upheld')) "
             "WHERE department = :d AND record_id = :r"
@@ -65,7 +66,7 @@ async def escalate_overdue(conn: AsyncConnection, today: date, now: datetime) ->
     with the consumer, and the next tick looks again.
     """
     rows = await conn.execute(
-        text(
+        sql(
             "UPDATE publish.objections SET state = 'escalated', escalated_at = :now WHERE id IN (SELECT id FROM "
             "publish.objections WHERE state = 'verifying' AND NOT due_provisional AND due_date < :t "
             "FOR UPDATE SKIP LOCKED) RETURNING *"
@@ -77,14 +78,14 @@ async def escalate_overdue(conn: AsyncConnection, today: date, now: datetime) ->
 
 async def provisional_objections(conn: AsyncConnection) -> list[tuple[str, datetime]]:
     rows = await conn.execute(
-        text("SELECT id, filed_at FROM publish.objections WHERE due_provisional AND state = 'verifying'")
+        sql("SELECT id, filed_at FROM publish.objections WHERE due_provisional AND state = 'verifying'")
     )
     return [(r.id, r.filed_at) for r in rows]
 
 
 async def set_objection_due(conn: AsyncConnection, objection_id: str, due: date, provisional: bool) -> None:
     await conn.execute(
-        text("UPDATE publish.objections SET due_date = :d, due_provisional = :p WHERE id = :i"),
+        sql("UPDATE publish.objections SET due_date = :d, due_provisional = :p WHERE id = :i"),
         {"i": objection_id, "d": due, "p": provisional},
     )
 
@@ -99,7 +100,7 @@ async def objections_of(
     if open_only:
         where.append("state IN ('verifying', 'escalated', 'upheld')")
     rows = await conn.execute(
-        text(f"SELECT * FROM publish.objections WHERE {' AND '.join(where)} ORDER BY due_date, filed_at, id LIMIT :n"),
+        sql(f"SELECT * FROM publish.objections WHERE {' AND '.join(where)} ORDER BY due_date, filed_at, id LIMIT :n"),
         {"d": department, "n": limit},
     )
     return [dict(r._mapping) for r in rows]

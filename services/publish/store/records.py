@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.common.db import sql
 from services.common.records import AcceptedRecord, record_from_row
 
 SCHEMA = "publish"
@@ -12,13 +12,13 @@ _SUBJECT_LOCK = 7301  # advisory-lock class of "one subject of the publish servi
 
 
 async def lock_subject(conn: AsyncConnection, subject_code: str) -> None:
-    await conn.execute(text("SELECT pg_advisory_xact_lock(:c, hashtext(:s))"), {"c": _SUBJECT_LOCK, "s": subject_code})
+    await conn.execute(sql("SELECT pg_advisory_xact_lock(:c, hashtext(:s))"), {"c": _SUBJECT_LOCK, "s": subject_code})
 
 
 async def subject_file(conn: AsyncConnection, subject_code: str) -> list[AcceptedRecord]:
     """The subject's records, plus amendments of them filed under another subject code."""
     rows = await conn.execute(
-        text(
+        sql(
             "SELECT record, receipt FROM publish.records WHERE subject_code = :s UNION ALL "
             "SELECT a.record, a.receipt FROM publish.records a JOIN publish.records t "
             "ON a.department = t.department AND a.record->'data'->>'target_record_id' = t.record_id "
@@ -33,7 +33,7 @@ async def subject_file(conn: AsyncConnection, subject_code: str) -> list[Accepte
 async def find_record(conn: AsyncConnection, department: str, record_id: str) -> AcceptedRecord | None:
     row = (
         await conn.execute(
-            text("SELECT record, receipt FROM publish.records WHERE department = :d AND record_id = :r"),
+            sql("SELECT record, receipt FROM publish.records WHERE department = :d AND record_id = :r"),
             {"d": department, "r": record_id},
         )
     ).first()
@@ -42,7 +42,7 @@ async def find_record(conn: AsyncConnection, department: str, record_id: str) ->
 
 async def amendments_of(conn: AsyncConnection, department: str, record_id: str) -> list[AcceptedRecord]:
     rows = await conn.execute(
-        text(
+        sql(
             "SELECT record, receipt FROM publish.records WHERE department = :d "
             "AND record_type IN ('record_correction', 'record_revocation') "
             "AND record->'data'->>'target_record_id' = :r"

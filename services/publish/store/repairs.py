@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.common.db import sql
 
 OPEN_STATES = ("submitted", "accepted", "extended")
 _OPEN = "state IN ('submitted', 'accepted', 'extended')"
@@ -15,19 +16,19 @@ _OPEN = "state IN ('submitted', 'accepted', 'extended')"
 async def insert_repair(conn: AsyncConnection, case: dict[str, Any]) -> None:
     columns = ", ".join(case)
     values = ", ".join(f":{name}" for name in case)
-    await conn.execute(text(f"INSERT INTO publish.repairs ({columns}) VALUES ({values})"), case)
+    await conn.execute(sql(f"INSERT INTO publish.repairs ({columns}) VALUES ({values})"), case)
 
 
 async def repair(conn: AsyncConnection, repair_id: str, *, for_update: bool = False) -> dict[str, Any] | None:
     lock = " FOR UPDATE" if for_update else ""
-    row = (await conn.execute(text(f"SELECT * FROM publish.repairs WHERE id = :i{lock}"), {"i": repair_id})).first()
+    row = (await conn.execute(sql(f"SELECT * FROM publish.repairs WHERE id = :i{lock}"), {"i": repair_id})).first()
     return None if row is None else dict(row._mapping)
 
 
 async def open_repair_of(conn: AsyncConnection, department: str, record_id: str) -> dict[str, Any] | None:
     row = (
         await conn.execute(
-            text(f"SELECT * FROM publish.repairs WHERE department = :d AND record_id = :r AND {_OPEN}"),
+            sql(f"SELECT * FROM publish.repairs WHERE department = :d AND record_id = :r AND {_OPEN}"),
             {"d": department, "r": record_id},
         )
     ).first()
@@ -38,7 +39,7 @@ async def update_repair(conn: AsyncConnection, repair_id: str, changes: dict[str
     assignments = ", ".join(f"{name} = :{name}" for name in changes)
     row = (
         await conn.execute(
-            text(f"UPDATE publish.repairs SET {assignments} WHERE id = :_id RETURNING *"), {"_id": repair_id, **changes}
+            sql(f"UPDATE publish.repairs SET {assignments} WHERE id = :_id RETURNING *"), {"_id": repair_id, **changes}
         )
     ).one()
     return dict(row._mapping)
@@ -55,7 +56,7 @@ async def escalate_late_repairs(conn: AsyncConnection, today: date, now: datetim
         ("decision", "decision_escalated_at", "decide_due", "('submitted', 'accepted', 'extended')"),
     ):
         rows = await conn.execute(
-            text(
+            sql(
                 f"UPDATE publish.repairs SET {column} = :now WHERE id IN (SELECT id FROM publish.repairs "
                 f"WHERE state IN {states} AND {column} IS NULL AND NOT due_provisional AND {due} < :t "
                 "FOR UPDATE SKIP LOCKED) RETURNING *"
@@ -67,7 +68,7 @@ async def escalate_late_repairs(conn: AsyncConnection, today: date, now: datetim
 
 
 async def provisional_repairs(conn: AsyncConnection) -> list[dict[str, Any]]:
-    rows = await conn.execute(text(f"SELECT * FROM publish.repairs WHERE due_provisional AND {_OPEN}"))
+    rows = await conn.execute(sql(f"SELECT * FROM publish.repairs WHERE due_provisional AND {_OPEN}"))
     return [dict(r._mapping) for r in rows]
 
 
@@ -81,7 +82,7 @@ async def repairs_of(
     if open_only:
         where.append(_OPEN)
     rows = await conn.execute(
-        text(f"SELECT * FROM publish.repairs WHERE {' AND '.join(where)} ORDER BY decide_due, filed_at, id LIMIT :n"),
+        sql(f"SELECT * FROM publish.repairs WHERE {' AND '.join(where)} ORDER BY decide_due, filed_at, id LIMIT :n"),
         {"d": department, "n": limit},
     )
     return [dict(r._mapping) for r in rows]

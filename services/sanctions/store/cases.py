@@ -6,9 +6,9 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.common.db import sql
 from services.sanctions.derive import CaseView
 from services.sanctions.events import StoredCase, case_summary, content_hash, instruction_content
 from services.sanctions.rules.measures import MeasureList
@@ -18,7 +18,7 @@ from services.sanctions.store.base import StoreBase, as_json
 class CaseStore(StoreBase):
     async def stored_cases(self, conn: AsyncConnection, code: str) -> dict[str, StoredCase]:
         cases = await conn.execute(
-            text(
+            sql(
                 f"SELECT case_id, state, state_since, since, emitted, departments FROM {self.s}.cases "
                 "WHERE subject_code = :c"
             ),
@@ -31,7 +31,7 @@ class CaseStore(StoreBase):
             for r in cases
         }
         rows = await conn.execute(
-            text(f"SELECT case_id, department, content_hash FROM {self.s}.instructions WHERE subject_code = :c"),
+            sql(f"SELECT case_id, department, content_hash FROM {self.s}.instructions WHERE subject_code = :c"),
             {"c": code},
         )
         for r in rows:
@@ -45,7 +45,7 @@ class CaseStore(StoreBase):
         s = case_summary(view)
         t = view.case.trigger
         await conn.execute(
-            text(
+            sql(
                 f"INSERT INTO {self.s}.cases (case_id, subject_code, subject_kind, subject_name, nature, trigger_kind, "
                 "trigger_department, trigger_record_id, since, until, state, state_since, state_reason, wrongful, "
                 "objection_ids, departments, measures, measure_list_version, emitted, updated_at) VALUES (:id, :code, "
@@ -84,7 +84,7 @@ class CaseStore(StoreBase):
         await self._save_instructions(conn, view)
 
     async def _save_instructions(self, conn: AsyncConnection, view: CaseView) -> None:
-        await conn.execute(text(f"DELETE FROM {self.s}.instructions WHERE case_id = :id"), {"id": view.case_id})
+        await conn.execute(sql(f"DELETE FROM {self.s}.instructions WHERE case_id = :id"), {"id": view.case_id})
         rows = []
         for iv in view.instructions:
             content = instruction_content(view, iv)
@@ -104,7 +104,7 @@ class CaseStore(StoreBase):
             )
         if rows:
             await conn.execute(
-                text(
+                sql(
                     f"INSERT INTO {self.s}.instructions (instruction_id, case_id, subject_code, department, measures, "
                     "persons, content_hash, feedback_state, feedback, unanswered_measures) VALUES (:id, :case, :code, "
                     ":dept, CAST(:measures AS jsonb), CAST(:persons AS jsonb), :hash, :state, "
@@ -118,7 +118,7 @@ class CaseStore(StoreBase):
     ) -> None:
         """A stored case the measure list no longer supports is lifted (it can never apply again)."""
         await conn.execute(
-            text(
+            sql(
                 f"UPDATE {self.s}.cases SET state = 'lifted', state_since = :on, state_reason = :reason, "
                 "emitted = CAST(:emitted AS jsonb), updated_at = now() WHERE case_id = :id"
             ),
@@ -127,7 +127,7 @@ class CaseStore(StoreBase):
 
     async def replace_related_persons(self, conn: AsyncConnection, code: str, views: Iterable[CaseView]) -> None:
         """The index from a person's ID number to the cases that reach them (法定代表人 … of a listed subject)."""
-        await conn.execute(text(f"DELETE FROM {self.s}.related_persons WHERE subject_code = :c"), {"c": code})
+        await conn.execute(sql(f"DELETE FROM {self.s}.related_persons WHERE subject_code = :c"), {"c": code})
         rows: dict[tuple[str, str, str], dict[str, Any]] = {}
         for view in views:
             for person in view.case.trigger.related_persons:
@@ -144,7 +144,7 @@ class CaseStore(StoreBase):
                 }
         if rows:
             await conn.execute(
-                text(
+                sql(
                     f"INSERT INTO {self.s}.related_persons (person_code, role, case_id, subject_code, name, id_type, "
                     "measure_ids) VALUES (:p, :role, :case, :code, :name, :idt, CAST(:ids AS jsonb))"
                 ),
@@ -154,7 +154,7 @@ class CaseStore(StoreBase):
     async def rename_cases(self, conn: AsyncConnection, code: str, name: str | None, case_ids: Sequence[str]) -> None:
         """The subject's name on cases no longer derived (lifted orphans), as on the others."""
         await conn.execute(
-            text(
+            sql(
                 f"UPDATE {self.s}.cases SET subject_name = :n WHERE subject_code = :c "
                 "AND case_id = ANY(CAST(:ids AS text[])) AND subject_name IS DISTINCT FROM :n"
             ),
@@ -162,12 +162,12 @@ class CaseStore(StoreBase):
         )
 
     async def has_cases(self, conn: AsyncConnection, code: str) -> bool:
-        found = await conn.execute(text(f"SELECT 1 FROM {self.s}.cases WHERE subject_code = :c LIMIT 1"), {"c": code})
+        found = await conn.execute(sql(f"SELECT 1 FROM {self.s}.cases WHERE subject_code = :c LIMIT 1"), {"c": code})
         return found.first() is not None
 
     async def subjects_of_cases(self, conn: AsyncConnection, case_ids: Sequence[str]) -> set[str]:
         rows = await conn.execute(
-            text(f"SELECT DISTINCT subject_code FROM {self.s}.cases WHERE case_id = ANY(CAST(:ids AS text[]))"),
+            sql(f"SELECT DISTINCT subject_code FROM {self.s}.cases WHERE case_id = ANY(CAST(:ids AS text[]))"),
             {"ids": list(case_ids)},
         )
         return set(rows.scalars())
@@ -175,7 +175,7 @@ class CaseStore(StoreBase):
     async def subjects_due(self, conn: AsyncConnection, today: date, limit: int = 500) -> list[str]:
         """Subjects with a case still announced as in force although its term ended before `today`."""
         rows = await conn.execute(
-            text(
+            sql(
                 f"SELECT DISTINCT subject_code FROM {self.s}.cases WHERE state <> 'lifted' AND until < :today "
                 "ORDER BY subject_code LIMIT :n"
             ),
@@ -185,7 +185,7 @@ class CaseStore(StoreBase):
 
     async def subjects_reaching(self, conn: AsyncConnection, person_code: str) -> set[str]:
         rows = await conn.execute(
-            text(f"SELECT DISTINCT subject_code FROM {self.s}.related_persons WHERE person_code = :p"),
+            sql(f"SELECT DISTINCT subject_code FROM {self.s}.related_persons WHERE person_code = :p"),
             {"p": person_code},
         )
         return set(rows.scalars())

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.common.db import sql
 from services.common.records import AcceptedRecord, record_from_row
 from services.sanctions.derive import FEEDBACK, GradeChange, Objection
 from services.sanctions.store.base import StoreBase
@@ -16,11 +16,11 @@ from services.sanctions.store.base import StoreBase
 class InputStore(StoreBase):
     async def lock_subject(self, conn: AsyncConnection, code: str) -> None:
         """Serialise recomputations of one subject (consumer, ticker, other replicas) until commit."""
-        await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"{self.s}:subject:{code}"})
+        await conn.execute(sql("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"{self.s}:subject:{code}"})
 
     async def add_objection(self, conn: AsyncConnection, objection: Objection, *, filed_at: datetime) -> None:
         await conn.execute(
-            text(
+            sql(
                 f"INSERT INTO {self.s}.objections (objection_id, subject_code, department, record_id, filed_at, "
                 "filed_on) VALUES (:id, :code, :dept, :rec, :at, :on) ON CONFLICT (objection_id) DO NOTHING"
             ),
@@ -37,7 +37,7 @@ class InputStore(StoreBase):
     async def withdraw_objection(self, conn: AsyncConnection, objection_id: str, on: date) -> str | None:
         """Mark an objection withdrawn (the earliest withdrawal counts); its subject code, or None if unknown."""
         row = await conn.execute(
-            text(
+            sql(
                 f"UPDATE {self.s}.objections SET withdrawn_on = LEAST(COALESCE(withdrawn_on, :on), :on) "
                 "WHERE objection_id = :id RETURNING subject_code"
             ),
@@ -48,7 +48,7 @@ class InputStore(StoreBase):
 
     async def objections_of(self, conn: AsyncConnection, code: str) -> list[Objection]:
         rows = await conn.execute(
-            text(
+            sql(
                 "SELECT objection_id, subject_code, department, record_id, filed_on, withdrawn_on "
                 f"FROM {self.s}.objections WHERE subject_code = :code"
             ),
@@ -62,7 +62,7 @@ class InputStore(StoreBase):
     async def add_grade(self, conn: AsyncConnection, change: GradeChange) -> None:
         """Keep a grade change (each once, by its event id); the derivation orders them, not the arrival."""
         await conn.execute(
-            text(
+            sql(
                 f"INSERT INTO {self.s}.grades (event_id, code, rule_set, effective_date, grade, subject_kind, "
                 "announced_at) VALUES (:ev, :code, :rs, :eff, :grade, :kind, :at) ON CONFLICT (event_id) DO NOTHING"
             ),
@@ -79,7 +79,7 @@ class InputStore(StoreBase):
 
     async def grades_of(self, conn: AsyncConnection, code: str) -> list[GradeChange]:
         rows = await conn.execute(
-            text(
+            sql(
                 "SELECT code, rule_set, grade, effective_date, subject_kind, announced_at, event_id "
                 f"FROM {self.s}.grades WHERE code = :code"
             ),
@@ -93,7 +93,7 @@ class InputStore(StoreBase):
     async def feedback_records(self, conn: AsyncConnection, code: str, case_ids: Sequence[str]) -> list[AcceptedRecord]:
         """Feedback on the subject's cases, whatever subject it was filed under, with the amendments of it."""
         rows = await conn.execute(
-            text(
+            sql(
                 f"SELECT DISTINCT subject_code FROM {self.s}.records WHERE record_type = '{FEEDBACK}' "
                 "AND record->'data'->>'case_id' = ANY(CAST(:ids AS text[]))"
             ),
@@ -101,7 +101,7 @@ class InputStore(StoreBase):
         )
         subjects = sorted({code, *rows.scalars()})
         rows = await conn.execute(
-            text(
+            sql(
                 f"SELECT record, receipt FROM {self.s}.records WHERE subject_code = ANY(CAST(:s AS text[])) "
                 f"AND record_type IN ('{FEEDBACK}', 'record_correction', 'record_revocation')"
             ),

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.common.db import sql
 from services.sanctions.store.base import StoreBase
 
 _CASE_COLUMNS = (
@@ -41,7 +41,7 @@ class ReadStore(StoreBase):
             where.append("subject_code = :code")
             params["code"] = code
         rows = await conn.execute(
-            text(
+            sql(
                 f"SELECT {_CASE_COLUMNS} FROM {self.s}.cases WHERE {' AND '.join(where)} "
                 "ORDER BY since DESC, case_id LIMIT :limit OFFSET :offset"
             ),
@@ -56,7 +56,7 @@ class ReadStore(StoreBase):
         """Per implementing department: instructions of cases opened in [first, after) by feedback state,
         and their measures with and without feedback (执行反馈完整性)."""
         rows = await conn.execute(
-            text(
+            sql(
                 "SELECT i.department, count(*) AS instructions, "
                 "count(*) FILTER (WHERE i.feedback_state = 'answered') AS answered, "
                 "count(*) FILTER (WHERE i.feedback_state = 'partial') AS partial, "
@@ -74,7 +74,7 @@ class ReadStore(StoreBase):
 
     async def get_case(self, conn: AsyncConnection, case_id: str) -> dict[str, Any] | None:
         row = (
-            await conn.execute(text(f"SELECT {_CASE_COLUMNS} FROM {self.s}.cases WHERE case_id = :id"), {"id": case_id})
+            await conn.execute(sql(f"SELECT {_CASE_COLUMNS} FROM {self.s}.cases WHERE case_id = :id"), {"id": case_id})
         ).first()
         if row is None:
             return None
@@ -84,7 +84,7 @@ class ReadStore(StoreBase):
         if not cases:
             return cases
         rows = await conn.execute(
-            text(
+            sql(
                 "SELECT instruction_id, case_id, department, measures, persons, feedback_state, feedback, "
                 f"unanswered_measures FROM {self.s}.instructions WHERE case_id = ANY(CAST(:ids AS text[])) "
                 "ORDER BY department"
@@ -101,7 +101,7 @@ class ReadStore(StoreBase):
     async def add_check(self, conn: AsyncConnection, **values: Any) -> None:
         """Keep one 应查必查 question and its answer (who, about whom, which matter, on which date)."""
         await conn.execute(
-            text(
+            sql(
                 f"INSERT INTO {self.s}.checks (at, credential_id, role, department, code, matter, on_date, answer, "
                 "purpose) VALUES (:at, :credential_id, :role, :department, :code, :matter, :on_date, :answer, :purpose)"
             ),
@@ -120,7 +120,7 @@ class ReadStore(StoreBase):
             where.append("department = :dept")
             params["dept"] = department
         rows = await conn.execute(
-            text(
+            sql(
                 "SELECT at, credential_id, role, department, code, matter, on_date, answer, purpose "
                 f"FROM {self.s}.checks WHERE {' AND '.join(where)} ORDER BY at DESC, id DESC LIMIT :limit"
             ),
