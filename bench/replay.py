@@ -1,10 +1,8 @@
 """S3: a fresh consumer group of the grading consumer catching up from offset 0 into a scratch database.
 
-It is the service's own `ConsumerLoop` with the grading service's handler (`services.grading.app.build`),
+It is the service's own `ConsumerLoop` with the grading service's handlers (`services.grading.app.build`),
 on an engine and Kafka clients made with the service's settings. A replay slower than the bench can
-wait for stops after `max_seconds` and reports the rate it had. If the grading handler cannot be built
-outside its app (it is being developed), the inbox-only handler that stores the received record
-(`services.common.records.store_received_record`) is used instead, and the result says so.
+wait for stops after `max_seconds` and reports the rate it had.
 """
 
 from __future__ import annotations
@@ -16,29 +14,21 @@ from typing import Any
 
 from bench.cpu import CpuMeter
 from bench.kafkatools import end_offsets
-from services.common.consumer import ConsumerLoop, Handler
+from services.common.consumer import ConsumerLoop
+from services.common.consumer_service import ConsumerParts
 from services.common.db import create_engine
 from services.common.kafka import make_consumer, make_producer
 from services.common.runtime import ServiceRuntime
 
 
-def grading_handler(runtime: ServiceRuntime) -> tuple[Handler, str]:
-    try:
-        from fastapi import FastAPI
+def grading_parts(runtime: ServiceRuntime) -> ConsumerParts:
+    """The grading service's handlers, built as its app builds them (`services.grading.app.build`)."""
+    from fastapi import FastAPI
 
-        from services.common.clock import SystemClock
-        from services.grading.app import build
+    from services.common.clock import SystemClock
+    from services.grading.app import build
 
-        return build(FastAPI(), runtime, SystemClock()).handle, "grading service handler (services.grading.app.build)"
-    except Exception as exc:
-        from services.common.records import AcceptedRecord, store_received_record
-
-        schema = runtime.schema
-
-        async def inbox_only(conn: Any, event: Any) -> None:
-            await store_received_record(conn, schema, AcceptedRecord.from_event(event))
-
-        return inbox_only, f"inbox-only handler (store_received_record): grading build failed: {exc!r}"[:300]
+    return build(FastAPI(), runtime, SystemClock())
 
 
 async def _reached(consumer: Any, ends: dict[Any, int], *, committed: bool) -> bool:
@@ -56,7 +46,7 @@ async def replay(spec: dict[str, Any]) -> dict[str, Any]:
     settings = GradingSettings(DATABASE_URL=spec["database_url"], KAFKA_BOOTSTRAP=spec["bootstrap"])
     engine = create_engine(settings.database_url, pool_size=settings.pool_size)
     runtime = ServiceRuntime(name="grading", schema="grading", settings=settings, engine=engine)
-    handle, which = grading_handler(runtime)
+    parts = grading_parts(runtime)
     ends = await end_offsets(spec["bootstrap"], spec["topics"])
     total = sum(ends.values())
     consumer = make_consumer(spec["bootstrap"], group_id=spec["group"], topics=spec["topics"], client_id="bench-s3")
@@ -64,7 +54,13 @@ async def replay(spec: dict[str, Any]) -> dict[str, Any]:
     await dlq.start()
     await consumer.start()
     loop = ConsumerLoop(
-        engine=engine, consumer=consumer, dlq_producer=dlq, schema="grading", group_id=spec["group"], handle=handle
+        engine=engine,
+        consumer=consumer,
+        dlq_producer=dlq,
+        schema="grading",
+        group_id=spec["group"],
+        handle=parts.handle,
+        handle_batch=parts.handle_batch,
     )
     meter = CpuMeter(spec["cpu"])
     stop = asyncio.Event()
@@ -112,5 +108,7 @@ async def replay(spec: dict[str, Any]) -> dict[str, Any]:
         "applied": loop.applied_total,
         "seconds": elapsed,
         "cpu_s": cpu,
-        "handler": which,
+        "handler": "grading service handlers (services.grading.app.build), a poll's records at once"
+        if parts.handle_batch
+        else "grading service handler (services.grading.app.build), one record at a time",
     }

@@ -36,6 +36,8 @@ from services.common.tasks import one_line, sleep_or_stop
 log = logging.getLogger(__name__)
 
 Handler = Callable[[AsyncConnection, CloudEvent], Awaitable[None]]
+BatchHandler = Callable[[AsyncConnection, Sequence[CloudEvent]], Awaitable[None]]
+"""Handles the new events of a poll (in order) at once; must have the effect of handling them one by one."""
 
 
 class ConsumerStalled(RuntimeError):
@@ -94,6 +96,7 @@ class ConsumerLoop:
         handle: Handler,
         after_commit: Callable[[], None] | None = None,
         service: str | None = None,
+        handle_batch: BatchHandler | None = None,
     ) -> None:
         self._engine = engine
         self._consumer = consumer
@@ -102,6 +105,7 @@ class ConsumerLoop:
         self._group = group_id
         self._service = service or schema  # names the inbox `exchange dlq redrive --service` acts on
         self._handle = handle
+        self._handle_batch = handle_batch
         self._after_commit = after_commit
         self.applied_total = 0
 
@@ -169,13 +173,19 @@ class ConsumerLoop:
         if not items:
             return
         new_ids = await self._claim(conn, items)
+        fresh: list[Decoded] = []
         for item in items:
             if item.event_id not in new_ids:
                 metrics.DUPLICATES.labels(self._group, item.message.topic).inc()
                 continue
             new_ids.discard(item.event_id)  # a second copy in the same batch is a duplicate too
+            fresh.append(item)
+        if self._handle_batch is not None and fresh:
+            await self._handle_batch(conn, [item.event for item in fresh if item.event is not None])
+        for item in fresh:
             assert item.event is not None
-            await self._handle(conn, item.event)
+            if self._handle_batch is None:
+                await self._handle(conn, item.event)
             metrics.CONSUMED.labels(self._group, item.message.topic).inc()
             self.applied_total += 1
             origin = item.origin
@@ -308,4 +318,4 @@ class ConsumerLoop:
                     metrics.CONSUMER_LAG.labels(self._group, tp.topic, str(tp.partition)).set(max(high - position, 0))
 
 
-__all__ = ["ConsumerLoop", "ConsumerStalled", "Decoded", "Handler", "TransientError", "decode"]
+__all__ = ["BatchHandler", "ConsumerLoop", "ConsumerStalled", "Decoded", "Handler", "TransientError", "decode"]

@@ -15,7 +15,7 @@ from fastapi import APIRouter, FastAPI
 
 from services.common.catalogue import load_catalogue
 from services.common.clock import Clock, SystemClock
-from services.common.consumer import Handler
+from services.common.consumer import BatchHandler, Handler
 from services.common.dlq import redrive_topic
 from services.common.http import NO_OPEN_TELEMETRY, FastJSONResponse, install_error_handlers, install_health
 from services.common.metrics import RequestMetrics
@@ -27,6 +27,9 @@ from services.common.ticker import OnTick, run_ticker
 @dataclass
 class ConsumerParts:
     handle: Handler
+    handle_batch: BatchHandler | None = None
+    """If given, the live consumer applies each poll's new events through it instead of `handle`; `handle`
+    stays what the audit replay applies, one event at a time (the two must have the same effect)."""
     on_tick: OnTick | None = None
     extra_topics: Sequence[str] = ()
 
@@ -79,6 +82,7 @@ def create_consumer_app(
                         *([redrive_topic(settings.topic_prefix, service)] if redrive else []),
                     ],
                     handle=parts.handle,
+                    handle_batch=parts.handle_batch,
                 )
             )
             if parts.on_tick is not None:

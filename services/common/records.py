@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -65,6 +66,48 @@ async def store_received_record(conn: Any, schema: str, accepted: AcceptedRecord
             "rcpt": dumps(accepted.receipt).decode(),
         },
     )
+
+
+async def store_received_records(conn: Any, schema: str, records: Sequence[AcceptedRecord]) -> None:
+    """`store_received_record` for several records in one round trip (the first copy of an id is kept)."""
+    from services.common.db import sql
+    from services.common.envelope import dumps
+
+    await conn.execute(
+        sql(
+            f"INSERT INTO {schema}.records (department, record_id, record_type, subject_code, decision_date, "
+            "received_at, record, receipt) SELECT d, r, t, s, dd, ra, rec, rcpt "
+            "FROM unnest(CAST(:d AS text[]), CAST(:r AS text[]), CAST(:t AS text[]), CAST(:s AS text[]), "
+            "CAST(:dd AS date[]), CAST(:ra AS timestamptz[]), "
+            "CAST(:rec AS jsonb[]), CAST(:rcpt AS jsonb[])) WITH ORDINALITY AS u(d, r, t, s, dd, ra, rec, rcpt, n) "
+            "ORDER BY n ON CONFLICT (department, record_id) DO NOTHING"
+        ),
+        {
+            "d": [a.department for a in records],
+            "r": [a.record_id for a in records],
+            "t": [a.record_type for a in records],
+            "s": [a.subject_code for a in records],
+            "dd": [a.decision_date for a in records],
+            "ra": [a.received_at for a in records],
+            "rec": [dumps(a.record).decode() for a in records],
+            "rcpt": [dumps(a.receipt).decode() for a in records],
+        },
+    )
+
+
+async def records_of_subjects(conn: Any, schema: str, codes: Sequence[str]) -> dict[str, list[AcceptedRecord]]:
+    """`subject_records` of several subjects in one round trip (a subject with none is absent)."""
+    from services.common.db import sql
+
+    rows = await conn.execute(
+        sql(f"SELECT record, receipt FROM {schema}.records WHERE subject_code = ANY(CAST(:codes AS text[]))"),
+        {"codes": list(codes)},
+    )
+    files: dict[str, list[AcceptedRecord]] = {}
+    for row in rows:
+        record = record_from_row(row.record, row.receipt)
+        files.setdefault(record.subject_code, []).append(record)
+    return files
 
 
 async def subject_records(conn: Any, schema: str, subject_code: str) -> list[AcceptedRecord]:

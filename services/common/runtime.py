@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.auth import Authenticator
-from services.common.consumer import ConsumerLoop, Handler
+from services.common.consumer import BatchHandler, ConsumerLoop, Handler
 from services.common.db import DatabaseUnavailable, check_database, create_engine, describe
 from services.common.kafka import KafkaAuth, broker_problem, make_consumer, make_producer
 from services.common.outbox import OutboxRelay
@@ -33,6 +33,7 @@ class ConsumerSpec:
     group_id: str
     topics: Sequence[str]
     handle: Handler
+    handle_batch: BatchHandler | None = None
 
 
 @dataclass
@@ -130,6 +131,7 @@ class ServiceRuntime:
             handle=spec.handle,
             after_commit=self.relay.wake if self.relay else None,
             service=self.name,
+            handle_batch=spec.handle_batch,
         )
         self.consumer_loop = loop
         await _start_with_retry(consumer.start, self.stop, f"{self.name} consumer")

@@ -8,7 +8,7 @@ from services.common.clock import Clock, SystemClock
 from services.common.consumer_service import ConsumerParts, create_consumer_app
 from services.common.runtime import ServiceRuntime
 from services.grading.api import router
-from services.grading.handlers import SCHEMA, load_context, record_handler, review_handler
+from services.grading.handlers import SCHEMA, batch_record_handler, load_context, record_handler, review_handler
 from services.grading.settings import GradingSettings
 
 
@@ -41,6 +41,7 @@ def build(app: FastAPI, runtime: ServiceRuntime, clock: Clock) -> ConsumerParts:
     relay = runtime.relay
     return ConsumerParts(
         handle=record_handler(ctx),
+        handle_batch=batch_record_handler(ctx),
         on_tick=review_handler(ctx, runtime.engine, after_commit=relay.wake if relay else _nothing),
     )
 

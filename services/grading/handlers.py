@@ -14,21 +14,21 @@ ignores it and the recomputed grade equals the stored one, so no event either).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.common.clock import Clock, today
-from services.common.consumer import Handler
+from services.common.consumer import BatchHandler, Handler
 from services.common.envelope import CloudEvent
 from services.common.outcomes import emit
-from services.common.records import AcceptedRecord, store_received_record, subject_records
+from services.common.records import AcceptedRecord, records_of_subjects, store_received_records, subject_records
 from services.common.settings import CommonSettings
 from services.common.ticker import OnTick
 from services.grading import store
-from services.grading.grades import change_event, changed, compute, effective_date, stored, subject_of
+from services.grading.grades import Subject, change_event, changed, compute, effective_date, stored, subject_of
 from services.grading.rules import (
     Jurisdiction,
     RuleSetError,
@@ -82,51 +82,135 @@ def load_context(settings: CommonSettings, clock: Clock, *, schema: str = SCHEMA
     )
 
 
-def record_handler(ctx: GradingContext) -> Handler:
-    async def handle(conn: AsyncConnection, event: CloudEvent) -> None:
-        accepted = AcceptedRecord.from_event(event)
-        await store_received_record(conn, ctx.schema, accepted)
-        day = today(ctx.clock)
-        code = accepted.subject_code
-        await store.lock_subject(conn, ctx.schema, code)
-        current = await store.load_grade(conn, ctx.schema, code, ctx.default_rule_set)
-        # Changes that time brought since the last grading first, each on its own date (the ticker may
-        # not have run yet), judged with the new record too (as if it had been there from the start).
-        current = await catch_up(conn, ctx, code, day, current)
-        await regrade(conn, ctx, code, day, current)
+@dataclass(frozen=True, slots=True)
+class Regrading:
+    """One grading of a subject on one day, before anything is stored: the grade (None when no rule-set
+    version is in force that day: not graded) and the change event, if the grade or level moved."""
 
-    return handle
+    subject: Subject
+    grade: store.StoredGrade | None
+    event: CloudEvent | None
 
 
-async def regrade(
-    conn: AsyncConnection, ctx: GradingContext, code: str, day: date, previous: store.StoredGrade | None
-) -> store.StoredGrade | None:
-    """Grade one subject as of `day` under the default rule set, store it, and queue the change event if
-    the grade or the supervision level moved (effective on the day the new grade took effect).
-
-    The caller holds the subject's lock (`store.lock_subject`) and has read its stored grade (`previous`).
-    Returns the grade now stored (None if the subject could not be graded: nothing changed). Flushes,
-    never commits. Raises ValueError for a subject kind no rule knows (the record dead-letters)."""
-    records = await subject_records(conn, ctx.schema, code)
-    if not records:
-        return None
+def regrading(
+    ctx: GradingContext, code: str, records: Sequence[AcceptedRecord], day: date, previous: store.StoredGrade | None
+) -> Regrading:
+    """Grade one subject as of `day` under the default rule set from its records (pure). Raises ValueError
+    for a subject kind no rule knows (the record dead-letters)."""
     subject = subject_of(code, records)
     try:
         result = compute(records, subject, ctx.rule_sets, ctx.default_rule_set, day)
     except RuleSetLookupError as exc:
         # The record is kept; the subject is graded once a version is in force (never earlier).
-        await store.save_subject(conn, ctx.schema, code=code, kind=subject.kind, name=subject.name)
         log.warning("not graded", extra={"code": code, "reason": str(exc)})
-        return None
+        return Regrading(subject, None, None)
     new = stored(subject, result, ctx.rule_sets)
-    # One statement for the subject's name and its grade; an unchanged grade (the same day, nothing new
-    # that counts) is not written again.
-    await store.save_subject_and_grade(conn, ctx.schema, name=subject.name, grade=new, grade_changed=new != previous)
+    event = None
     if changed(previous, new):
         effective = effective_date(previous, new, records, subject.kind)
         event = change_event(previous, new, effective=effective, record_count=len(records), time=ctx.clock.now())
-        await emit(conn, schema=ctx.schema, topic=ctx.outcomes_topic, events=[event])
-    return new
+    return Regrading(subject, new, event)
+
+
+def regradings(
+    ctx: GradingContext,
+    code: str,
+    records: Sequence[AcceptedRecord],
+    day: date,
+    current: store.StoredGrade | None,
+    *,
+    including_today: bool,
+) -> list[Regrading]:
+    """The changes time brought since the subject's last grading, each on its own date (`review_on`, in
+    order; a subject that cannot be graded stops there), then, if `including_today`, the grading as of
+    `day` itself. Pure: the caller stores the last grade and emits every event."""
+    steps: list[Regrading] = []
+    for _ in range(MAX_CHANGES_PER_REVIEW):
+        if current is None or current.review_on is None or current.review_on > day:
+            break
+        step = regrading(ctx, code, records, current.review_on, current)
+        steps.append(step)
+        if step.grade is None:
+            break
+        current = step.grade
+    if including_today:
+        steps.append(regrading(ctx, code, records, day, current))
+    return steps
+
+
+def _last_grade(steps: Sequence[Regrading], stored_before: store.StoredGrade | None) -> store.StoredGrade | None:
+    return next((s.grade for s in reversed(steps) if s.grade is not None), stored_before)
+
+
+async def _store(
+    conn: AsyncConnection,
+    ctx: GradingContext,
+    code: str,
+    steps: Sequence[Regrading],
+    stored_before: store.StoredGrade | None,
+) -> None:
+    """Write what `steps` leave behind: the subject's name and its last grade (if it moved). Flushes,
+    never commits; the caller emits the steps' events."""
+    if not steps:
+        return
+    last = _last_grade(steps, stored_before)
+    subject = steps[-1].subject
+    if last is None or last == stored_before:
+        await store.save_subject(conn, ctx.schema, code=code, kind=subject.kind, name=subject.name)
+    else:
+        await store.save_subject_and_grade(conn, ctx.schema, name=subject.name, grade=last)
+
+
+async def _emit(conn: AsyncConnection, ctx: GradingContext, steps: Sequence[Regrading]) -> None:
+    events = [s.event for s in steps if s.event is not None]
+    if events:
+        await emit(conn, schema=ctx.schema, topic=ctx.outcomes_topic, events=events)
+
+
+def record_handler(ctx: GradingContext) -> Handler:
+    """One record at a time (the audit replay; `batch_record_handler` is the live consumer's)."""
+
+    async def handle(conn: AsyncConnection, event: CloudEvent) -> None:
+        await handle_batch(conn, [event])
+
+    handle_batch = batch_record_handler(ctx)
+    return handle
+
+
+def batch_record_handler(ctx: GradingContext) -> BatchHandler:
+    """A consumed batch of records in one transaction, with the effect of handling them one by one in
+    order: each record's subject is graded as of today (after the changes time brought since its last
+    grading, each on its own date, judged with the new record too, as if it had been there from the
+    start), from the records received before it. A subject's file is read once per batch and its grade
+    written once, whatever number of its records the batch holds; every change event is kept, in order."""
+
+    async def handle_batch(conn: AsyncConnection, events: Sequence[CloudEvent]) -> None:
+        received = [AcceptedRecord.from_event(e) for e in events]
+        day = today(ctx.clock)
+        codes = sorted({r.subject_code for r in received})
+        await store.lock_subjects(conn, ctx.schema, codes)
+        files = await records_of_subjects(conn, ctx.schema, codes)
+        stored_before = await store.load_grades(conn, ctx.schema, codes, ctx.default_rule_set)
+        await store_received_records(conn, ctx.schema, received)
+        current: dict[str, store.StoredGrade | None] = dict(stored_before)
+        kept = {code: {(r.department, r.record_id) for r in file} for code, file in files.items()}
+        steps: dict[str, list[Regrading]] = {}
+        in_order: list[Regrading] = []
+        for record in received:
+            code = record.subject_code
+            key = (record.department, record.record_id)
+            if key not in kept.setdefault(code, set()):  # the first copy is kept (ON CONFLICT DO NOTHING)
+                kept[code].add(key)
+                files.setdefault(code, []).append(record)
+            new = regradings(ctx, code, files[code], day, current.get(code), including_today=True)
+            steps.setdefault(code, []).extend(new)
+            in_order += new
+            current[code] = _last_grade(new, current.get(code))
+        for code in codes:
+            await _store(conn, ctx, code, steps[code], stored_before.get(code))
+        await _emit(conn, ctx, in_order)  # in the order one-by-one handling would have queued them
+
+    return handle_batch
 
 
 async def review(conn: AsyncConnection, ctx: GradingContext, code: str, day: date) -> None:
@@ -134,22 +218,13 @@ async def review(conn: AsyncConnection, ctx: GradingContext, code: str, day: dat
     second call finds review_on after `day` and does nothing). Flushes, never commits."""
     await store.lock_subject(conn, ctx.schema, code)
     current = await store.load_grade(conn, ctx.schema, code, ctx.default_rule_set)
-    await catch_up(conn, ctx, code, day, current)
-
-
-async def catch_up(
-    conn: AsyncConnection, ctx: GradingContext, code: str, day: date, current: store.StoredGrade | None
-) -> store.StoredGrade | None:
-    """`review` for a caller that holds the subject's lock and has read its stored grade; returns the grade
-    stored afterwards. A subject that cannot be regraded (no rule set in force yet) stops the catch-up."""
-    for _ in range(MAX_CHANGES_PER_REVIEW):
-        if current is None or current.review_on is None or current.review_on > day:
-            return current
-        regraded = await regrade(conn, ctx, code, current.review_on, current)
-        if regraded is None:
-            return current
-        current = regraded
-    return current
+    if current is None or current.review_on is None or current.review_on > day:
+        return
+    records = await subject_records(conn, ctx.schema, code)
+    if records:
+        steps = regradings(ctx, code, records, day, current, including_today=False)
+        await _store(conn, ctx, code, steps, current)
+        await _emit(conn, ctx, steps)
 
 
 def review_handler(ctx: GradingContext, engine: AsyncEngine, after_commit: Callable[[], None]) -> OnTick:

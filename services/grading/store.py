@@ -6,6 +6,7 @@ its own. Schema names come from code, never from a request.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -48,6 +49,19 @@ async def lock_subject(conn: AsyncConnection, schema: str, code: str) -> None:
     await conn.execute(sql("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"{schema}:grade:{code}"})
 
 
+async def lock_subjects(conn: AsyncConnection, schema: str, codes: Sequence[str]) -> None:
+    """`lock_subject` for several subjects, in sorted order (two transactions locking overlapping sets
+    never wait for each other in a cycle)."""
+    keys = sorted(f"{schema}:grade:{code}" for code in codes)
+    await conn.execute(
+        sql(
+            "SELECT pg_advisory_xact_lock(hashtext(k)) FROM unnest(CAST(:keys AS text[])) WITH ORDINALITY AS t(k, n) "
+            "ORDER BY n"
+        ),
+        {"keys": keys},
+    )
+
+
 async def save_subject(conn: AsyncConnection, schema: str, *, code: str, kind: str, name: str) -> None:
     await conn.execute(
         sql(
@@ -79,6 +93,16 @@ _VALUES = ", ".join("CAST(:explanation AS jsonb)" if n == "explanation" else f":
 _UPDATES = ", ".join(f"{n} = EXCLUDED.{n}" for n in _NAMES if n not in ("code", "rule_set"))
 
 
+async def load_grades(
+    conn: AsyncConnection, schema: str, codes: Sequence[str], rule_set: str
+) -> dict[str, StoredGrade]:
+    rows = await conn.execute(
+        sql(f"SELECT {_COLUMNS} FROM {schema}.grades WHERE code = ANY(CAST(:codes AS text[])) AND rule_set = :rs"),
+        {"codes": list(codes), "rs": rule_set},
+    )
+    return {row.code: _grade(row._mapping) for row in rows}
+
+
 async def save_grade(conn: AsyncConnection, schema: str, grade: StoredGrade) -> None:
     await conn.execute(
         sql(
@@ -89,22 +113,13 @@ async def save_grade(conn: AsyncConnection, schema: str, grade: StoredGrade) -> 
     )
 
 
-async def save_subject_and_grade(
-    conn: AsyncConnection, schema: str, *, name: str, grade: StoredGrade, grade_changed: bool
-) -> None:
-    """`save_subject` and, if `grade_changed`, `save_grade`, in one round trip (the subject's kind is the
-    grade's). A name or kind that did not change is not rewritten."""
-    subject = (
-        f"INSERT INTO {schema}.subjects (code, kind, name) VALUES (:code, :subject_kind, :name) "
-        "ON CONFLICT (code) DO UPDATE SET kind = EXCLUDED.kind, name = EXCLUDED.name "
-        f"WHERE ({schema}.subjects.kind, {schema}.subjects.name) IS DISTINCT FROM (EXCLUDED.kind, EXCLUDED.name)"
-    )
-    if not grade_changed:
-        await conn.execute(sql(subject), {"code": grade.code, "subject_kind": grade.subject_kind, "name": name})
-        return
+async def save_subject_and_grade(conn: AsyncConnection, schema: str, *, name: str, grade: StoredGrade) -> None:
+    """`save_subject` and `save_grade` in one round trip (the subject's kind is the grade's)."""
     await conn.execute(
         sql(
-            f"WITH subject AS ({subject}) INSERT INTO {schema}.grades ({_COLUMNS}) VALUES ({_VALUES}) "
+            f"WITH subject AS (INSERT INTO {schema}.subjects (code, kind, name) VALUES (:code, :subject_kind, :name) "
+            "ON CONFLICT (code) DO UPDATE SET kind = EXCLUDED.kind, name = EXCLUDED.name) "
+            f"INSERT INTO {schema}.grades ({_COLUMNS}) VALUES ({_VALUES}) "
             f"ON CONFLICT (code, rule_set) DO UPDATE SET {_UPDATES}"
         ),
         {**_grade_params(grade), "name": name},

@@ -27,7 +27,7 @@ from services.common.consumer_service import record_topics
 from services.common.db import create_engine
 from services.common.envelope import CloudEvent
 from services.grading import store
-from services.grading.handlers import GradingContext, load_context, review_handler
+from services.grading.handlers import GradingContext, batch_record_handler, load_context, review_handler
 from services.grading.replay import migrate_schema, rebuild
 from services.grading.settings import GradingSettings
 from tests import factories
@@ -172,6 +172,25 @@ async def test_replaying_the_same_records_again_changes_nothing(
     await rebuild(engine, ctx, random.Random(7).sample(events, len(events)))
     assert (await _grades(engine, ctx.schema, codes), await _count(engine, ctx.schema, "outbox")) == first
     assert await _count(engine, ctx.schema, "records") == len(events)
+
+
+async def test_a_batch_of_records_has_the_effect_of_handling_them_one_by_one(
+    engine: AsyncEngine, empty_schemas: list[GradingContext], history: tuple[list[str], list[CloudEvent]]
+) -> None:
+    """The live consumer applies a poll's records at once (one read of each subject's file, one write of
+    its grade); a subject with several records in the batch still publishes every intermediate change."""
+    codes, events = history
+    one_by_one, batched = empty_schemas
+    await rebuild(engine, one_by_one, events)
+    async with engine.begin() as conn:
+        await batch_record_handler(batched)(conn, events + events[:3])  # a repeated record is kept once
+
+    changes = await _outbox(engine, one_by_one.schema)
+    busy = codes[0]
+    assert len([c for c in changes if c["code"] == busy]) >= 3  # the history moves its grade several times
+    assert await _outbox(engine, batched.schema) == changes
+    assert await _grades(engine, batched.schema, codes) == await _grades(engine, one_by_one.schema, codes)
+    assert await _count(engine, batched.schema, "records") == len(events)
 
 
 async def _grades(engine: AsyncEngine, schema: str, codes: list[str]) -> list[store.StoredGrade]:
