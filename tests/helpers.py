@@ -6,12 +6,16 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TypeVar
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 import httpx
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import FastAPI
+
+from services.common.clock import SHANGHAI
+from services.common.envelope import CloudEvent
 
 T = TypeVar("T")
 
@@ -79,3 +83,18 @@ async def served_in_process(app: FastAPI, name: str) -> AsyncIterator[httpx.Asyn
         async with httpx.AsyncClient(transport=transport, base_url=f"http://{name}") as client:
             client.app = app  # type: ignore[attr-defined]
             yield client
+
+
+def record_event(envelope: dict[str, Any], seq: int, department: str = "AMR") -> CloudEvent:
+    """The event ingest puts on a record topic for `envelope` (the receipt reduced to what consumers read),
+    for handing a consumer's handler events without going through ingest and Kafka."""
+    received = datetime(2026, 11, 18, 10, 0, tzinfo=SHANGHAI) + timedelta(seconds=seq)
+    receipt = {"department": department, "record_id": envelope["id"], "received_at": received.isoformat(), "seq": seq}
+    return CloudEvent(
+        id=f"{department}/{envelope['id']}",
+        source=f"/departments/{department}",
+        type=f"cn.credit.record.{envelope['type']}.v{envelope['version']}",
+        subject=envelope["subject"]["code"],
+        time=received,
+        data={"record": envelope, "receipt": receipt},
+    )

@@ -123,8 +123,9 @@ class ConsumerLoop:
             if not batches:
                 continue
             try:
-                for tp, messages in batches.items():
-                    await self._process_partition(tp, messages)
+                # The whole poll in one transaction (one commit, one WAL flush), whatever the number of
+                # partitions it came from: the order of events of different partitions is arbitrary anyway.
+                await self._process([m for messages in batches.values() for m in messages])
                 backoff = 0.5
             except asyncio.CancelledError:
                 raise
@@ -153,7 +154,7 @@ class ConsumerLoop:
                 continue
             await self._report_lag(list(batches))
 
-    async def _process_partition(self, tp: TopicPartition, messages: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+    async def _process(self, messages: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
         decoded = [decode(m) for m in messages]
         try:
             async with self._engine.begin() as conn:

@@ -66,7 +66,7 @@ def create_app(settings: PublishSettings | None = None, clock: Clock | None = No
             log.warning(warning, extra={"alert": "calendar_year_missing"})
         app.state.publish = ctx
         publisher = Publisher(ctx)
-        return ConsumerParts(handle=publisher.handle, on_tick=publisher.on_tick)
+        return ConsumerParts(handle=publisher.handle, handle_batch=publisher.handle_batch, on_tick=publisher.on_tick)
 
     app = create_consumer_app(
         service="publish",

@@ -9,6 +9,7 @@ changed. :meth:`Publisher.on_tick` owns one short transaction per subject or obj
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -16,17 +17,20 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.common.amendments import AMENDMENT_TYPES
 from services.common.clock import shanghai_date
 from services.common.envelope import CloudEvent
-from services.common.records import AcceptedRecord, store_received_record
+from services.common.records import AcceptedRecord, store_received_record, store_received_records
 from services.publish import events, store
 from services.publish.announce import announce
 from services.publish.context import PublishContext
-from services.publish.derive import derive_disclosures, needs_saving, plan_change
+from services.publish.derive import Change, Derived, derive_disclosures, needs_saving, plan_change
 from services.publish.repairs import apply_decision, escalate_late
 
 SCHEMA = store.SCHEMA
 VERIFICATION = "objection_verification"
 REPAIR_DECISION = "repair_decision"
 UPHELD_OUTCOMES = frozenset({"属实", "部分属实"})
+ACTS_ON_OTHERS = frozenset({VERIFICATION, REPAIR_DECISION, *AMENDMENT_TYPES})
+"""Record types whose handling reaches beyond their own subject's disclosures (objections, repairs, an
+amended record filed under another code)."""
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +43,9 @@ class Publisher:
     # -- records ------------------------------------------------------------------------------------
 
     async def handle(self, conn: AsyncConnection, event: CloudEvent) -> None:
-        accepted = AcceptedRecord.from_event(event)
+        await self._handle_record(conn, AcceptedRecord.from_event(event))
+
+    async def _handle_record(self, conn: AsyncConnection, accepted: AcceptedRecord) -> None:
         await store_received_record(conn, SCHEMA, accepted)
         subjects = {accepted.subject_code}
         target_id = accepted.data.get("target_record_id")
@@ -62,6 +68,61 @@ class Publisher:
         now = self.ctx.now()
         for code in sorted(subjects):
             await self.recompute(conn, code, as_of=shanghai_date(now), now=now)
+
+    async def handle_batch(self, conn: AsyncConnection, batch: Sequence[CloudEvent]) -> None:
+        """A consumed batch, with the effect of `handle` on each event in order. A run of plain records
+        (anything but objection answers, repair decisions, corrections and revocations) touches only its
+        own subjects' disclosures: the run's subjects are locked, their files and disclosures read once,
+        each record's recomputation done in memory in order (every event kept), each disclosure written
+        once."""
+        run: list[AcceptedRecord] = []
+        for event in batch:
+            accepted = AcceptedRecord.from_event(event)
+            if accepted.record_type in ACTS_ON_OTHERS:
+                await self._recompute_run(conn, run)
+                run = []
+                await self._handle_record(conn, accepted)
+            else:
+                run.append(accepted)
+        await self._recompute_run(conn, run)
+
+    async def _recompute_run(self, conn: AsyncConnection, records: Sequence[AcceptedRecord]) -> None:
+        if not records:
+            return
+        if await store.amended_before_arrival(conn, [(r.department, r.record_id) for r in records]):
+            # A correction consumed before its record, filed under another code, joins the subject's file
+            # once the record is stored: rare enough to take the one-by-one path.
+            for record in records:
+                await self._handle_record(conn, record)
+            return
+        codes = sorted({r.subject_code for r in records})
+        await store.lock_subjects(conn, codes)
+        files = await store.subject_files(conn, codes)
+        stored = await store.disclosures_of_subjects(conn, codes)
+        await store_received_records(conn, SCHEMA, records)
+        now = self.ctx.now()
+        as_of = shanghai_date(now)
+        kept = {code: {(r.department, r.record_id) for r in file} for code, file in files.items()}
+        writes: dict[str, tuple[Derived, Change]] = {}
+        outcome: list[CloudEvent] = []
+        for record in records:
+            code = record.subject_code
+            key = (record.department, record.record_id)
+            if key not in kept.setdefault(code, set()):  # the first copy is kept (ON CONFLICT DO NOTHING)
+                kept[code].add(key)
+                files.setdefault(code, []).append(record)
+            previous = stored[code]
+            for derived in derive_disclosures(files[code], self.ctx.rules, as_of):
+                before = previous.get(derived.public_id)
+                change = plan_change(before, derived, now)
+                if needs_saving(before, derived, change):
+                    writes[derived.public_id] = (derived, change)
+                    previous[derived.public_id] = store.saved(derived, change)
+                if change.event is not None:
+                    outcome.append(events.disclosure_event(change.event, derived, version=change.version, now=now))
+        for derived, change in writes.values():
+            await store.save_disclosure(conn, derived, change, now)
+        await announce(conn, self.ctx, "outcomes.disclosures", outcome)
 
     async def recompute(self, conn: AsyncConnection, subject_code: str, *, as_of: date, now: datetime) -> None:
         """Bring one subject's stored disclosures up to date (caller holds the subject lock)."""

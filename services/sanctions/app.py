@@ -35,6 +35,7 @@ def create_app(settings: SanctionsSettings | None = None, clock: Clock | None = 
         handler = SanctionsHandler(ctx)
         return ConsumerParts(
             handle=handler.handle,
+            handle_batch=handler.handle_batch,
             on_tick=handler.on_tick,
             extra_topics=[settings.topic("outcomes.objections"), settings.topic("outcomes.grades")],
         )

@@ -20,7 +20,7 @@ from services.common.amendments import AMENDMENT_TYPES
 from services.common.clock import Clock, shanghai_date
 from services.common.envelope import CloudEvent
 from services.common.outcomes import emit
-from services.common.records import AcceptedRecord, store_received_record, subject_records
+from services.common.records import AcceptedRecord, store_received_record, store_received_records, subject_records
 from services.common.repairs import REPAIR_DECISION
 from services.sanctions.derive import (
     FEEDBACK,
@@ -161,6 +161,33 @@ class SanctionsHandler:
             await self.recompute(conn, change.code)
         else:
             log.debug("event type not used by sanctions", extra={"event_id": event.id, "type": event.type})
+
+    async def handle_batch(self, conn: AsyncConnection, events: Sequence[CloudEvent]) -> None:
+        """A consumed batch, with the effect of `handle` on each event in order. Most records cannot open
+        or end a case (licences, penalties, registrations …); a run of them is stored in one statement,
+        and only those about a subject with cases go through `on_record` one by one."""
+        run: list[AcceptedRecord] = []
+        for event in events:
+            if event.type.startswith(RECORD_EVENT):
+                record = AcceptedRecord.from_event(event)
+                if record.record_type not in RELEVANT:
+                    run.append(record)
+                    continue
+            await self._store_run(conn, run)
+            run = []
+            await self.handle(conn, event)
+        await self._store_run(conn, run)
+
+    async def _store_run(self, conn: AsyncConnection, records: Sequence[AcceptedRecord]) -> None:
+        if not records:
+            return
+        # No record of the run can give a subject its first case, so who has cases cannot change meanwhile;
+        # the others' records touch nothing but the records table, whatever their order.
+        with_cases = await self.store.subjects_with_cases(conn, sorted({r.subject_code for r in records}))
+        await store_received_records(conn, self.store.s, [r for r in records if r.subject_code not in with_cases])
+        for record in records:
+            if record.subject_code in with_cases:
+                await self.on_record(conn, record)
 
     async def on_record(self, conn: AsyncConnection, record: AcceptedRecord) -> None:
         await store_received_record(conn, self.store.s, record)

@@ -12,9 +12,11 @@ Modules: ``records`` (locks, consumed records), ``disclosures`` (derived state, 
 from services.publish.store.disclosures import (
     deadline_rows,
     disclosures_for_update,
+    disclosures_of_subjects,
     provisional_disclosures,
     rows_due_between,
     save_disclosure,
+    saved,
     subjects_to_refresh,
 )
 from services.publish.store.feed import FeedCursor, append_feed, feed_page
@@ -32,10 +34,13 @@ from services.publish.store.objections import (
 from services.publish.store.public import PublicReads, ReadsUnavailable
 from services.publish.store.records import (
     SCHEMA,
+    amended_before_arrival,
     amendments_of,
     find_record,
     lock_subject,
+    lock_subjects,
     subject_file,
+    subject_files,
 )
 from services.publish.store.repairs import (
     OPEN_STATES,
@@ -54,11 +59,13 @@ __all__ = [
     "FeedCursor",
     "PublicReads",
     "ReadsUnavailable",
+    "amended_before_arrival",
     "amendments_of",
     "answer_objection",
     "append_feed",
     "deadline_rows",
     "disclosures_for_update",
+    "disclosures_of_subjects",
     "escalate_late_repairs",
     "escalate_overdue",
     "feed_page",
@@ -66,6 +73,7 @@ __all__ = [
     "insert_objection",
     "insert_repair",
     "lock_subject",
+    "lock_subjects",
     "objection",
     "objections_of",
     "open_repair_of",
@@ -78,8 +86,10 @@ __all__ = [
     "resolve_upheld",
     "rows_due_between",
     "save_disclosure",
+    "saved",
     "set_objection_due",
     "subject_file",
+    "subject_files",
     "subjects_to_refresh",
     "update_repair",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -10,28 +11,59 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.common.clock import SHANGHAI
 from services.common.db import sql
-from services.publish.derive import Change, Derived, Previous, name_tokens
+from services.publish.derive import Change, Derived, Previous, name_tokens, storage_key
+
+_PREVIOUS = (
+    "SELECT subject_code, public_id, state, version, published_at, withdrawn_at, content, subject_name, due_date, "
+    "due_provisional, exempt, reason, withdraw_on FROM publish.disclosures "
+)
 
 
 async def disclosures_for_update(conn: AsyncConnection, subject_code: str) -> dict[str, Previous]:
+    rows = await conn.execute(sql(_PREVIOUS + "WHERE subject_code = :s FOR UPDATE"), {"s": subject_code})
+    return {r.public_id: _previous(r) for r in rows}
+
+
+async def disclosures_of_subjects(
+    conn: AsyncConnection, subject_codes: Sequence[str]
+) -> dict[str, dict[str, Previous]]:
+    """`disclosures_for_update` of several subjects in one round trip (every subject asked for is present)."""
     rows = await conn.execute(
-        sql(
-            "SELECT public_id, state, version, published_at, withdrawn_at, content, subject_name, due_date, "
-            "due_provisional, exempt, reason, withdraw_on FROM publish.disclosures WHERE subject_code = :s FOR UPDATE"
-        ),
-        {"s": subject_code},
+        sql(_PREVIOUS + "WHERE subject_code = ANY(CAST(:s AS text[])) FOR UPDATE"), {"s": list(subject_codes)}
     )
-    return {
-        r.public_id: Previous(
-            r.state,
-            r.version,
-            r.published_at,
-            r.withdrawn_at,
-            _derived_part(r.content),
-            (r.subject_name, r.due_date, r.due_provisional, r.exempt, r.reason, r.withdraw_on),
-        )
-        for r in rows
-    }
+    found: dict[str, dict[str, Previous]] = {code: {} for code in subject_codes}
+    for r in rows:
+        found[r.subject_code][r.public_id] = _previous(r)
+    return found
+
+
+def _previous(r: Any) -> Previous:
+    return Previous(
+        r.state,
+        r.version,
+        r.published_at,
+        r.withdrawn_at,
+        _derived_part(r.content),
+        (r.subject_name, r.due_date, r.due_provisional, r.exempt, r.reason, r.withdraw_on),
+    )
+
+
+def saved(derived: Derived, change: Change) -> Previous:
+    """What `disclosures_for_update` reads back after `save_disclosure(derived, change)`."""
+    return Previous(
+        change.state,
+        change.version,
+        change.published_at,
+        change.withdrawn_at,
+        _derived_part(_content(derived, change)),
+        storage_key(derived),
+    )
+
+
+def _content(derived: Derived, change: Change) -> str:
+    return orjson.dumps(
+        {**derived.content, "published_at": _shanghai(change.published_at)}, option=orjson.OPT_SORT_KEYS
+    ).decode()
 
 
 def _derived_part(content: str) -> dict[str, Any]:
@@ -76,9 +108,7 @@ async def save_disclosure(conn: AsyncConnection, derived: Derived, change: Chang
             "withdrawn": change.withdrawn_at,
             "until": derived.publicity_until,
             "withdraw_on": derived.withdraw_on,
-            "content": orjson.dumps(
-                {**derived.content, "published_at": _shanghai(change.published_at)}, option=orjson.OPT_SORT_KEYS
-            ).decode(),
+            "content": _content(derived, change),
             "version": change.version,
             "now": now,
         },

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.common.db import sql
@@ -28,6 +30,51 @@ async def subject_file(conn: AsyncConnection, subject_code: str) -> list[Accepte
         {"s": subject_code},
     )
     return [record_from_row(r.record, r.receipt) for r in rows]
+
+
+async def lock_subjects(conn: AsyncConnection, subject_codes: Sequence[str]) -> None:
+    """`lock_subject` for several subjects, in sorted order (no two transactions wait for each other in a
+    cycle)."""
+    await conn.execute(
+        sql(
+            "SELECT pg_advisory_xact_lock(:c, hashtext(s)) FROM unnest(CAST(:s AS text[])) WITH ORDINALITY AS t(s, n) "
+            "ORDER BY n"
+        ),
+        {"c": _SUBJECT_LOCK, "s": sorted(subject_codes)},
+    )
+
+
+async def subject_files(conn: AsyncConnection, subject_codes: Sequence[str]) -> dict[str, list[AcceptedRecord]]:
+    """`subject_file` of several subjects in one round trip (a subject with no records is absent)."""
+    rows = await conn.execute(
+        sql(
+            "SELECT subject_code AS owner, record, receipt FROM publish.records "
+            "WHERE subject_code = ANY(CAST(:s AS text[])) UNION ALL "
+            "SELECT t.subject_code, a.record, a.receipt FROM publish.records a JOIN publish.records t "
+            "ON a.department = t.department AND a.record->'data'->>'target_record_id' = t.record_id "
+            "WHERE t.subject_code = ANY(CAST(:s AS text[])) AND a.subject_code <> t.subject_code "
+            "AND a.record_type IN ('record_correction', 'record_revocation')"
+        ),
+        {"s": list(subject_codes)},
+    )
+    files: dict[str, list[AcceptedRecord]] = {}
+    for r in rows:
+        files.setdefault(r.owner, []).append(record_from_row(r.record, r.receipt))
+    return files
+
+
+async def amended_before_arrival(conn: AsyncConnection, keys: Sequence[tuple[str, str]]) -> bool:
+    """Is there a stored correction or revocation of any of these (department, record id) — one consumed
+    before the record it amends?"""
+    found = await conn.execute(
+        sql(
+            "SELECT 1 FROM publish.records a JOIN unnest(CAST(:d AS text[]), CAST(:r AS text[])) AS k(d, r) "
+            "ON a.department = k.d AND a.record->'data'->>'target_record_id' = k.r "
+            "WHERE a.record_type IN ('record_correction', 'record_revocation') LIMIT 1"
+        ),
+        {"d": [d for d, _ in keys], "r": [r for _, r in keys]},
+    )
+    return found.first() is not None
 
 
 async def find_record(conn: AsyncConnection, department: str, record_id: str) -> AcceptedRecord | None:

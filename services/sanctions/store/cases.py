@@ -165,6 +165,13 @@ class CaseStore(StoreBase):
         found = await conn.execute(sql(f"SELECT 1 FROM {self.s}.cases WHERE subject_code = :c LIMIT 1"), {"c": code})
         return found.first() is not None
 
+    async def subjects_with_cases(self, conn: AsyncConnection, codes: Sequence[str]) -> set[str]:
+        rows = await conn.execute(
+            sql(f"SELECT DISTINCT subject_code FROM {self.s}.cases WHERE subject_code = ANY(CAST(:c AS text[]))"),
+            {"c": list(codes)},
+        )
+        return set(rows.scalars())
+
     async def subjects_of_cases(self, conn: AsyncConnection, case_ids: Sequence[str]) -> set[str]:
         rows = await conn.execute(
             sql(f"SELECT DISTINCT subject_code FROM {self.s}.cases WHERE case_id = ANY(CAST(:ids AS text[]))"),
