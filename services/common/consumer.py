@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from services.common import dlq, metrics
 from services.common.db import sql
 from services.common.envelope import CloudEvent, EnvelopeError
+from services.common.http import sqlstate
 from services.common.tasks import one_line, sleep_or_stop
 
 log = logging.getLogger(__name__)
@@ -49,10 +50,17 @@ class TransientError(RuntimeError):
     """Raised by a handler when the failure is the environment's, not the event's (retry, never DLQ)."""
 
 
+CONTENTION_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
+"""Deadlock, serialization failure, lock not available: two transactions collided (two replicas, the ticker);
+retrying the poll succeeds, and the event is not at fault."""
+
+
 def _is_transient(exc: BaseException) -> bool:
     if isinstance(exc, TransientError | OSError | TimeoutError | ConnectionError | KafkaError):
         return True
     if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    if isinstance(exc, DBAPIError) and sqlstate(exc) in CONTENTION_SQLSTATES:
         return True
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
@@ -231,8 +239,10 @@ class ConsumerLoop:
         first (re-driven or the original, redelivered) is applied, once: the row lock of the upsert makes a
         concurrent second claim wait and then find `applied`."""
         unique: dict[str, dlq.Origin] = {}
-        for item in items:
-            unique.setdefault(item.event_id, item.origin)  # ON CONFLICT DO UPDATE may touch a row only once
+        # In event-id order: two consumers claiming overlapping polls (during a rebalance) take the rows'
+        # locks in the same order, never in a cycle. ON CONFLICT DO UPDATE may touch a row only once.
+        for item in sorted(items, key=lambda i: i.event_id):
+            unique.setdefault(item.event_id, item.origin)
         result = await conn.execute(
             sql(
                 f'INSERT INTO {self._schema}.inbox (event_id, topic, partition, "offset") '

@@ -50,15 +50,14 @@ async def lock_subject(conn: AsyncConnection, schema: str, code: str) -> None:
 
 
 async def lock_subjects(conn: AsyncConnection, schema: str, codes: Sequence[str]) -> None:
-    """`lock_subject` for several subjects, in sorted order (two transactions locking overlapping sets
-    never wait for each other in a cycle)."""
-    keys = sorted(f"{schema}:grade:{code}" for code in codes)
+    """`lock_subject` for several subjects, in the order of the locks' own keys (two transactions locking
+    overlapping sets never wait for each other in a cycle, even when two codes share a hash)."""
     await conn.execute(
         sql(
-            "SELECT pg_advisory_xact_lock(hashtext(k)) FROM unnest(CAST(:keys AS text[])) WITH ORDINALITY AS t(k, n) "
-            "ORDER BY n"
+            "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtext(k) AS h "
+            "FROM unnest(CAST(:keys AS text[])) AS k ORDER BY h) AS ordered"
         ),
-        {"keys": keys},
+        {"keys": [f"{schema}:grade:{code}" for code in codes]},
     )
 
 

@@ -33,14 +33,14 @@ async def subject_file(conn: AsyncConnection, subject_code: str) -> list[Accepte
 
 
 async def lock_subjects(conn: AsyncConnection, subject_codes: Sequence[str]) -> None:
-    """`lock_subject` for several subjects, in sorted order (no two transactions wait for each other in a
-    cycle)."""
+    """`lock_subject` for several subjects, in the order of the locks' own keys (no two transactions wait
+    for each other in a cycle, even when two codes share a hash)."""
     await conn.execute(
         sql(
-            "SELECT pg_advisory_xact_lock(:c, hashtext(s)) FROM unnest(CAST(:s AS text[])) WITH ORDINALITY AS t(s, n) "
-            "ORDER BY n"
+            "SELECT pg_advisory_xact_lock(:c, h) FROM (SELECT DISTINCT hashtext(s) AS h "
+            "FROM unnest(CAST(:s AS text[])) AS s ORDER BY h) AS ordered"
         ),
-        {"c": _SUBJECT_LOCK, "s": sorted(subject_codes)},
+        {"c": _SUBJECT_LOCK, "s": list(subject_codes)},
     )
 
 
