@@ -210,8 +210,10 @@ class SanctionsHandler:
         await self.store.lock_subject(conn, code)
         records = await subject_records(conn, ctx.store.s, code)
         views = await subject_cases(conn, ctx, code, today, records)
-        views = attach_feedback(views, await self.store.feedback_records(conn, code, [v.case_id for v in views]))
+        if views:
+            views = attach_feedback(views, await self.store.feedback_records(conn, code, [v.case_id for v in views]))
         stored = await self.store.stored_cases(conn, code)
+        had_cases = bool(stored)
         now = ctx.clock.now()
         events = []
         for view in views:
@@ -232,7 +234,8 @@ class SanctionsHandler:
                 event = orphan_lifted(orphan, on=on, reason=NO_MEASURE, at=now)
                 await self.store.lift_orphan(conn, orphan.case_id, on, NO_MEASURE, [*orphan.emitted, event.id])
                 events.append(event)
-        await self.store.replace_related_persons(conn, code, views)
+        if views or had_cases:  # a subject that never had a case has no related persons to replace
+            await self.store.replace_related_persons(conn, code, views)
         if events:
             await emit(conn, schema=ctx.store.s, topic=ctx.outcome_topic, events=events)
 

@@ -94,17 +94,11 @@ class InputStore(StoreBase):
         """Feedback on the subject's cases, whatever subject it was filed under, with the amendments of it."""
         rows = await conn.execute(
             sql(
-                f"SELECT DISTINCT subject_code FROM {self.s}.records WHERE record_type = '{FEEDBACK}' "
-                "AND record->'data'->>'case_id' = ANY(CAST(:ids AS text[]))"
-            ),
-            {"ids": list(case_ids)},
-        )
-        subjects = sorted({code, *rows.scalars()})
-        rows = await conn.execute(
-            sql(
-                f"SELECT record, receipt FROM {self.s}.records WHERE subject_code = ANY(CAST(:s AS text[])) "
+                f"SELECT record, receipt FROM {self.s}.records WHERE subject_code IN ("
+                f"SELECT CAST(:code AS text) UNION SELECT subject_code FROM {self.s}.records "
+                f"WHERE record_type = '{FEEDBACK}' AND record->'data'->>'case_id' = ANY(CAST(:ids AS text[]))) "
                 f"AND record_type IN ('{FEEDBACK}', 'record_correction', 'record_revocation')"
             ),
-            {"s": subjects},
+            {"code": code, "ids": list(case_ids)},
         )
         return [record_from_row(r.record, r.receipt) for r in rows]
