@@ -108,7 +108,5 @@ async def replay(spec: dict[str, Any]) -> dict[str, Any]:
         "applied": loop.applied_total,
         "seconds": elapsed,
         "cpu_s": cpu,
-        "handler": "grading service handlers (services.grading.app.build), a poll's records at once"
-        if parts.handle_batch
-        else "grading service handler (services.grading.app.build), one record at a time",
+        "handler": "grading service handlers (services.grading.app.build), as the service runs them",
     }

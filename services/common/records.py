@@ -45,31 +45,13 @@ class AcceptedRecord:
 
 async def store_received_record(conn: Any, schema: str, accepted: AcceptedRecord) -> None:
     """Keep a consumed record in the service's own `records` table (inside the caller's transaction)."""
-    # Imported here, not at the top: the pure rule packages import AcceptedRecord and must not pull in SQL.
-    from services.common.db import sql
-    from services.common.envelope import dumps
-
-    await conn.execute(
-        sql(
-            f"INSERT INTO {schema}.records (department, record_id, record_type, subject_code, decision_date, "
-            "received_at, record, receipt) VALUES (:d, :r, :t, :s, :dd, :ra, CAST(:rec AS jsonb), "
-            "CAST(:rcpt AS jsonb)) ON CONFLICT (department, record_id) DO NOTHING"
-        ),
-        {
-            "d": accepted.department,
-            "r": accepted.record_id,
-            "t": accepted.record_type,
-            "s": accepted.subject_code,
-            "dd": accepted.decision_date,
-            "ra": accepted.received_at,
-            "rec": dumps(accepted.record).decode(),
-            "rcpt": dumps(accepted.receipt).decode(),
-        },
-    )
+    await store_received_records(conn, schema, [accepted])
 
 
 async def store_received_records(conn: Any, schema: str, records: Sequence[AcceptedRecord]) -> None:
-    """`store_received_record` for several records in one round trip (the first copy of an id is kept)."""
+    """Keep consumed records in the service's own `records` table, in one round trip (inside the caller's
+    transaction; the first copy of an id is kept)."""
+    # Imported here, not at the top: the pure rule packages import AcceptedRecord and must not pull in SQL.
     from services.common.db import sql
     from services.common.envelope import dumps
 
@@ -96,7 +78,8 @@ async def store_received_records(conn: Any, schema: str, records: Sequence[Accep
 
 
 async def records_of_subjects(conn: Any, schema: str, codes: Sequence[str]) -> dict[str, list[AcceptedRecord]]:
-    """`subject_records` of several subjects in one round trip (a subject with none is absent)."""
+    """The credit files of several subjects (see `subject_records`), in one round trip; a subject with no
+    records is absent."""
     from services.common.db import sql
 
     rows = await conn.execute(
@@ -112,12 +95,7 @@ async def records_of_subjects(conn: Any, schema: str, codes: Sequence[str]) -> d
 
 async def subject_records(conn: Any, schema: str, subject_code: str) -> list[AcceptedRecord]:
     """Every record a service has consumed about one subject (its credit file as that service sees it)."""
-    from services.common.db import sql
-
-    rows = await conn.execute(
-        sql(f"SELECT record, receipt FROM {schema}.records WHERE subject_code = :code"), {"code": subject_code}
-    )
-    return [record_from_row(row.record, row.receipt) for row in rows]
+    return (await records_of_subjects(conn, schema, [subject_code])).get(subject_code, [])
 
 
 def record_from_row(record: dict[str, Any], receipt: dict[str, Any]) -> AcceptedRecord:

@@ -46,7 +46,7 @@ _COLUMNS = (
 
 async def lock_subject(conn: AsyncConnection, schema: str, code: str) -> None:
     """Serialise every grading of one subject (consumer, ticker, replicas) until the transaction ends."""
-    await conn.execute(sql("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"{schema}:grade:{code}"})
+    await lock_subjects(conn, schema, [code])
 
 
 async def lock_subjects(conn: AsyncConnection, schema: str, codes: Sequence[str]) -> None:
@@ -72,13 +72,7 @@ async def save_subject(conn: AsyncConnection, schema: str, *, code: str, kind: s
 
 
 async def load_grade(conn: AsyncConnection, schema: str, code: str, rule_set: str) -> StoredGrade | None:
-    row = (
-        await conn.execute(
-            sql(f"SELECT {_COLUMNS} FROM {schema}.grades WHERE code = :code AND rule_set = :rs"),
-            {"code": code, "rs": rule_set},
-        )
-    ).first()
-    return None if row is None else _grade(row._mapping)
+    return (await load_grades(conn, schema, [code], rule_set)).get(code)
 
 
 def _grade_params(grade: StoredGrade) -> dict[str, Any]:
@@ -102,18 +96,9 @@ async def load_grades(
     return {row.code: _grade(row._mapping) for row in rows}
 
 
-async def save_grade(conn: AsyncConnection, schema: str, grade: StoredGrade) -> None:
-    await conn.execute(
-        sql(
-            f"INSERT INTO {schema}.grades ({_COLUMNS}) VALUES ({_VALUES}) "
-            f"ON CONFLICT (code, rule_set) DO UPDATE SET {_UPDATES}"
-        ),
-        _grade_params(grade),
-    )
-
-
 async def save_subject_and_grade(conn: AsyncConnection, schema: str, *, name: str, grade: StoredGrade) -> None:
-    """`save_subject` and `save_grade` in one round trip (the subject's kind is the grade's)."""
+    """`save_subject` and the subject's grade under its rule set, in one round trip (the subject's kind is
+    the grade's)."""
     await conn.execute(
         sql(
             f"WITH subject AS (INSERT INTO {schema}.subjects (code, kind, name) VALUES (:code, :subject_kind, :name) "

@@ -21,7 +21,7 @@ from services.common.records import AcceptedRecord, store_received_record, store
 from services.publish import events, store
 from services.publish.announce import announce
 from services.publish.context import PublishContext
-from services.publish.derive import Change, Derived, derive_disclosures, needs_saving, plan_change
+from services.publish.derive import Change, Derived, Previous, derive_disclosures, needs_saving, plan_change
 from services.publish.repairs import apply_decision, escalate_late
 
 SCHEMA = store.SCHEMA
@@ -111,31 +111,48 @@ class Publisher:
             if key not in kept.setdefault(code, set()):  # the first copy is kept (ON CONFLICT DO NOTHING)
                 kept[code].add(key)
                 files.setdefault(code, []).append(record)
-            previous = stored[code]
-            for derived in derive_disclosures(files[code], self.ctx.rules, as_of):
-                before = previous.get(derived.public_id)
-                change = plan_change(before, derived, now)
-                if needs_saving(before, derived, change):
-                    writes[derived.public_id] = (derived, change)
-                    previous[derived.public_id] = store.saved(derived, change)
-                if change.event is not None:
-                    outcome.append(events.disclosure_event(change.event, derived, version=change.version, now=now))
-        for derived, change in writes.values():
-            await store.save_disclosure(conn, derived, change, now)
-        await announce(conn, self.ctx, "outcomes.disclosures", outcome)
+            self._plan(files[code], stored[code], as_of=as_of, now=now, writes=writes, outcome=outcome)
+        await self._write(conn, writes, outcome, now)
 
     async def recompute(self, conn: AsyncConnection, subject_code: str, *, as_of: date, now: datetime) -> None:
         """Bring one subject's stored disclosures up to date (caller holds the subject lock)."""
         records = await store.subject_file(conn, subject_code)
         previous = await store.disclosures_for_update(conn, subject_code)
-        outcome = []
+        writes: dict[str, tuple[Derived, Change]] = {}
+        outcome: list[CloudEvent] = []
+        self._plan(records, previous, as_of=as_of, now=now, writes=writes, outcome=outcome)
+        await self._write(conn, writes, outcome, now)
+
+    def _plan(
+        self,
+        records: Sequence[AcceptedRecord],
+        previous: dict[str, Previous],
+        *,
+        as_of: date,
+        now: datetime,
+        writes: dict[str, tuple[Derived, Change]],
+        outcome: list[CloudEvent],
+    ) -> None:
+        """Derive one subject's disclosures and add what must be written (the last write of a disclosure
+        wins) and announced; `previous` becomes what will be stored."""
         for derived in derive_disclosures(records, self.ctx.rules, as_of):
             before = previous.get(derived.public_id)
             change = plan_change(before, derived, now)
             if needs_saving(before, derived, change):
-                await store.save_disclosure(conn, derived, change, now)
+                writes[derived.public_id] = (derived, change)
+                previous[derived.public_id] = store.saved(derived, change)
             if change.event is not None:
                 outcome.append(events.disclosure_event(change.event, derived, version=change.version, now=now))
+
+    async def _write(
+        self,
+        conn: AsyncConnection,
+        writes: dict[str, tuple[Derived, Change]],
+        outcome: list[CloudEvent],
+        now: datetime,
+    ) -> None:
+        for derived, change in writes.values():
+            await store.save_disclosure(conn, derived, change, now)
         await announce(conn, self.ctx, "outcomes.disclosures", outcome)
 
     async def _answer(self, conn: AsyncConnection, verification: AcceptedRecord) -> None:

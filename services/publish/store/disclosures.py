@@ -13,23 +13,23 @@ from services.common.clock import SHANGHAI
 from services.common.db import sql
 from services.publish.derive import Change, Derived, Previous, name_tokens, storage_key
 
-_PREVIOUS = (
-    "SELECT subject_code, public_id, state, version, published_at, withdrawn_at, content, subject_name, due_date, "
-    "due_provisional, exempt, reason, withdraw_on FROM publish.disclosures "
-)
-
 
 async def disclosures_for_update(conn: AsyncConnection, subject_code: str) -> dict[str, Previous]:
-    rows = await conn.execute(sql(_PREVIOUS + "WHERE subject_code = :s FOR UPDATE"), {"s": subject_code})
-    return {r.public_id: _previous(r) for r in rows}
+    return (await disclosures_of_subjects(conn, [subject_code]))[subject_code]
 
 
 async def disclosures_of_subjects(
     conn: AsyncConnection, subject_codes: Sequence[str]
 ) -> dict[str, dict[str, Previous]]:
-    """`disclosures_for_update` of several subjects in one round trip (every subject asked for is present)."""
+    """What is stored of each subject's disclosures, by public id, rows locked until the transaction ends
+    (every subject asked for is present)."""
     rows = await conn.execute(
-        sql(_PREVIOUS + "WHERE subject_code = ANY(CAST(:s AS text[])) FOR UPDATE"), {"s": list(subject_codes)}
+        sql(
+            "SELECT subject_code, public_id, state, version, published_at, withdrawn_at, content, subject_name, "
+            "due_date, due_provisional, exempt, reason, withdraw_on FROM publish.disclosures "
+            "WHERE subject_code = ANY(CAST(:s AS text[])) FOR UPDATE"
+        ),
+        {"s": list(subject_codes)},
     )
     found: dict[str, dict[str, Previous]] = {code: {} for code in subject_codes}
     for r in rows:

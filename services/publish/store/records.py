@@ -13,28 +13,10 @@ SCHEMA = "publish"
 _SUBJECT_LOCK = 7301  # advisory-lock class of "one subject of the publish service"
 
 
-async def lock_subject(conn: AsyncConnection, subject_code: str) -> None:
-    await conn.execute(sql("SELECT pg_advisory_xact_lock(:c, hashtext(:s))"), {"c": _SUBJECT_LOCK, "s": subject_code})
-
-
-async def subject_file(conn: AsyncConnection, subject_code: str) -> list[AcceptedRecord]:
-    """The subject's records, plus amendments of them filed under another subject code."""
-    rows = await conn.execute(
-        sql(
-            "SELECT record, receipt FROM publish.records WHERE subject_code = :s UNION ALL "
-            "SELECT a.record, a.receipt FROM publish.records a JOIN publish.records t "
-            "ON a.department = t.department AND a.record->'data'->>'target_record_id' = t.record_id "
-            "WHERE t.subject_code = :s AND a.subject_code <> :s "
-            "AND a.record_type IN ('record_correction', 'record_revocation')"
-        ),
-        {"s": subject_code},
-    )
-    return [record_from_row(r.record, r.receipt) for r in rows]
-
-
 async def lock_subjects(conn: AsyncConnection, subject_codes: Sequence[str]) -> None:
-    """`lock_subject` for several subjects, in the order of the locks' own keys (no two transactions wait
-    for each other in a cycle, even when two codes share a hash)."""
+    """Serialise every writer of these subjects' disclosures and cases (consumer, ticker, endpoints,
+    replicas) until the transaction ends; taken in the order of the locks' own keys, so no two transactions
+    wait for each other in a cycle, even when two codes share a hash."""
     await conn.execute(
         sql(
             "SELECT pg_advisory_xact_lock(:c, h) FROM (SELECT DISTINCT hashtext(s) AS h "
@@ -45,7 +27,8 @@ async def lock_subjects(conn: AsyncConnection, subject_codes: Sequence[str]) -> 
 
 
 async def subject_files(conn: AsyncConnection, subject_codes: Sequence[str]) -> dict[str, list[AcceptedRecord]]:
-    """`subject_file` of several subjects in one round trip (a subject with no records is absent)."""
+    """Each subject's records, plus amendments of them filed under another subject code, in one round trip
+    (a subject with no records is absent)."""
     rows = await conn.execute(
         sql(
             "SELECT subject_code AS owner, record, receipt FROM publish.records "
@@ -61,6 +44,27 @@ async def subject_files(conn: AsyncConnection, subject_codes: Sequence[str]) -> 
     for r in rows:
         files.setdefault(r.owner, []).append(record_from_row(r.record, r.receipt))
     return files
+
+
+async def lock_subject(conn: AsyncConnection, subject_code: str) -> None:
+    await lock_subjects(conn, [subject_code])
+
+
+async def subject_file(conn: AsyncConnection, subject_code: str) -> list[AcceptedRecord]:
+    """The subject's records, plus amendments of them filed under another subject code. Its own statement,
+    not `subject_files` of one code: routed through the array form, the ticker's recomputation of every
+    subject after a clock jump ran past two minutes in one test run in four (it takes seconds)."""
+    rows = await conn.execute(
+        sql(
+            "SELECT record, receipt FROM publish.records WHERE subject_code = :s UNION ALL "
+            "SELECT a.record, a.receipt FROM publish.records a JOIN publish.records t "
+            "ON a.department = t.department AND a.record->'data'->>'target_record_id' = t.record_id "
+            "WHERE t.subject_code = :s AND a.subject_code <> :s "
+            "AND a.record_type IN ('record_correction', 'record_revocation')"
+        ),
+        {"s": subject_code},
+    )
+    return [record_from_row(r.record, r.receipt) for r in rows]
 
 
 async def amended_before_arrival(conn: AsyncConnection, keys: Sequence[tuple[str, str]]) -> bool:

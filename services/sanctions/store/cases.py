@@ -162,8 +162,7 @@ class CaseStore(StoreBase):
         )
 
     async def has_cases(self, conn: AsyncConnection, code: str) -> bool:
-        found = await conn.execute(sql(f"SELECT 1 FROM {self.s}.cases WHERE subject_code = :c LIMIT 1"), {"c": code})
-        return found.first() is not None
+        return bool(await self.subjects_with_cases(conn, [code]))
 
     async def subjects_with_cases(self, conn: AsyncConnection, codes: Sequence[str]) -> set[str]:
         rows = await conn.execute(
