@@ -48,12 +48,14 @@ _SEQ = itertools.count(1)
 # ---------------------------------------------------------------- factory
 
 
-def _record(record_type: str, data: dict[str, Any], *, department: str, kind: str = "legal_person") -> AcceptedRecord:
+def _record(
+    record_type: str, data: dict[str, Any], *, department: str, kind: str = "legal_person", version: int = 1
+) -> AcceptedRecord:
     decided = data.get("CF_JDRQ") or data["decision_date"]
     seq = next(_SEQ)
     record_id = f"{department}-{record_type.split('_')[-1].upper()}-{seq:05d}"
     code = SHOP if kind == "individual_business" else COMPANY
-    record = {"id": record_id, "type": record_type, "version": 1, "decision_date": decided, "data": data}
+    record = {"id": record_id, "type": record_type, "version": version, "decision_date": decided, "data": data}
     record["subject"] = {"kind": kind, "code": code, "name": "示范县鑫源食品有限公司"}
     received = f"{decided}T09:00:00+08:00"
     receipt = {"record_id": record_id, "department": department, "received_at": received, "seq": seq}
@@ -62,7 +64,7 @@ def _record(record_type: str, data: dict[str, Any], *, department: str, kind: st
         department=department,
         record_id=record_id,
         record_type=record_type,
-        version=1,
+        version=version,
         subject_code=code,
         decision_date=date.fromisoformat(decided),
         received_at=datetime.fromisoformat(received),
@@ -79,8 +81,10 @@ def penalty(
     licence: str | None = None,
     department: str = "AMR",
     kind: str = "legal_person",
+    version: int = 1,
+    **v2: Any,
 ) -> AcceptedRecord:
-    """行政处罚; amounts in 万元 as the record carries them (JSON numbers)."""
+    """行政处罚; amounts in 万元 as the record carries them (JSON numbers). `v2`: catalogue v2 fields."""
     code = SHOP if kind == "individual_business" else COMPANY
     data: dict[str, Any] = {
         "CF_XDR_MC": "示范县鑫源食品有限公司",
@@ -106,7 +110,8 @@ def penalty(
         data["CF_NR_WFFF"] = confiscated
     if licence is not None:
         data["CF_NR_ZKDX"] = licence
-    return _record("administrative_penalty", data, department=department, kind=kind)
+    data |= v2
+    return _record("administrative_penalty", data, department=department, kind=kind, version=version)
 
 
 def registration(
@@ -206,11 +211,34 @@ def defaulter(action: str, decided: str) -> AcceptedRecord:
     return _record("judgment_defaulter_listing", data, department="COURT")
 
 
-def broken_commitment(decided: str) -> AcceptedRecord:
+def broken_commitment(decided: str, *, document_no: str | None = None) -> AcceptedRecord:
+    """违诺; with a document number it is catalogue v2 (document_kind and document_no required when 违诺)."""
     data = {"commitment_kind": "容缺受理型", "event": "违诺", "commitment_no": "CN-2026-1", "matter": "食品经营许可"}
     data |= {"breach_details": "逾期未补齐材料", "accepting_authority": "示范县市场监督管理局"}
     data |= {"accepting_authority_uscc": USCC["AMR"], "decision_date": decided}
-    return _record("credit_commitment", data, department="AMR")
+    if document_no is None:
+        return _record("credit_commitment", data, department="AMR")
+    data |= {"document_kind": "行政处理决定书", "document_no": document_no}
+    return _record("credit_commitment", data, department="AMR", version=2)
+
+
+def watch(action: str, decided: str, *, document_no: str | None = "示市监关注〔2026〕2号") -> AcceptedRecord:
+    """重点关注名单 (watch_list v1: document_no optional)."""
+    data: dict[str, Any] = {"action": action, "list_name": "食品安全重点关注对象名单", "domain": "食品药品"}
+    data |= {"reason": "多次抽检不合格", "basis": "《示范县重点关注名单管理办法》", "authority": "示范县市场监督管理局"}
+    data |= {"authority_uscc": USCC["AMR"], "decision_date": decided}
+    if action == "列入":
+        data["measures"] = "增加抽查频次"
+    if document_no is not None:
+        data["document_no"] = document_no
+    return _record("watch_list", data, department="AMR")
+
+
+def repair(target: AcceptedRecord, decided: str) -> AcceptedRecord:
+    """信用修复决定 准予修复 of the department's own record."""
+    data = {"repair_id": "REP-20261118-5E6F7A8B", "target_record_id": target.record_id, "decision": "准予修复"}
+    data |= {"explanation": "已履行义务并作出信用承诺，准予修复。", "decision_date": decided}
+    return _record("repair_decision", data, department=target.department)
 
 
 # ---------------------------------------------------------------- helpers
@@ -597,14 +625,17 @@ BENXI_CASES = [
     pytest.param([red_list("列入", "2024-01-05")], "A", id="red-list-in-force-is-A"),
     pytest.param([red_list("列入", "2024-01-05"), red_list("移出", "2026-01-05")], "B", id="red-list-removed-is-B"),
     pytest.param([red_list("列入", "2024-01-05", valid_until="2025-12-31")], "B", id="red-list-expired-is-B"),
-    pytest.param([reward("2026-03-01"), penalty("2026-04-01", "警告")], "C", id="reward-and-penalty-is-C"),
-    pytest.param([penalty("2026-04-01", "警告", department="TAX")], "C", id="any-department-penalty-is-C"),
+    pytest.param([reward("2026-03-01"), penalty("2026-04-01", "罚款", fine=20)], "C", id="reward-and-penalty-is-C"),
+    pytest.param([penalty("2026-04-01", "罚款", fine=20, department="TAX")], "C", id="any-department-penalty-is-C"),
+    pytest.param([reward("2026-03-01"), penalty("2026-04-01", "警告")], "B", id="reward-and-warning-is-B"),
     pytest.param([penalty("2025-04-01", "罚款", fine=50)], "B", id="penalty-older-than-one-year-is-B"),
     pytest.param([abnormal("列入", "2024-05-01")], "C", id="abnormal-operation-listing-in-force-is-C"),
     pytest.param([abnormal("列入", "2024-05-01"), abnormal("移出", "2025-05-01")], "B", id="abnormal-listing-removed"),
     pytest.param([defaulter("列入", "2026-02-01")], "C", id="judgment-defaulter-is-C"),
     pytest.param([defaulter("列入", "2026-02-01"), defaulter("撤销", "2026-03-01")], "B", id="defaulter-cancelled"),
-    pytest.param([broken_commitment("2026-02-01")], "C", id="broken-commitment-is-C"),
+    pytest.param(
+        [broken_commitment("2026-02-01", document_no="示市监诺〔2026〕1号")], "C", id="broken-commitment-is-C"
+    ),
     pytest.param([serious_listing("拟列入告知", "2026-02-01")], "B", id="prior-notice-is-not-a-listing"),
     pytest.param([serious_listing("认定", "2026-02-01")], "C", id="serious-listing-without-impact-is-C"),
     pytest.param([serious_listing("认定", "2026-02-01", impact=True)], "D", id="serious-listing-with-impact-is-D"),
@@ -632,7 +663,7 @@ def test_benxi_reward_expires_the_day_after_one_year(benxi: RuleSetVersion) -> N
 
 
 def test_benxi_C_dates_from_the_adverse_record_and_ends_with_it(benxi: RuleSetVersion) -> None:
-    records = [reward("2026-03-01"), penalty("2026-04-01", "警告")]
+    records = [reward("2026-03-01"), penalty("2026-04-01", "罚款", fine=20)]
     result = grade(records, benxi, "2026-06-30")
     assert (result.grade, result.since, result.next_review) == ("C", d("2026-04-01"), d("2027-04-02"))
     assert grade(records, benxi, "2027-04-02").grade == "B"  # the reward expired a month earlier
@@ -681,7 +712,7 @@ REVIEW_SCENARIOS = [
     ),
     pytest.param("chongqing-amr", [penalty("2026-05-01", "通报批评"), penalty("2025-09-01", "警告")], id="B-chain"),
     pytest.param("benxi-2017", [reward("2026-03-01")], id="benxi-A-expires"),
-    pytest.param("benxi-2017", [reward("2026-03-01"), penalty("2026-04-01", "警告")], id="benxi-C-expires"),
+    pytest.param("benxi-2017", [reward("2026-03-01"), penalty("2026-04-01", "罚款", fine=20)], id="benxi-C-expires"),
     pytest.param("benxi-2017", [red_list("列入", "2026-01-05", valid_until="2026-12-31")], id="benxi-red-list-ends"),
 ]
 
@@ -831,9 +862,184 @@ def test_factory_records_are_valid_for_their_schemas() -> None:
     samples += [serious_listing(stage, "2026-02-01", impact=True) for stage in ("拟列入告知", "认定", "移出")]
     samples += [abnormal("列入", "2026-01-01"), abnormal("移出", "2026-02-01"), broken_commitment("2026-02-01")]
     samples += [defaulter("列入", "2026-02-01"), defaulter("撤销", "2026-03-01")]
+    samples += [watch("列入", "2026-02-01", document_no=None), watch("移出", "2026-03-01"), repair(fine, "2026-05-01")]
     samples += [penalty("2026-03-16", "没收非法财物", confiscated=0.1, kind="individual_business")]
     for record in samples:
         schema = json.loads((SCHEMAS / f"records/{record.record_type}/v1.json").read_text("utf-8"))
         validator = jsonschema_rs.validator_for(schema, validate_formats=True)
         errors = [e.message for e in validator.iter_errors(record.data)]
         assert not errors, (record.record_type, errors)
+
+
+# ---------------------------------------------------------------- issue 15: light records (benxi)
+
+
+def test_warning_alone_does_not_make_benxi_c(benxi: RuleSetVersion) -> None:
+    result = grade([penalty("2026-04-01", "警告")], benxi, "2026-06-30")
+    assert result.grade == "B"
+    assert "轻微" in result.reason
+    (item,) = result.explanation
+    assert "轻微" in item.rule
+    assert "49号" in item.rule
+    assert item.effect.startswith("B")
+
+
+def test_light_penalty_is_the_shared_severity_rule(benxi: RuleSetVersion) -> None:
+    # 轻微 is publish's tier: a company fine below 较大数额 (10 万元) is light, from it on it is 一般 (C).
+    assert grade([penalty("2026-04-01", "罚款", fine=9.99)], benxi, "2026-06-30").grade == "B"
+    assert grade([penalty("2026-04-01", "罚款", fine=10)], benxi, "2026-06-30").grade == "C"
+    assert grade([penalty("2026-04-01", "警告", "没收违法所得", confiscated=0.1)], benxi, "2026-06-30").grade == "C"
+
+
+def test_watch_list_entry_does_not_make_benxi_c(benxi: RuleSetVersion) -> None:
+    result = grade([watch("列入", "2026-02-01")], benxi, "2026-06-30")
+    assert result.grade == "B"
+    assert "001 L619" in result.explanation[0].rule
+
+
+def test_light_record_bars_a(benxi: RuleSetVersion) -> None:
+    records = [reward("2026-03-01"), watch("列入", "2026-02-01")]
+    result = grade(records, benxi, "2026-06-30")
+    assert result.grade == "B"
+    assert grade([*records, watch("移出", "2026-05-01")], benxi, "2026-06-30").grade == "A"
+
+
+def test_light_record_beside_a_heavy_one_is_c(benxi: RuleSetVersion) -> None:
+    records = [penalty("2026-04-01", "警告"), penalty("2026-04-02", "罚款", fine=20)]
+    assert grade(records, benxi, "2026-06-30").grade == "C"
+
+
+# ---------------------------------------------------------------- issue 15: documents (001 L646)
+
+
+def test_watch_list_entry_without_document_does_not_count_against_the_subject(benxi: RuleSetVersion) -> None:
+    records = [reward("2026-03-01"), watch("列入", "2026-02-01", document_no=None)]
+    result = grade(records, benxi, "2026-06-30")
+    assert result.grade == "A"
+    (note,) = [e for e in result.explanation if e.record_id == records[1].record_id]
+    assert "001 L646" in note.rule
+    assert note.effect.startswith("不计入")
+
+
+def test_broken_commitment_without_document_does_not_count_against_the_subject(benxi: RuleSetVersion) -> None:
+    undocumented = broken_commitment("2026-02-01")
+    assert grade([undocumented], benxi, "2026-06-30").grade == "B"
+    assert "001 L646" in grade([undocumented], benxi, "2026-06-30").explanation[0].rule
+    documented = broken_commitment("2026-02-01", document_no="示市监诺〔2026〕1号")
+    assert grade([documented], benxi, "2026-06-30").grade == "C"
+
+
+# ---------------------------------------------------------------- issue 15: licences (chongqing D)
+
+
+@pytest.mark.parametrize(
+    ("kinds", "text", "expected"),
+    [
+        pytest.param(
+            ("暂扣许可证件", "吊销许可证件"), "暂扣营业执照三个月；吊销食品经营许可证", "B", id="suspended-bl"
+        ),
+        pytest.param(
+            ("暂扣许可证件", "吊销许可证件"), "吊销食品经营许可证，暂扣营业执照三个月", "B", id="revoked-other"
+        ),
+        pytest.param(("暂扣许可证件", "吊销许可证件"), "暂扣营业执照并吊销食品经营许可证", "B", id="one-item"),
+        pytest.param(("暂扣许可证件", "吊销许可证件"), "暂扣食品经营许可证；吊销营业执照", "D", id="revoked-bl"),
+        pytest.param(("暂扣许可证件", "吊销许可证件"), "食品经营许可证暂扣；营业执照被吊销", "D", id="verb-after"),
+        pytest.param(("暂扣许可证件", "吊销许可证件"), "营业执照；食品经营许可证", "B", id="unknown-verb"),
+        pytest.param(("吊销许可证件",), "营业执照（91500101MA5U7K3PXJ）", "D", id="only-revocation-named"),
+        pytest.param(("吊销许可证件",), "吊销食品经营许可证、营业执照", "D", id="listed-after-one-verb"),
+        pytest.param(("暂扣许可证件",), "营业执照", "B", id="only-suspension-named"),
+    ],
+)
+def test_suspended_business_licence_is_not_d(
+    chongqing: RuleSetVersion, kinds: tuple[str, ...], text: str, expected: str
+) -> None:
+    assert grade([penalty("2026-03-16", *kinds, licence=text)], chongqing, "2026-06-30").grade == expected
+
+
+def test_suspended_business_licence_is_not_d_in_v2(chongqing: RuleSetVersion) -> None:
+    suspended = [{"action": "暂扣", "kind": "营业执照", "name": "营业执照"}]
+    suspended += [{"action": "吊销", "kind": "许可证件", "name": "食品经营许可证", "number": "JY150010100001"}]
+    # The free text would say otherwise: v2's structured list decides.
+    common = {"licence": "吊销营业执照", "version": 2}
+    record = penalty("2026-03-16", "暂扣许可证件", "吊销许可证件", licence_actions=suspended, **common)
+    assert grade([record], chongqing, "2026-06-30").grade == "B"
+    revoked = [{"action": "吊销", "kind": "营业执照", "name": "营业执照"}]
+    record = penalty("2026-03-16", "吊销许可证件", licence_actions=revoked, licence="营业执照", version=2)
+    assert grade([record], chongqing, "2026-06-30").grade == "D"
+
+
+# ---------------------------------------------------------------- issue 15: confiscations (chongqing)
+
+
+@pytest.mark.parametrize(
+    ("total", "expected"),
+    [
+        pytest.param(5, "B", id="2.5-plus-2.5-wan-is-B"),
+        pytest.param(6, "B", id="half-of-6-wan-is-exactly-the-threshold"),
+        pytest.param(6.000002, "C", id="half-above-the-threshold-is-C"),
+    ],
+)
+def test_confiscations_are_not_summed_in_v1(chongqing: RuleSetVersion, total: float, expected: str) -> None:
+    record = penalty("2026-03-16", "没收违法所得", "没收非法财物", confiscated=total)
+    result = grade([record], chongqing, "2026-06-30")
+    assert result.grade == expected
+    assert all("一半" in e.rule for e in result.explanation)
+
+
+def test_one_confiscation_in_v1_is_the_whole_total(chongqing: RuleSetVersion) -> None:
+    assert grade([penalty("2026-03-16", "没收违法所得", confiscated=5)], chongqing, "2026-06-30").grade == "C"
+
+
+def test_confiscations_are_not_summed_in_v2(chongqing: RuleSetVersion) -> None:
+    kinds = ("没收违法所得", "没收非法财物")
+    apart = penalty("2026-03-16", *kinds, confiscated=5, version=2, confiscated_gains=2.5, confiscated_property=2.5)
+    assert grade([apart], chongqing, "2026-06-30").grade == "B"
+    uneven = penalty("2026-03-16", *kinds, confiscated=5, version=2, confiscated_gains=4, confiscated_property=1)
+    result = grade([uneven], chongqing, "2026-06-30")
+    assert result.grade == "C"
+    assert not any("一半" in e.rule for e in result.explanation)
+
+
+# ---------------------------------------------------------------- issue 15: national repair
+
+
+@pytest.mark.parametrize(
+    ("kinds", "licence"),
+    [
+        pytest.param(("吊销许可证件",), "吊销营业执照", id="business-licence-revoked"),
+        pytest.param(("责令关闭",), None, id="closed"),
+    ],
+)
+def test_never_repairable_d_stays_d_after_repair(
+    chongqing: RuleSetVersion, kinds: tuple[str, ...], licence: str | None
+) -> None:
+    revoked = penalty("2026-02-01", *kinds, licence=licence)
+    records = [registration("设立", "2020-01-01"), revoked, repair(revoked, "2026-05-01")]
+    result = grade(records, chongqing, "2026-06-30")
+    assert (result.grade, result.supervision_level, result.next_review) == ("D", "IV", None)
+    assert "信用修复不改变" in next(e.effect for e in result.explanation if e.record_id == revoked.record_id)
+
+
+def test_repair_still_lifts_a_repairable_chongqing_grade(chongqing: RuleSetVersion) -> None:
+    fined = penalty("2026-02-01", "罚款", fine=5)
+    suspended = penalty("2026-02-01", "责令停产停业")
+    records = [fined, suspended, repair(fined, "2026-05-01"), repair(suspended, "2026-05-01")]
+    assert grade(records, chongqing, "2026-06-30").grade == "A"
+
+
+def test_non_repairable_penalty_keeps_its_grade_after_repair(chongqing: RuleSetVersion, benxi: RuleSetVersion) -> None:
+    marked = {"non_repairable": True, "non_repairable_basis": "527号文 特定严重失信", "version": 2}
+    fined = penalty("2026-02-01", "罚款", fine=20, **marked)
+    records = [fined, repair(fined, "2026-05-01")]
+    assert grade(records, chongqing, "2026-06-30").grade == "C"
+    assert grade(records, benxi, "2026-06-30").grade == "C"
+    plain = penalty("2026-02-01", "罚款", fine=20)
+    assert grade([plain, repair(plain, "2026-05-01")], chongqing, "2026-06-30").grade == "A"
+
+
+def test_each_rule_set_states_what_a_national_repair_does(rule_sets: RuleSets) -> None:
+    effects = {key: rule_set_version_for(rule_sets, key, d("2026-06-30")).national_repair for key in rule_sets}
+    assert effects["chongqing-amr"].keeps_never_repairable
+    assert "000 L196" in effects["chongqing-amr"].source
+    assert effects["benxi-2017"].removes_record
+    assert not effects["benxi-2017"].keeps_never_repairable

@@ -22,8 +22,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from services.grading.rules.credit_file import DAY, CreditFile, Penalty, Registration, years_after
-from services.grading.rules.model import Assessment, ChongqingRules, Explanation, RuleSetVersion, worst
+from services.grading.rules.credit_file import (
+    CONFISCATION_FIELDS,
+    DAY,
+    LICENCE_VERBS,
+    CreditFile,
+    Penalty,
+    Registration,
+    years_after,
+)
+from services.grading.rules.model import (
+    Assessment,
+    ChongqingRules,
+    Explanation,
+    RuleSetVersion,
+    SeriousPenalty,
+    worst,
+)
 
 _KIND_ENGLISH = {
     "警告": "warning",
@@ -68,9 +83,7 @@ def classify(penalty: Penalty, rules: ChongqingRules, subject_kind: str) -> tupl
     named: set[str] = set()
     for serious in rules.serious_penalties.get(subject_kind, ()):
         licence = penalty.licence or ""
-        if serious.kind in penalty.kinds and (
-            not serious.licence_names or any(n in licence for n in serious.licence_names)
-        ):
+        if serious.kind in penalty.kinds and (not serious.licence_names or _acts_on(penalty, serious)):
             named.add(serious.kind)
             licence_note = f"：{licence}" if serious.licence_names else ""
             rule = f"{serious.named_as}（处罚类别 {serious.kind}{licence_note}；000 L190）"
@@ -90,13 +103,38 @@ def classify(penalty: Penalty, rules: ChongqingRules, subject_kind: str) -> tupl
             relation = ">" if above else "≤"
             lines = "000 L187-L188" if above else "000 L184-L185"
             english = _KIND_ENGLISH.get(kind, kind)
-            rule = f"{kind} {amount:,.2f} 元 {relation} {threshold:,} 元（{lines}）({english} {relation} threshold)"
+            half = ""
+            if penalty.split_estimated and rules.amount_kinds[kind] in CONFISCATION_FIELDS.values():
+                # v1 has one field for both confiscations; amounts are never summed (000 L184-L188).
+                half = "（按 CF_NR_WFFF 合计的一半计，v1 未分列 half of the v1 total）"
+            rule = (
+                f"{kind} {amount:,.2f} 元{half} {relation} {threshold:,} 元（{lines}）({english} {relation} threshold)"
+            )
             hits.append(_Hit("C" if above else "B", rule))
         else:
             what = f"{kind}（{penalty.licence}）" if penalty.licence and kind in _LICENCE_KINDS else kind
             rule = f"{what}：规则未列明的处罚类别 (penalty kind not named by the rules)"
             hits.append(_Hit(rules.unnamed_kind_grade, rule))
     return tuple(hits)
+
+
+def _acts_on(penalty: Penalty, serious: SeriousPenalty) -> bool:
+    """Whether the penalty does to one of the rule's licences what its kind says (吊销 the 营业执照), item by
+    item: "暂扣营业执照三个月；吊销食品经营许可证" revokes no business licence (000 L190)."""
+    verb = LICENCE_VERBS.get(serious.kind)
+    return any(
+        (verb is None or a.action == verb) and any(a.names(n) for n in serious.licence_names)
+        for a in penalty.licence_actions
+    )
+
+
+def _counts(penalty: Penalty, rule_set: RuleSetVersion, rules: ChongqingRules, kind: str) -> bool:
+    """Whether a penalty is still a basis for the grade after a national repair (the rule set's
+    `national_repair`): a repair removes it, except one giving a D this rule set never repairs (000 L196)."""
+    repair = rule_set.national_repair
+    if not penalty.repaired or not repair.removes_record:
+        return True
+    return repair.keeps_never_repairable and any(h.serious_repairable is False for h in classify(penalty, rules, kind))
 
 
 def _resumed_after(file: CreditFile, penalty: Penalty, day: date) -> Registration | None:
@@ -122,7 +160,8 @@ def assess(file: CreditFile, rule_set: RuleSetVersion, day: date) -> Assessment:
         raise TypeError(f"rule set {rule_set.rule_set_id} is not a chongqing rule set")
     kind = file.subject_kind
     notes: list[tuple[date, Explanation]] = []
-    scored = [_Scored(p, classify(p, rules, kind)) for p in file.penalties if p.decided_on <= day]
+    counted = [p for p in file.penalties if p.decided_on <= day and _counts(p, rule_set, rules, kind)]
+    scored = [_Scored(p, classify(p, rules, kind)) for p in counted]
     qualifying = [s for s in scored if s.hits]
 
     serious: list[tuple[_Scored, _Hit]] = []
@@ -181,6 +220,8 @@ def _serious_effect(
 ) -> str | None:
     """The effect of a D hit on `day`, or None when it has been repaired (000 L196)."""
     if not hit.serious_repairable:
+        if penalty.repaired:
+            return "D；不可修复，信用修复不改变此等级 (never repaired, not even by an approved credit repair, 000 L196)"
         return "D；不可修复 (never repaired, 000 L196)"
     resumed = _resumed_after(file, penalty, day)
     if resumed is None:

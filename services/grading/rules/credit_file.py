@@ -11,7 +11,7 @@ after" 2026-01-10 changes on 2027-01-11.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -19,6 +19,7 @@ from typing import Any
 from services.common.amendments import effective_records
 from services.common.records import AcceptedRecord
 from services.common.repairs import approved_repairs, repaired_on
+from services.common.severity import SeverityTable, listed_document_numbers, severity_of
 
 DAY = timedelta(days=1)
 PENALTY = "administrative_penalty"
@@ -33,6 +34,12 @@ DETAIL_FIELDS = {
 }
 DATE_FIELDS = {PENALTY: "CF_JDRQ"}  # every other type carries `decision_date`
 AMOUNT_FIELDS = ("CF_NR_FK", "CF_NR_WFFF")
+GAINS, PROPERTY = "confiscated_gains", "confiscated_property"
+"""v2 penalty: the two confiscations apart (万元); v1 has only their total, CF_NR_WFFF."""
+CONFISCATION_FIELDS = {"没收违法所得": GAINS, "没收非法财物": PROPERTY}
+LICENCE_VERBS = {"暂扣许可证件": "暂扣", "吊销许可证件": "吊销"}
+"""The national 处罚类别 of a licence action → the verb the free text CF_NR_ZKDX uses for it."""
+_ITEM_SEPARATORS = "；;。，,\n"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,16 +93,35 @@ def to_yuan(wan_yuan: object) -> Decimal:
 
 
 @dataclass(frozen=True, slots=True)
+class LicenceAction:
+    """One licence a penalty suspends or revokes: v2's `licence_actions` item, or read from v1's free text."""
+
+    action: str | None
+    """暂扣 or 吊销; None when the v1 text does not say which (and the record names both kinds)."""
+    kind: str | None
+    """v2's kind (营业执照, 许可证件 …); None for v1."""
+    name: str
+
+    def names(self, licence: str) -> bool:
+        return self.kind == licence or licence in self.name
+
+
+@dataclass(frozen=True, slots=True)
 class Penalty:
     record_id: str
     department: str
     decided_on: date
     kinds: frozenset[str]
     amounts_yuan: Mapping[str, Decimal]
-    """CF_NR_FK / CF_NR_WFFF converted to yuan, when present."""
+    """CF_NR_FK / CF_NR_WFFF / confiscated_gains / confiscated_property in yuan, when known. A v1 record
+    naming both confiscations has only their total: each is taken as half of it (`split_estimated`)."""
     licence: str | None
-    """CF_NR_ZKDX: the licence suspended or revoked."""
+    """CF_NR_ZKDX: the licences suspended or revoked (national free text)."""
     corrected: bool
+    licence_actions: tuple[LicenceAction, ...] = ()
+    split_estimated: bool = False
+    repaired: bool = False
+    """A national repair was approved on or before as_of (and the record is not marked non_repairable)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +133,10 @@ class Mark:
     record_type: str
     decided_on: date
     details: frozenset[str]
+    severity: str | None = None
+    """Penalties: the tier of the shared severity table (轻微 / 一般 / 严重), when a table was given."""
+    document_no: str | None = None
+    repaired: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +150,7 @@ class Listing:
     start: date
     end: date | None
     serious_social_impact: bool
+    document_no: str | None = None
 
     def in_force(self, day: date) -> bool:
         return self.start <= day and (self.end is None or day < self.end)
@@ -183,13 +214,17 @@ class CreditFile:
         return frozenset(points)
 
 
-def build_credit_file(records: Sequence[AcceptedRecord], *, as_of: date, subject_kind: str) -> CreditFile:
+def build_credit_file(
+    records: Sequence[AcceptedRecord], *, as_of: date, subject_kind: str, severity: SeverityTable | None = None
+) -> CreditFile:
     """The credit file of one subject on `as_of`, from all its records (amendments included).
 
     Corrections apply as if the record had been right from the start and revoked records are gone
     (`effective_records`); then only what was decided on or before `as_of` is kept. A penalty whose credit
-    repair the deciding department approved (准予修复) on or before `as_of` is no longer a basis for the
-    grade (DOMAIN §9: repair stops sharing and lifts sanctions; docs/decisions.md).
+    repair the deciding department approved (准予修复) on or before `as_of` is marked `repaired`; what that
+    does is each rule set's `national_repair` (DOMAIN §9; docs/decisions.md). A penalty the law marks
+    non-repairable (v2 `non_repairable: true`) is never marked repaired, whatever was approved.
+    With `severity`, every penalty mark carries its tier from the shared table (services/common/severity.py).
     """
     repairs = approved_repairs(records)
     penalties: list[Penalty] = []
@@ -197,17 +232,27 @@ def build_credit_file(records: Sequence[AcceptedRecord], *, as_of: date, subject
     registrations: list[Registration] = []
     entries: list[AcceptedRecord] = []
     exits: list[AcceptedRecord] = []
-    for effective in effective_records(records):
+    effective_list = list(effective_records(records))
+    listed = listed_document_numbers(e.record for e in effective_list) if severity is not None else frozenset()
+    for effective in effective_list:
         record = effective.record
         decided_on = _decided_on(record)
         if decided_on > as_of:
             continue
-        if record.record_type == PENALTY and _repaired_by(repairs, record, as_of) is not None:
-            continue
+        repaired = (
+            record.record_type == PENALTY
+            and _repaired_by(repairs, record, as_of) is not None
+            and record.data.get("non_repairable") is not True
+        )
         if record.record_type == PENALTY:
-            penalties.append(_penalty(record, decided_on, corrected=effective.corrected))
+            penalties.append(_penalty(record, decided_on, corrected=effective.corrected, repaired=repaired))
         if record.record_type in DETAIL_FIELDS:
-            marks.append(Mark(record.record_id, record.department, record.record_type, decided_on, _details(record)))
+            tier = None
+            if severity is not None and record.record_type == PENALTY:
+                tier = str(severity_of(record, severity, listed_documents=listed).severity)
+            document = record.data.get("document_no")
+            mark = Mark(record.record_id, record.department, record.record_type, decided_on, _details(record), tier)
+            marks.append(replace(mark, document_no=str(document) if document else None, repaired=repaired))
         elif record.record_type == REGISTRATION:
             registrations.append(_registration(record, decided_on))
         elif record.record_type in LIST_SHAPES:
@@ -249,19 +294,95 @@ def _details(record: AcceptedRecord) -> frozenset[str]:
     return frozenset(str(v) for v in values)
 
 
-def _penalty(record: AcceptedRecord, decided_on: date, *, corrected: bool) -> Penalty:
+def _penalty(record: AcceptedRecord, decided_on: date, *, corrected: bool, repaired: bool = False) -> Penalty:
     data = record.data
-    amounts = {name: to_yuan(data[name]) for name in AMOUNT_FIELDS if data.get(name) is not None}
+    kinds = frozenset(str(k) for k in data.get("CF_CFLB", []))
+    amounts = {name: to_yuan(data[name]) for name in (*AMOUNT_FIELDS, GAINS, PROPERTY) if data.get(name) is not None}
+    split = _confiscations(kinds, amounts)
     licence = data.get("CF_NR_ZKDX")
+    structured = data.get("licence_actions")
+    if isinstance(structured, list):
+        actions = tuple(
+            LicenceAction(str(a.get("action")), str(a.get("kind")), str(a.get("name", "")))
+            for a in structured
+            if isinstance(a, dict)
+        )
+    else:
+        actions = licence_actions_from_text(None if licence is None else str(licence), kinds)
     return Penalty(
         record_id=record.record_id,
         department=record.department,
         decided_on=decided_on,
-        kinds=frozenset(str(k) for k in data.get("CF_CFLB", [])),
+        kinds=kinds,
         amounts_yuan=amounts,
         licence=None if licence is None else str(licence),
         corrected=corrected,
+        licence_actions=actions,
+        split_estimated=split,
+        repaired=repaired,
     )
+
+
+def _confiscations(kinds: frozenset[str], amounts: dict[str, Decimal]) -> bool:
+    """Fill each named confiscation's own amount from the national total where the record does not give it
+    (v1): the only kind named has the whole total; two kinds named share it half and half (True: estimated).
+    Amounts are never summed (000 L184-L188), so half the total is what each can be known to reach."""
+    named = [CONFISCATION_FIELDS[k] for k in sorted(kinds) if k in CONFISCATION_FIELDS]
+    total = amounts.get("CF_NR_WFFF")
+    missing = [f for f in named if f not in amounts]
+    if total is None or not missing:
+        return False
+    if len(named) == 1:
+        amounts[named[0]] = total
+        return False
+    if len(missing) == 1:
+        # v2-like: one given, the other is the rest of the total.
+        given = next(f for f in named if f in amounts)
+        amounts[missing[0]] = max(total - amounts[given], Decimal(0))
+        return False
+    for field in named:
+        amounts[field] = total / 2
+    return True
+
+
+def licence_actions_from_text(text: str | None, kinds: frozenset[str]) -> tuple[LicenceAction, ...]:
+    """The licences of v1's free text CF_NR_ZKDX, item by item ("暂扣营业执照三个月；吊销食品经营许可证").
+
+    Items are split at ；;。，, and line ends. In an item, the text after a verb (暂扣 / 吊销) up to the next
+    verb is what that verb acts on; text before the item's first verb takes that verb ("营业执照被吊销"); an
+    item without a verb takes the verb of the record's only licence kind (CF_CFLB naming exactly one of
+    暂扣许可证件 / 吊销许可证件), else its action is unknown (None) — never read as a revocation.
+    """
+    if not text:
+        return ()
+    only = [LICENCE_VERBS[k] for k in sorted(kinds) if k in LICENCE_VERBS]
+    fallback = only[0] if len(only) == 1 else None
+    items = [text]
+    for separator in _ITEM_SEPARATORS:
+        items = [part for item in items for part in item.split(separator)]
+    actions: list[LicenceAction] = []
+    for item in (i.strip() for i in items):
+        if not item:
+            continue
+        positions = sorted((i, verb) for verb in LICENCE_VERBS.values() for i in _find_all(item, verb))
+        if not positions:
+            actions.append(LicenceAction(fallback, None, item))
+            continue
+        head = item[: positions[0][0]]
+        if head.strip("、和及并 "):
+            actions.append(LicenceAction(positions[0][1], None, head))
+        for n, (start, verb) in enumerate(positions):
+            end = positions[n + 1][0] if n + 1 < len(positions) else len(item)
+            actions.append(LicenceAction(verb, None, item[start + len(verb) : end]))
+    return tuple(actions)
+
+
+def _find_all(text: str, word: str) -> list[int]:
+    found, start = [], text.find(word)
+    while start >= 0:
+        found.append(start)
+        start = text.find(word, start + 1)
+    return found
 
 
 def _registration(record: AcceptedRecord, decided_on: date) -> Registration:
@@ -306,6 +427,7 @@ def _listing(entry: AcceptedRecord, exits: Sequence[AcceptedRecord], repaired: d
     if repaired is not None and repaired >= start:
         ends.append(repaired)
     name = entry.data.get("list_name") or entry.data.get("listing_reason") or entry.record_type
+    document = entry.data.get("document_no")
     return Listing(
         record_id=entry.record_id,
         department=entry.department,
@@ -314,4 +436,5 @@ def _listing(entry: AcceptedRecord, exits: Sequence[AcceptedRecord], repaired: d
         start=start,
         end=min(ends) if ends else None,
         serious_social_impact=bool(entry.data.get("causes_serious_social_impact", False)),
+        document_no=str(document) if document else None,
     )

@@ -22,6 +22,7 @@ from services.grading.rules.credit_file import DAY, CreditFile, build_credit_fil
 from services.grading.rules.model import (
     SUBJECT_KIND_NAMES,
     Assessment,
+    BenxiRules,
     ChongqingRules,
     GradeResult,
     RuleSets,
@@ -64,7 +65,8 @@ def evaluate(
         reason = f"规则集 {rule_set_id} 不对{chinese}分级 (rule set {rule_set_id} does not grade {english})"
         return GradeResult(None, reason, None, None, None, (), rule_set.rule_set_id, rule_set.version, as_of)
 
-    file = build_credit_file(records, as_of=as_of, subject_kind=subject_kind)
+    severity = rule_set.rules.severity if isinstance(rule_set.rules, BenxiRules) else None
+    file = build_credit_file(records, as_of=as_of, subject_kind=subject_kind, severity=severity)
     assess = ENGINES[rule_set.engine]
     today = assess(file, rule_set, as_of)
     years = {rule_set.look_back_years}

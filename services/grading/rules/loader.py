@@ -16,7 +16,8 @@ from typing import Any, NoReturn
 
 import yaml
 
-from services.grading.rules.credit_file import DETAIL_FIELDS, LIST_SHAPES
+from services.common.severity import load_severity_table
+from services.grading.rules.credit_file import DETAIL_FIELDS, GAINS, LIST_SHAPES, PROPERTY
 from services.grading.rules.model import (
     CONSEQUENCE_EFFECTS,
     ENGINES,
@@ -32,6 +33,7 @@ from services.grading.rules.model import (
     GradeLabel,
     Jurisdiction,
     LevelMeasures,
+    NationalRepair,
     RecordRule,
     RuleSet,
     RuleSets,
@@ -40,6 +42,7 @@ from services.grading.rules.model import (
 )
 
 RULE_SETS_DIR = Path("rulesets") / "grading"
+AMOUNT_KIND_FIELDS = ("CF_NR_FK", "CF_NR_WFFF", GAINS, PROPERTY)
 JURISDICTION_FILE = "jurisdiction.yaml"
 
 
@@ -147,6 +150,7 @@ def load_rule_set(path: Path) -> RuleSet:
 
 def _version(f: _File, raw: Any, key: str, head: dict[str, str]) -> RuleSetVersion:
     required = {"version", "effective_from", "subject_kinds", "look_back_years", "grades", "consequences", "rules"}
+    required.add("national_repair")
     v = f.mapping(raw, key, required)
     grades_raw = f.mapping(v["grades"], f"{key}.grades", set(GRADES))
     grades = {g: _label(f, grades_raw[g], f"{key}.grades.{g}") for g in GRADES}
@@ -154,6 +158,15 @@ def _version(f: _File, raw: Any, key: str, head: dict[str, str]) -> RuleSetVersi
     consequences = {g: _consequences(f, cons_raw.get(g, []), f"{key}.consequences.{g}") for g in GRADES}
     rules_key = f"{key}.rules"
     rules = _chongqing(f, v["rules"], rules_key) if head["engine"] == "chongqing" else _benxi(f, v["rules"], rules_key)
+    repair = f.mapping(v["national_repair"], f"{key}.national_repair", {"effect", "source"})
+    effect = f.choice(
+        repair["effect"], f"{key}.national_repair.effect", ("removes_record", "removes_record_except_never_repairable")
+    )
+    national_repair = NationalRepair(
+        removes_record=True,
+        keeps_never_repairable=effect == "removes_record_except_never_repairable",
+        source=f.text(repair["source"], f"{key}.national_repair.source"),
+    )
     look_back = f.integer(v["look_back_years"], f"{key}.look_back_years")
     subject_kinds = f.choices(v["subject_kinds"], f"{key}.subject_kinds", SUBJECT_KINDS)
     if isinstance(rules, ChongqingRules):
@@ -171,6 +184,7 @@ def _version(f: _File, raw: Any, key: str, head: dict[str, str]) -> RuleSetVersi
         grades=grades,
         consequences=consequences,
         rules=rules,
+        national_repair=national_repair,
     )
 
 
@@ -201,9 +215,7 @@ def _chongqing(f: _File, raw: Any, key: str) -> ChongqingRules:
     thresholds_raw = f.mapping(m["thresholds_yuan"], f"{key}.thresholds_yuan", graded)
     thresholds = {k: f.amount(thresholds_raw[k], f"{key}.thresholds_yuan.{k}") for k in sorted(graded)}
     amount_raw = f.mapping(m["amount_kinds"], f"{key}.amount_kinds", set(), frozenset(PENALTY_KINDS))
-    amount_kinds = {
-        k: f.choice(val, f"{key}.amount_kinds.{k}", ("CF_NR_FK", "CF_NR_WFFF")) for k, val in amount_raw.items()
-    }
+    amount_kinds = {k: f.choice(val, f"{key}.amount_kinds.{k}", AMOUNT_KIND_FIELDS) for k, val in amount_raw.items()}
     serious_raw = f.mapping(m["serious_penalties"], f"{key}.serious_penalties", graded)
     serious = {k: _serious(f, serious_raw[k], f"{key}.serious_penalties.{k}") for k in sorted(graded)}
     return ChongqingRules(
@@ -267,17 +279,35 @@ def _measures(f: _File, raw: Any, key: str) -> Mapping[str, LevelMeasures]:
 
 
 def _benxi(f: _File, raw: Any, key: str) -> BenxiRules:
-    m = f.mapping(raw, key, {"positive", "adverse", "serious"})
+    m = f.mapping(raw, key, {"positive", "adverse", "serious", "light"})
     positive = f.mapping(m["positive"], f"{key}.positive", {"records", "lists"})
-    adverse = f.mapping(m["adverse"], f"{key}.adverse", {"records", "lists"})
+    adverse = f.mapping(m["adverse"], f"{key}.adverse", {"records", "lists", "requires_document"})
     serious = f.mapping(m["serious"], f"{key}.serious", {"lists"})
+    light = f.mapping(m["light"], f"{key}.light", {"penalty_severities", "severity_table", "lists", "grade"})
     lists = frozenset(LIST_SHAPES)
+    adverse_lists = f.choices(adverse["lists"], f"{key}.adverse.lists", lists)
+    light_lists = f.choices(light["lists"], f"{key}.light.lists", lists)
+    if not light_lists <= adverse_lists:
+        f.fail(f"{key}.light.lists", "a light list must also be an adverse list")
+    table_key = f"{key}.light.severity_table"
+    try:
+        table = load_severity_table((f.path.parent / f.text(light["severity_table"], table_key)).resolve())
+    except ValueError as exc:
+        f.fail(table_key, str(exc))
+    tiers = frozenset(str(t) for t in table.tiers)
     return BenxiRules(
         positive_records=_record_rules(f, positive["records"], f"{key}.positive.records"),
         positive_lists=f.choices(positive["lists"], f"{key}.positive.lists", lists),
         adverse_records=_record_rules(f, adverse["records"], f"{key}.adverse.records"),
-        adverse_lists=f.choices(adverse["lists"], f"{key}.adverse.lists", lists),
+        adverse_lists=adverse_lists,
         serious_lists=f.choices(serious["lists"], f"{key}.serious.lists", lists),
+        light_penalty_severities=f.choices(light["penalty_severities"], f"{key}.light.penalty_severities", tiers),
+        light_lists=light_lists,
+        light_grade=f.choice(light["grade"], f"{key}.light.grade", ("B", "C")),
+        severity=table,
+        requires_document=f.choices(
+            adverse["requires_document"], f"{key}.adverse.requires_document", frozenset(DETAIL_FIELDS) | lists
+        ),
     )
 
 

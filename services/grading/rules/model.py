@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from services.common.severity import SeverityTable
+
 GRADES = ("A", "B", "C", "D")
 """Best to worst. "Worst grade wins" (000 L193) is the maximum in this order."""
 LEVELS = ("I", "II", "III", "IV")
@@ -130,6 +132,28 @@ class BenxiRules:
     adverse_lists: frozenset[str]
     serious_lists: frozenset[str]
     """Lists whose entries give D when they cause serious social impact (004 L47)."""
+    light_penalty_severities: frozenset[str] = frozenset()
+    """Adverse penalties of these severity tiers (轻微) are light: they bar A but never make C."""
+    light_lists: frozenset[str] = frozenset()
+    """Adverse list entries that are light in the same way (重点关注名单, "without joint sanctions")."""
+    light_grade: str = "B"
+    """The grade a subject whose adverse records are all light gets (unless D)."""
+    severity: SeverityTable | None = None
+    """The shared severity table (services/common/severity.py) that says which penalties are 轻微."""
+    requires_document: frozenset[str] = frozenset()
+    """Record types whose adverse records count only with a legally effective document (document_no)."""
+
+
+@dataclass(frozen=True, slots=True)
+class NationalRepair:
+    """What an approved national credit repair (repair_decision 准予修复, DOMAIN §9) does to this rule set's
+    file, stated by each rule set as data."""
+
+    removes_record: bool
+    """The repaired record is no longer a basis for the grade (from the repair's date)."""
+    keeps_never_repairable: bool
+    """Except where this rule set itself says the grade the record gives is never repaired (000 L196)."""
+    source: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +170,7 @@ class RuleSetVersion:
     consequences: Mapping[str, tuple[Consequence, ...]]
     """Per grade; a grade without consequences maps to ()."""
     rules: ChongqingRules | BenxiRules
+    national_repair: NationalRepair = NationalRepair(True, False, "")
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,9 @@
 """Pure rules of the publish service (DOMAIN §7-§8): publicity periods, severity, masking, disclosure.
 
 Files and symbols:
-- ``severity.py``: :func:`severity_of` (轻微 / 一般 / 严重 of a penalty, table in
-  ``schemas/rulesets/publicity/severity.yaml``), :func:`listed_document_numbers`.
+- severity (re-exported from ``services/common/severity.py``, which grading shares): :func:`severity_of`
+  (轻微 / 一般 / 严重 of a penalty, table in ``schemas/rulesets/publicity/severity.yaml``),
+  :func:`listed_document_numbers`.
 - ``publicity.py``: :func:`load_publicity_rules` (``schemas/rulesets/publicity/*.yaml``),
   :func:`publicity_window` (rule set by decision date, minimum/maximum end), :func:`add_months`.
 - ``masking.py``: :func:`public_view` (public and masked fields only; deny by default).
@@ -15,6 +16,14 @@ Checklist when extending: a new disclosure type needs an entry under ``record_ty
 without overlap or gap (the loader refuses otherwise).
 """
 
+from services.common.severity import (
+    Severity,
+    SeverityResult,
+    SeverityTable,
+    listed_document_numbers,
+    severity_of,
+    subject_kind_of,
+)
 from services.publish.rules.disclosure import (
     ClockState,
     Decision,
@@ -32,14 +41,6 @@ from services.publish.rules.publicity import (
     add_months,
     load_publicity_rules,
     publicity_window,
-)
-from services.publish.rules.severity import (
-    Severity,
-    SeverityResult,
-    SeverityTable,
-    listed_document_numbers,
-    severity_of,
-    subject_kind_of,
 )
 
 __all__ = [

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, 
 
 from services.common.calendar import Deadline, WorkingDayCalendar
 from services.common.records import AcceptedRecord
-from services.publish.rules.severity import Severity, SeverityTable, severity_of
+from services.common.severity import Severity, SeverityTable, severity_of
 
 PENALTY = "administrative_penalty"
 RULES_DIR = Path("rulesets") / "publicity"
@@ -228,7 +228,7 @@ def publicity_window(
     """When ``record`` (effective data: pass a corrected record as corrected) is published, and why.
 
     ``listed_documents``: document numbers that serious-untrustworthy 认定 records rest on
-    (:func:`~services.publish.rules.severity.listed_document_numbers`); such a penalty is 严重.
+    (:func:`~services.common.severity.listed_document_numbers`); such a penalty is 严重.
     """
     start, rule_set = record.decision_date, rules.rule_set_for(record.decision_date)
     if rule_set is None:

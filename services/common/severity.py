@@ -1,5 +1,9 @@
 """The severity tier (轻微 / 一般 / 严重, 36号令) of an administrative penalty, from the table in
-``schemas/rulesets/publicity/severity.yaml`` (which explains each step). Pure: no clock, no I/O.
+``schemas/rulesets/publicity/severity.yaml`` (which explains each step). Pure: no clock, no I/O (except
+:func:`load_severity_table`, called at start-up).
+
+One rule for the whole exchange: publish derives publicity periods from it, grading (benxi-2017) reads
+轻微 penalties as too light to make a subject C (issue 15). ``services.publish.rules`` re-exports the names.
 """
 
 from __future__ import annotations
@@ -8,8 +12,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, Literal, Self
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
 from services.common.records import AcceptedRecord
@@ -151,3 +157,11 @@ def severity_of(
         tier = max(tier, table.serious_listing, key=lambda s: s.rank)
         reasons.append(f"严重失信主体名单 rests on {data['CF_WSH']} → {table.serious_listing}")
     return SeverityResult(tier, tuple(reasons))
+
+
+def load_severity_table(path: Path) -> SeverityTable:
+    """The severity table in ``path`` (raises ValueError naming the file when it cannot be used)."""
+    try:
+        return SeverityTable.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except (OSError, yaml.YAMLError, ValueError) as exc:
+        raise ValueError(f"{path}: not a usable severity table: {exc}") from exc
