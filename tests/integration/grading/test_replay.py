@@ -32,19 +32,32 @@ from services.grading.replay import migrate_schema, rebuild
 from services.grading.settings import GradingSettings
 from tests import factories
 from tests.helpers import eventually, partitions_of
-from tests.integration.grading.support import company, correction, penalty, read_grade, registration, report, revocation
+from tests.integration.grading.support import (
+    company,
+    correction,
+    penalty,
+    read_grade,
+    registration,
+    repair_approval,
+    report,
+    revocation,
+)
 
 AS_OF = date(2026, 11, 20)
 
 
 def _histories() -> tuple[list[str], list[dict[str, Any]]]:
     """Subjects with corrections, revocations, lists of events and every kind; all decided by AS_OF."""
-    busy, shop, quiet = company(), company("individual_business"), company()
+    busy, shop, quiet, revoked = company(), company("individual_business"), company(), company()
     fined = penalty(busy, "2026-06-01", "罚款", fine=5)
     small = penalty(busy, "2026-09-01", "罚款", fine=1)
     big = penalty(busy, "2026-10-01", "罚款", fine=8)
     suspended = penalty(shop, "2026-08-01", "责令停产停业", kind="individual_business")
     person = factories.penalty(kind="natural_person", name="王某某", decision_date="2026-10-09", fine=1)
+    # Issue 15: a never-repairable D with an approved repair; two confiscations in one v1 total.
+    licence = penalty(revoked, "2026-07-01", "吊销许可证件")
+    both = penalty(quiet, "2026-10-02", "没收违法所得", "没收非法财物")
+    both["data"]["CF_NR_WFFF"] = 5
     records = [
         registration(busy, "2026-01-05", industry="热点行业"),
         fined,
@@ -59,9 +72,13 @@ def _histories() -> tuple[list[str], list[dict[str, Any]]]:
         registration(shop, "2026-08-02", event="停业", kind="individual_business", established="2026-03-02"),
         registration(shop, "2026-09-15", event="恢复营业", kind="individual_business", established="2026-03-02"),
         registration(quiet, "2026-02-01"),
+        both,
         person,
+        registration(revoked, "2026-01-05"),
+        licence,
+        repair_approval(licence, "2026-11-18"),
     ]
-    return [busy, shop, quiet, person["subject"]["code"]], records
+    return [busy, shop, quiet, person["subject"]["code"], revoked], records
 
 
 async def _record_events(bootstrap: str, topics: list[str], codes: set[str]) -> list[CloudEvent]:
@@ -141,7 +158,7 @@ async def test_replaying_records_in_another_order_into_an_empty_schema_gives_the
 
     rebuilt = [await _grades(engine, ctx.schema, codes) for ctx in empty_schemas]
     assert rebuilt[0] == rebuilt[1]
-    assert {g.code: g.grade for g in rebuilt[0]} == dict(zip(codes, ["B", "D", "A", None], strict=True))
+    assert {g.code: g.grade for g in rebuilt[0]} == dict(zip(codes, ["B", "D", "B", None, "D"], strict=True))
 
     async def live_has_everything() -> bool:
         async with engine.connect() as conn:
@@ -209,7 +226,7 @@ async def _count(engine: AsyncEngine, schema: str, table: str) -> int:
 async def test_the_ticker_publishes_every_change_time_brought_each_on_its_own_date(
     engine: AsyncEngine, empty_schemas: list[GradingContext], history: tuple[list[str], list[CloudEvent]]
 ) -> None:
-    (busy, shop, *_), events = history
+    (busy, shop, quiet, *_), events = history
     ctx = empty_schemas[0]
     await rebuild(engine, ctx, events)
     tick = review_handler(ctx, engine, after_commit=lambda: None)
@@ -221,6 +238,7 @@ async def test_the_ticker_publishes_every_change_time_brought_each_on_its_own_da
     assert [(c["code"], c["old_grade"], c["new_grade"], c["effective_date"]) for c in changes] == [
         (busy, "B", "A", "2027-09-02"),  # one year after the last penalty of the chain (2026-09-01)
         (shop, "D", "A", "2027-09-16"),  # one year after business resumed (2026-09-15)
+        (quiet, "B", "A", "2027-10-03"),  # one year after the confiscations (2026-10-02); the revoked D stays
     ]
     await tick(date(2028, 1, 1))
     assert await _outbox(engine, ctx.schema) == changes
