@@ -824,6 +824,12 @@ def test_unknown_rule_sets_and_dates_before_the_first_version_are_refused(rule_s
             "[I, II, II, III]", "[I, II, II, V]", "supervision_levels.rows.A 一般监管区域", id="unknown-level"
         ),
         pytest.param("kind: 责令关闭,", "kind: 关门,", "serious_penalties.legal_person[1].kind", id="unknown-kind"),
+        pytest.param(
+            "effect: removes_record_except_never_repairable",
+            "effect: forgets_everything",
+            "versions[0].national_repair.effect",
+            id="unknown-repair-effect",
+        ),
     ],
 )
 def test_a_broken_rule_set_names_the_file_and_the_key(tmp_path: Path, old: str, new: str, key: str) -> None:
@@ -835,6 +841,15 @@ def test_a_broken_rule_set_names_the_file_and_the_key(tmp_path: Path, old: str, 
         load_rule_set(path)
     assert str(path) in str(caught.value)
     assert f"versions[0].rules.{key}" in str(caught.value) or key in str(caught.value)
+
+
+def test_a_benxi_rule_set_without_its_severity_table_names_the_key(tmp_path: Path) -> None:
+    # benxi's light penalties are the shared severity table's 轻微: the rule set cannot load without it.
+    text = (SCHEMAS / "rulesets/grading/benxi-2017.yaml").read_text("utf-8")
+    path = tmp_path / "benxi-2017.yaml"
+    path.write_text(text, "utf-8")
+    with pytest.raises(RuleSetError, match=r"versions\[0\]\.rules\.light\.severity_table"):
+        load_rule_set(path)
 
 
 def test_a_jurisdiction_naming_an_unknown_rule_set_is_refused(tmp_path: Path, rule_sets: RuleSets) -> None:

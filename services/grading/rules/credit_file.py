@@ -302,8 +302,9 @@ def _penalty(record: AcceptedRecord, decided_on: date, *, corrected: bool, repai
     licence = data.get("CF_NR_ZKDX")
     structured = data.get("licence_actions")
     if isinstance(structured, list):
+        # v2: the department's own structured statement; the free text is then not read for grading.
         actions = tuple(
-            LicenceAction(str(a.get("action")), str(a.get("kind")), str(a.get("name", "")))
+            LicenceAction(_text_or_none(a.get("action")), _text_or_none(a.get("kind")), str(a.get("name") or ""))
             for a in structured
             if isinstance(a, dict)
         )
@@ -375,6 +376,10 @@ def licence_actions_from_text(text: str | None, kinds: frozenset[str]) -> tuple[
             end = positions[n + 1][0] if n + 1 < len(positions) else len(item)
             actions.append(LicenceAction(verb, None, item[start + len(verb) : end]))
     return tuple(actions)
+
+
+def _text_or_none(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 def _find_all(text: str, word: str) -> list[int]:
