@@ -134,7 +134,7 @@ class ReceiptWriter:
         clock: Clock,
         topic_name: Callable[[str], str],
         on_commit: Callable[[], None],
-        reporting_days: int = 7,
+        reporting_days: int,
         max_batch: int = 2000,
         commit_timeout: float = 5.0,
     ) -> None:
@@ -298,7 +298,9 @@ class ReceiptWriter:
             "received_at": iso(received_at),
             "disclosure_due": due,
             "provisional": provisional,
-            "reported_late": is_reported_late(decision, received_at, self._reporting_days),
+            "reported_late": is_reported_late(
+                self._calendar.reporting_deadline(decision, self._reporting_days), received_at
+            ),
             "hash": digest,
             "prev_hash": head.head_hash,
             "warnings": [w.as_dict() for w in item.warnings],

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from services.common.jurisdiction import ServiceLevels
+
 GRADES = ("A", "B", "C", "D")
 """Best to worst. "Worst grade wins" (000 L193) is the maximum in this order."""
 LEVELS = ("I", "II", "III", "IV")
@@ -171,8 +173,7 @@ class Jurisdiction:
     jurisdiction: str
     name: str
     grading_rule_set: str
-    reporting_days: int
-    objection_verification_working_days: int
+    service_levels: ServiceLevels
 
 
 @dataclass(frozen=True, slots=True)
