@@ -44,6 +44,7 @@ from services.common.http import SLOW_SQLSTATES, sqlstate
 from services.common.outbox import enqueue, outbox_row
 from services.ingest import store
 from services.ingest.receipts import ReceiptSigner, content_hash, iso, record_hash
+from services.ingest.rules import SERIOUS_LISTING
 from services.ingest.validation import Problem
 
 log = logging.getLogger(__name__)
@@ -257,6 +258,7 @@ class ReceiptWriter:
                         digest,
                         receipt,
                         received_at,
+                        item.record["data"].get("stage") if item.record_type.name == SERIOUS_LISTING else None,
                     )
                 )
                 events.append(outbox_row(self._topic_name(item.record_type.topic), self._event(item, receipt)))
