@@ -23,6 +23,7 @@ SERIOUS_LISTING = "serious_untrustworthy_listing"
 GAINS, PROPERTY = "没收违法所得", "没收非法财物"
 CONFISCATION_SPLIT = {GAINS: "confiscated_gains", PROPERTY: "confiscated_property"}
 """v2 penalty: the amount field of each confiscation kind of 处罚类别 (000 L184-L188: never summed)."""
+LICENCE_CATEGORY = {"暂扣": "暂扣许可证件", "吊销": "吊销许可证件"}
 NOTICE, LISTING = "拟列入告知", "认定"
 CITIZEN_ID = "身份证"
 AMOUNT_TOLERANCE = 5e-7
@@ -65,6 +66,28 @@ def confiscation_problems(record_type: str, version: int, data: Mapping[str, Any
                 f"{sum(numbers):g} 万元；两者须一致 (CF_NR_WFFF must equal the sum of the separate amounts)",
             )
         )
+    return errors
+
+
+def licence_action_problems(record_type: str, version: int, data: Mapping[str, Any]) -> list[Problem]:
+    """v2 penalty: each listed licence action is one its 处罚类别 names (暂扣 → 暂扣许可证件, 吊销 → 吊销许可证件);
+    grading reads the list (only revoking the business licence is D, 000 L190), so it must not contradict."""
+    if record_type != PENALTY or version < 2:
+        return []
+    named = set(data.get("CF_CFLB", []))
+    errors = []
+    for index, item in enumerate(data.get("licence_actions", [])):
+        action = item.get("action") if isinstance(item, Mapping) else None
+        category = LICENCE_CATEGORY.get(action) if isinstance(action, str) else None
+        if category is not None and category not in named:
+            errors.append(
+                Problem(
+                    f"/data/licence_actions/{index}/action",
+                    "licence_action_not_named",
+                    f"证照处理方式为“{action}”，但处罚类别未含“{category}”；请核对处罚类别或证照清单 "
+                    f"(CF_CFLB does not name {category})",
+                )
+            )
     return errors
 
 

@@ -277,6 +277,7 @@ def _check_issue_15_rules(
 ) -> None:
     data, name = submission["data"], record_type.name
     errors += rules.confiscation_problems(name, version, data)
+    errors += rules.licence_action_problems(name, version, data)
     errors += rules.birth_date_problems(submission["subject"], submission["decision_date"])
     warnings += rules.combined_confiscation_warning(name, version, data)
     warnings += rules.undocumented_adverse_warning(name, version, data)

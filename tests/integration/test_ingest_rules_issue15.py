@@ -65,6 +65,17 @@ async def test_v2_penalty_whose_confiscation_total_is_not_the_sum_of_its_amounts
     assert "须一致" in error["message"]
 
 
+async def test_v2_licence_action_the_penalty_does_not_name_is_refused(
+    ingest: httpx.AsyncClient, tokens: dict[str, str]
+) -> None:
+    record = example("administrative_penalty", 2, "AMR")
+    record["data"]["licence_actions"][0]["action"] = "暂扣"  # 处罚类别 names 吊销许可证件 only
+    response = await post(ingest, tokens, record)
+    assert response.status_code == 422, response.text
+    (error,) = [e for e in response.json()["errors"] if e["path"] == "/data/licence_actions/0/action"]
+    assert error["code"] == "licence_action_not_named"
+
+
 async def test_v2_watch_list_entry_without_its_legal_document_is_refused(
     ingest: httpx.AsyncClient, tokens: dict[str, str]
 ) -> None:

@@ -105,6 +105,14 @@ def test_v2_separate_amount_of_a_kind_not_named_is_refused() -> None:
     assert (problem.path, problem.code) == ("/data/confiscated_property", "confiscation_kind_not_named")
 
 
+def test_v2_licence_action_must_be_a_kind_the_penalty_names() -> None:
+    data = _example("administrative_penalty", 2)["data"]
+    assert rules.licence_action_problems("administrative_penalty", 2, data) == []
+    data["licence_actions"].append({"action": "暂扣", "kind": "营业执照", "name": "营业执照"})
+    (problem,) = rules.licence_action_problems("administrative_penalty", 2, data)
+    assert (problem.path, problem.code) == ("/data/licence_actions/1/action", "licence_action_not_named")
+
+
 def test_v1_penalty_naming_both_confiscations_asks_for_the_split() -> None:
     data = _example("administrative_penalty", 1)["data"]
     assert rules.combined_confiscation_warning("administrative_penalty", 1, data) == []
@@ -214,3 +222,37 @@ def test_birth_date_must_agree_with_a_citizen_id_and_precede_the_decision() -> N
     ]
     company = {"kind": "legal_person", "code": "91500101MA5U7K3PXJ", "name": "x", "birth_date": "2000-01-01"}
     assert [p.code for p in rules.birth_date_problems(company, "2026-04-22")] == ["birth_date_not_a_person"]
+
+
+# --- the catalogue's new keys ----------------------------------------------------------------------------------
+
+
+def _schemas_copy(tmp_path: Path) -> Path:
+    import shutil
+
+    target = tmp_path / "schemas"
+    shutil.copytree(SCHEMAS, target)
+    return target
+
+
+def test_a_code_listed_for_two_departments_is_a_catalogue_error(tmp_path: Path) -> None:
+    from services.common.catalogue_check import Severity, check_catalogue
+
+    schemas = _schemas_copy(tmp_path)
+    path = schemas / "catalogue.yaml"
+    text = path.read_text(encoding="utf-8")
+    tax = CATALOGUE.departments["TAX"].uscc
+    path.write_text(text.replace(f'other_codes: ["{AMR.other_codes[0]}"]', f'other_codes: ["{tax}"]'), "utf-8")
+    errors = [p for p in check_catalogue(schemas) if p.severity is Severity.ERROR]
+    assert any("already a code of" in p.message for p in errors)
+
+
+def test_an_authority_field_must_be_a_checked_code_field(tmp_path: Path) -> None:
+    from services.common.catalogue import CatalogueError
+
+    schemas = _schemas_copy(tmp_path)
+    path = schemas / "catalogue.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("authority_field: CF_CFJGDM", "authority_field: CF_CFJG"), "utf-8")
+    with pytest.raises(CatalogueError, match="authority_field"):
+        load_catalogue(schemas)
