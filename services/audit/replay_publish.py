@@ -116,7 +116,9 @@ class PublishRebuild:
 
 async def _seed_objection(conn: AsyncConnection, ctx: Any, data: dict[str, Any]) -> None:
     filed_at = datetime.fromisoformat(str(data["filed_at"]))
-    due = ctx.calendar.add_working_days(shanghai_date(filed_at), ctx.settings.objection_working_days)
+    due = ctx.calendar.add_working_days(
+        shanghai_date(filed_at), ctx.settings.service_levels.objection_verification_working_days
+    )
     await conn.execute(
         text(
             "INSERT INTO publish.objections (id, public_id, department, record_id, subject_code, raised_by, reason, "

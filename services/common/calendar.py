@@ -16,7 +16,12 @@ Outside both a deadline is still computed, counting Monday-Friday only, and flag
 nobody may be marked late against it, and it must be recomputed once the notice is added.
 
 Counting follows 民法典 Art. 201: the start day is not counted; the deadline ends at 24:00 of the
-last day (shown as 23:59:59 Asia/Shanghai). Nothing here reads the wall clock: callers pass dates.
+last day (shown as 23:59:59 Asia/Shanghai). A period counted in calendar days whose last day is not a
+working day ends on the next working day (Art. 203). Nothing here reads the wall clock: callers pass dates.
+
+The periods themselves (7 working days for a disclosure, 7 calendar days for reporting …) are the
+county's service levels in ``schemas/jurisdiction.yaml`` (:mod:`services.common.jurisdiction`), never
+constants here: the calendar carries the disclosure period of the schemas directory it was loaded from.
 """
 
 from __future__ import annotations
@@ -35,9 +40,9 @@ import chinese_calendar
 import yaml
 
 from services.common.clock import SHANGHAI, shanghai_date
+from services.common.jurisdiction import JURISDICTION_FILE, load_service_levels
 
 __all__ = [
-    "DISCLOSURE_WORKING_DAYS",
     "SHANGHAI",
     "CalendarOverridesError",
     "Deadline",
@@ -46,13 +51,10 @@ __all__ = [
     "default_overrides_path",
     "is_reported_late",
     "load_overrides",
-    "reporting_deadline",
 ]
 
-DISCLOSURE_WORKING_DAYS = 7
-"""双公示 and other administrative acts: published within 7 working days of the decision (001 L319)."""
-
 _OVERRIDES_VERSION = 1
+_REPOSITORY_SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 _END_OF_DAY = time(23, 59, 59)
 _WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
@@ -112,11 +114,15 @@ class WorkingDayCalendar:
     """Covered year → sorted ordinals of its working days."""
     overrides_path: Path | None
     """The overrides file that was read (named in operator messages)."""
+    disclosure_working_days: int
+    """The 公示 period of the jurisdiction (``service_levels.disclosure_working_days``)."""
 
     @classmethod
     def load(cls, overrides_path: Path | None = None) -> WorkingDayCalendar:
         """Library years plus the overrides file (default: ``<schemas>/calendar/overrides.yaml``).
 
+        The disclosure period comes from ``jurisdiction.yaml`` of the same schemas directory (the one
+        that holds ``calendar/``); a lone overrides file elsewhere (tests) uses the repository's.
         Raises :class:`CalendarOverridesError` for a malformed file and ``FileNotFoundError`` when
         an explicitly named file is missing. ``EXCHANGE_SCHEMAS_DIR`` relocates the schemas dir.
         """
@@ -124,7 +130,15 @@ class WorkingDayCalendar:
         overrides = load_overrides(path)
         working = dict(_library_working_days())
         working.update({year: entry.working_days() for year, entry in overrides.items()})
-        return cls(working=MappingProxyType(working), overrides_path=path)
+        schemas_dir = path.resolve().parent.parent
+        if not (schemas_dir / JURISDICTION_FILE).exists():
+            schemas_dir = _REPOSITORY_SCHEMAS
+        levels = load_service_levels(schemas_dir)
+        return cls(
+            working=MappingProxyType(working),
+            overrides_path=path,
+            disclosure_working_days=levels.disclosure_working_days,
+        )
 
     def covers(self, year: int) -> bool:
         return year in self.working
@@ -158,8 +172,24 @@ class WorkingDayCalendar:
             cursor, year = year_end, year + 1
 
     def disclosure_deadline(self, decision_date: date) -> Deadline:
-        """Publication deadline of a disclosure record: 7 working days after the decision."""
-        return self.add_working_days(decision_date, DISCLOSURE_WORKING_DAYS)
+        """Publication deadline of a disclosure record: ``disclosure_working_days`` after the decision."""
+        return self.add_working_days(decision_date, self.disclosure_working_days)
+
+    def reporting_deadline(self, decision_date: date, days: int) -> Deadline:
+        """Last day of the department's reporting clock: ``days`` calendar days after the decision (000 L103),
+        moved to the next working day when that day is not one (民法典 Art. 203: a period whose last day is
+        a statutory holiday ends on the day after the holiday).
+
+        Provisional when the last day lies in a year the calendar does not cover (Monday-Friday stand in).
+        """
+        last, provisional = decision_date + timedelta(days=days), False
+        while True:
+            working, covered = self._days_of_year(last.year)
+            provisional = provisional or not covered
+            index = bisect_right(working, last.toordinal() - 1)  # the first working day on or after `last`
+            if index < len(working):
+                return Deadline(date.fromordinal(working[index]), provisional)
+            last = date(last.year + 1, 1, 1)
 
     def working_days_between(self, start: date, end: date) -> int | None:
         """Working days in (start, end]; None when any of those days lies in an uncovered year.
@@ -208,18 +238,14 @@ class WorkingDayCalendar:
         return _weekday_ordinals(year), False
 
 
-def reporting_deadline(decision_date: date, days: int = 7) -> date:
-    """Last day of the department's reporting clock: calendar days, not working days (000 L103)."""
-    return decision_date + timedelta(days=days)
+def is_reported_late(deadline: Deadline, received_at: datetime) -> bool:
+    """Whether a record received at ``received_at`` (tz-aware) missed its reporting deadline
+    (:meth:`WorkingDayCalendar.reporting_deadline`).
 
-
-def is_reported_late(decision_date: date, received_at: datetime, days: int = 7) -> bool:
-    """Whether a record received at ``received_at`` (tz-aware) missed the reporting clock.
-
-    Late means received, in Shanghai time, on a day after ``decision_date + days``: the whole last
-    day counts (民法典 Art. 203, the period ends at 24:00).
+    Late means received, in Shanghai time, on a day after the last day: the whole last day counts
+    (民法典 Art. 203, the period ends at 24:00). A provisional deadline never makes a department late.
     """
-    return shanghai_date(received_at) > reporting_deadline(decision_date, days)
+    return deadline.is_overdue_at(received_at) is True
 
 
 def default_overrides_path() -> Path:

@@ -47,7 +47,7 @@ __all__ = [
 
 CATALOGUE_FILE = "catalogue.yaml"
 _TYPE_KEYS = frozenset(
-    {"title", "topic", "disclosure", "departments", "decision_date_field", "subject_fields"}
+    {"title", "topic", "disclosure", "departments", "decision_date_field", "authority_field", "subject_fields"}
     | {"amount_fields", "date_ranges", "uscc_fields", "person_id_fields", "versions"}
 )
 _VERSION_KEYS = frozenset(
@@ -83,6 +83,13 @@ class Department:
     code: str
     name: str
     uscc: str
+    other_codes: tuple[str, ...] = ()
+    """Further 机关 USCCs that decide in the department's name (its sub-offices, e.g. 市场监管所)."""
+
+    @property
+    def codes(self) -> frozenset[str]:
+        """Every code a record of this department may name as its deciding authority."""
+        return frozenset({self.uscc, *self.other_codes})
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +133,9 @@ class RecordType:
     disclosure: bool
     departments: frozenset[str]
     decision_date_field: str
+    authority_field: str | None
+    """The field holding the deciding (or accepting, registering …) authority's USCC; ingest warns when it
+    is not one of the reporting department's codes. None for types that name no authority."""
     subject_fields: SubjectFields | None
     amount_fields: tuple[str, ...]
     date_ranges: tuple[tuple[str, str], ...]
@@ -152,7 +162,10 @@ class Catalogue:
         return {
             "catalogue_version": self.version,
             "owner": self.owner,
-            "departments": {d.code: {"name": d.name, "uscc": d.uscc} for d in self.departments.values()},
+            "departments": {
+                d.code: {"name": d.name, "uscc": d.uscc, "other_codes": list(d.other_codes)}
+                for d in self.departments.values()
+            },
             "topics": {t.name: {"kind": str(t.kind), "description": t.description} for t in self.topics.values()},
             "record_types": {rt.name: _type_view(rt) for rt in self.record_types.values()},
         }
@@ -166,6 +179,7 @@ def _type_view(rt: RecordType) -> dict[str, Any]:
         "disclosure": rt.disclosure,
         "departments": sorted(rt.departments),
         "decision_date_field": rt.decision_date_field,
+        "authority_field": rt.authority_field,
         "subject_fields": None if subject is None else _subject_view(subject),
         "amount_fields": list(rt.amount_fields),
         "date_ranges": [list(pair) for pair in rt.date_ranges],
@@ -275,9 +289,15 @@ class _Parser:
         top = self.mapping(document, "")
         departments = {}
         for code, raw in self.mapping(top.get("departments"), "departments").items():
-            entry = self.mapping(raw, f"departments.{code}")
+            where = f"departments.{code}"
+            entry = self.mapping(raw, where)
+            for key in sorted(set(entry) - {"name", "uscc", "other_codes"}):
+                self.fail(f"{where}.{key}", "unknown key (allowed: name, uscc, other_codes)")
+            others = (
+                self.strings(entry.get("other_codes", []), f"{where}.other_codes") if "other_codes" in entry else ()
+            )
             departments[code] = Department(
-                code, self.text(entry, f"departments.{code}", "name"), self.text(entry, f"departments.{code}", "uscc")
+                code, self.text(entry, where, "name"), self.text(entry, where, "uscc"), others
             )
         topics = {}
         for name, raw in self.mapping(top.get("topics"), "topics").items():
@@ -328,6 +348,7 @@ class _Parser:
             disclosure=entry.get("disclosure") is True,
             departments=frozenset(allowed),
             decision_date_field=self.text(entry, where, "decision_date_field"),
+            authority_field=self.text(entry, where, "authority_field") if "authority_field" in entry else None,
             subject_fields=subject,
             amount_fields=self.strings(entry.get("amount_fields", []), f"{where}.amount_fields"),
             date_ranges=self.pairs(entry.get("date_ranges", []), f"{where}.date_ranges"),
@@ -390,13 +411,20 @@ class _Parser:
         for path in sorted(set(classes) - paths):
             self.fail(f"{where}.fields.{path}", "classed field does not exist in the schema")
         subject = rt.subject_fields
-        named = [rt.decision_date_field, *rt.amount_fields, *rt.uscc_fields]
+        named = [
+            rt.decision_date_field,
+            *rt.amount_fields,
+            *rt.uscc_fields,
+            *([rt.authority_field] if rt.authority_field else []),
+        ]
         named += [f for pair in (*rt.date_ranges, *rt.person_id_fields) for f in pair]
         named += [] if subject is None else [f for f in (subject.name, subject.kind, subject.code) if f]
         named += [] if subject is None else [f for f in (subject.id_type, subject.id_number) if f]
         for path in named:
             if path and path not in paths:
                 self.fail(f"record_types.{rt.name}", f"field {path!r} is named but not in {where}'s schema")
+        if rt.authority_field and rt.authority_field not in rt.uscc_fields:
+            self.fail(f"record_types.{rt.name}.authority_field", "must be one of uscc_fields (its check character)")
         required = schema.get("required", [])
         if rt.decision_date_field in paths and rt.decision_date_field not in required:
             self.fail(f"record_types.{rt.name}.decision_date_field", f"{rt.decision_date_field!r} must be required")

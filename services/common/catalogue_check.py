@@ -74,11 +74,16 @@ def check_catalogue(schemas_dir: Path) -> list[Problem]:
     for path in sorted(schemas_dir.glob("records/*/v*.json")):
         if path.relative_to(schemas_dir).as_posix() not in named:
             problems.append(Problem(Severity.WARNING, path.relative_to(schemas_dir).as_posix(), "not in the catalogue"))
+    owners: dict[str, str] = {}
     for department in catalogue.departments.values():
-        result = check_uscc(department.uscc)
-        where = f"catalogue.yaml: departments.{department.code}.uscc"
-        problems += [Problem(Severity.ERROR, where, p.message) for p in result.errors]
-        problems += [Problem(Severity.WARNING, where, p.message) for p in result.warnings]
+        codes = [("uscc", department.uscc)] + [(f"other_codes[{i}]", c) for i, c in enumerate(department.other_codes)]
+        for key, code in codes:
+            result = check_uscc(code)
+            where = f"catalogue.yaml: departments.{department.code}.{key}"
+            problems += [Problem(Severity.ERROR, where, p.message) for p in result.errors]
+            problems += [Problem(Severity.WARNING, where, p.message) for p in result.warnings]
+            if owners.setdefault(code, department.code) != department.code:
+                problems.append(Problem(Severity.ERROR, where, f"{code} is already a code of {owners[code]}"))
     problems += _version_problems(catalogue, schemas_dir)
     problems += _example_problems(catalogue, schemas_dir)
     problems += _asyncapi_problems(catalogue, schemas_dir)

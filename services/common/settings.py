@@ -12,6 +12,8 @@ from typing import Literal, Self
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.common.jurisdiction import ServiceLevels, load_service_levels
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -74,6 +76,11 @@ class CommonSettings(BaseSettings):
     def topic(self, logical_name: str) -> str:
         """Kafka topic name for a logical topic of the catalogue (`records.acts` → `exchange.records.acts`)."""
         return self.topic_prefix + logical_name
+
+    @property
+    def service_levels(self) -> ServiceLevels:
+        """The county's service levels, from `<schemas_dir>/jurisdiction.yaml` (the one source; no env vars)."""
+        return load_service_levels(self.schemas_dir)
 
     @property
     def asyncpg_dsn(self) -> str:

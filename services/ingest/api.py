@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
@@ -26,7 +27,7 @@ from services.common.http import (
 from services.common.metrics import REJECTIONS
 from services.common.repairs import REPAIR_DECISION, REPAIRABLE_TYPES
 from services.common.scorecard import month_of, rate
-from services.ingest import store
+from services.ingest import rules, store
 from services.ingest.validation import Problem, RecordValidator, Verdict
 from services.ingest.writer import NotDurable, Outcome, Pending, ReceiptWriter
 
@@ -146,10 +147,35 @@ async def _check_correction_target(
     return Verdict(verdict.record_type, verdict.type_version, tuple(errors), verdict.warnings, verdict.forbidden)
 
 
-async def _judge(request: Request, ctx: IngestContext, department: str, record: Any, today: date) -> Verdict:
+async def _check_prior_notice(
+    request: Request, department: str, record: dict[str, Any], verdict: Verdict, batch_notices: list[date]
+) -> Verdict:
+    """A 严重失信 认定 warns when the department reported no 拟列入告知 for the subject before it (001 L654).
+    Only a 认定 queries the store, so the other records' hot path stays without a read."""
+    async with request.app.state.engine.connect() as conn:
+        notices = await store.listing_notices(conn, department, record["subject"]["code"])
+    decided = date.fromisoformat(record["decision_date"])
+    extra = rules.missing_notice_warning(decided, [*notices, *batch_notices])
+    if not extra:
+        return verdict
+    return Verdict(verdict.record_type, verdict.type_version, verdict.errors, (*verdict.warnings, *extra))
+
+
+async def _judge(
+    request: Request,
+    ctx: IngestContext,
+    department: str,
+    record: Any,
+    today: date,
+    batch_notices: Mapping[str, list[date]] | None = None,
+) -> Verdict:
+    """`batch_notices`: 拟列入告知 accepted earlier in the same batch, by subject code (not yet stored)."""
     verdict = ctx.validator.validate(record, department=department, today=today)
     if verdict.accepted and verdict.record_type and verdict.record_type.name in TARGETED_TYPES:
         verdict = await _check_correction_target(request, ctx, department, record, verdict)
+    if verdict.accepted and verdict.record_type and rules.is_listing_decision(verdict.record_type.name, record["data"]):
+        earlier = (batch_notices or {}).get(record["subject"]["code"], [])
+        verdict = await _check_prior_notice(request, department, record, verdict, earlier)
     if not verdict.accepted:
         named = record.get("type") if isinstance(record, dict) else None
         known = named if isinstance(named, str) and named in ctx.validator.catalogue.record_types else "unknown"
@@ -219,14 +245,18 @@ async def post_batch(request: Request) -> Response:
     today = shanghai_date(ctx.clock.now())
     results: list[dict[str, Any] | None] = [None] * len(records)
     pending: list[tuple[int, Pending]] = []
+    notices: dict[str, list[date]] = {}
     for index, record in enumerate(records):
-        verdict = await _judge(request, ctx, caller.department, record, today)
+        verdict = await _judge(request, ctx, caller.department, record, today, notices)
         if verdict.forbidden:
             results[index] = {"index": index, "status": 403, "errors": [verdict.forbidden.as_dict()]}
         elif verdict.errors:
             results[index] = {"index": index, "status": 422, "errors": [e.as_dict() for e in verdict.errors]}
         else:
             pending.append((index, _pending(caller.department, record, verdict)))
+            if verdict.record_type and rules.is_listing_notice(verdict.record_type.name, record["data"]):
+                decided = date.fromisoformat(record["decision_date"])
+                notices.setdefault(record["subject"]["code"], []).append(decided)
     if pending:
         try:
             outcomes = await ctx.writer.submit([p for _, p in pending])

@@ -15,6 +15,7 @@ from services.common.calendar import WorkingDayCalendar
 from services.common.catalogue import load_catalogue
 from services.common.clock import Clock, SystemClock, shanghai_date
 from services.common.http import NO_OPEN_TELEMETRY, FastJSONResponse, install_error_handlers, install_health
+from services.common.jurisdiction import load_service_levels
 from services.common.metrics import RequestMetrics
 from services.common.runtime import ServiceRuntime
 from services.common.tasks import sleep_or_stop
@@ -35,6 +36,7 @@ def create_app(settings: IngestSettings | None = None, clock: Clock | None = Non
     catalogue = load_catalogue(settings.schemas_dir)
     validator = RecordValidator(catalogue, settings.schemas_dir)
     calendar = WorkingDayCalendar.load(settings.schemas_dir / "calendar" / "overrides.yaml")
+    levels = load_service_levels(settings.schemas_dir)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -48,7 +50,7 @@ def create_app(settings: IngestSettings | None = None, clock: Clock | None = Non
             clock=clock,
             topic_name=settings.topic,
             on_commit=relay.wake,
-            reporting_days=settings.reporting_days,
+            reporting_days=levels.reporting_days,
             max_batch=2 * settings.max_batch,
             commit_timeout=settings.commit_timeout_seconds,
         )

@@ -16,7 +16,6 @@ class IngestSettings(CommonSettings):
     host: str = "127.0.0.1"
     port: int = 8001
     signing_key_file: Path = REPO_ROOT / ".run" / "keys" / "receipt-ed25519.pem"
-    reporting_days: int = 7  # department's reporting clock, calendar days (DOMAIN §4)
     max_body_bytes: int = 1_048_576
     max_batch: int = 1000
     pool_size: int = 10

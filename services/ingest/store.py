@@ -89,15 +89,17 @@ class NewRecord:
     content_hash: bytes
     receipt: dict[str, Any]
     received_at: datetime
+    stage: str | None = None
+    """serious_untrustworthy_listing only: 拟列入告知 / 认定 / 移出 (a 认定 looks for its notice)."""
 
 
 async def insert_records(conn: AsyncConnection, records: Sequence[NewRecord]) -> None:
     await conn.execute(
         sql(
             "INSERT INTO ingest.records (department, record_id, seq, record_type, version, subject_code, "
-            "decision_date, content_hash, receipt, received_at) VALUES (:department, :record_id, :seq, "
+            "decision_date, content_hash, receipt, received_at, stage) VALUES (:department, :record_id, :seq, "
             ":record_type, :version, :subject_code, :decision_date, :content_hash, CAST(:receipt AS jsonb), "
-            ":received_at)"
+            ":received_at, :stage)"
         ),
         [
             {
@@ -111,10 +113,24 @@ async def insert_records(conn: AsyncConnection, records: Sequence[NewRecord]) ->
                 "content_hash": r.content_hash,
                 "receipt": orjson.dumps(r.receipt).decode(),
                 "received_at": r.received_at,
+                "stage": r.stage,
             }
             for r in records
         ],
     )
+
+
+async def listing_notices(conn: AsyncConnection, department: str, subject_code: str) -> list[date | None]:
+    """Decision dates of the department's 拟列入告知 records about the subject; None for a serious-listing
+    record whose stage is not known (stored before ingest kept it). Uses the partial index of 0002."""
+    rows = await conn.execute(
+        sql(
+            "SELECT decision_date, stage FROM ingest.records WHERE department = :d AND subject_code = :s "
+            "AND record_type = 'serious_untrustworthy_listing' AND (stage IS NULL OR stage = :notice)"
+        ),
+        {"d": department, "s": subject_code, "notice": "拟列入告知"},
+    )
+    return [r.decision_date if r.stage is not None else None for r in rows]
 
 
 async def advance_chains(conn: AsyncConnection, heads: Iterable[ChainHead]) -> None:

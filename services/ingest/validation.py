@@ -20,6 +20,7 @@ import jsonschema_rs
 from services.common.catalogue import Catalogue, RecordType, TypeVersion, iter_field_values
 from services.common.errors import ApiError
 from services.common.identifiers import check_citizen_id, check_uscc
+from services.ingest import rules
 
 SUBJECT_KIND_LABELS = {
     "legal_person": "法人及非法人组织",
@@ -128,6 +129,9 @@ class RecordValidator:
             # Field-level domain checks assume the schema held (types and formats are right).
             _check_subject_agrees(submission, record_type, errors)
             _check_data_fields(submission["data"], record_type, errors, warnings)
+            _check_issue_15_rules(
+                submission, record_type, type_version.version, department, self.catalogue, errors, warnings
+            )
         return Verdict(record_type, type_version, tuple(errors), tuple(warnings))
 
 
@@ -260,6 +264,24 @@ def _check_data_fields(
         amount = data.get(field)
         if isinstance(amount, int | float) and amount < 0:
             errors.append(Problem(f"/data/{field}", "negative_amount", f"{field} must not be negative (金额不能为负)"))
+
+
+def _check_issue_15_rules(
+    submission: Mapping[str, Any],
+    record_type: RecordType,
+    version: int,
+    department: str,
+    catalogue: Catalogue,
+    errors: list[Problem],
+    warnings: list[Problem],
+) -> None:
+    data, name = submission["data"], record_type.name
+    errors += rules.confiscation_problems(name, version, data)
+    errors += rules.licence_action_problems(name, version, data)
+    errors += rules.birth_date_problems(submission["subject"], submission["decision_date"])
+    warnings += rules.combined_confiscation_warning(name, version, data)
+    warnings += rules.undocumented_adverse_warning(name, version, data)
+    warnings += rules.authority_warning(record_type, data, catalogue.departments.get(department))
 
 
 def _parent(pointer: str) -> str:

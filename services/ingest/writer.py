@@ -44,6 +44,7 @@ from services.common.http import SLOW_SQLSTATES, sqlstate
 from services.common.outbox import enqueue, outbox_row
 from services.ingest import store
 from services.ingest.receipts import ReceiptSigner, content_hash, iso, record_hash
+from services.ingest.rules import SERIOUS_LISTING
 from services.ingest.validation import Problem
 
 log = logging.getLogger(__name__)
@@ -134,7 +135,7 @@ class ReceiptWriter:
         clock: Clock,
         topic_name: Callable[[str], str],
         on_commit: Callable[[], None],
-        reporting_days: int = 7,
+        reporting_days: int,
         max_batch: int = 2000,
         commit_timeout: float = 5.0,
     ) -> None:
@@ -257,6 +258,7 @@ class ReceiptWriter:
                         digest,
                         receipt,
                         received_at,
+                        item.record["data"].get("stage") if item.record_type.name == SERIOUS_LISTING else None,
                     )
                 )
                 events.append(outbox_row(self._topic_name(item.record_type.topic), self._event(item, receipt)))
@@ -298,7 +300,9 @@ class ReceiptWriter:
             "received_at": iso(received_at),
             "disclosure_due": due,
             "provisional": provisional,
-            "reported_late": is_reported_late(decision, received_at, self._reporting_days),
+            "reported_late": is_reported_late(
+                self._calendar.reporting_deadline(decision, self._reporting_days), received_at
+            ),
             "hash": digest,
             "prev_hash": head.head_hash,
             "warnings": [w.as_dict() for w in item.warnings],

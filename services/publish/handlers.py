@@ -245,7 +245,9 @@ class Publisher:
         ctx = self.ctx
         async with ctx.engine.begin() as conn:
             for objection_id, filed_at in await store.provisional_objections(conn) if settle_provisional else []:
-                due = ctx.calendar.add_working_days(shanghai_date(filed_at), ctx.settings.objection_working_days)
+                due = ctx.calendar.add_working_days(
+                    shanghai_date(filed_at), ctx.settings.service_levels.objection_verification_working_days
+                )
                 if not due.provisional:
                     await store.set_objection_due(conn, objection_id, due.date, due.provisional)
             escalated = await store.escalate_overdue(conn, today, now)

@@ -48,7 +48,7 @@ async def file_objection(
             raise Refused(409, "/record_id", "revoked", message)
         now = ctx.now()
         filed_on = shanghai_date(now)
-        due = ctx.calendar.add_working_days(filed_on, ctx.settings.objection_working_days)
+        due = ctx.calendar.add_working_days(filed_on, ctx.settings.service_levels.objection_verification_working_days)
         objection_id = f"OBJ-{filed_on:%Y%m%d}-{secrets.token_hex(4).upper()}"
         case: dict[str, Any] = {
             "id": objection_id,

@@ -168,10 +168,10 @@ def _admissible(derived: Derived | None, record: AcceptedRecord, amendments: lis
 
 
 def _dues(ctx: PublishContext, filed_on: date, *, extended: bool) -> tuple[Deadline, Deadline]:
-    settings, calendar = ctx.settings, ctx.calendar
-    accept = calendar.add_working_days(filed_on, settings.repair_accept_working_days)
-    extra = settings.repair_extension_working_days if extended else 0
-    return accept, calendar.add_working_days(filed_on, settings.repair_decide_working_days + extra)
+    levels, calendar = ctx.settings.service_levels, ctx.calendar
+    accept = calendar.add_working_days(filed_on, levels.repair_accept_working_days)
+    extra = levels.repair_extension_working_days if extended else 0
+    return accept, calendar.add_working_days(filed_on, levels.repair_decide_working_days + extra)
 
 
 async def apply_decision(conn: AsyncConnection, ctx: PublishContext, decision: AcceptedRecord) -> None:

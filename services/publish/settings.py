@@ -17,14 +17,7 @@ class PublishSettings(CommonSettings):
     pool_size: int = 10
     tick_seconds: float = Field(default=60.0, gt=0)
     """How often time-driven changes run: withdrawal at 公示截止期, objection escalation, provisional dates."""
-    objection_working_days: int = Field(default=20, ge=1)
-    """The provider answers an objection within this many working days of its filing (DOMAIN §4, §9)."""
-    repair_accept_working_days: int = Field(default=3, ge=1)
-    """The deciding department accepts or refuses a repair application within this many working days (36号令)."""
-    repair_decide_working_days: int = Field(default=7, ge=1)
-    """… and decides within this many working days of the application (36号令)."""
-    repair_extension_working_days: int = Field(default=10, ge=0)
-    """… plus this many when it extends the period with notice (延长办理期限)."""
+    # Objection and repair periods are service levels of schemas/jurisdiction.yaml: `service_levels`.
     form_rate_limit: int = Field(default=10, ge=1)
     """Portal form submissions allowed per client address in ``form_rate_window_seconds``."""
     form_rate_window_seconds: float = Field(default=60.0, gt=0)

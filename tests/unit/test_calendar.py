@@ -16,7 +16,6 @@ from services.common.calendar import (
     Deadline,
     WorkingDayCalendar,
     is_reported_late,
-    reporting_deadline,
 )
 from services.common.clock import shanghai_date
 
@@ -291,28 +290,59 @@ def test_invalid_overrides_are_rejected_naming_file_and_entry(tmp_path: Path, te
     assert str(path) in str(raised.value)
 
 
-def test_reporting_deadline_counts_calendar_days_through_holidays() -> None:
-    assert reporting_deadline(date(2026, 9, 28)) == date(2026, 10, 5)
-    assert reporting_deadline(date(2026, 9, 28), days=10) == date(2026, 10, 8)
+@pytest.mark.parametrize(
+    ("decision", "due"),
+    [
+        # 10-01: the 7th day falls in the National Day holiday (10-01..10-07); the next working day is 10-08.
+        pytest.param(date(2026, 9, 24), date(2026, 10, 8), id="7th-day-national-day-holiday"),
+        pytest.param(date(2026, 9, 28), date(2026, 10, 8), id="7th-day-inside-the-holiday"),
+        # 11-21 is a Saturday: a rest day ends the period on Monday 11-23.
+        pytest.param(date(2026, 11, 14), date(2026, 11, 23), id="7th-day-saturday"),
+        pytest.param(date(2026, 11, 2), date(2026, 11, 9), id="7th-day-working-day-unchanged"),
+        # 10-10 is a make-up working Saturday (调休上班): a working day, so the period ends on it.
+        pytest.param(date(2026, 10, 3), date(2026, 10, 10), id="7th-day-make-up-working-saturday"),
+    ],
+)
+def test_reporting_clock_ending_on_a_day_off_extends_to_the_next_working_day(
+    calendar: WorkingDayCalendar, decision: date, due: date
+) -> None:
+    assert calendar.reporting_deadline(decision, 7) == Deadline(due, provisional=False)
+
+
+def test_decision_of_24_september_received_8_october_is_on_time(calendar: WorkingDayCalendar) -> None:
+    deadline = calendar.reporting_deadline(date(2026, 9, 24), 7)
+    assert not is_reported_late(deadline, datetime(2026, 10, 8, 18, 0, tzinfo=SHANGHAI))
+    assert is_reported_late(deadline, datetime(2026, 10, 9, 9, 0, tzinfo=SHANGHAI))
+
+
+@needs_2027_uncovered
+def test_reporting_clock_ending_in_an_uncovered_year_is_provisional_and_never_late(
+    calendar: WorkingDayCalendar,
+) -> None:
+    deadline = calendar.reporting_deadline(date(2026, 12, 26), 7)  # 2027-01-02, a Saturday
+    assert deadline == Deadline(date(2027, 1, 4), provisional=True)
+    assert not is_reported_late(deadline, datetime(2027, 3, 1, 9, 0, tzinfo=SHANGHAI))
 
 
 @pytest.mark.parametrize(
     ("received_at", "late"),
     [
-        # 2026-10-05 23:59:59 in Shanghai: the last second of the 7th calendar day.
-        pytest.param(datetime(2026, 10, 5, 15, 59, 59, tzinfo=UTC), False, id="exactly-7-days-on-time"),
-        pytest.param(datetime(2026, 10, 5, 16, 0, 0, tzinfo=UTC), True, id="7-days-plus-1-second-late"),
-        pytest.param(datetime(2026, 10, 6, 0, 30, tzinfo=SHANGHAI), True, id="shanghai-input-next-day"),
-        pytest.param(datetime(2026, 9, 28, 1, 0, tzinfo=UTC), False, id="same-day"),
+        # 2026-11-09 23:59:59 in Shanghai: the last second of the 7th calendar day (a Monday).
+        pytest.param(datetime(2026, 11, 9, 15, 59, 59, tzinfo=UTC), False, id="exactly-7-days-on-time"),
+        pytest.param(datetime(2026, 11, 9, 16, 0, 0, tzinfo=UTC), True, id="7-days-plus-1-second-late"),
+        pytest.param(datetime(2026, 11, 10, 0, 30, tzinfo=SHANGHAI), True, id="shanghai-input-next-day"),
+        pytest.param(datetime(2026, 11, 2, 1, 0, tzinfo=UTC), False, id="same-day"),
     ],
 )
-def test_reporting_lateness_is_judged_in_shanghai_time(received_at: datetime, late: bool) -> None:
-    assert is_reported_late(date(2026, 9, 28), received_at) is late
+def test_reporting_lateness_is_judged_in_shanghai_time(
+    calendar: WorkingDayCalendar, received_at: datetime, late: bool
+) -> None:
+    assert is_reported_late(calendar.reporting_deadline(date(2026, 11, 2), 7), received_at) is late
 
 
-def test_naive_received_time_is_refused() -> None:
+def test_naive_received_time_is_refused(calendar: WorkingDayCalendar) -> None:
     with pytest.raises(ValueError, match="tz-aware"):
-        is_reported_late(date(2026, 9, 28), datetime(2026, 10, 1, 12, 0))
+        is_reported_late(calendar.reporting_deadline(date(2026, 9, 28), 7), datetime(2026, 10, 9, 12, 0))
 
 
 def test_today_in_shanghai_crosses_midnight_before_utc() -> None:

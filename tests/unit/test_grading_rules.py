@@ -780,8 +780,8 @@ def test_the_grade_does_not_depend_on_the_order_of_the_records(rule_sets: RuleSe
 def test_rule_sets_and_the_jurisdiction_load(rule_sets: RuleSets) -> None:
     assert set(rule_sets) >= {"chongqing-amr", "benxi-2017"}
     jurisdiction = load_jurisdiction(SCHEMAS / "jurisdiction.yaml", rule_sets)
-    assert (jurisdiction.grading_rule_set, jurisdiction.reporting_days) == ("chongqing-amr", 7)
-    assert jurisdiction.objection_verification_working_days == 20
+    assert (jurisdiction.grading_rule_set, jurisdiction.service_levels.reporting_days) == ("chongqing-amr", 7)
+    assert jurisdiction.service_levels.objection_verification_working_days == 20
     benxi = rule_set_version_for(rule_sets, "benxi-2017", d("2026-06-30"))
     assert {c.matter for c in benxi.consequences["C"] if c.effect == "prohibit"} >= {"public_tender", "fiscal_subsidy"}
 

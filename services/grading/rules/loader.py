@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 
 import yaml
 
+from services.common.jurisdiction import JurisdictionError, load_jurisdiction_file
 from services.common.severity import load_severity_table
 from services.grading.rules.credit_file import DETAIL_FIELDS, GAINS, LIST_SHAPES, PROPERTY
 from services.grading.rules.model import (
@@ -323,20 +324,14 @@ def _record_rules(f: _File, raw: Any, key: str) -> tuple[RecordRule, ...]:
 
 
 def load_jurisdiction(path: Path, rule_sets: RuleSets | None = None) -> Jurisdiction:
-    """`schemas/jurisdiction.yaml`; with `rule_sets`, its grading rule set must be one of them."""
-    f = _File(path)
-    names = {"jurisdiction", "name", "grading_rule_set", "reporting_days", "objection_verification_working_days"}
-    m = f.mapping(_read(path), "", names)
-    result = Jurisdiction(
-        jurisdiction=f.text(m["jurisdiction"], "jurisdiction"),
-        name=f.text(m["name"], "name"),
-        grading_rule_set=f.text(m["grading_rule_set"], "grading_rule_set"),
-        reporting_days=f.integer(m["reporting_days"], "reporting_days"),
-        objection_verification_working_days=f.integer(
-            m["objection_verification_working_days"], "objection_verification_working_days"
-        ),
-    )
+    """`schemas/jurisdiction.yaml` through the one shared loader; with `rule_sets`, its grading rule set must
+    be one of them."""
+    try:
+        loaded = load_jurisdiction_file(path)
+    except JurisdictionError as exc:
+        raise RuleSetError(str(exc)) from exc
+    result = Jurisdiction(loaded.jurisdiction, loaded.name, loaded.grading_rule_set, loaded.service_levels)
     if rule_sets is not None and result.grading_rule_set not in rule_sets:
         known = ", ".join(sorted(rule_sets))
-        f.fail("grading_rule_set", f"{result.grading_rule_set!r} is not a rule set; known: {known}")
+        _File(path).fail("grading_rule_set", f"{result.grading_rule_set!r} is not a rule set; known: {known}")
     return result

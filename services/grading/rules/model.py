@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from services.common.jurisdiction import ServiceLevels
 from services.common.severity import SeverityTable
 
 GRADES = ("A", "B", "C", "D")
@@ -196,8 +197,7 @@ class Jurisdiction:
     jurisdiction: str
     name: str
     grading_rule_set: str
-    reporting_days: int
-    objection_verification_working_days: int
+    service_levels: ServiceLevels
 
 
 @dataclass(frozen=True, slots=True)

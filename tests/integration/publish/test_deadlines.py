@@ -79,6 +79,7 @@ async def test_provisional_due_date_is_recomputed_once_the_calendar_has_the_year
     ctx.calendar = WorkingDayCalendar(
         working={**announced.working, 2027: _weekdays_of_2027(off={date(2027, 1, 1)})},
         overrides_path=announced.overrides_path,
+        disclosure_working_days=announced.disclosure_working_days,
     )
     try:
 
