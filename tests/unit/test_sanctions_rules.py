@@ -15,6 +15,7 @@ import yaml
 from services.common.catalogue import default_schemas_dir, load_catalogue
 from services.common.clock import SHANGHAI
 from services.common.records import AcceptedRecord
+from services.sanctions.derive import GradeChange, Objection, derive_cases, grade_triggers
 from services.sanctions.rules import (
     Case,
     CaseState,
@@ -309,16 +310,50 @@ def test_related_person_is_restricted_where_the_measure_reaches_the_role(measure
     assert [(p.id_number, p.measure.id) for p in housing.persons] == [(LEGAL_REP, "M-ZBF64-ADM-25")]
 
 
-def test_serious_listing_reaches_its_legal_representative_and_responsible_person(measure_list: MeasureList) -> None:
+def test_serious_listing_reaches_only_the_roles_its_source_names(measure_list: MeasureList) -> None:
     case = only_case(records_of(serious_listing()), measure_list, ON)
     reached = {(p.id_number, p.role, p.measure.id) for p in related_person_restrictions(case.trigger, case.measures)}
     assert reached == {
         (LEGAL_REP, "法定代表人", "M-GF33-ADM-11"),
         (LEGAL_REP, "法定代表人", "M-GF33-ADM-12"),
-        (OTHER_PERSON, "其他直接责任人员", "M-GF33-ADM-11"),
-        (OTHER_PERSON, "其他直接责任人员", "M-GF33-ADM-12"),
-    }  # 001 L367
-    assert restriction_answer(OTHER_PERSON, "honours", ON, [case])["restricted"] is True
+    }  # 001 L367: 法定代表人、主要负责人; 注册执业人员 / 董事、股东 are roles no record names
+    assert restriction_answer(OTHER_PERSON, "honours", ON, [case])["restricted"] is False
+    assert restriction_answer(OTHER_PERSON, "market_entry", ON, [case])["measures"] == []
+
+
+def test_market_entry_ban_needs_its_conditions_and_ends_after_a_fixed_term(measure_list: MeasureList) -> None:
+    listing = serious_listing()
+    listing["data"].pop("listing_period_end")  # a listing with no end
+    case = only_case(records_of(listing), measure_list, ON)
+    ban = measure_list.get("M-GF33-ADM-11")
+    assert ban in case.measures
+    assert measure_until(ban, case.trigger) == date(2029, 6, 21)  # 001 L622 在一定期限内: three years
+    assert restriction_answer(LEGAL_REP, "market_entry", date(2029, 6, 21), [case])["restricted"] is True
+    assert restriction_answer(LEGAL_REP, "market_entry", date(2029, 6, 22), [case])["restricted"] is False
+    listing["data"]["causes_serious_social_impact"] = False  # 001 L622: 造成重大损失 is not stated
+    assert ban not in only_case(records_of(listing), measure_list, ON).measures
+
+
+def test_every_measure_that_reaches_a_person_has_a_finite_term(measure_list: MeasureList) -> None:
+    reaching = [m for m in measure_list.measures if m.related_person_roles]
+    assert {m.id for m in reaching} == {"M-GF33-ADM-11", "M-GF33-ADM-12", "M-ZBF64-ADM-25"}
+    assert all(m.term_years is not None for m in reaching)
+    assert "其他直接责任人员" not in {r for m in reaching if m.id.startswith("M-GF33") for r in m.related_person_roles}
+
+
+def test_loader_refuses_a_measure_reaching_persons_without_a_finite_term() -> None:
+    endless = _minimal(related_person_roles=["法定代表人"], term="while_listed")
+    with pytest.raises(MeasureListError) as raised:
+        parse_measure_list(_document(endless), source="measures.yaml", departments=DEPARTMENTS)
+    assert raised.value.problems == (
+        (
+            "measures.yaml: sanctions[0] M-TEST-ADM-01.term",
+            "a measure that reaches related persons needs a finite term {years: N}",
+        ),
+    )
+    fixed = _minimal(related_person_roles=["法定代表人"], term={"years": 3})
+    (measure,) = parse_measure_list(_document(fixed), source="measures.yaml", departments=DEPARTMENTS).sanctions
+    assert measure.term_years == 3
 
 
 def test_market_industry_and_social_measures_produce_no_instruction(measure_list: MeasureList) -> None:
@@ -544,3 +579,109 @@ def test_measure_with_a_term_in_years_ends_within_the_listing() -> None:
 def test_records_of_several_subjects_are_refused() -> None:
     with pytest.raises(ValueError, match="one subject"):
         trigger_history(records_of(serious_listing(), red_listing()))
+
+
+# --- objections suspend every case resting on the disputed record (derive) -------------------------------
+
+GRADED = datetime(2026, 11, 10, 9, tzinfo=SHANGHAI)
+PENALTY_ID = "AMR-2026-000123"
+
+
+def c_grade(*, rests_on: tuple[tuple[str, str], ...] = (("AMR", PENALTY_ID),)) -> GradeChange:
+    return GradeChange(COMPANY, "benxi-2017", "C", date(2026, 11, 10), "legal_person", GRADED, "g-1", rests_on)
+
+
+def objection(record_id: str, *, department: str = "AMR", filed_on: date = date(2026, 11, 12)) -> Objection:
+    return Objection(f"OBJ-{record_id}", COMPANY, department, record_id, filed_on)
+
+
+def answered(target: Objection, outcome: str, on: str, *, record_id: str = "AMR-2026-000900") -> dict[str, Any]:
+    record = example("objection_verification", "AMR-2026-000236")
+    record["id"], record["decision_date"] = record_id, on  # the id's prefix is the answering department
+    record["subject"] = {**record["subject"], "code": target.subject_code}
+    data = {"objection_id": target.objection_id, "target_record_id": target.record_id, "outcome": outcome}
+    record["data"] |= data | {"decision_date": on}
+    return record
+
+
+def views(
+    measure_list: MeasureList, as_of: date, *raw: Mapping[str, Any], grades: Any = (), objections: Any = ()
+) -> list[Any]:
+    records = [accepted(r, seq=n) for n, r in enumerate(raw, start=1)]
+    return derive_cases(records=records, objections=objections, grades=grades, measure_list=measure_list, as_of=as_of)
+
+
+def test_objection_on_a_record_the_grade_rests_on_suspends_the_grade_case(measure_list: MeasureList) -> None:
+    disputed = objection(PENALTY_ID)
+    (view,) = views(measure_list, ON, grades=[c_grade()], objections=[disputed])
+    assert (view.case.trigger.kind, view.state, view.state_since) == (
+        "grade:benxi-2017:C",
+        "suspended",
+        date(2026, 11, 12),
+    )
+    assert view.objection_ids == (disputed.objection_id,)
+    answer = restriction_answer(COMPANY, "public_tender", ON, [view.case])
+    assert (answer["restricted"], answer["suspended"]) == (False, True)
+    # An objection on a record the grade does not rest on changes nothing.
+    (other,) = views(measure_list, ON, grades=[c_grade()], objections=[objection("AMR-2026-000555")])
+    assert other.state is CaseState.OPEN
+
+
+def test_rejected_objection_resumes_the_grade_case(measure_list: MeasureList) -> None:
+    disputed = objection(PENALTY_ID)
+    rejection = answered(disputed, "不属实", "2026-11-16")
+    (view,) = views(measure_list, ON, rejection, grades=[c_grade()], objections=[disputed])
+    assert (view.state, view.state_since, view.reason) == ("open", date(2026, 11, 16), "异议核实不属实，恢复执行")
+
+
+def test_grade_rests_on_every_record_its_announcements_in_the_period_name() -> None:
+    first = c_grade()
+    again = GradeChange(
+        COMPANY, "benxi-2017", "C", date(2026, 11, 15), "legal_person", GRADED, "g-2", (("TAX", "TAX-2026-000087"),)
+    )
+    (trigger,) = grade_triggers([first, again])
+    assert trigger.rests_on == (("AMR", PENALTY_ID), ("TAX", "TAX-2026-000087"))
+
+
+def notice_and_listing(*, listed_on: str = "2026-06-05") -> tuple[dict[str, Any], dict[str, Any]]:
+    """The 拟列入告知 of 2026-06-02 (objections until 2026-06-09), then the 认定 on `listed_on`."""
+    notice = example("serious_untrustworthy_listing", "HOUSING-2026-000044")
+    listing = serious_listing()
+    listing["decision_date"] = listing["data"]["decision_date"] = listed_on
+    return notice, listing
+
+
+def test_listing_decided_before_the_notice_objection_deadline_is_suspended_until_it_passes(
+    measure_list: MeasureList,
+) -> None:
+    notice, listing = notice_and_listing()
+    (view,) = views(measure_list, date(2026, 6, 9), notice, listing)
+    assert (view.state, view.state_since) == ("suspended", date(2026, 6, 5))
+    assert view.reason is not None
+    assert "2026-06-09" in view.reason
+    assert view.review_on == date(2026, 6, 10)  # the ticker resumes it then
+    assert restriction_answer(COMPANY, "government_procurement", date(2026, 6, 9), [view.case])["suspended"] is True
+    (after,) = views(measure_list, date(2026, 6, 10), notice, listing)
+    assert (after.state, after.state_since, after.reason) == (
+        "open",
+        date(2026, 6, 10),
+        "拟列入告知的异议期已届满，开始执行",
+    )
+    assert after.review_on is None
+
+
+def test_pending_objection_on_the_notice_suspends_the_listing_until_answered(measure_list: MeasureList) -> None:
+    notice, listing = notice_and_listing()
+    disputed = objection(notice["id"], department="HOUSING", filed_on=date(2026, 6, 4))
+    (pending,) = views(measure_list, date(2026, 6, 20), notice, listing, objections=[disputed])
+    assert (pending.state, pending.objection_ids) == ("suspended", (disputed.objection_id,))
+    rejection = answered(disputed, "不属实", "2026-06-25", record_id="HOUSING-2026-000900")
+    (resumed,) = views(measure_list, date(2026, 6, 30), notice, listing, rejection, objections=[disputed])
+    assert (resumed.state, resumed.state_since) == ("open", date(2026, 6, 25))
+
+
+def test_listing_decided_after_the_notice_period_opens_at_once(measure_list: MeasureList) -> None:
+    notice, listing = notice_and_listing(listed_on="2026-06-22")
+    (view,) = views(measure_list, ON, notice, listing)
+    assert (view.state, view.state_since, view.reason) == ("open", date(2026, 6, 22), None)
+    assert view.case.trigger.rests_on == (("HOUSING", notice["id"]),)

@@ -258,6 +258,9 @@ class _Parser:
         roles = self.strings(raw, where, "related_person_roles", set(RELATED_PERSON_ROLES), "a related-person role")
         if roles and not set(kinds) - {"natural_person"}:
             self.fail(f"{where}.related_person_roles", "only an organisation or business has related persons")
+        if roles and years is None:
+            # 001 L622: measures reach persons "在一定期限内", never for as long as a listing may last.
+            self.fail(f"{where}.term", "a measure that reaches related persons needs a finite term {years: N}")
         conditions = self.conditions(raw.get("conditions"), f"{where}.conditions")
         instructed = raw.get("instructed")
         if not isinstance(instructed, bool):
