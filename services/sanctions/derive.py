@@ -18,6 +18,7 @@ from typing import Any
 
 from services.common.amendments import AMENDMENT_TYPES, effective_records
 from services.common.records import AcceptedRecord
+from services.grading.rules.model import BenxiRules
 from services.sanctions.rules import (
     Case,
     CaseState,
@@ -31,13 +32,14 @@ from services.sanctions.rules import (
     open_case,
     trigger_history,
 )
+from services.sanctions.rules.clean_record import clean_record_trigger
 from services.sanctions.rules.measures import GRADE_TRIGGER, Measure, Nature
 
 FEEDBACK = "sanction_feedback"
 VERIFICATION = "objection_verification"
 REJECTED = "不属实"
 SUSPENDED_REASON = "异议核实中，暂停执行（000 L113）"
-NOTICE_PERIOD_REASON = "拟列入告知的异议期至 {deadline} 届满，异议核实前暂不执行（001 L654）"
+NOTICE_PERIOD_REASON = "拟列入告知的异议期至 {deadline}，期满且异议核实前暂不执行（001 L654）"
 NOTICE_PASSED_REASON = "拟列入告知的异议期已届满，开始执行"
 UPHELD_REASON = "异议属实，待信息提供部门更正或撤销记录"
 
@@ -151,6 +153,18 @@ def _rests_on(trigger: Trigger, objection: Objection) -> bool:
     disputed = (objection.department, objection.record_id)
     own = trigger.department is not None and disputed == (trigger.department, trigger.record_id)
     return own or disputed in trigger.rests_on
+
+
+def clean_record_case(
+    records: Sequence[AcceptedRecord], adverse: BenxiRules, measure_list: MeasureList, as_of: date
+) -> Case | None:
+    """The reward case of three clean years (001 L360), computed when asked: a function of the subject's
+    records and the date only, never stored, so a replay answers the same and no ticker is needed."""
+    if not records:
+        return None
+    kind = str(max(records, key=_latest_first).record["subject"]["kind"])
+    trigger = clean_record_trigger(records, adverse, as_of, subject_kind=kind)
+    return open_case(trigger, measure_list) if trigger is not None else None
 
 
 def subject_name(records: Sequence[AcceptedRecord]) -> str | None:

@@ -23,6 +23,8 @@ from services.common.outcomes import emit
 from services.common.records import AcceptedRecord, store_received_record, store_received_records, subject_records
 from services.common.repairs import REPAIR_DECISION
 from services.common.ticker import each_isolated
+from services.grading.rules import RuleSetLookupError, RuleSets, rule_set_version_for
+from services.grading.rules.model import BenxiRules
 from services.sanctions.derive import (
     FEEDBACK,
     VERIFICATION,
@@ -35,6 +37,7 @@ from services.sanctions.derive import (
 )
 from services.sanctions.events import changes, orphan_lifted
 from services.sanctions.rules import COURT, RED_LIST, SERIOUS, MeasureList
+from services.sanctions.rules.clean_record import ADVERSE_RULE_SET
 from services.sanctions.store import Store
 
 RECORD_EVENT = "cn.credit.record."
@@ -58,9 +61,21 @@ class SanctionsContext:
     outcome_topic: str  # settings.topic("outcomes.sanctions")
     audit_topic: str  # settings.topic("audit.access")
     service: str = "sanctions"
+    rule_sets: RuleSets | None = None
+    """The grading rule sets: ADVERSE_RULE_SET's 不良行为信息 block says what breaks a clean record."""
 
     def today(self) -> date:
         return shanghai_date(self.clock.now())
+
+    def adverse_on(self, day: date) -> BenxiRules | None:
+        """What counts as an adverse record on `day`, or None (no rule set loaded or in force then)."""
+        if self.rule_sets is None:
+            return None
+        try:
+            rules = rule_set_version_for(self.rule_sets, ADVERSE_RULE_SET, day).rules
+        except RuleSetLookupError:
+            return None
+        return rules if isinstance(rules, BenxiRules) else None
 
 
 class MalformedOutcomeEvent(ValueError):

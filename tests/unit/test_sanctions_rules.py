@@ -15,6 +15,8 @@ import yaml
 from services.common.catalogue import default_schemas_dir, load_catalogue
 from services.common.clock import SHANGHAI
 from services.common.records import AcceptedRecord
+from services.grading.rules import load_rule_sets, rule_set_version_for
+from services.grading.rules.model import BenxiRules
 from services.sanctions.derive import GradeChange, Objection, derive_cases, grade_triggers
 from services.sanctions.rules import (
     Case,
@@ -37,6 +39,7 @@ from services.sanctions.rules import (
     trigger_history,
     triggers_of,
 )
+from services.sanctions.rules.clean_record import ADVERSE_RULE_SET, clean_record_trigger, clean_since
 from tests.factories import examples
 
 COMPANY = "915001012031456727"  # 示范县恒达建材有限公司 in the schema examples
@@ -685,3 +688,71 @@ def test_listing_decided_after_the_notice_period_opens_at_once(measure_list: Mea
     (view,) = views(measure_list, ON, notice, listing)
     assert (view.state, view.state_since, view.reason) == ("open", date(2026, 6, 22), None)
     assert view.case.trigger.rests_on == (("HOUSING", notice["id"]),)
+
+
+# --- three consecutive clean years (clean_record_3y, 001 L360, L534) ---------------------------------------
+
+XINYUAN = "91500101MA5U7K3PXJ"  # 示范县鑫源食品有限公司, established 2019-07-02 (registration AMR-2026-000009)
+
+
+@pytest.fixture(scope="module")
+def adverse() -> BenxiRules:
+    rules = rule_set_version_for(load_rule_sets(default_schemas_dir()), ADVERSE_RULE_SET, ON).rules
+    assert isinstance(rules, BenxiRules)
+    return rules
+
+
+def registered() -> dict[str, Any]:
+    return example("subject_registration", "AMR-2026-000009")
+
+
+def clean(adverse: BenxiRules, *raw: Mapping[str, Any], as_of: date = ON) -> Any:
+    return clean_record_trigger(records_of(*raw), adverse, as_of, subject_kind="legal_person")
+
+
+def test_three_clean_years_since_establishment_give_the_licensing_rewards(
+    measure_list: MeasureList, adverse: BenxiRules
+) -> None:
+    trigger = clean(adverse, registered())
+    assert trigger is not None
+    assert (trigger.kind, trigger.since, trigger.until) == ("clean_record_3y", date(2022, 7, 2), None)
+    case = open_case(trigger, measure_list)
+    assert case is not None
+    answer = restriction_answer(XINYUAN, "administrative_licensing", ON, [case])
+    assert ids(answer["rewards"]) == {"R-GF33-ADM-01", "R-GF33-ADM-02"}  # 绿色通道, 容缺受理
+    assert clean(adverse, registered(), as_of=date(2022, 7, 1)) is None  # the third year is not complete yet
+
+
+def test_an_adverse_record_restarts_the_three_clean_years(adverse: BenxiRules) -> None:
+    fined = example("administrative_penalty", "AMR-2026-000123")  # decided 2026-03-16
+    assert clean(adverse, registered(), fined) is None
+    assert clean_since(records_of(registered(), fined), adverse, ON, subject_kind="legal_person") == date(2026, 3, 17)
+    later = clean(adverse, registered(), fined, as_of=date(2029, 3, 17))
+    assert later is not None
+    assert later.since == date(2029, 3, 17)
+    assert clean(adverse, registered(), fined, as_of=date(2029, 3, 16)) is None
+
+
+def test_a_list_entry_breaks_the_clean_record_while_in_force_and_until_three_years_after(adverse: BenxiRules) -> None:
+    watched = example("watch_list", "AMR-2026-000280")  # 列入 2026-06-01 until 2027-05-31, with document_no
+    assert clean(adverse, registered(), watched) is None
+    assert clean(adverse, registered(), watched, as_of=date(2030, 5, 31)) is None  # clean since 2027-06-01
+    assert clean(adverse, registered(), watched, as_of=date(2030, 6, 1)) is not None
+
+
+def test_watch_list_entry_without_a_legal_document_does_not_count_against_the_subject(adverse: BenxiRules) -> None:
+    watched = example("watch_list", "AMR-2026-000280")
+    watched["data"].pop("document_no")  # v1 allows it: no legally effective document (001 L646)
+    trigger = clean(adverse, registered(), watched)
+    assert trigger is not None
+    assert trigger.since == date(2022, 7, 2)
+
+
+def test_broken_commitment_counts_against_the_subject_only_with_its_document(adverse: BenxiRules) -> None:
+    broken = example("credit_commitment", "AMR-2026-000271")  # 违诺 on 2026-05-21, v1: no document_no
+    assert "document_no" not in broken["data"]
+    assert clean(adverse, registered(), broken) is not None
+    documented = copy.deepcopy(broken)
+    documented["version"] = 2
+    documented["data"] |= {"document_kind": "违背信用承诺认定书", "document_no": "示市监诺认〔2026〕1号"}
+    assert clean(adverse, registered(), documented) is None

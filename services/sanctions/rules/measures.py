@@ -25,7 +25,7 @@ MEASURES_FILE = "measures.yaml"
 SUBJECT_KINDS = ("legal_person", "individual_business", "natural_person")
 RELATED_PERSON_ROLES = ("法定代表人", "主要负责人", "实际控制人", "其他直接责任人员")
 RECORD_TRIGGERS = ("serious_untrustworthy_listing", "judgment_defaulter_listing", "red_list")
-DERIVED_TRIGGERS = ("clean_record_3y",)  # 连续三年无不良信用记录 (001 L360): computed by the caller, like grades
+DERIVED_TRIGGERS = ("clean_record_3y",)  # 连续三年无不良信用记录 (001 L360): rules/clean_record.py
 GRADE_TRIGGER = re.compile(r"^grade:(?P<rule_set>[a-z0-9][a-z0-9-]*):(?P<grade>[A-D])$")
 CONDITION_FACTS: Mapping[str, type] = MappingProxyType(
     {"able_but_refusing": bool, "causes_serious_social_impact": bool, "category": str}
