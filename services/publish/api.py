@@ -32,6 +32,7 @@ from services.common.scorecard import month_of
 from services.publish import deadlines, filing, objections, repairs, scorecard, store
 from services.publish.context import PublishContext
 from services.publish.derive import query_tokens
+from services.publish.filing import normalise_code
 
 router = APIRouter()
 Supervisor = Annotated[Principal, Depends(require(Role.DEPARTMENT, Role.COUNTY, Role.AUDITOR))]
@@ -60,7 +61,7 @@ def _like_pattern(q: str) -> str:
 
 def is_code(text: str) -> bool:
     """A whole credit code or ID number (searched exactly), not part of a name."""
-    return _CODE.fullmatch(text.upper()) is not None
+    return _CODE.fullmatch(normalise_code(text)) is not None
 
 
 async def find_published(
@@ -70,7 +71,7 @@ async def find_published(
     :class:`store.ReadsUnavailable`."""
     code = is_code(text)
     return await ctx.reads.search(
-        code=text.upper() if code else None,
+        code=normalise_code(text) if code else None,
         fragment=(_like_pattern(text), query_tokens(text)) if text and not code else None,
         before=before,
         limit=limit,
@@ -137,7 +138,7 @@ async def post_objection(request: Request, body: ObjectionIn, caller: OptionalPr
         case = await objections.file_objection(
             _ctx(request),
             record_id=body.record_id,
-            subject_code=body.subject_code.strip(),
+            subject_code=normalise_code(body.subject_code),
             reason=body.reason,
             contact=body.contact,
             raised_by=raised_by,
@@ -154,7 +155,7 @@ async def get_objection(
 ) -> Response:
     async with _ctx(request).engine.connect() as conn:
         case = await store.objection(conn, objection_id)
-    if case is None or case["subject_code"] != code.strip():
+    if case is None or case["subject_code"] != normalise_code(code):
         message = "没有找到该异议，请核对编号和主体代码 (no objection with this id for this subject code)"
         raise ApiProblem(404, [ApiError("/path/objection_id", "not_found", message)])
     return FastJSONResponse({"objection": objections.view(case)})
@@ -203,7 +204,7 @@ async def post_repair(request: Request, body: RepairIn, caller: OptionalPrincipa
         case = await repairs.file_repair(
             _ctx(request),
             record_id=body.record_id,
-            subject_code=body.subject_code.strip().upper(),
+            subject_code=normalise_code(body.subject_code),
             commitment=body.commitment,
             fulfilment=body.fulfilment,
             contact=body.contact,
@@ -222,7 +223,7 @@ async def get_repair(
     ctx = _ctx(request)
     async with ctx.engine.connect() as conn:
         case = await store.repair(conn, repair_id)
-    if case is None or case["subject_code"] != code.strip().upper():
+    if case is None or case["subject_code"] != normalise_code(code):
         message = (
             "没有找到该信用修复申请，请核对编号和主体代码 (no repair application with this id for this subject code)"
         )

@@ -23,9 +23,12 @@ from services.common.identifiers import mask_id_number, mask_person_name
 from services.common.records import AcceptedRecord
 from services.common.repairs import approved_repairs
 from services.publish.rules import (
+    HIDDEN_NAME,
     Decision,
     PublicityRules,
+    hide_name,
     listed_document_numbers,
+    minor_on_decision,
     public_view,
     should_publish,
     subject_kind_of,
@@ -97,6 +100,8 @@ class Derived:
     """First day a repair may be applied for (最短公示期届满后); None: not repairable (not 失信信息, 轻微 …)."""
     repaired: dict[str, Any] | None = None
     """The approved repair in force (the department's 准予修复 record), which took the record off the portal."""
+    non_repairable: str | None = None
+    """The legal basis when the record is marked 不可修复 (v2 penalty ``non_repairable``): repair is refused."""
 
 
 def derive_disclosures(records: Iterable[AcceptedRecord], rules: DisclosureRules, as_of: date) -> list[Derived]:
@@ -161,6 +166,13 @@ def _derive(
         "corrected": item.corrected,
         "data": _public_data(record, record_type, kind, until),
     }
+    barred = window.non_repairable if window is not None else None
+    if barred is not None:
+        content["non_repairable_basis"] = barred  # only when set: other records' public body is unchanged
+    if minor_on_decision(record, kind) is None:  # a person of unknown age: never named, even in part (§8)
+        content = hide_name(content, str(record.record["subject"].get("name", "")))
+        content["subject"]["name"] = HIDDEN_NAME
+        subject = content["subject"]
     return Derived(
         public_id=pid,
         department=record.department,
@@ -180,6 +192,7 @@ def _derive(
         amendment=_amendment(item),
         repair_from=repair_from,
         repaired=repaired,
+        non_repairable=barred,
     )
 
 
