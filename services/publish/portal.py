@@ -23,6 +23,7 @@ from services.publish import filing, objections, repairs, store
 from services.publish.api import find_published, is_code
 from services.publish.context import PublishContext
 from services.publish.filing import normalise_code
+from services.publish.rules.withdrawal import notice
 
 router = APIRouter(include_in_schema=False)
 _HERE = Path(__file__).parent
@@ -130,10 +131,15 @@ async def subject(request: Request, code: str) -> HTMLResponse:
 
 @router.get("/records/{public_id}", response_class=HTMLResponse)
 async def record(request: Request, public_id: str) -> HTMLResponse:
+    reads = _ctx(request).reads
     try:
-        body = await _ctx(request).reads.published(public_id)
+        body = await reads.published(public_id)
+        gone = await reads.withdrawn(public_id) if body is None else None
     except store.ReadsUnavailable:
         return _unavailable()
+    shown = notice(orjson.loads(gone)) if gone is not None else None
+    if shown is not None:  # an old link to a revoked record: withdrawn, and why (行政处罚法 Art. 48)
+        return _page("withdrawn.html", 410, item=shown)
     if body is None:
         message = "没有公示中的这条记录（可能从未公示，或公示期满、已撤销而撤下）。"
         return _page("message.html", 404, title="未找到该记录", message=message)

@@ -19,6 +19,10 @@ class PublishSettings(CommonSettings):
     """How often time-driven changes run: withdrawal at 公示截止期, objection escalation, provisional dates."""
     objection_working_days: int = Field(default=20, ge=1)
     """The provider answers an objection within this many working days of its filing (DOMAIN §4, §9)."""
+    withdrawal_working_days: int = Field(default=3, ge=1)
+    """A revoked or changed record leaves publication within this many working days of the revocation or change
+    decision (行政处罚法 Art. 48). The one place publish reads it until the jurisdiction service levels
+    (schemas/jurisdiction.yaml ``withdrawal_working_days``) have a shared loader."""
     repair_accept_working_days: int = Field(default=3, ge=1)
     """The deciding department accepts or refuses a repair application within this many working days (36号令)."""
     repair_decide_working_days: int = Field(default=7, ge=1)
