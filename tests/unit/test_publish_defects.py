@@ -5,16 +5,19 @@ Each test is named after the rule it pins (DOMAIN §4, §7-§9)."""
 from __future__ import annotations
 
 import copy
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import orjson
 
+from services.common.clock import SHANGHAI
 from services.common.records import AcceptedRecord
-from services.publish.derive import DisclosureRules, derive_disclosures
+from services.publish.derive import DisclosureRules, Previous, derive_disclosures, plan_change
 from services.publish.filing import normalise_code
 from services.publish.rules import HIDDEN_NAME, hide_name, minor_on_decision, publicity_window, should_publish
 from services.publish.rules.publicity import DEFAULT_NON_REPAIRABLE_BASIS, non_repairable_basis
+from services.publish.rules.withdrawal import notice
+from services.publish.withdrawals import Withdrawal, clock_entry, withdrawal_of
 from tests.unit.test_publish_rules import (
     CALENDAR,
     CATALOGUE,
@@ -29,6 +32,7 @@ from tests.unit.test_publish_rules import (
 )
 
 DERIVE_RULES = DisclosureRules(CATALOGUE, RULES, CALENDAR)
+NOW = datetime(2026, 11, 20, 15, 0, tzinfo=SHANGHAI)
 
 
 def _action(decided: str, valid_until: str | None, act_kind: str = "行政强制") -> dict[str, Any]:
@@ -175,3 +179,122 @@ def test_hide_name_replaces_the_clear_and_the_masked_form_everywhere() -> None:
 def test_a_subject_code_is_normalised_to_the_recorded_form() -> None:
     assert normalise_code(" 11010519491231002x ") == "11010519491231002X"
     assert normalise_code("９１５００１０１ma5u7k3pxj") == "91500101MA5U7K3PXJ"
+
+
+# --- item 8: the 3-working-day withdrawal clock and the withdrawn record's notice ------------------------------
+
+
+def _revocation_of(record: AcceptedRecord, decided: str, received: str) -> AcceptedRecord:
+    revocation = _example("record_revocation")
+    revocation["decision_date"] = revocation["data"]["decision_date"] = decided
+    revocation["data"].update({"target_record_id": record.record_id, "reason": "复议撤销", "document_no": "示府复1号"})
+    return _accepted(revocation, received=received)
+
+
+def _published(record: AcceptedRecord, as_of: date) -> tuple[Previous, Any]:
+    (derived,) = derive_disclosures([record], DERIVE_RULES, as_of)
+    change = plan_change(None, derived, NOW)
+    return Previous(change.state, change.version, change.published_at, None, derived.content), derived
+
+
+def _withdrawal(record: AcceptedRecord, amendment: AcceptedRecord, before: Previous | None) -> Withdrawal | None:
+    (derived,) = derive_disclosures([record, amendment], DERIVE_RULES, date(2026, 11, 20))
+    change = plan_change(before, derived, NOW)
+    return withdrawal_of(before, derived, change, now=NOW, calendar=CALENDAR, working_days=3)
+
+
+def test_a_revoked_published_penalty_is_due_off_the_portal_3_working_days_after_the_revocation_decision() -> None:
+    record = penalty("2026-11-02")
+    before, _ = _published(record, date(2026, 11, 10))
+    clock = _withdrawal(record, _revocation_of(record, "2026-11-13", "2026-11-20T09:00:00+08:00"), before)
+    assert clock is not None
+    assert (clock.decided, clock.due.date, clock.done_at) == (date(2026, 11, 13), date(2026, 11, 18), NOW)
+    assert clock.kind == "record_revocation"
+
+
+def test_a_record_that_was_not_on_the_portal_has_nothing_to_withdraw() -> None:
+    record = penalty("2026-11-02")
+    assert _withdrawal(record, _revocation_of(record, "2026-11-13", "2026-11-20T09:00:00+08:00"), None) is None
+
+
+def test_a_withdrawal_is_clocked_once_per_amendment() -> None:
+    record = penalty("2026-11-02")
+    revocation = _revocation_of(record, "2026-11-13", "2026-11-20T09:00:00+08:00")
+    (derived,) = derive_disclosures([record, revocation], DERIVE_RULES, date(2026, 11, 20))
+    already = Previous("published", 2, NOW, None, derived.content)  # content already shows this amendment
+    assert _withdrawal(record, revocation, already) is None
+
+
+def _row(decided: str, received: str, done: str) -> dict[str, Any]:
+    decided_on = date.fromisoformat(decided)
+    due = CALENDAR.add_working_days(decided_on, 3)
+    return {
+        "public_id": "AMR.X",
+        "department": "AMR",
+        "record_id": "X",
+        "record_type": "administrative_penalty",
+        "amendment_id": "R",
+        "kind": "record_revocation",
+        "decided": decided_on,
+        "received_at": datetime.fromisoformat(received),
+        "due_date": due.date,
+        "due_provisional": due.provisional,
+        "done_at": datetime.fromisoformat(done),
+    }
+
+
+def test_a_revocation_reported_after_the_withdrawal_deadline_is_late_by_the_department() -> None:
+    entry = clock_entry(
+        _row("2026-11-13", "2026-11-20T09:00:00+08:00", "2026-11-20T09:00:01+08:00"), now=NOW, calendar=CALENDAR
+    )
+    assert (entry["state"], entry["due"], entry["responsible"]) == ("late", "2026-11-18", "department")
+
+
+def test_a_revocation_received_in_time_but_withdrawn_late_is_late_by_the_exchange() -> None:
+    entry = clock_entry(
+        _row("2026-11-13", "2026-11-16T09:00:00+08:00", "2026-11-19T09:00:00+08:00"), now=NOW, calendar=CALENDAR
+    )
+    assert (entry["state"], entry["responsible"]) == ("late", "exchange")
+
+
+def test_a_withdrawal_by_the_due_day_is_met() -> None:
+    entry = clock_entry(
+        _row("2026-11-13", "2026-11-16T09:00:00+08:00", "2026-11-18T23:00:00+08:00"), now=NOW, calendar=CALENDAR
+    )
+    assert (entry["state"], entry["responsible"]) == ("met", None)
+
+
+def test_a_revoked_record_notice_gives_the_reason_and_nothing_of_the_content() -> None:
+    record = penalty("2026-11-02")
+    (derived,) = derive_disclosures(
+        [record, _revocation_of(record, "2026-11-13", "2026-11-20T09:00:00+08:00")], DERIVE_RULES, date(2026, 11, 20)
+    )
+    assert not derived.publish
+    shown = notice(derived.content)
+    assert shown is not None
+    assert (shown["status"], shown["withdrawal"]["reason"], shown["withdrawal"]["document_no"]) == (
+        "已撤销",
+        "复议撤销",
+        "示府复1号",
+    )
+    assert "data" not in shown
+    assert "subject" not in shown
+
+
+def test_a_corrected_record_still_published_shows_its_reason_and_has_no_notice() -> None:
+    record = penalty("2026-11-02")
+    correction = _example("record_correction")
+    correction["decision_date"] = correction["data"]["decision_date"] = "2026-11-13"
+    correction["data"].update(
+        {"target_record_id": record.record_id, "corrected_data": {**record.data, "CF_NR_FK": 30}, "reason": "更正金额"}
+    )
+    (derived,) = derive_disclosures([record, _accepted(correction)], DERIVE_RULES, date(2026, 11, 20))
+    assert derived.publish
+    assert (derived.content["amendment"]["status"], derived.content["amendment"]["reason"]) == ("已更正", "更正金额")
+    assert notice(derived.content) is None
+
+
+def test_a_record_that_simply_expired_has_no_notice() -> None:
+    (derived,) = derive_disclosures([penalty("2024-01-02")], DERIVE_RULES, date(2028, 1, 1))
+    assert not derived.publish
+    assert notice(derived.content) is None
