@@ -94,10 +94,11 @@ async def test_revoked_subject_is_due_for_a_recheck_and_a_plan_is_drawn_publishe
 
     topic = stack_env["EXCHANGE_TOPIC_PREFIX"] + "outcomes.supervision"
     message = await find_on_topic(stack.bootstrap, topic, lambda m: m.key == plan["plan_id"].encode())
-    published = orjson.loads(message.value)["data"] if message.value else {}
+    published = orjson.loads(message.value or b"{}")
     assert redraw(published) == plan["drawn"]
     audit = stack_env["EXCHANGE_TOPIC_PREFIX"] + "audit.access"
-    await find_on_topic(stack.bootstrap, audit, lambda m: m.key == plan["plan_id"].encode())
+    logged = await find_on_topic(stack.bootstrap, audit, lambda m: m.key == plan["plan_id"].encode())
+    assert orjson.loads(logged.value or b"{}")["seed"] == "issue-22-audit-seed"
 
     result = factories.fresh(factories.examples("inspection_result")[0])
     result["subject"] = dict(revocation["subject"])
