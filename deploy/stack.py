@@ -48,7 +48,13 @@ class StackConfig:
     controller_port: int = 19093
     pg_port: int = 55432
     service_ports: dict[str, int] = field(
-        default_factory=lambda: {"ingest": 8001, "grading": 8002, "sanctions": 8003, "publish": 8004, "supervision": 8005}
+        default_factory=lambda: {
+            "ingest": 8001,
+            "grading": 8002,
+            "sanctions": 8003,
+            "publish": 8004,
+            "supervision": 8005,
+        }
     )
     topic_prefix: str = "exchange."
     external_kafka: str | None = field(default_factory=lambda: os.environ.get("KAFKA_BOOTSTRAP"))

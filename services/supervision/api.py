@@ -60,8 +60,15 @@ def ctx_of(request: Request) -> SupervisionContext:
 
 async def _log(ctx: SupervisionContext, who: Principal, what: str, subject: str) -> None:
     await log_access(
-        ctx.engine, schema=ctx.store.s, topic=ctx.audit_topic, service=SERVICE, principal=who, what=what,
-        subject=subject, purpose=None, at=ctx.clock.now(),
+        ctx.engine,
+        schema=ctx.store.s,
+        topic=ctx.audit_topic,
+        service=SERVICE,
+        principal=who,
+        what=what,
+        subject=subject,
+        purpose=None,
+        at=ctx.clock.now(),
     )
 
 
@@ -71,7 +78,9 @@ async def create_plan(ctx: SupervisionContext, who: Principal, body: PlanRequest
     if sup is None:
         raise ApiProblem(422, [ApiError("/rule_set", "unknown_rule_set", f"规则集 {body.rule_set!r} 没有抽查配置")])
     if who.department != sup.department:
-        raise forbidden(f"{body.rule_set} 的主体由 {sup.department} 抽查 (only {sup.department} plans these)", "/rule_set")
+        raise forbidden(
+            f"{body.rule_set} 的主体由 {sup.department} 抽查 (only {sup.department} plans these)", "/rule_set"
+        )
     seed = body.seed or secrets.token_hex(16)
     plan_id = f"PLAN-{who.department}-{uuid.uuid4().hex[:12].upper()}"
     now = ctx.clock.now()
@@ -102,11 +111,29 @@ async def create_plan(ctx: SupervisionContext, who: Principal, body: PlanRequest
             "drawn": [{"code": d.code, "stratum": d.stratum, "inspectors": list(d.inspectors)} for d in result.drawn],
             "drawn_at": now.isoformat(),
         }
-        row = PlanRow(plan_id, who.department or "", body.plan_name, body.matter, body.rule_set, body.period_from,
-                      body.period_to, seed, result.population_size, len(result.drawn), published, now)
+        row = PlanRow(
+            plan_id,
+            who.department or "",
+            body.plan_name,
+            body.matter,
+            body.rule_set,
+            body.period_from,
+            body.period_to,
+            seed,
+            result.population_size,
+            len(result.drawn),
+            published,
+            now,
+        )
         await ctx.store.add_plan(conn, row, result)
-        event = outcome_event(service=SERVICE, kind="supervision.plan_drawn", subject=plan_id,
-                              event_id=f"supervision:{plan_id}:plan_drawn", time=now, data=published)
+        event = outcome_event(
+            service=SERVICE,
+            kind="supervision.plan_drawn",
+            subject=plan_id,
+            event_id=f"supervision:{plan_id}:plan_drawn",
+            time=now,
+            data=published,
+        )
         await emit(conn, schema=ctx.store.s, topic=ctx.outcome_topic, events=[event])
         await emit(conn, schema=ctx.store.s, topic=ctx.audit_topic, events=[event])
     return published
@@ -125,9 +152,17 @@ async def plan_list(ctx: SupervisionContext, department: str | None) -> list[dic
     async with ctx.engine.connect() as conn:
         rows = await ctx.store.plans(conn, department)
     return [
-        {"plan_id": p.plan_id, "department": p.department, "plan_name": p.plan_name, "matter": p.matter,
-         "period_from": p.period_from.isoformat(), "period_to": p.period_to.isoformat(), "seed": p.seed,
-         "population_size": p.population_size, "drawn_count": p.drawn_count}
+        {
+            "plan_id": p.plan_id,
+            "department": p.department,
+            "plan_name": p.plan_name,
+            "matter": p.matter,
+            "period_from": p.period_from.isoformat(),
+            "period_to": p.period_to.isoformat(),
+            "seed": p.seed,
+            "population_size": p.population_size,
+            "drawn_count": p.drawn_count,
+        }
         for p in rows
     ]
 
@@ -156,16 +191,25 @@ async def plan_detail(ctx: SupervisionContext, plan_id: str, department: str | N
         if done and p["inspected_on"]:
             entered_by = ctx.calendar_add(date.fromisoformat(p["inspected_on"]), sup.result_entry_working_days)
             late = p["decision_date"] > entered_by if entered_by else None
-        subjects.append({
-            "code": p["code"], "subject_name": p["subject_name"], "stratum": p["stratum"],
-            "inspectors": p["inspectors"],
-            "state": "done" if done else ("overdue" if today > plan.period_to else "pending"),
-            "result": p["result"], "result_record_id": p["record_id"], "inspected_on": p["inspected_on"],
-            "result_entered_late": late,
-        })
-    return {**plan.published, "subjects": subjects,
-            "overdue": sum(1 for s in subjects if s["state"] == "overdue"),
-            "done": sum(1 for s in subjects if s["state"] == "done")}
+        subjects.append(
+            {
+                "code": p["code"],
+                "subject_name": p["subject_name"],
+                "stratum": p["stratum"],
+                "inspectors": p["inspectors"],
+                "state": "done" if done else ("overdue" if today > plan.period_to else "pending"),
+                "result": p["result"],
+                "result_record_id": p["record_id"],
+                "inspected_on": p["inspected_on"],
+                "result_entered_late": late,
+            }
+        )
+    return {
+        **plan.published,
+        "subjects": subjects,
+        "overdue": sum(1 for s in subjects if s["state"] == "overdue"),
+        "done": sum(1 for s in subjects if s["state"] == "done"),
+    }
 
 
 @router.get("/v1/supervision/plans/{plan_id}", summary="A plan, its published draw and each drawn subject's state")
@@ -183,9 +227,18 @@ async def patrol_due(ctx: SupervisionContext, department: str | None) -> list[di
     async with ctx.engine.connect() as conn:
         rows = await ctx.store.open_obligations(conn, department)
     return [
-        {"code": r["code"], "subject_name": r["subject_name"], "department": r["department"], "kind": r["kind"],
-         "level": r["level"], "since": r["since"].isoformat(), "due": r["due"].isoformat(), "basis": r["basis"],
-         "record_ids": r["record_ids"], "overdue": today > r["due"]}
+        {
+            "code": r["code"],
+            "subject_name": r["subject_name"],
+            "department": r["department"],
+            "kind": r["kind"],
+            "level": r["level"],
+            "since": r["since"].isoformat(),
+            "due": r["due"].isoformat(),
+            "basis": r["basis"],
+            "record_ids": r["record_ids"],
+            "overdue": today > r["due"],
+        }
         for r in rows
     ]
 
@@ -229,7 +282,9 @@ async def get_proposals(request: Request, who: Reader, department: str | None = 
 
 @router.get("/v1/subjects/{code}/evaluations", summary="Rewards and restrictions of departments' evaluations in force")
 async def get_evaluations(
-    request: Request, who: Reader, code: str,
+    request: Request,
+    who: Reader,
+    code: str,
     on: Annotated[date | None, Query(description="YYYY-MM-DD, default today")] = None,
 ) -> dict[str, Any]:
     ctx = ctx_of(request)
@@ -237,8 +292,14 @@ async def get_evaluations(
     await _log(ctx, who, "supervision.evaluations", code)
     async with ctx.engine.connect() as conn:
         rows = await ctx.store.consequences_of(conn, code, day)
-    items = [{**r, "valid_from": r["valid_from"].isoformat(),
-              "valid_until": r["valid_until"].isoformat() if r["valid_until"] else None} for r in rows]
+    items = [
+        {
+            **r,
+            "valid_from": r["valid_from"].isoformat(),
+            "valid_until": r["valid_until"].isoformat() if r["valid_until"] else None,
+        }
+        for r in rows
+    ]
     return {"code": code, "on": day.isoformat(), "consequences": items}
 
 

@@ -56,8 +56,15 @@ class Store:
                 "since = EXCLUDED.since, event_id = EXCLUDED.event_id "
                 f"WHERE {self.s}.grades.since <= EXCLUDED.since"
             ),
-            {"code": code, "rs": grade.rule_set, "grade": grade.grade, "level": grade.level, "kind": kind,
-             "since": grade.since, "id": event_id},
+            {
+                "code": code,
+                "rs": grade.rule_set,
+                "grade": grade.grade,
+                "level": grade.level,
+                "kind": kind,
+                "since": grade.since,
+                "id": event_id,
+            },
         )
 
     async def grades_of(self, conn: AsyncConnection, code: str) -> list[Grade]:
@@ -83,9 +90,18 @@ class Store:
                     ":done_on, :done_record, :level)"
                 ),
                 [
-                    {"code": code, "dept": o.department, "kind": o.kind, "due": o.due, "since": o.since,
-                     "basis": o.basis, "ids": as_json(list(o.record_ids)), "done_on": o.done_on,
-                     "done_record": o.done_record, "level": derived.level}
+                    {
+                        "code": code,
+                        "dept": o.department,
+                        "kind": o.kind,
+                        "due": o.due,
+                        "since": o.since,
+                        "basis": o.basis,
+                        "ids": as_json(list(o.record_ids)),
+                        "done_on": o.done_on,
+                        "done_record": o.done_record,
+                        "level": derived.level,
+                    }
                     for o in derived.obligations
                 ],
             )
@@ -97,8 +113,18 @@ class Store:
                     ":rec, :source)"
                 ),
                 [
-                    {"code": code, "dept": c.department, "scale": c.scale, "grade": c.grade, "kind": c.kind,
-                     "text": c.text, "vf": c.valid_from, "vu": c.valid_until, "rec": c.record_id, "source": c.source}
+                    {
+                        "code": code,
+                        "dept": c.department,
+                        "scale": c.scale,
+                        "grade": c.grade,
+                        "kind": c.kind,
+                        "text": c.text,
+                        "vf": c.valid_from,
+                        "vu": c.valid_until,
+                        "rec": c.record_id,
+                        "source": c.source,
+                    }
                     for c in derived.consequences
                 ],
             )
@@ -110,15 +136,28 @@ class Store:
                     "CAST(:evidence AS jsonb), CAST(:details AS jsonb), :name) ON CONFLICT (proposal_id) DO NOTHING"
                 ),
                 [
-                    {"id": f"{code}:{p.proposal_id}", "code": code, "dept": p.department, "kind": p.kind,
-                     "title": p.title, "from": p.candidate_from, "evidence": as_json(list(p.evidence)),
-                     "details": as_json(p.details), "name": name}
+                    {
+                        "id": f"{code}:{p.proposal_id}",
+                        "code": code,
+                        "dept": p.department,
+                        "kind": p.kind,
+                        "title": p.title,
+                        "from": p.candidate_from,
+                        "evidence": as_json(list(p.evidence)),
+                        "details": as_json(p.details),
+                        "name": name,
+                    }
                     for p in derived.proposals
                 ],
             )
 
     async def population(
-        self, conn: AsyncConnection, rule_set: str, *, grades: Sequence[str] = (), levels: Sequence[str] = (),
+        self,
+        conn: AsyncConnection,
+        rule_set: str,
+        *,
+        grades: Sequence[str] = (),
+        levels: Sequence[str] = (),
         subject_kind: str | None = None,
     ) -> list[Member]:
         rows = await conn.execute(
@@ -139,10 +178,20 @@ class Store:
                 "period_to, seed, population_size, drawn_count, published, created_at) VALUES (:id, :dept, :name, "
                 ":matter, :rs, :pf, :pt, :seed, :size, :drawn, CAST(:published AS jsonb), :at)"
             ),
-            {"id": plan.plan_id, "dept": plan.department, "name": plan.plan_name, "matter": plan.matter,
-             "rs": plan.rule_set, "pf": plan.period_from, "pt": plan.period_to, "seed": plan.seed,
-             "size": plan.population_size, "drawn": plan.drawn_count, "published": as_json(plan.published),
-             "at": plan.created_at},
+            {
+                "id": plan.plan_id,
+                "dept": plan.department,
+                "name": plan.plan_name,
+                "matter": plan.matter,
+                "rs": plan.rule_set,
+                "pf": plan.period_from,
+                "pt": plan.period_to,
+                "seed": plan.seed,
+                "size": plan.population_size,
+                "drawn": plan.drawn_count,
+                "published": as_json(plan.published),
+                "at": plan.created_at,
+            },
         )
         if result.drawn:
             await conn.execute(
@@ -150,8 +199,15 @@ class Store:
                     f"INSERT INTO {self.s}.plan_subjects (plan_id, code, stratum, inspectors) "
                     "VALUES (:id, :code, :stratum, CAST(:inspectors AS jsonb))"
                 ),
-                [{"id": plan.plan_id, "code": d.code, "stratum": d.stratum, "inspectors": as_json(list(d.inspectors))}
-                 for d in result.drawn],
+                [
+                    {
+                        "id": plan.plan_id,
+                        "code": d.code,
+                        "stratum": d.stratum,
+                        "inspectors": as_json(list(d.inspectors)),
+                    }
+                    for d in result.drawn
+                ],
             )
 
     async def plans(self, conn: AsyncConnection, department: str | None, plan_id: str | None = None) -> list[PlanRow]:
@@ -164,7 +220,7 @@ class Store:
             ),
             {"dept": department, "id": plan_id},
         )
-        return [PlanRow(*r) for r in rows]
+        return [PlanRow(**r._mapping) for r in rows]
 
     async def plan_progress(self, conn: AsyncConnection, plan_id: str) -> list[dict[str, Any]]:
         """Each drawn subject with the inspection_result filed under the plan's task number, if any."""

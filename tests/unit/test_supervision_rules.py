@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
+from services.common.records import AcceptedRecord
 from services.supervision.rules import model
 from services.supervision.rules.derive import Grade, add_months, derive, effective_level
 from services.supervision.rules.sampling import Member, draw, redraw, stratify, stratum_size
 from tests import factories
 from tests.helpers import record_event
-from services.common.records import AcceptedRecord
 
 RULES = model.load(Path(__file__).resolve().parents[2] / "schemas")
 SUP = RULES.rule_sets["chongqing-amr"]
@@ -42,7 +42,8 @@ def test_a_plan_over_10000_subjects_draws_the_configured_ratio_per_stratum() -> 
     for stratum, codes in strata.items():
         assert drawn[stratum] == math.ceil(SUP.ratio(stratum) * len(codes)) == result.sizes[stratum]
     assert drawn["D/IV"] == len(strata["D/IV"])  # Ⅳ: every one (ratio 1.0)
-    assert drawn["A/I"] == 120 and drawn["C/III"] == 210
+    assert drawn["A/I"] == 120
+    assert drawn["C/III"] == 210
 
 
 def test_the_same_seed_redraws_the_same_subjects_and_another_seed_does_not() -> None:
@@ -89,7 +90,8 @@ def test_a_revoked_business_licence_puts_a_level_iv_subject_on_a_3_month_recheck
     derived = derive([accepted(revocation)], [Grade("chongqing-amr", "D", "IV", date(2026, 9, 15))], RULES)
     (recheck,) = [o for o in derived.obligations if o.kind == "revocation_recheck"]
     assert (recheck.department, recheck.due, recheck.done_on) == ("AMR", date(2026, 12, 15), None)
-    assert code and derived.level == "IV"
+    assert code
+    assert derived.level == "IV"
 
 
 def test_a_district_raises_a_level_but_never_lowers_it() -> None:
@@ -109,8 +111,13 @@ def test_twelve_points_in_three_years_propose_a_blacklist_to_the_deciding_depart
         r["data"]["points"] = points
         records.append(accepted(r, n))
     (proposal,) = derive(records, [], RULES).proposals
-    assert (proposal.department, proposal.kind, proposal.candidate_from) == ("AMR", "points_blacklist", date(2026, 10, 1))
-    assert proposal.details["points"] == 12 and proposal.details["proposed_until"] == "2029-10-01"
+    assert (proposal.department, proposal.kind, proposal.candidate_from) == (
+        "AMR",
+        "points_blacklist",
+        date(2026, 10, 1),
+    )
+    assert proposal.details["points"] == 12
+    assert proposal.details["proposed_until"] == "2029-10-01"
     assert not derive(records[1:], [], RULES).proposals  # 6 points: below the threshold
 
 

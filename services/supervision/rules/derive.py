@@ -117,7 +117,9 @@ def derive(records: Sequence[AcceptedRecord], grades: Sequence[Grade], rules: Su
         level = effective_level(grade.level, by_type.get(LEVEL_RAISE, []))
         mine = [i for i in inspections if i.department == sup.department]
         obligations += _patrol(sup.department, level, grade, mine, sup.patrol_months)
-        obligations += _revocation_rechecks(records, sup.department, level, mine, sup.revocation_recheck_months, sup.revocation_licence)
+        obligations += _revocation_rechecks(
+            records, sup.department, level, mine, sup.revocation_recheck_months, sup.revocation_licence
+        )
     consequences, evaluation_obligations = _evaluations(by_type.get(EVALUATION, []), inspections, rules)
     obligations += evaluation_obligations
     commitment_obligations, breaches = _commitments(by_type.get(COMMITMENT, []), rules)
@@ -127,7 +129,9 @@ def derive(records: Sequence[AcceptedRecord], grades: Sequence[Grade], rules: Su
     interview_obligations, overdue = _interviews(by_type.get(INTERVIEW, []), inspections, rules)
     obligations += interview_obligations
     proposals += overdue
-    return Derived(level=level, obligations=tuple(obligations), consequences=tuple(consequences), proposals=tuple(proposals))
+    return Derived(
+        level=level, obligations=tuple(obligations), consequences=tuple(consequences), proposals=tuple(proposals)
+    )
 
 
 def _first_after(inspections: Sequence[AcceptedRecord], day: date) -> AcceptedRecord | None:
@@ -143,7 +147,11 @@ def _inspected(i: AcceptedRecord) -> date:
 
 
 def _patrol(
-    department: str, level: str | None, grade: Grade, inspections: Sequence[AcceptedRecord], months: dict[str, int | None]
+    department: str,
+    level: str | None,
+    grade: Grade,
+    inspections: Sequence[AcceptedRecord],
+    months: dict[str, int | None],
 ) -> list[Obligation]:
     """The next routine patrol: `months` after the last one (or after the level took effect)."""
     every = months.get(level or "")
@@ -151,11 +159,20 @@ def _patrol(
         return []
     last = max((_inspected(i) for i in inspections), default=None)
     since = max(d for d in (grade.since, last) if d is not None)
-    return [Obligation(department, "patrol", add_months(since, every), since, f"{level} 类监管等级：每 {every} 个月至少巡查一次")]
+    return [
+        Obligation(
+            department, "patrol", add_months(since, every), since, f"{level} 类监管等级：每 {every} 个月至少巡查一次"
+        )
+    ]
 
 
 def _revocation_rechecks(
-    records: Sequence[AcceptedRecord], department: str, level: str | None, inspections: Sequence[AcceptedRecord], months: int, licence: str
+    records: Sequence[AcceptedRecord],
+    department: str,
+    level: str | None,
+    inspections: Sequence[AcceptedRecord],
+    months: int,
+    licence: str,
 ) -> list[Obligation]:
     """Ⅳ after a 吊销营业执照: a re-check within `months` of the revocation (000 L287)."""
     if level != "IV" or not records:
@@ -197,14 +214,24 @@ def _evaluations(
         until = _day(e.data.get("valid_until"))
         for kind, text in (("reward", c.reward), ("restriction", c.restriction)):
             if text:
-                consequences.append(Consequence(e.department, scale_name(rules, scale), grade, kind, text, start, until, e.record_id, c.source))
+                consequences.append(
+                    Consequence(
+                        e.department, scale_name(rules, scale), grade, kind, text, start, until, e.record_id, c.source
+                    )
+                )
         if c.inspections_per_year:
             every = 12 // c.inspections_per_year
             mine = [i for i in inspections if i.department == scale.department]
             last = max((_inspected(i) for i in mine if _inspected(i) >= start), default=start)
             obligations.append(
-                Obligation(scale.department, "evaluation_inspections", add_months(last, every), last,
-                           f"{scale_name(rules, scale)} {grade}：每年检查不少于 {c.inspections_per_year} 次（{c.source}）", (e.record_id,))
+                Obligation(
+                    scale.department,
+                    "evaluation_inspections",
+                    add_months(last, every),
+                    last,
+                    f"{scale_name(rules, scale)} {grade}：每年检查不少于 {c.inspections_per_year} 次（{c.source}）",
+                    (e.record_id,),
+                )
             )
     return consequences, obligations
 
@@ -218,21 +245,38 @@ def _points(evaluations: Sequence[AcceptedRecord], rules: SupervisionRules) -> l
     `cycle_years` before it reach the threshold, proposed once."""
     out = []
     for rule in rules.points_rules:
-        scored = [(e.decision_date, int(e.data.get("points") or 0), e.record_id) for e in evaluations if e.data.get("scale") == rule.scale]
+        scored = [
+            (e.decision_date, int(e.data.get("points") or 0), e.record_id)
+            for e in evaluations
+            if e.data.get("scale") == rule.scale
+        ]
         for i, (day, _, _) in enumerate(scored):
             window = [s for s in scored[: i + 1] if years_after(s[0], rule.cycle_years) >= day]
             total = sum(p for _, p, _ in window)
             if total >= rule.threshold:
                 out.append(
-                    Proposal(rule.deciding_department, "points_blacklist", rule.proposal, day, tuple(r for _, _, r in window),
-                             {"points": total, "threshold": rule.threshold, "cycle_years": rule.cycle_years,
-                              "proposed_until": years_after(day, rule.proposed_years).isoformat(), "source": rule.source})
+                    Proposal(
+                        rule.deciding_department,
+                        "points_blacklist",
+                        rule.proposal,
+                        day,
+                        tuple(r for _, _, r in window),
+                        {
+                            "points": total,
+                            "threshold": rule.threshold,
+                            "cycle_years": rule.cycle_years,
+                            "proposed_until": years_after(day, rule.proposed_years).isoformat(),
+                            "source": rule.source,
+                        },
+                    )
                 )
                 break
     return out
 
 
-def _commitments(commitments: Sequence[AcceptedRecord], rules: SupervisionRules) -> tuple[list[Obligation], list[Proposal]]:
+def _commitments(
+    commitments: Sequence[AcceptedRecord], rules: SupervisionRules
+) -> tuple[list[Obligation], list[Proposal]]:
     """告知承诺 / 容缺受理: delivery due at `fulfilment_deadline` (done by a 履行 of the same number); a 违诺
     opens the measures the catalogue names for the matter, in the accepting department's 待办."""
     by_no: dict[str, list[AcceptedRecord]] = {}
@@ -243,22 +287,44 @@ def _commitments(commitments: Sequence[AcceptedRecord], rules: SupervisionRules)
         made = next((c for c in events if c.data.get("event") == "作出"), None)
         kept = next((c for c in events if c.data.get("event") == "履行"), None)
         broken = next((c for c in events if c.data.get("event") == "违诺"), None)
-        if made is not None and made.data.get("commitment_kind") in DUE_COMMITMENTS and made.data.get("fulfilment_deadline"):
+        if (
+            made is not None
+            and made.data.get("commitment_kind") in DUE_COMMITMENTS
+            and made.data.get("fulfilment_deadline")
+        ):
             entry = rules.commitment(str(made.data.get("matter")))
             closed = kept or broken
             obligations.append(
-                Obligation(made.department, "commitment_due", date.fromisoformat(str(made.data["fulfilment_deadline"])), made.decision_date,
-                           f"{made.data.get('commitment_kind')}「{number}」：{entry.delivers}；核查方式：{entry.verification}",
-                           (made.record_id,), closed.decision_date if closed else None, closed.record_id if closed else None)
+                Obligation(
+                    made.department,
+                    "commitment_due",
+                    date.fromisoformat(str(made.data["fulfilment_deadline"])),
+                    made.decision_date,
+                    f"{made.data.get('commitment_kind')}「{number}」：{entry.delivers}；核查方式：{entry.verification}",
+                    (made.record_id,),
+                    closed.decision_date if closed else None,
+                    closed.record_id if closed else None,
+                )
             )
         if broken is not None:
             entry = rules.commitment(str(broken.data.get("matter")))
             proposals.append(
-                Proposal(broken.department, "commitment_breach", "违背信用承诺：启动承诺目录所列措施", broken.decision_date,
-                         (broken.record_id, *([made.record_id] if made else [])),
-                         {"commitment_no": number, "matter": broken.data.get("matter"), "measures": entry.on_breach,
-                          "document_kind": broken.data.get("document_kind"), "document_no": broken.data.get("document_no"),
-                          "related_record_id": (made or broken).data.get("related_record_id"), "source": entry.source})
+                Proposal(
+                    broken.department,
+                    "commitment_breach",
+                    "违背信用承诺：启动承诺目录所列措施",
+                    broken.decision_date,
+                    (broken.record_id, *([made.record_id] if made else [])),
+                    {
+                        "commitment_no": number,
+                        "matter": broken.data.get("matter"),
+                        "measures": entry.on_breach,
+                        "document_kind": broken.data.get("document_kind"),
+                        "document_no": broken.data.get("document_no"),
+                        "related_record_id": (made or broken).data.get("related_record_id"),
+                        "source": entry.source,
+                    },
+                )
             )
     return obligations, proposals
 
@@ -274,8 +340,16 @@ def _abnormal(listings: Sequence[AcceptedRecord], rules: SupervisionRules) -> li
         up = years_after(entry.decision_date, years) + timedelta(days=1)
         if any(entry.decision_date <= x.decision_date < up for x in exits):
             continue
-        out.append(Proposal(rules.escalations.abnormal_operation_department, "abnormal_3y", f"列入经营异常名录满 {years} 年未移出：拟列入严重违法失信名单",
-                            up, (entry.record_id,), {"listed_on": entry.decision_date.isoformat(), "source": "002 L108"}))
+        out.append(
+            Proposal(
+                rules.escalations.abnormal_operation_department,
+                "abnormal_3y",
+                f"列入经营异常名录满 {years} 年未移出：拟列入严重违法失信名单",
+                up,
+                (entry.record_id,),
+                {"listed_on": entry.decision_date.isoformat(), "source": "002 L108"},
+            )
+        )
     return out
 
 
@@ -293,9 +367,27 @@ def _interviews(
         mine = [x for x in inspections if x.department == i.department]
         done = _first_after(mine, i.decision_date)
         done_on = _inspected(done) if done else None
-        obligations.append(Obligation(i.department, "interview_rectification", deadline, i.decision_date,
-                                      f"约谈整改期限 {deadline.isoformat()}（003 L75）", (i.record_id,), done_on, done.record_id if done else None))
+        obligations.append(
+            Obligation(
+                i.department,
+                "interview_rectification",
+                deadline,
+                i.decision_date,
+                f"约谈整改期限 {deadline.isoformat()}（003 L75）",
+                (i.record_id,),
+                done_on,
+                done.record_id if done else None,
+            )
+        )
         if done_on is None or done_on > deadline:
-            proposals.append(Proposal(i.department, "interview_overdue", "约谈整改期限届满未见整改核查：拟采取进一步惩戒措施",
-                                      deadline + timedelta(days=1), (i.record_id,), {"deadline": deadline.isoformat(), "source": "003 L75"}))
+            proposals.append(
+                Proposal(
+                    i.department,
+                    "interview_overdue",
+                    "约谈整改期限届满未见整改核查：拟采取进一步惩戒措施",
+                    deadline + timedelta(days=1),
+                    (i.record_id,),
+                    {"deadline": deadline.isoformat(), "source": "003 L75"},
+                )
+            )
     return obligations, proposals

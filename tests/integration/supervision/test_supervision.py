@@ -35,9 +35,17 @@ def grade(code: str, new: str, level: str, effective: str = "2026-09-15") -> Clo
         type="cn.credit.grade.changed",
         subject=code,
         time=datetime.fromisoformat(f"{effective}T20:00:00+08:00"),
-        data={"code": code, "old_grade": None, "new_grade": new, "rule_set": "chongqing-amr",
-              "rule_set_version": "1", "effective_date": effective, "reason": "test",
-              "subject_kind": "legal_person", "supervision_level": level},
+        data={
+            "code": code,
+            "old_grade": None,
+            "new_grade": new,
+            "rule_set": "chongqing-amr",
+            "rule_set_version": "1",
+            "effective_date": effective,
+            "reason": "test",
+            "subject_kind": "legal_person",
+            "supervision_level": level,
+        },
     )
 
 
@@ -55,23 +63,32 @@ async def get(client: httpx.AsyncClient, tokens: dict[str, str], who: str, url: 
 
 
 async def test_revoked_subject_is_due_for_a_recheck_and_a_plan_is_drawn_published_and_redrawn(
-    supervision: httpx.AsyncClient, ingest: httpx.AsyncClient, tokens: dict[str, str],
-    grades_producer: AIOKafkaProducer, stack: Stack, stack_env: dict[str, str],
+    supervision: httpx.AsyncClient,
+    ingest: httpx.AsyncClient,
+    tokens: dict[str, str],
+    grades_producer: AIOKafkaProducer,
+    stack: Stack,
+    stack_env: dict[str, str],
 ) -> None:
-    revocation = factories.penalty(categories=("吊销许可证件",), fine=None, decision_date="2026-09-15",
-                                   name="示范县回查测试有限公司")
+    revocation = factories.penalty(
+        categories=("吊销许可证件",), fine=None, decision_date="2026-09-15", name="示范县回查测试有限公司"
+    )
     revoked = revocation["subject"]["code"]
     others = [factories.uscc() for _ in range(30)]
     await report(ingest, tokens, revocation)
-    await send_grades(grades_producer, stack_env,
-                      [grade(revoked, "D", "IV"), *(grade(c, "B", "II") for c in others)])
+    await send_grades(grades_producer, stack_env, [grade(revoked, "D", "IV"), *(grade(c, "B", "II") for c in others)])
 
     async def rechecked() -> Any:
         body = await get(supervision, tokens, "AMR", "/v1/supervision/patrol-due")
         return [i for i in body["items"] if i["code"] == revoked and i["kind"] == "revocation_recheck"]
 
     (item,) = await eventually(rechecked, what="the re-check on the patrol-due list")
-    assert (item["due"], item["level"], item["overdue"], item["record_ids"]) == ("2026-12-15", "IV", False, [revocation["id"]])
+    assert (item["due"], item["level"], item["overdue"], item["record_ids"]) == (
+        "2026-12-15",
+        "IV",
+        False,
+        [revocation["id"]],
+    )
     other_dept = await get(supervision, tokens, "TAX", "/v1/supervision/patrol-due")
     assert revoked not in {i["code"] for i in other_dept["items"]}
 
@@ -80,9 +97,15 @@ async def test_revoked_subject_is_due_for_a_recheck_and_a_plan_is_drawn_publishe
         return len({i["code"] for i in body["items"] if i["code"] in others}) == len(others)
 
     await eventually(graded, what="every graded subject's patrol")
-    plan_body = {"plan_name": "2026 年第四季度双随机抽查", "matter": "食品经营许可情况检查",
-                 "period_from": "2026-11-20", "period_to": "2026-12-31", "levels": ["II", "IV"],
-                 "inspectors": ["张三", "李四", "王五"], "seed": "issue-22-audit-seed"}
+    plan_body = {
+        "plan_name": "2026 年第四季度双随机抽查",
+        "matter": "食品经营许可情况检查",
+        "period_from": "2026-11-20",
+        "period_to": "2026-12-31",
+        "levels": ["II", "IV"],
+        "inspectors": ["张三", "李四", "王五"],
+        "seed": "issue-22-audit-seed",
+    }
     refused = await supervision.post("/v1/supervision/plans", json=plan_body, headers=bearer(tokens, "TAX"))
     assert refused.status_code == 403
     created = await supervision.post("/v1/supervision/plans", json=plan_body, headers=bearer(tokens, "AMR"))
@@ -161,7 +184,8 @@ async def test_a_tax_a_evaluation_gives_the_reward_until_its_validity_ends(
         return [c for c in body["consequences"] if c["kind"] == "reward"]
 
     (reward,) = await eventually(lambda: rewards("2027-03-31"), what="the 纳税 A reward")
-    assert reward["text"].startswith("绿色通道") and reward["valid_until"] == "2027-03-31"
+    assert reward["text"].startswith("绿色通道")
+    assert reward["valid_until"] == "2027-03-31"
     assert await rewards("2027-04-01") == []
 
 

@@ -117,5 +117,15 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("proposals", "consequences", "obligations", "plan_subjects", "plans", "grades", "records", "outbox", "inbox"):
+    for table in (
+        "proposals",
+        "consequences",
+        "obligations",
+        "plan_subjects",
+        "plans",
+        "grades",
+        "records",
+        "outbox",
+        "inbox",
+    ):
         op.drop_table(table, schema=_schema())
