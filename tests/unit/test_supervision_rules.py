@@ -131,3 +131,24 @@ def test_a_ratio_table_naming_no_level_is_refused(bad: dict[str, float]) -> None
     raw = RULES.rule_sets["chongqing-amr"].model_dump() | {"ratios": bad}
     with pytest.raises(ValueError, match="not <grade>/<level>"):
         model.RuleSetSupervision.model_validate(raw)
+
+
+def test_a_raise_shortens_the_patrol_period_and_three_years_abnormal_is_proposed() -> None:
+    raise_ = accepted(factories.fresh(factories.examples("supervision_level_raise")[0]))  # III, every 3 months
+    derived = derive([raise_], [Grade("chongqing-amr", "B", "II", date(2026, 6, 1))], RULES)
+    (patrol,) = [o for o in derived.obligations if o.kind == "patrol"]
+    assert (derived.level, patrol.due) == ("III", date(2026, 9, 1))
+    listing = factories.fresh(factories.examples("abnormal_operation_listing")[0])
+    listing["decision_date"] = listing["data"]["decision_date"] = "2023-05-10"
+    (proposal,) = derive([accepted(listing)], [], RULES).proposals
+    assert (proposal.kind, proposal.department, proposal.candidate_from) == ("abnormal_3y", "AMR", date(2026, 5, 11))
+
+
+def test_an_interview_deadline_passed_without_a_check_is_proposed() -> None:
+    interview = accepted(factories.fresh(factories.examples("supervision_interview")[0], "TAX"))
+    (proposal,) = derive([interview], [], RULES).proposals
+    assert (proposal.kind, proposal.department, proposal.candidate_from) == (
+        "interview_overdue",
+        "TAX",
+        date(2026, 9, 1),
+    )

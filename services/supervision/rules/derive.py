@@ -116,7 +116,9 @@ def derive(records: Sequence[AcceptedRecord], grades: Sequence[Grade], rules: Su
             continue
         level = effective_level(grade.level, by_type.get(LEVEL_RAISE, []))
         mine = [i for i in inspections if i.department == sup.department]
-        obligations += _patrol(sup.department, level, grade, mine, sup.patrol_months)
+        raises = by_type.get(LEVEL_RAISE, [])
+        shorter = min((int(r.data["patrol_months"]) for r in raises if r.data.get("patrol_months")), default=None)
+        obligations += _patrol(sup.department, level, grade, mine, sup.patrol_months, shorter)
         obligations += _revocation_rechecks(
             records, sup.department, level, mine, sup.revocation_recheck_months, sup.revocation_licence
         )
@@ -152,9 +154,13 @@ def _patrol(
     grade: Grade,
     inspections: Sequence[AcceptedRecord],
     months: dict[str, int | None],
+    raised_months: int | None = None,
 ) -> list[Obligation]:
-    """The next routine patrol: `months` after the last one (or after the level took effect)."""
+    """The next routine patrol: `months` after the last one (or after the level took effect); a district's
+    raise may shorten the period (每季度 / 每月, 000 L280), never lengthen it."""
     every = months.get(level or "")
+    if raised_months is not None:
+        every = raised_months if every is None else min(every, raised_months)
     if every is None:
         return []
     last = max((_inspected(i) for i in inspections), default=None)
