@@ -250,3 +250,31 @@ async def scorecard(
         for row in rows
     ]
     return FastJSONResponse({"month": chosen.label, "part": "feedback", "departments": items})
+
+
+@router.get("/v1/checks/compliance", summary="应查必查 compliance per department for a month (extension of API.md)")
+async def check_compliance(
+    request: Request,
+    principal: Caller,
+    month: Annotated[str, Query(description="YYYY-MM: licensing decisions of this month")],
+    department: Annotated[str | None, Query(max_length=32)] = None,
+) -> dict[str, Any]:
+    """How many of each department's licensing decisions were preceded by a restriction check about the
+    subject (001 L376; issue 22). A department sees its own."""
+    ctx = _ctx(request)
+    chosen = month_of(month)
+    department = department_scope(principal, department, "a department sees its own compliance only")
+    async with ctx.engine.connect() as conn:
+        rows = await ctx.store.check_compliance(conn, department=department, first=chosen.first, after=chosen.after)
+    await _log(ctx, principal, what="checks.compliance", subject=department or "*", purpose=None, answer=chosen.label)
+    items = [
+        {
+            "department": r["department"],
+            "decisions": r["decisions"],
+            "checked_first": r["checked_first"],
+            "rate": rate(r["checked_first"], r["decisions"]),
+            "unchecked_record_ids": list(r["unchecked"] or []),
+        }
+        for r in rows
+    ]
+    return {"month": chosen.label, "departments": items}
