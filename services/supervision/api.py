@@ -20,6 +20,7 @@ from services.common.auth import Principal, Role
 from services.common.http import ApiError, ApiProblem, department_scope, forbidden, require
 from services.common.outcomes import emit, outcome_event
 from services.supervision.handlers import SupervisionContext
+from services.supervision.rules.codes import detect
 from services.supervision.rules.model import LEVELS
 from services.supervision.rules.sampling import draw, stratify
 from services.supervision.store import PlanRow
@@ -28,6 +29,7 @@ router = APIRouter(tags=["supervision"])
 Reader = Annotated[Principal, Depends(require(Role.DEPARTMENT, Role.COUNTY, Role.AUDITOR))]
 Planner = Annotated[Principal, Depends(require(Role.DEPARTMENT))]
 SERVICE = "supervision"
+REGISTRATION_AUTHORITY = "AMR"  # the only department reporting subject_registration (catalogue)
 
 
 class PlanRequest(BaseModel):
@@ -301,6 +303,23 @@ async def get_evaluations(
         for r in rows
     ]
     return {"code": code, "on": day.isoformat(), "consequences": items}
+
+
+@router.get("/v1/supervision/code-conflicts", summary="重错码 warnings for the registration authority (003 L47)")
+async def get_code_conflicts(request: Request, who: Reader) -> dict[str, Any]:
+    """One code with names its registration never gave it; one registered name with several codes. For
+    the registration authority (AMR), the county and auditors; other departments are refused."""
+    ctx = ctx_of(request)
+    if who.role is Role.DEPARTMENT and who.department != REGISTRATION_AUTHORITY:
+        raise forbidden(f"重错码提示仅供登记机关 {REGISTRATION_AUTHORITY} 核实 (registration authority only)", "/")
+    await _log(ctx, who, "supervision.code_conflicts", "*")
+    async with ctx.engine.connect() as conn:
+        registered, reported = await ctx.store.names_and_codes(conn)
+    warnings = [
+        {"kind": w.kind, "key": w.key, "values": list(w.values), "record_ids": list(w.record_ids), "message": w.message}
+        for w in detect(registered, reported)
+    ]
+    return {"as_of": ctx.today().isoformat(), "warnings": warnings}
 
 
 @router.get("/v1/supervision/rules", summary="The supervision data in force (ratios, frequencies, consequences)")

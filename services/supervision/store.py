@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.common.db import sql
 from services.common.envelope import dumps
+from services.supervision.rules.codes import Registered, Reported
 from services.supervision.rules.derive import Derived, Grade
 from services.supervision.rules.sampling import Draw, Member
 
@@ -271,3 +272,24 @@ class Store:
             {"dept": department, "on": on},
         )
         return [dict(r._mapping) for r in rows]
+
+    async def names_and_codes(self, conn: AsyncConnection) -> tuple[list[Registered], list[Reported]]:
+        """Every registration (code, name, event) and every (code, name) a record reports, for 重错码."""
+        regs = await conn.execute(
+            sql(
+                "SELECT subject_code, COALESCE(record -> 'data' ->> 'name', record -> 'subject' ->> 'name') AS name, "
+                "record -> 'data' ->> 'event' AS event, decision_date, record_id "
+                f"FROM {self.s}.records WHERE record_type = 'subject_registration'"
+            )
+        )
+        registered = [
+            Registered(r.subject_code, r.name or "", r.event or "", r.decision_date, r.record_id) for r in regs
+        ]
+        rows = await conn.execute(
+            sql(
+                "SELECT subject_code, record -> 'subject' ->> 'name' AS name, department, record_id "
+                f"FROM {self.s}.records WHERE record -> 'subject' ->> 'kind' <> 'natural_person'"
+            )
+        )
+        reported = [Reported(r.subject_code, r.name or "", r.department, r.record_id) for r in rows if r.name]
+        return registered, reported

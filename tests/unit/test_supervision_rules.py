@@ -152,3 +152,23 @@ def test_an_interview_deadline_passed_without_a_check_is_proposed() -> None:
         "TAX",
         date(2026, 9, 1),
     )
+
+
+def test_code_conflicts_flag_foreign_names_and_shared_names_but_not_renames() -> None:
+    from services.supervision.rules.codes import Registered, Reported, detect
+
+    regs = [
+        Registered("C1", "甲公司", "设立", date(2020, 1, 1), "R1"),
+        Registered("C1", "甲乙公司", "变更", date(2024, 1, 1), "R2"),  # a lawful rename
+        Registered("C2", "丙公司", "设立", date(2020, 1, 1), "R3"),
+        Registered("C3", "丙公司", "设立", date(2021, 1, 1), "R4"),  # the same name, another code
+    ]
+    reported = [
+        Reported("C1", "甲公司", "TAX", "T1"),
+        Reported("C1", "甲乙公司", "AMR", "A1"),
+        Reported("C2", "丁公司", "HOUSING", "H1"),  # a name C2 was never registered under
+    ]
+    warnings = {(w.kind, w.key): w for w in detect(regs, reported)}
+    assert set(warnings) == {("one_code_many_names", "C2"), ("one_name_many_codes", "丙公司")}
+    assert warnings[("one_code_many_names", "C2")].record_ids == ("H1",)
+    assert warnings[("one_name_many_codes", "丙公司")].values == ("C2", "C3")

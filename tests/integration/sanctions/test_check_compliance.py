@@ -45,3 +45,12 @@ async def test_licences_checked_first_are_counted_and_the_others_named(
         "/v1/checks/compliance", params={"month": "2026-03", "department": "AMR"}, headers=bearer(tokens, "TAX")
     )
     assert other.status_code == 403
+
+
+async def test_the_measure_list_is_served_to_anyone(sanctions: httpx.AsyncClient) -> None:
+    response = await sanctions.get("/v1/measures")  # no token: public (001 L621)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["sanctions"]
+    assert all(m["legal_basis"]["document"] for m in body["sanctions"] + body["rewards"])
+    assert "administrative_licensing" in body["matters"]

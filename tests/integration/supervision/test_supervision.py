@@ -189,6 +189,26 @@ async def test_a_tax_a_evaluation_gives_the_reward_until_its_validity_ends(
     assert await rewards("2027-04-01") == []
 
 
+async def test_code_conflicts_are_warnings_for_the_registration_authority_only(
+    supervision: httpx.AsyncClient, ingest: httpx.AsyncClient, tokens: dict[str, str]
+) -> None:
+    penalty = factories.penalty(name="示范县重错码测试有限公司")
+    foreign = factories.fresh(penalty)
+    foreign["subject"]["name"] = foreign["data"]["CF_XDR_MC"] = "示范县另一名称有限公司"
+    await report(ingest, tokens, penalty)
+    await report(ingest, tokens, foreign)
+
+    async def flagged() -> Any:
+        body = await get(supervision, tokens, "AMR", "/v1/supervision/code-conflicts")
+        return [w for w in body["warnings"] if w["key"] == penalty["subject"]["code"]]
+
+    (warning,) = await eventually(flagged, what="the 重错码 warning")
+    assert warning["kind"] == "one_code_many_names"
+    assert sorted(warning["record_ids"]) == sorted([penalty["id"], foreign["id"]])
+    refused = await supervision.get("/v1/supervision/code-conflicts", headers=bearer(tokens, "TAX"))
+    assert refused.status_code == 403
+
+
 @pytest.fixture
 async def served(supervision: httpx.AsyncClient) -> AsyncIterator[str]:
     with socket.socket() as probe:
