@@ -239,13 +239,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = CommonSettings()
         return _run(args, settings)
-    except (DatabaseUnavailable, OperatorMistake, OSError, ValueError) as exc:
-        # OSError: a file or server that is not there; ValueError: a malformed key, URL or setting.
-        print(f"exchange: {_one_line(exc)}", file=sys.stderr)
-        return 2
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
         print(f"exchange: configuration: {problems}", file=sys.stderr)
+        return 2
+    except (DatabaseUnavailable, OperatorMistake, OSError, ValueError) as exc:
+        # OSError: a file or server that is not there; ValueError: a malformed key, URL or setting.
+        print(f"exchange: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("exchange: interrupted", file=sys.stderr)

@@ -277,7 +277,9 @@ async def replay(
     prefix = f"replay_{uuid.uuid4().hex[:8]}"
     scratch = {service: f"{prefix}_{service}" for service in ("grading", "sanctions")}
     report = ReplayReport(as_of=instant, scratch=scratch)
-    engine = create_engine(settings.database_url, pool_size=2)
+    # With the auditor's own scratch database, production is opened read-only: PostgreSQL itself refuses
+    # any write there, whatever the auditor's role could do.
+    engine = create_engine(settings.database_url, pool_size=2, read_only=scratch_database is not None)
     scratch_base = settings.database_url
     scratch_engine = engine
     if scratch_database is not None:

@@ -99,3 +99,20 @@ def test_production_guard_accepts_a_production_configuration_and_ignores_develop
     weak = production.model_copy(update={"kafka_password": production.kafka_password.__class__("exchange")})
     assert [p.split("=")[0].split(" ")[0] for p in production_problems(weak)] == ["EXCHANGE_KAFKA_PASSWORD"]
     assert production_problems(CommonSettings(EXCHANGE_ENVIRONMENT="development")) == []
+
+
+def test_replay_reports_every_difference_not_the_first_ten() -> None:
+    from services.audit.replay_compare import TABLES, TableComparison
+
+    diff = TableComparison(
+        TABLES[0],
+        live_rows=40,
+        rebuilt_rows=15,
+        digest="x",
+        only_live=[f"code{i}" for i in range(25)],
+        differing=[(f"k{i}", {"grade": ("A", "B")}) for i in range(12)],
+    )
+    lines = diff.lines()
+    assert sum("only in live" in line for line in lines) == 25
+    assert sum("grade: live=" in line for line in lines) == 12
+    assert len(diff.as_dict()["only_live"]) == 25
