@@ -15,7 +15,7 @@
     exchange audit verify-receipts [--department X] [--public-key PEM|JSON] [--ingest-url URL] [--json]
     exchange audit access --subject <credit code or ID number> [--json]
     exchange audit replay [--as-of YYYY-MM-DDTHH:MM:SS+08:00] [--keep] [--scratch-url URL] [--json]
-    exchange dlq list [--service S] [--topic T]       dead-lettered events, their state and error
+    exchange dlq list [--service S] [--topic T] [--json]   dead-lettered events, their state and error
     exchange dlq redrive --service S (--event-id ID ... | --all) [--wait SECONDS]
 
 Configuration comes from the environment (DATABASE_URL, KAFKA_BOOTSTRAP, EXCHANGE_*), e.g. after
@@ -220,6 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     dlq_list = dlq_sub.add_parser("list", help="dead-lettered events with their inbox state and error")
     dlq_list.add_argument("--service", choices=["grading", "sanctions", "publish"])
     dlq_list.add_argument("--topic", help="the topic the events were first read from (with or without prefix)")
+    dlq_list.add_argument("--json", action="store_true")
     dlq_redrive = dlq_sub.add_parser(
         "redrive", help="after a fix, send dead-lettered events back to their service (each is applied once)"
     )
@@ -367,7 +368,8 @@ def _run(args: argparse.Namespace, settings: CommonSettings) -> int:
         auth = KafkaAuth.from_settings(settings)
         if args.action == "list":
             return print_list(
-                asyncio.run(list_dead_letters(settings, service=args.service, topic=args.topic, auth=auth))
+                asyncio.run(list_dead_letters(settings, service=args.service, topic=args.topic, auth=auth)),
+                as_json=args.json,
             )
         report = asyncio.run(
             redrive(

@@ -161,6 +161,9 @@ def test_operator_commands_answer_json_and_refuse_mistakes_in_one_line(
     assert exchange(["audit", "access", "--subject", factories.uscc(), "--json"]) == 0
     assert orjson.loads(capsys.readouterr().out) == []
 
+    assert exchange(["dlq", "list", "--service", "grading", "--json"]) == 0
+    assert isinstance(orjson.loads(capsys.readouterr().out), list)
+
 
 def test_a_bad_setting_is_one_line_not_a_traceback(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
