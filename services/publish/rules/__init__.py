@@ -7,6 +7,8 @@ Files and symbols:
   :func:`publicity_window` (rule set by decision date, minimum/maximum end), :func:`add_months`.
 - ``masking.py``: :func:`public_view` (public and masked fields only; deny by default).
 - ``disclosure.py``: :func:`should_publish`, :func:`disclosure_state` (7-working-day clock).
+- ``lists.py``: :data:`LIST_RULES`, :func:`list_decisions` (名单 entries published while in force; no
+  7-working-day clock), :func:`list_events` (what the county platform learns on ``outcomes.lists``).
 
 Checklist when extending: a new disclosure type needs an entry under ``record_types`` in every rule set
 (or it is not published, with a reason); a new 处罚类别 needs a line in ``severity.yaml``
@@ -23,7 +25,16 @@ from services.publish.rules.disclosure import (
     disclosure_state,
     should_publish,
 )
-from services.publish.rules.masking import public_view
+from services.publish.rules.lists import (
+    LIST_RULES,
+    ListDecision,
+    ListRule,
+    list_decisions,
+    list_events,
+    list_rule,
+    shown_persons,
+)
+from services.publish.rules.masking import public_view, shared_view
 from services.publish.rules.publicity import (
     PublicityRules,
     PublicityRulesError,
@@ -43,9 +54,12 @@ from services.publish.rules.severity import (
 )
 
 __all__ = [
+    "LIST_RULES",
     "ClockState",
     "Decision",
     "DisclosureState",
+    "ListDecision",
+    "ListRule",
     "PublicityRuleSet",
     "PublicityRules",
     "PublicityRulesError",
@@ -56,11 +70,16 @@ __all__ = [
     "SeverityTable",
     "add_months",
     "disclosure_state",
+    "list_decisions",
+    "list_events",
+    "list_rule",
     "listed_document_numbers",
     "load_publicity_rules",
     "public_view",
     "publicity_window",
     "severity_of",
+    "shared_view",
     "should_publish",
+    "shown_persons",
     "subject_kind_of",
 ]
