@@ -266,7 +266,7 @@ def _entry(
         ends.append((until + timedelta(days=1), "expired", None, None))
     if as_of < record.decision_date:
         listing["state"] = NOT_YET
-        return ListDecision(ENTRY, False, f"not decided yet on {as_of}", until, None, listing)
+        return ListDecision(ENTRY, False, f"not decided yet ({record.decision_date})", until, None, listing)
     if ends:
         ended_on, end, by, action = min(ends, key=lambda e: e[0])
         listing.update(state=ENDED, end=end, ended_on=ended_on.isoformat())
@@ -308,9 +308,7 @@ def _exit(rule: ListRule, item: EffectiveRecord, ends: list[str], as_of: date) -
             EXIT, False, "the subject was a minor on the decision date: not published", until, None, listing
         )
     if not record.decision_date <= as_of <= until:
-        return ListDecision(
-            EXIT, False, f"published {record.decision_date} through {until}; not on {as_of}", until, None, listing
-        )
+        return ListDecision(EXIT, False, f"published {record.decision_date} through {until} only", until, None, listing)
     return ListDecision(
         EXIT, True, f"published for {months} months, through {until}", until, until + timedelta(days=1), listing
     )

@@ -26,7 +26,11 @@ def list_record(
     envelope = copy.deepcopy(factories.examples(record_type)[index])
     department = envelope["id"].split("-", 1)[0]
     envelope["id"] = factories.record_id(department)
-    envelope["subject"] = subject or {"kind": "legal_person", "code": factories.uscc(), "name": "示范县测试名单有限公司"}
+    envelope["subject"] = subject or {
+        "kind": "legal_person",
+        "code": factories.uscc(),
+        "name": "示范县测试名单有限公司",
+    }
     envelope["decision_date"] = decided
     envelope["data"].update({"decision_date": decided, **data})
     envelope["data"] = {k: v for k, v in envelope["data"].items() if v is not None}
