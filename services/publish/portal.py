@@ -171,7 +171,8 @@ async def subject(
         items, total, following = await _paged(ctx, code, cursor)
     except store.ReadsUnavailable:
         return _unavailable()
-    listed = [orjson.loads(body) for _, _, body in on_lists]
+    # Entries only: a commitment's published 履行 / 违诺 record is not a list the subject is on.
+    listed = [item for _, _, body in on_lists if (item := orjson.loads(body)).get("listing", {}).get("kind") == "entry"]
     name = (items or listed)[0]["subject"]["name"] if items or listed else None
     return _page(
         "subject.html",
