@@ -28,6 +28,7 @@ OUTCOME_PRODUCERS: dict[str, str] = {
     "outcomes.objections": "publish",
     "outcomes.repairs": "publish",
     "outcomes.supervision": "supervision",
+    "outcomes.lists": "publish",
 }
 # Outcome topics a consuming service reads besides every record topic (services/sanctions/app.py).
 EXTRA_CONSUMED: dict[str, tuple[str, ...]] = {
