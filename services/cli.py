@@ -17,6 +17,7 @@
     exchange audit replay [--as-of YYYY-MM-DDTHH:MM:SS+08:00] [--keep] [--scratch-url URL] [--json]
     exchange dlq list [--service S] [--topic T] [--json]   dead-lettered events, their state and error
     exchange dlq redrive --service S (--event-id ID ... | --all) [--wait SECONDS]
+    exchange supervision redraw [--plan PLAN-ID] [--json]   re-draw published 双随机 plans and compare
 
 Configuration comes from the environment (DATABASE_URL, KAFKA_BOOTSTRAP, EXCHANGE_*), e.g. after
 `source .run/stack.env`.
@@ -218,19 +219,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     dlq_cmd = sub.add_parser("dlq", help="dead-lettered events: list them, re-drive them after a fix")
     dlq_sub = dlq_cmd.add_subparsers(dest="action", required=True)
     dlq_list = dlq_sub.add_parser("list", help="dead-lettered events with their inbox state and error")
-    dlq_list.add_argument("--service", choices=["grading", "sanctions", "publish"])
+    dlq_list.add_argument("--service", choices=["grading", "sanctions", "publish", "supervision"])
     dlq_list.add_argument("--topic", help="the topic the events were first read from (with or without prefix)")
     dlq_list.add_argument("--json", action="store_true")
     dlq_redrive = dlq_sub.add_parser(
         "redrive", help="after a fix, send dead-lettered events back to their service (each is applied once)"
     )
-    dlq_redrive.add_argument("--service", choices=["grading", "sanctions", "publish"], required=True)
+    dlq_redrive.add_argument("--service", choices=["grading", "sanctions", "publish", "supervision"], required=True)
     which = dlq_redrive.add_mutually_exclusive_group(required=True)
     which.add_argument("--event-id", action="append", dest="event_ids", metavar="ID", help="repeatable")
     which.add_argument("--all", action="store_true", help="every event the service has dead-lettered")
     dlq_redrive.add_argument(
         "--wait", type=float, default=0.0, metavar="SECONDS", help="wait for the service to apply them"
     )
+    supervision_cmd = sub.add_parser("supervision", help="credit-based supervision (issue 22)")
+    supervision_sub = supervision_cmd.add_subparsers(dest="action", required=True)
+    redraw_cmd = supervision_sub.add_parser("redraw", help="re-draw published 双随机 plans from their events")
+    redraw_cmd.add_argument("--plan", help="one plan id (default: every plan on outcomes.supervision)")
+    redraw_cmd.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
 
     from pydantic import ValidationError
@@ -287,12 +293,33 @@ def _backup(args: argparse.Namespace, settings: CommonSettings) -> int:
     return 0
 
 
+def _supervision_redraw(args: argparse.Namespace, settings: CommonSettings) -> int:
+    """Exit 0 when every plan re-draws to what was published, 1 when one does not (or none is found)."""
+    import json
+    from dataclasses import asdict
+
+    from services.supervision.redraw import check_plans
+
+    checked = asyncio.run(check_plans(settings, args.plan))
+    if args.json:
+        print(json.dumps([asdict(c) for c in checked], ensure_ascii=False))
+    else:
+        for c in checked:
+            verdict = "matches" if c.matches else "DOES NOT MATCH"
+            print(f"{c.plan_id} ({c.department}): {c.drawn} of {c.population_size} drawn; re-draw {verdict}")
+        if not checked:
+            print("no published plan" + (f" {args.plan}" if args.plan else ""))
+    return 0 if checked and all(c.matches for c in checked) else 1
+
+
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
 
 
 def _run(args: argparse.Namespace, settings: CommonSettings) -> int:
+    if args.command == "supervision":
+        return _supervision_redraw(args, settings)
     if args.command == "migrate":
         from services.common.migrations import upgrade_all
 

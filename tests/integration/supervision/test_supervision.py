@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sys
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -119,6 +120,13 @@ async def test_revoked_subject_is_due_for_a_recheck_and_a_plan_is_drawn_publishe
     message = await find_on_topic(stack.bootstrap, topic, lambda m: m.key == plan["plan_id"].encode())
     published = orjson.loads(message.value or b"{}")
     assert redraw(published) == plan["drawn"]
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "services.cli", "supervision", "redraw", "--plan", plan["plan_id"], "--json",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    assert orjson.loads(out)[0]["matches"] is True
     audit = stack_env["EXCHANGE_TOPIC_PREFIX"] + "audit.access"
     logged = await find_on_topic(stack.bootstrap, audit, lambda m: m.key == plan["plan_id"].encode())
     assert orjson.loads(logged.value or b"{}")["seed"] == "issue-22-audit-seed"
