@@ -22,6 +22,7 @@ def create_app(settings: SupervisionSettings | None = None, clock: Clock | None 
     settings = settings or SupervisionSettings()
     catalogue = load_catalogue(settings.schemas_dir)
     rules = model.load(settings.schemas_dir, departments=set(catalogue.departments))
+    severity = model.load_severity(settings.schemas_dir, rules)
     calendar = WorkingDayCalendar.load(settings.schemas_dir / "calendar" / "overrides.yaml")
 
     def build(app: FastAPI, runtime: ServiceRuntime, clock: Clock) -> ConsumerParts:
@@ -33,6 +34,7 @@ def create_app(settings: SupervisionSettings | None = None, clock: Clock | None 
             outcome_topic=settings.topic("outcomes.supervision"),
             audit_topic=settings.topic("audit.access"),
             calendar=calendar,
+            severity=severity,
         )
         app.state.supervision = ctx
         handler = SupervisionHandler(ctx)

@@ -13,6 +13,7 @@ from services.common.calendar import WorkingDayCalendar
 from services.common.clock import Clock, shanghai_date
 from services.common.envelope import CloudEvent
 from services.common.records import AcceptedRecord, store_received_record, subject_records
+from services.common.severity import SeverityTable
 from services.supervision.rules.derive import Grade, derive
 from services.supervision.rules.model import SupervisionRules
 from services.supervision.store import Store
@@ -35,6 +36,7 @@ class SupervisionContext:
     outcome_topic: str  # settings.topic("outcomes.supervision")
     audit_topic: str  # settings.topic("audit.access")
     calendar: WorkingDayCalendar
+    severity: SeverityTable | None = None
     service: str = "supervision"
 
     def today(self) -> date:
@@ -89,7 +91,7 @@ class SupervisionHandler:
         await self.store.lock_subject(conn, code)
         records = await subject_records(conn, self.store.s, code)
         grades = await self.store.grades_of(conn, code)
-        derived = derive(records, grades, self.ctx.rules)
+        derived = derive(records, grades, self.ctx.rules, self.ctx.severity)
         latest = max(records, key=lambda r: (r.decision_date, r.record_id), default=None)
         name = str(latest.record["subject"].get("name") or "") or None if latest else None
         await self.store.replace_derived(conn, code, derived, name)

@@ -172,3 +172,15 @@ def test_code_conflicts_flag_foreign_names_and_shared_names_but_not_renames() ->
     assert set(warnings) == {("one_code_many_names", "C2"), ("one_name_many_codes", "丙公司")}
     assert warnings[("one_code_many_names", "C2")].record_ids == ("H1",)
     assert warnings[("one_name_many_codes", "丙公司")].values == ("C2", "C3")
+
+
+def test_three_light_penalties_of_one_kind_in_two_years_propose_stricter_supervision() -> None:
+    severity = model.load_severity(Path(__file__).resolve().parents[2] / "schemas", RULES)
+    code = factories.uscc()
+    warnings = []
+    for n, day in enumerate(["2025-01-10", "2025-09-01", "2026-11-02"], start=1):
+        p = factories.penalty(code=code, categories=("警告",), fine=None, decision_date=day)
+        warnings.append(accepted(p, n))
+    (proposal,) = derive(warnings, [], RULES, severity).proposals
+    assert (proposal.kind, proposal.department, proposal.candidate_from) == ("repeated_light", "AMR", date(2026, 11, 2))
+    assert not derive(warnings[:2], [], RULES, severity).proposals

@@ -16,6 +16,7 @@ from typing import Any
 
 from services.common.amendments import effective_records
 from services.common.records import AcceptedRecord
+from services.common.severity import Severity, SeverityTable, listed_document_numbers, severity_of
 from services.grading.rules.credit_file import build_credit_file, years_after
 from services.supervision.rules.model import LEVELS, SupervisionRules
 
@@ -25,6 +26,7 @@ LEVEL_RAISE = "supervision_level_raise"
 COMMITMENT = "credit_commitment"
 INTERVIEW = "supervision_interview"
 ABNORMAL = "abnormal_operation_listing"
+PENALTY = "administrative_penalty"
 DUE_COMMITMENTS = frozenset({"容缺受理型", "证明事项告知承诺型", "审批替代型"})
 """Commitments whose acceptance rests on something delivered later (告知承诺 / 容缺受理)."""
 
@@ -102,7 +104,12 @@ def effective_level(grade_level: str | None, raises: Sequence[AcceptedRecord]) -
     return max(levels, key=LEVELS.index) if levels else None
 
 
-def derive(records: Sequence[AcceptedRecord], grades: Sequence[Grade], rules: SupervisionRules) -> Derived:
+def derive(
+    records: Sequence[AcceptedRecord],
+    grades: Sequence[Grade],
+    rules: SupervisionRules,
+    severity: SeverityTable | None = None,
+) -> Derived:
     kept = [e.record for e in effective_records(records)]
     by_type: dict[str, list[AcceptedRecord]] = {}
     for r in sorted(kept, key=lambda r: (r.decision_date, r.record_id)):
@@ -128,6 +135,8 @@ def derive(records: Sequence[AcceptedRecord], grades: Sequence[Grade], rules: Su
     obligations += commitment_obligations
     proposals = [*_points(by_type.get(EVALUATION, []), rules), *breaches]
     proposals += _abnormal(by_type.get(ABNORMAL, []), rules)
+    if severity is not None:
+        proposals += _repeated_light(by_type.get(PENALTY, []), kept, severity, rules)
     interview_obligations, overdue = _interviews(by_type.get(INTERVIEW, []), inspections, rules)
     obligations += interview_obligations
     proposals += overdue
@@ -397,3 +406,39 @@ def _interviews(
                 )
             )
     return obligations, proposals
+
+
+def _repeated_light(
+    penalties: Sequence[AcceptedRecord],
+    kept: Sequence[AcceptedRecord],
+    severity: SeverityTable,
+    rules: SupervisionRules,
+) -> list[Proposal]:
+    """多次发生同一类型轻微失信行为 (004 L73): the first day on which one department's 轻微 penalties for the
+    same 违法行为 within the window reach the count puts one proposal in that department's 待办."""
+    esc = rules.escalations
+    listed = listed_document_numbers(kept)
+    groups: dict[tuple[str, str], list[tuple[date, str]]] = {}
+    for p in penalties:
+        if severity_of(p, severity, listed_documents=listed).severity is not Severity.MINOR:
+            continue
+        day = _day(p.data.get("CF_JDRQ")) or p.decision_date
+        groups.setdefault((p.department, str(p.data.get("CF_WFXW") or "")), []).append((day, p.record_id))
+    out = []
+    for (department, violation), found in sorted(groups.items()):
+        found.sort()
+        for i, (day, _) in enumerate(found):
+            window = [f for f in found[: i + 1] if years_after(f[0], esc.repeated_light_years) >= day]
+            if len(window) >= esc.repeated_light_count:
+                out.append(
+                    Proposal(
+                        department,
+                        "repeated_light",
+                        "多次发生同一类型轻微失信行为：可视情节加大监管力度",
+                        day,
+                        tuple(r for _, r in window),
+                        {"violation": violation, "count": len(window), "source": "004 L73"},
+                    )
+                )
+                break
+    return out

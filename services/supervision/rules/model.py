@@ -10,6 +10,8 @@ from typing import Annotated
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from services.common.severity import SeverityTable, load_severity_table
+
 SUPERVISION_FILE = Path("rulesets/supervision/supervision.yaml")
 LEVELS = ("I", "II", "III", "IV")
 Ratio = Annotated[float, Field(ge=0, le=1)]
@@ -77,6 +79,10 @@ class Escalations(_Closed):
     abnormal_operation_years: int = Field(gt=0)
     abnormal_operation_department: str
     interview_overdue: bool
+    repeated_light_count: int = Field(ge=2)
+    repeated_light_years: int = Field(gt=0)
+    severity_table: str
+    """Path of the shared severity table, relative to the supervision file."""
 
 
 class CommitmentEntry(_Closed):
@@ -111,6 +117,11 @@ class SupervisionRules(_Closed):
         named |= {s.department for s in self.evaluation_scales.values()}
         named |= {p.deciding_department for p in self.points_rules}
         return named | {self.escalations.abnormal_operation_department}
+
+
+def load_severity(schemas_dir: Path, rules: SupervisionRules) -> SeverityTable:
+    """The shared 轻微 / 一般 / 严重 table the repeated-light escalation counts with."""
+    return load_severity_table(((schemas_dir / SUPERVISION_FILE).parent / rules.escalations.severity_table).resolve())
 
 
 def load(schemas_dir: Path, departments: set[str] | None = None) -> SupervisionRules:
