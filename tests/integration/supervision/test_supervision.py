@@ -9,6 +9,7 @@ import socket
 import sys
 from collections.abc import AsyncIterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,6 +26,7 @@ from tests import factories
 from tests.helpers import eventually, find_on_topic
 from tests.integration.sanctions.support import bearer, report
 
+ARTIFACTS = Path(__file__).resolve().parents[3] / ".run" / "artifacts" / "supervision"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
@@ -254,10 +256,13 @@ async def test_the_department_plans_and_reads_its_lists_in_the_browser(
             await page.get_by_role("button", name="抽取并公开").click()
             await page.get_by_role("heading", name="浏览器测试抽查计划").wait_for()
             assert "随机种子" in await page.content()
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            await page.screenshot(path=str(ARTIFACTS / "plan.png"), full_page=True)
             await page.get_by_role("link", name="巡查待办").click()
             await page.get_by_role("heading", name="巡查待办").wait_for()
             await page.get_by_role("link", name="惩戒建议待办").click()
             await page.get_by_role("heading", name="惩戒建议待办").wait_for()
             assert "平台不作认定" in await page.content()
+            await page.screenshot(path=str(ARTIFACTS / "proposals.png"), full_page=True)
         finally:
             await browser.close()
