@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from services.common.calendar import WorkingDayCalendar
 from services.common.catalogue import load_catalogue
 from services.common.clock import Clock, SystemClock, shanghai_date
+from services.common.db import asyncpg_dsn
 from services.common.http import NO_OPEN_TELEMETRY, FastJSONResponse, install_error_handlers, install_health
 from services.common.jurisdiction import load_service_levels
 from services.common.metrics import RequestMetrics
@@ -44,7 +45,7 @@ def create_app(settings: IngestSettings | None = None, clock: Clock | None = Non
         signer = ReceiptSigner.from_file(settings.signing_key_file)
         relay = runtime.start_relay()
         writer = ReceiptWriter(
-            runtime.engine,
+            asyncpg_dsn(settings.database_url),
             signer=signer,
             calendar=calendar,
             clock=clock,
