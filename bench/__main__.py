@@ -18,7 +18,7 @@ from bench.config import BenchConfig
 from bench.consumers import s2, s3
 from bench.report import environment, print_report, write_json
 from bench.runner import Bench, Row
-from bench.scenarios import db_baseline, http_baseline, kafka_baseline, s1, s1b, s4
+from bench.scenarios import db_baseline, http_baseline, kafka_baseline, s1, s1b, s4, s4b
 from bench.stack import BenchStack
 
 STEPS: list[tuple[str, str, Callable[[Bench], None]]] = [
@@ -30,6 +30,7 @@ STEPS: list[tuple[str, str, Callable[[Bench], None]]] = [
     ("S3", "S3 replay (and the bare consumer baseline)", s3),
     ("S2", "S2 full pipeline", s2),
     ("S4", "S4 public queries", s4),
+    ("S4b", "S4b portal HTML pages", s4b),
 ]
 
 

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
+from starlette.routing import BaseRoute, Route
 
 from services.common.auth import Principal, Role
 from services.common.clock import Clock, shanghai_date
@@ -324,3 +325,11 @@ async def get_scorecard(
             }
         )
     return FastJSONResponse({"month": chosen.label, "part": "reporting", "departments": rows})
+
+
+def fast_routes() -> list[BaseRoute]:
+    """POST /v1/records and /v1/records:batch as plain Starlette routes (app.py puts them first)."""
+    return [
+        Route("/v1/records", post_record, methods=["POST"]),
+        Route("/v1/records:batch", post_batch, methods=["POST"]),
+    ]
