@@ -31,7 +31,7 @@ from services.common.settings import CommonSettings
 from services.topics import KAFKA_USERS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SERVICES = ("ingest", "grading", "sanctions", "publish")
+SERVICES = ("ingest", "grading", "sanctions", "publish", "reports")
 DEMO_DEPARTMENTS = {
     "AMR": "市场监管局",
     "TAX": "税务局",
@@ -48,7 +48,7 @@ class StackConfig:
     controller_port: int = 19093
     pg_port: int = 55432
     service_ports: dict[str, int] = field(
-        default_factory=lambda: {"ingest": 8001, "grading": 8002, "sanctions": 8003, "publish": 8004}
+        default_factory=lambda: {"ingest": 8001, "grading": 8002, "sanctions": 8003, "publish": 8004, "reports": 8005}
     )
     topic_prefix: str = "exchange."
     external_kafka: str | None = field(default_factory=lambda: os.environ.get("KAFKA_BOOTSTRAP"))
@@ -113,6 +113,12 @@ class Stack:
             "EXCHANGE_TOPIC_PREFIX": self.config.topic_prefix,
             **self.kafka_auth().env(),
             "INGEST_SIGNING_KEY_FILE": str(self.signing_key_file),
+            # Reports carry their own key (rotated apart from receipts); the URLs printed on a report and
+            # the links between the portal (publish) and the verification page (reports).
+            "REPORTS_SIGNING_KEY_FILE": str(self.config.state_dir / "keys" / "report-ed25519.pem"),
+            "REPORTS_PUBLIC_URL": self.service_url("reports"),
+            "REPORTS_PORTAL_URL": self.service_url("publish") + "/",
+            "PUBLISH_REPORTS_URL": self.service_url("reports"),
             **{f"{svc.upper()}_PORT": str(port) for svc, port in self.config.service_ports.items()},
         }
 
