@@ -17,6 +17,7 @@ from types import FrameType
 from bench.config import BenchConfig
 from bench.consumers import s2, s3
 from bench.report import environment, print_report, write_json
+from bench.reports import s5
 from bench.runner import Bench, Row
 from bench.scenarios import db_baseline, http_baseline, kafka_baseline, s1, s1b, s4
 from bench.stack import BenchStack
@@ -30,6 +31,7 @@ STEPS: list[tuple[str, str, Callable[[Bench], None]]] = [
     ("S3", "S3 replay (and the bare consumer baseline)", s3),
     ("S2", "S2 full pipeline", s2),
     ("S4", "S4 public queries", s4),
+    ("S5", "S5 credit reports and batch checks", s5),
 ]
 
 

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from services.common.identifiers import check_citizen_id
 from services.publish import filing, objections, repairs, store
 from services.publish.api import find_published, is_code
 from services.publish.context import PublishContext
@@ -84,9 +85,18 @@ def _limiter(request: Request) -> RateLimit:
     return limiter
 
 
+def link_reports(reports_url: str) -> None:
+    """Where the report buttons post and 报告核验 links to (the reports service, issue 16)."""
+    _TEMPLATES.globals["reports_url"] = reports_url.rstrip("/")
+
+
 def _page(template: str, status: int = 200, **values: Any) -> HTMLResponse:
     html = _TEMPLATES.get_template(template).render(**values)
-    headers = {"Content-Security-Policy": "default-src 'self'; form-action 'self'", "X-Content-Type-Options": "nosniff"}
+    reports = _TEMPLATES.globals.get("reports_url", "")
+    headers = {
+        "Content-Security-Policy": f"default-src 'self'; form-action 'self' {reports}".rstrip(),
+        "X-Content-Type-Options": "nosniff",
+    }
     return HTMLResponse(html, status_code=status, headers=headers)
 
 
@@ -124,7 +134,8 @@ async def subject(request: Request, code: str) -> HTMLResponse:
         return _unavailable()
     items = [orjson.loads(body) for _, _, body in rows]
     name = items[0]["subject"]["name"] if items else None
-    return _page("subject.html", code=code.upper(), name=name, items=items)
+    person = check_citizen_id(code.upper()).ok
+    return _page("subject.html", code=code.upper(), name=name, items=items, offers_report=not person)
 
 
 @router.get("/records/{public_id}", response_class=HTMLResponse)
