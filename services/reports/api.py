@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.auth import Principal, Role
+from services.common.clock import SHANGHAI
 from services.common.errors import ApiError
 from services.common.http import ApiProblem, FastJSONResponse, require
 from services.common.identifiers import check_citizen_id, check_uscc
@@ -162,7 +163,7 @@ async def issue_report(
         matter=matter,
         matter_label=ctx.matters.get(matter) if matter else None,
     )
-    now = ctx.now()
+    now = ctx.now().astimezone(SHANGHAI)
     issued_on = ctx.today()
     requester = principal.department or principal.role.value if principal else "public"
     requester_name = principal.name if principal else "信用主体本人（信用网站自助查询）"
@@ -554,7 +555,7 @@ async def post_batch_check(request: Request, principal: Department, body: CheckR
     counts: dict[str, int] = {}
     for a in answers:
         counts[a["result"]] = counts.get(a["result"], 0) + 1
-    now = ctx.now()
+    now = ctx.now().astimezone(SHANGHAI)
     async with engine.begin() as conn:
         seq = await store.next_number(conn, ctx.schema, "check_seq")
         number = f"XYHC-{ctx.today():%Y%m%d}-{seq:07d}"
