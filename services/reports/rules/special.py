@@ -11,9 +11,18 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
+from services.common.amendments import effective_records
 from services.common.catalogue import Catalogue
 from services.common.records import AcceptedRecord
-from services.reports.rules.view import LISTS, Outcome, credit_view, known_by
+from services.reports.rules.view import (
+    ADVERSE_TYPES,
+    Outcome,
+    known_by,
+    lists_in_force,
+    repaired_records,
+    sanctions_for,
+    three_years_before,
+)
 
 # The areas a 专项信用报告 speaks for (the certificates counties accept it in place of).
 AREAS: tuple[str, ...] = (
@@ -61,22 +70,34 @@ def check_answer(
 ) -> dict[str, Any]:
     """One subject's answer in a batch check (应查必查): ``unknown`` (the exchange has nothing on it),
     ``restricted`` (a measure in force for the matter prohibits or restricts it, or a serious list entry
-    is in force), ``attention`` (an adverse record in the last three years, or a measure that only asks
-    for strict review), else ``clear``."""
-    if not any(known_by(r.received_at, as_of) for r in records):
+    is in force), ``attention`` (an adverse record of the last three years neither revoked nor repaired,
+    another list entry, or a measure that only asks for strict review), else ``clear``. The same facts as
+    the department's credit view, without rendering any record (a check answers 1,000 subjects at once)."""
+    known = [r for r in records if known_by(r.received_at, as_of) and r.decision_date <= as_of]
+    if not known:
         return {"code": code, "result": "unknown", "name": None, "lists": [], "adverse_records": 0, "measures": []}
-    view = credit_view(code, records, outcomes, as_of=as_of, audience="department", catalogue=catalogue, matter=matter)
-    live = [g for g in view["records"] if g["record_type"] in ("administrative_penalty", *LISTS)]
-    adverse = sum(1 for g in live if g["record_type"] != "red_list" for i in g["items"] if not i["marks"])
-    lists = [entry for entry in view["lists"] if not entry["red"]]
-    measures = view["sanctions"]
+    seen = [o for o in outcomes if known_by(o.time, as_of)]
+    effective = effective_records(known, keep_revoked=True)
+    repaired = repaired_records(seen)
+    since = three_years_before(as_of)
+    adverse = sum(
+        1
+        for e in effective
+        if e.record.record_type in ADVERSE_TYPES
+        and e.amendment.revoked_by is None
+        and (e.record.department, e.record.record_id) not in repaired
+        and e.record.decision_date >= since
+    )
+    lists = [entry for entry in lists_in_force(effective, catalogue, "department", as_of) if not entry["red"]]
+    measures = sanctions_for(seen, matter, as_of)
     restricting = any(m.get("effect") in ("prohibit", "restrict") for m in measures)
     serious = any(e["list"] in ("严重失信主体名单", "失信被执行人") for e in lists)
     result = "restricted" if restricting or serious else "attention" if adverse or lists or measures else "clear"
+    latest = max(known, key=lambda r: (r.decision_date, r.record_id))
     return {
         "code": code,
         "result": result,
-        "name": view["subject"]["name"],
+        "name": latest.record["subject"].get("name"),
         "lists": [{"list": e["list"], "department": e["department"], "since": e["since"]} for e in lists],
         "adverse_records": adverse,
         "measures": [{"measure_id": m["measure_id"], "name": m["name"], "effect": m["effect"]} for m in measures],

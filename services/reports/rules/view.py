@@ -22,7 +22,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from services.common.amendments import AMENDMENT_TYPES, EffectiveRecord, effective_records
-from services.common.catalogue import Catalogue, FieldClass
+from services.common.catalogue import Catalogue, FieldClass, TypeVersion
 from services.common.clock import SHANGHAI
 from services.common.records import AcceptedRecord
 from services.publish.rules.masking import public_view
@@ -107,10 +107,23 @@ def visible(record: AcceptedRecord, catalogue: Catalogue, audience: Audience, su
         return {}
     if audience == "public":
         return public_view(rt, tv, record.data, subject_kind=subject_kind)
-    allowed = {FieldClass.PUBLIC, FieldClass.MASKED, FieldClass.SHARED}
-    tops = {path.split(".")[0].split("[]")[0] for path, cls in tv.field_classes.items() if cls in allowed}
-    hidden = {path for path, cls in tv.field_classes.items() if cls is FieldClass.RESTRICTED}
+    tops, hidden = _department_fields(tv)
     return {k: v for k, v in record.data.items() if k in tops and k not in hidden}
+
+
+_DEPARTMENT_FIELDS: dict[tuple[str, int, int], tuple[frozenset[str], frozenset[str]]] = {}
+
+
+def _department_fields(tv: TypeVersion) -> tuple[frozenset[str], frozenset[str]]:
+    """Top-level fields a department may read, and restricted paths (once per type version and catalogue)."""
+    key = (tv.record_type, tv.version, id(tv.field_classes))
+    found = _DEPARTMENT_FIELDS.get(key)
+    if found is None:
+        allowed = {FieldClass.PUBLIC, FieldClass.MASKED, FieldClass.SHARED}
+        tops = frozenset(p.split(".")[0].split("[]")[0] for p, cls in tv.field_classes.items() if cls in allowed)
+        hidden = frozenset(p for p, cls in tv.field_classes.items() if cls is FieldClass.RESTRICTED)
+        found = _DEPARTMENT_FIELDS[key] = (tops, hidden)
+    return found
 
 
 def _summary(
@@ -147,6 +160,28 @@ def _latest(outcomes: Iterable[Outcome], key: str) -> dict[str, Outcome]:
     return found
 
 
+def pending_objections(seen: Iterable[Outcome]) -> dict[tuple[str, str], Outcome]:
+    """(department, record id) → the filing of an objection not yet answered. Outcome events of one case may
+    share a timestamp; an answer wins whatever order they are read in."""
+    seen = list(seen)
+    answered = {str(o.data.get("objection_id")) for o in seen if o.kind == "objection.answered"}
+    return {
+        (str(o.data.get("department")), str(o.data.get("record_id"))): o
+        for o in seen
+        if o.kind == "objection.filed" and str(o.data.get("objection_id")) not in answered
+    }
+
+
+def repaired_records(seen: Iterable[Outcome]) -> dict[tuple[str, str], str]:
+    """(department, record id) → the day a repair was approved (准予修复)."""
+    repaired: dict[tuple[str, str], str] = {}
+    for o in sorted(seen, key=lambda o: (o.time, o.event_id)):
+        if o.kind == "repair.answered" and str(o.data.get("decision", "")).startswith("准予"):
+            key = (str(o.data.get("department")), str(o.data.get("record_id")))
+            repaired.setdefault(key, o.time.astimezone(SHANGHAI).date().isoformat())
+    return repaired
+
+
 def credit_view(
     code: str,
     records: Sequence[AcceptedRecord],
@@ -169,19 +204,8 @@ def credit_view(
     )
     since = three_years_before(as_of)
 
-    # Outcome events of one case may share a timestamp; what ends a case (an answer, a decision) wins
-    # whatever the order they are read in.
-    answered = {str(o.data.get("objection_id")) for o in seen if o.kind == "objection.answered"}
-    pending = {
-        (str(o.data.get("department")), str(o.data.get("record_id"))): o
-        for o in seen
-        if o.kind == "objection.filed" and str(o.data.get("objection_id")) not in answered
-    }
-    repaired: dict[tuple[str, str], str] = {}
-    for o in sorted(seen, key=lambda o: (o.time, o.event_id)):
-        if o.kind == "repair.answered" and str(o.data.get("decision", "")).startswith("准予"):
-            key = (str(o.data.get("department")), str(o.data.get("record_id")))
-            repaired.setdefault(key, o.time.astimezone(SHANGHAI).date().isoformat())
+    pending = pending_objections(seen)
+    repaired = repaired_records(seen)
 
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     withdrawn: list[dict[str, Any]] = []
@@ -254,9 +278,9 @@ def credit_view(
             }
             for (rtype, dept), items in sorted(groups.items())
         ],
-        "lists": _lists(effective, catalogue, audience, as_of),
+        "lists": lists_in_force(effective, catalogue, audience, as_of),
         "grade": _grade(seen) if audience == "department" else None,
-        "sanctions": _sanctions(seen, matter, as_of) if audience == "department" and matter else [],
+        "sanctions": sanctions_for(seen, matter, as_of) if audience == "department" and matter else [],
         "repairs": sorted(repaired_items, key=lambda i: (i["on"], i["record_id"])),
         "objections_pending": sorted(objection_items, key=lambda i: i["record_id"]),
         "withdrawn": sorted(withdrawn, key=lambda i: (i["on"], i["record_id"])),
@@ -299,7 +323,7 @@ def _registration(
     return {"lines": lines, "first_registered": first.decision_date.isoformat()}
 
 
-def _lists(
+def lists_in_force(
     effective: Sequence[EffectiveRecord], catalogue: Catalogue, audience: Audience, as_of: date
 ) -> list[dict[str, Any]]:
     """Lists in force on ``as_of``: the latest entry or exit per (list type, department, list name)."""
@@ -357,7 +381,7 @@ def _grade(outcomes: Sequence[Outcome]) -> dict[str, Any] | None:
     }
 
 
-def _sanctions(outcomes: Sequence[Outcome], matter: str, as_of: date) -> list[dict[str, Any]]:
+def sanctions_for(outcomes: Sequence[Outcome], matter: str, as_of: date) -> list[dict[str, Any]]:
     """Measures in force on ``as_of`` for ``matter`` of the cases whose latest lifecycle event says open."""
     lifecycle = [o for o in outcomes if o.kind.startswith("sanction.") and o.kind != "sanction.instruction"]
     found = []
