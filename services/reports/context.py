@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from services.common.catalogue import Catalogue, load_catalogue
 from services.common.clock import SHANGHAI, Clock
 from services.common.jurisdiction import load_jurisdiction_file
+from services.common.production import is_production
 from services.ingest.receipts import generate_key_file
 from services.reports.document import Signer, load_private_key
 from services.reports.settings import ReportsSettings
@@ -60,7 +61,12 @@ def load_context(settings: ReportsSettings, clock: Clock, *, schema: str = "repo
     catalogue = load_catalogue(settings.schemas_dir)
     measures = load_measure_list(settings.schemas_dir / "measures.yaml", departments=catalogue.departments.keys())
     if not settings.signing_key_file.exists():
-        generate_key_file(settings.signing_key_file)  # development stacks; production keys come from the operator
+        if is_production(settings):
+            raise FileNotFoundError(
+                f"REPORTS_SIGNING_KEY_FILE={settings.signing_key_file} does not exist: in production the operator "
+                "provides the reports key"
+            )
+        generate_key_file(settings.signing_key_file)  # development stacks only
     signer = Signer(load_private_key(settings.signing_key_file))
     name = load_jurisdiction_file(settings.schemas_dir / "jurisdiction.yaml").name
     owner = catalogue.departments.get(catalogue.owner)
