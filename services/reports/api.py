@@ -14,7 +14,6 @@ Every issue and every check is on the access log (who, what, about whom, why).
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -214,7 +213,14 @@ async def issue_report(
             },
         )
         await _audit(
-            ctx, conn, principal, what=f"report:{kind}:{matter or '-'}", codes=[code], purpose=purpose, answers=[number]
+            ctx,
+            conn,
+            principal,
+            what=f"report:{kind}:{matter or '-'}",
+            codes=[code],
+            purpose=purpose,
+            answers=[number],
+            number=number,
         )
     return {
         "number": number,
@@ -247,15 +253,17 @@ async def _audit(
     codes: list[str],
     purpose: str | None,
     answers: list[str],
+    number: str,
 ) -> None:
-    """One access-log event per subject, in the caller's transaction (the issue and its log commit together)."""
+    """One access-log event per subject, in the caller's transaction (the issue and its log commit together).
+    Ids are the report or check number and the code: unique, and no random number per subject."""
     at = ctx.now()
     events = [
         outcome_event(
             service=SERVICE,
             kind="audit.access",
             subject=code,
-            event_id=f"access:{SERVICE}:{uuid.uuid4().hex}",
+            event_id=f"access:{SERVICE}:{number}:{code}",
             time=at,
             data={
                 "who": principal.credential_id if principal else "public",
@@ -583,6 +591,7 @@ async def post_batch_check(request: Request, principal: Department, body: CheckR
             codes=unique,
             purpose=body.purpose,
             answers=[by_code[c]["result"] for c in unique],
+            number=number,
         )
     return FastJSONResponse(
         {
