@@ -119,6 +119,8 @@ MATRIX: dict[str, dict[tuple[str, str], Row]] = {
         ("GET", "/static/portal.css"): Row(EVERYONE),
         ("GET", "/"): Row(EVERYONE, params={"q": "某某"}),
         ("GET", "/subjects/{code}"): Row(EVERYONE, path=f"/subjects/{NOBODY_CODE}"),
+        ("GET", "/lists"): Row(EVERYONE),
+        ("GET", "/lists/{record_type}"): Row(EVERYONE, path="/lists/serious_untrustworthy_listing"),
         ("GET", "/records/{public_id}"): Row(EVERYONE, path="/records/AMR.NO-SUCH-RECORD"),
         ("GET", "/objections/new"): Row(EVERYONE),
         ("POST", "/objections/new"): Row(EVERYONE, form=OBJECTION),
