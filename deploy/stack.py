@@ -31,7 +31,7 @@ from services.common.settings import CommonSettings
 from services.topics import KAFKA_USERS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SERVICES = ("ingest", "grading", "sanctions", "publish", "supervision")
+SERVICES = ("ingest", "grading", "sanctions", "publish", "supervision", "reports")
 DEMO_DEPARTMENTS = {
     "AMR": "市场监管局",
     "TAX": "税务局",
@@ -54,6 +54,7 @@ class StackConfig:
             "sanctions": 8003,
             "publish": 8004,
             "supervision": 8005,
+            "reports": 8006,
         }
     )
     topic_prefix: str = "exchange."
@@ -119,6 +120,12 @@ class Stack:
             "EXCHANGE_TOPIC_PREFIX": self.config.topic_prefix,
             **self.kafka_auth().env(),
             "INGEST_SIGNING_KEY_FILE": str(self.signing_key_file),
+            # Reports carry their own key (rotated apart from receipts); the URLs printed on a report and
+            # the links between the portal (publish) and the verification page (reports).
+            "REPORTS_SIGNING_KEY_FILE": str(self.config.state_dir / "keys" / "report-ed25519.pem"),
+            "REPORTS_PUBLIC_URL": self.service_url("reports"),
+            "REPORTS_PORTAL_URL": self.service_url("publish") + "/",
+            "PUBLISH_REPORTS_URL": self.service_url("reports"),
             **{f"{svc.upper()}_PORT": str(port) for svc, port in self.config.service_ports.items()},
         }
 

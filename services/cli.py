@@ -216,6 +216,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         "which is then only read",
     )
     replay_cmd.add_argument("--json", action="store_true")
+    reports_cmd = sub.add_parser("reports", help="credit reports")
+    reports_sub = reports_cmd.add_subparsers(dest="action", required=True)
+    reports_verify = reports_sub.add_parser(
+        "verify", help="check a report file (PDF or HTML) offline against the reports public key"
+    )
+    reports_verify.add_argument("file", type=Path)
+    reports_verify.add_argument(
+        "--public-key",
+        type=Path,
+        metavar="PEM",
+        help="the reports public key (GET /v1/reports/public-key); default: derived from REPORTS_SIGNING_KEY_FILE",
+    )
     dlq_cmd = sub.add_parser("dlq", help="dead-lettered events: list them, re-drive them after a fix")
     dlq_sub = dlq_cmd.add_subparsers(dest="action", required=True)
     dlq_list = dlq_sub.add_parser("list", help="dead-lettered events with their inbox state and error")
@@ -388,6 +400,10 @@ def _run(args: argparse.Namespace, settings: CommonSettings) -> int:
 
         outcome = asyncio.run(replay(settings, as_of=args.as_of, keep=args.keep, scratch_database=args.scratch_url))
         return print_replay(outcome, as_json=args.json)
+    elif args.command == "reports" and args.action == "verify":
+        from services.reports.verify_cli import verify_file
+
+        return verify_file(args.file, args.public_key)
     elif args.command == "dlq":
         from services.common.kafka import KafkaAuth
         from services.dlq import list_dead_letters, print_list, print_redrive, redrive

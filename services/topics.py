@@ -16,7 +16,7 @@ from services.common.kafka import (
 )
 from services.common.settings import CommonSettings
 
-CONSUMERS = ("grading", "sanctions", "publish", "supervision")
+CONSUMERS = ("grading", "sanctions", "publish", "supervision", "reports")
 REDRIVE_MS = str(30 * 24 * 3600 * 1000)  # a re-driven copy is applied within minutes; the dead letter stays
 # One Kafka (SASL/SCRAM) user per party; the name is the role. `admin` (super user) only administers.
 KAFKA_USERS = ("ingest", *CONSUMERS, "county", "auditor")
@@ -34,6 +34,14 @@ OUTCOME_PRODUCERS: dict[str, str] = {
 EXTRA_CONSUMED: dict[str, tuple[str, ...]] = {
     "sanctions": ("outcomes.grades", "outcomes.objections"),
     "supervision": ("outcomes.grades",),
+    # The credit view of a report is a pure function of the record and outcome topics (services/reports).
+    "reports": (
+        "outcomes.grades",
+        "outcomes.sanctions",
+        "outcomes.disclosures",
+        "outcomes.objections",
+        "outcomes.repairs",
+    ),
 }
 
 

@@ -26,6 +26,7 @@ SCHEMAS: dict[str, str] = {
     "sanctions": "sanctions/migrations",
     "publish": "publish/migrations",
     "supervision": "supervision/migrations",
+    "reports": "reports/migrations",
 }
 
 

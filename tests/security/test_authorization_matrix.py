@@ -119,6 +119,8 @@ MATRIX: dict[str, dict[tuple[str, str], Row]] = {
         ("GET", "/static/portal.css"): Row(EVERYONE),
         ("GET", "/"): Row(EVERYONE, params={"q": "某某"}),
         ("GET", "/subjects/{code}"): Row(EVERYONE, path=f"/subjects/{NOBODY_CODE}"),
+        ("GET", "/lists"): Row(EVERYONE),
+        ("GET", "/lists/{record_type}"): Row(EVERYONE, path="/lists/serious_untrustworthy_listing"),
         ("GET", "/records/{public_id}"): Row(EVERYONE, path="/records/AMR.NO-SUCH-RECORD"),
         ("GET", "/objections/new"): Row(EVERYONE),
         ("POST", "/objections/new"): Row(EVERYONE, form=OBJECTION),
@@ -131,6 +133,27 @@ MATRIX: dict[str, dict[tuple[str, str], Row]] = {
         ("GET", "/repairs/{repair_id}"): Row(
             EVERYONE, path="/repairs/REP-20261120-00000000", params={"code": NOBODY_CODE}
         ),
+    },
+    # Issue 16. A report's files and metadata: public and 专项 reports are public documents, a check report
+    # is its department's (and the county's and auditor's): tests/integration/reports/test_reports.py.
+    "reports": {
+        **DOCS_AND_HEALTH,
+        ("POST", "/v1/reports"): Row(TOKENS, json={"code": NOBODY_CODE, "matter": "public_tender"}),
+        ("POST", "/v1/subjects/{code}/reports"): Row(EVERYONE, path=f"/v1/subjects/{NOBODY_CODE}/reports", json={}),
+        ("GET", "/v1/reports/public-key"): Row(EVERYONE),
+        ("GET", "/v1/reports/{number}.pdf"): Row(EVERYONE, path="/v1/reports/XYBG-20261120-9999999.pdf"),
+        ("GET", "/v1/reports/{number}.html"): Row(EVERYONE, path="/v1/reports/XYBG-20261120-9999999.html"),
+        ("GET", "/v1/reports/{number}"): Row(EVERYONE, path="/v1/reports/XYBG-20261120-9999999"),
+        ("GET", "/v1/reports/{number}/verification"): Row(
+            EVERYONE, path="/v1/reports/XYBG-20261120-9999999/verification"
+        ),
+        ("POST", "/v1/reports:verify"): Row(EVERYONE),
+        ("POST", "/v1/checks:batch"): Row(TOKENS, json={"matter": "public_tender", "codes": [NOBODY_CODE]}),
+        ("GET", "/v1/checks/{number}"): Row(TOKENS, path="/v1/checks/XYHC-20261120-9999999"),
+        ("GET", "/v1/scorecard"): Row(frozenset({"county", "auditor"}), params={"month": MONTH}),
+        ("GET", "/verify"): Row(EVERYONE, params={"number": "XYBG-20261120-9999999"}),
+        ("POST", "/verify"): Row(EVERYONE, form={"number": "XYBG-20261120-9999999"}),
+        ("POST", "/portal/reports"): Row(EVERYONE, form={"code": NOBODY_CODE}),
     },
 }
 ROWS = [(service, method, template) for service, rows in MATRIX.items() for method, template in rows]
