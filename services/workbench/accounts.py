@@ -133,6 +133,7 @@ async def sign_in(
         if row.locked_until is not None and row.locked_until > now:
             until = row.locked_until.astimezone(now.tzinfo).strftime("%H:%M")
             raise SignInRefused("locked", f"密码连续错误次数过多，账号已锁定至 {until}，请稍后再试。")
+        refusal: SignInRefused | None = None
         if not _verify(row.password_hash, password):
             failures = row.failed_attempts + 1
             locked = now + timedelta(minutes=lockout_minutes) if failures >= lockout_attempts else None
@@ -140,27 +141,34 @@ async def sign_in(
                 text("UPDATE workbench.users SET failed_attempts = :f, locked_until = :l WHERE username = :u"),
                 {"f": 0 if locked else failures, "l": locked, "u": username},
             )
-            if locked is not None:
-                raise SignInRefused("locked", f"密码连续错误 {lockout_attempts} 次，账号锁定 {lockout_minutes} 分钟。")
-            raise SignInRefused("wrong_password", "用户名或密码错误。")
-        await conn.execute(
-            text("UPDATE workbench.users SET failed_attempts = 0, locked_until = NULL WHERE username = :u"),
-            {"u": username},
-        )
+            refusal = (
+                SignInRefused("locked", f"密码连续错误 {lockout_attempts} 次，账号锁定 {lockout_minutes} 分钟。")
+                if locked is not None
+                else SignInRefused("wrong_password", "用户名或密码错误。")
+            )
+        else:
+            await conn.execute(
+                text("UPDATE workbench.users SET failed_attempts = 0, locked_until = NULL WHERE username = :u"),
+                {"u": username},
+            )
         cookie, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-        await conn.execute(
-            text(
-                "INSERT INTO workbench.sessions (id_hash, username, csrf, created_at, expires_at) "
-                "VALUES (:h, :u, :c, :now, :exp)"
-            ),
-            {
-                "h": _digest(cookie),
-                "u": username,
-                "c": csrf,
-                "now": now,
-                "exp": now + timedelta(minutes=session_minutes),
-            },
-        )
+        if refusal is None:
+            await conn.execute(
+                text(
+                    "INSERT INTO workbench.sessions (id_hash, username, csrf, created_at, expires_at) "
+                    "VALUES (:h, :u, :c, :now, :exp)"
+                ),
+                {
+                    "h": _digest(cookie),
+                    "u": username,
+                    "c": csrf,
+                    "now": now,
+                    "exp": now + timedelta(minutes=session_minutes),
+                },
+            )
+    # Raised after the transaction committed, so the failure count and the lock-out are kept.
+    if refusal is not None:
+        raise refusal
     staff = Staff(row.username, row.display_name, StaffRole(row.role), row.department)
     return cookie, Session(staff, csrf)
 

@@ -373,6 +373,10 @@ async def _own_repair(request: Request, staff: Staff, repair_id: str) -> dict[st
     raise Refused(403, f"修复申请 {repair_id} 不由本部门办理（已记录）。")
 
 
+def _kind_label(kind: Any) -> str | None:
+    return next((label for label, value in sheets.SUBJECT_KINDS.items() if value == kind), None)
+
+
 def _target_id(public_id: str, department: str | None) -> str:
     prefix = f"{department}."
     return public_id[len(prefix) :] if public_id.startswith(prefix) else public_id
@@ -387,6 +391,7 @@ async def item(request: Request, kind: str, item_id: str) -> Response:
         raise Refused(404, "没有这个待办事项。")
     today = ctx.today().isoformat()
     context: dict[str, Any]
+    prefill: dict[str, Any]
     if kind == "objection":
         case = await _own_objection(request, staff, item_id)
         target = _target_id(case["record_id"], staff.department)
@@ -407,6 +412,12 @@ async def item(request: Request, kind: str, item_id: str) -> Response:
     if target is not None:
         response = await ctx.services.call("publish", "GET", f"/v1/disclosures/{staff.department}.{target}", staff)
         record = response.json() if response.status_code == 200 else None
+        subject = (record or {}).get("subject") or {}
+        prefill |= {"subject.code": case["subject_code"], "subject.name": subject.get("name")}
+        prefill["subject.kind"] = _kind_label(subject.get("kind"))
+    else:
+        prefill |= {"subject.code": case.get("code"), "subject.name": case.get("subject_name")}
+        prefill["subject.kind"] = _kind_label(case.get("subject_kind"))
     record_type = ctx.catalogue.record_types[ANSWER_TYPES[kind]]
     form = _form_model(ctx, record_type, prefill, staff)
     return render("item.html", **_page(current, record=record, form=form, **context))
@@ -513,7 +524,10 @@ async def report_submit(request: Request, type_name: str) -> Response:
     record_type = _record_type(ctx, staff, type_name)
     version = ctx.version_in_force(record_type)
     cols = sheets.columns_of(record_type, version)
-    raw = {c.code: str(form.get(c.code, "")) for c in cols}
+    raw = {
+        c.code: "、".join(str(v) for v in form.getlist(c.code)) if c.kind == "list" else str(form.get(c.code, ""))
+        for c in cols
+    }
     # A browser form's text: spaces around a value are a typing slip here, not a sheet's hidden cell.
     values = [raw[c.code].strip() or None for c in cols]
     row = sheets.read_values(values, cols, record_type, version)
@@ -629,13 +643,15 @@ async def sheet_upload(request: Request) -> Response:
         limit = ctx.settings.max_upload_bytes // (1024 * 1024)
         raise Refused(413, f"文件过大（{int(declared) / 1024 / 1024:.1f} MB），最大 {limit} MB。请拆分后分批上传。")
     form = await checked_form(request, current)
-    upload = form.get("file")
-    type_name = str(form.get("type", ""))
-    record_type = _record_type(ctx, staff, type_name)
-    if not isinstance(upload, UploadFile):
-        raise Refused(422, "请选择要上传的文件。")
-    content = await upload.read(ctx.settings.max_upload_bytes + 1)
-    filename = upload.filename or "upload"
+    try:
+        upload = form.get("file")
+        record_type = _record_type(ctx, staff, str(form.get("type", "")))
+        if not isinstance(upload, UploadFile):
+            raise Refused(422, "请选择要上传的文件。")
+        content = await upload.read(ctx.settings.max_upload_bytes + 1)
+        filename = upload.filename or "upload"
+    finally:
+        await form.close()  # the spooled temporary file of the upload
     try:
         if len(content) > ctx.settings.max_upload_bytes:
             raise sheets.SheetRefused(

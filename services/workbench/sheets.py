@@ -39,6 +39,7 @@ SUBJECT_KINDS = {"法人及非法人组织": "legal_person", "个体工商户": 
 EXAMPLE_PREFIX = "示例"
 SHEET = "报送数据"
 OPTIONS_SHEET = "选项"
+_LIST_SEPARATORS = re.compile(r"[、,，;；]")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _HEADER = re.compile(r"^\*?(?P<title>.*?)[（(](?P<code>[A-Za-z0-9_.]+)[)）]\s*$")
 XLSX_MACRO_MEMBER = "xl/vbaProject.bin"
@@ -70,7 +71,7 @@ class CellProblem:
     def where(self, columns: Sequence[Column]) -> str:
         for index, col in enumerate(columns):
             if col.code == self.column:
-                return f"第 {self.row} 行 {get_column_letter(index + 1)} 列（{col.title}）"
+                return f"第 {self.row} 行 {get_column_letter(index + 1)} 列（{col.title} {col.code}）"
         return f"第 {self.row} 行"
 
 
@@ -111,6 +112,8 @@ def _kind(prop: Mapping[str, Any]) -> str:
     kind = prop.get("type")
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), "string")
+    if kind == "array" and isinstance(prop.get("items"), dict) and prop["items"].get("type") == "string":
+        return "list"  # several choices in one cell, separated by 、 or a comma
     if kind in ("object", "array"):
         return "json"
     if kind == "string" and prop.get("format") == "date":
@@ -121,7 +124,7 @@ def _kind(prop: Mapping[str, Any]) -> str:
 def _choices(prop: Mapping[str, Any]) -> tuple[str, ...]:
     values = prop.get("enum")
     if values is None and isinstance(prop.get("items"), dict):
-        values = None
+        values = prop["items"].get("enum")
     return tuple(str(v) for v in values) if isinstance(values, list) else ()
 
 
@@ -152,7 +155,7 @@ def template(record_type: RecordType, version: TypeVersion, example: Mapping[str
                 type="list",
                 formula1=f"{OPTIONS_SHEET}!${letter}$1:${letter}${len(col.choices)}",
                 allow_blank=not col.required,
-                showErrorMessage=True,
+                showErrorMessage=col.kind != "list",  # a list cell holds several choices: 罚款、警告
                 errorTitle="请从下拉列表选择",
                 error=f"{col.title} 只能取下拉列表中的值。",
             )
@@ -189,6 +192,8 @@ def _example_value(example: Mapping[str, Any], col: Column) -> Any:
             return next((label for label, kind in SUBJECT_KINDS.items() if kind == value), value)
         return value
     value = example.get("data", {}).get(col.code)
+    if col.kind == "list" and isinstance(value, list):
+        return "、".join(str(v) for v in value)
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False)
     return value
@@ -441,6 +446,8 @@ def _convert(raw: Any, col: Column, number: int, problems: list[CellProblem]) ->
             return False
         refuse("not_a_boolean", f"“{raw}”请填“是”或“否”。")
         return None
+    if col.kind == "list":
+        return [part.strip() for part in _LIST_SEPARATORS.split(str(raw)) if part.strip()]
     if col.kind == "json":
         try:
             return json.loads(str(raw))
