@@ -21,11 +21,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from openpyxl import Workbook, load_workbook
+import xlsxwriter
+from openpyxl import Workbook
 from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
+from python_calamine import CalamineError, CalamineWorkbook, XmlError, ZipError
 
 from services.common.catalogue import RecordType, TypeVersion
 
@@ -39,6 +41,11 @@ SUBJECT_KINDS = {"法人及非法人组织": "legal_person", "个体工商户": 
 EXAMPLE_PREFIX = "示例"
 SHEET = "报送数据"
 OPTIONS_SHEET = "选项"
+_FORMULA_CELL = re.compile(
+    r"<(?:\w+:)?c\b[^>]*\br=\"([A-Z]+[0-9]+)\"[^>]*>(?:(?!</(?:\w+:)?c>).)*?<(?:\w+:)?f[\s>/]", re.S
+)
+_SHEET_RID = re.compile(r"<(?:\w+:)?sheet\b[^>]*\br:id=\"([^\"]+)\"")
+_REL_TARGET = re.compile(r"<Relationship\b[^>]*\bId=\"([^\"]+)\"[^>]*\bTarget=\"([^\"]+)\"")
 _LIST_SEPARATORS = re.compile(r"[、,，;；]")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _HEADER = re.compile(r"^\*?(?P<title>.*?)[（(](?P<code>[A-Za-z0-9_.]+)[)）]\s*$")
@@ -254,29 +261,33 @@ def _csv_grid(content: bytes) -> list[tuple[int, list[Any]]]:
 
 
 def _xlsx_grid(content: bytes) -> list[tuple[int, list[Any]]]:
+    """Every row's values, read by python-calamine (Rust: a 10,000-row sheet in well under a second).
+    Merged cells come from calamine; formulas, which it does not flag (it returns their cached value, if
+    any), from the `<f>` elements of the worksheet part, so they are refused rather than read as values."""
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
-            if XLSX_MACRO_MEMBER in archive.namelist():
+            names = archive.namelist()
+            if XLSX_MACRO_MEMBER in names:
                 raise SheetRefused("文件含有宏（VBA），不予接收。请另存为不含宏的 .xlsx 后上传。")
-        wb = load_workbook(io.BytesIO(content), data_only=False)
+            workbook = CalamineWorkbook.from_filelike(io.BytesIO(content))
+            titles = list(workbook.sheet_names)
+            index = titles.index(SHEET) if SHEET in titles else 0
+            part = _worksheet_part(archive, index)
+            xml = archive.read(part) if part in names else b""
+        sheet = workbook.get_sheet_by_index(index)
+        grid = [(n, list(values)) for n, values in enumerate(sheet.to_python(skip_empty_area=False), start=1)]
+        merged = [
+            f"{get_column_letter(c0 + 1)}{r0 + 1}:{get_column_letter(c1 + 1)}{r1 + 1}"
+            for (r0, c0), (r1, c1) in (sheet.merged_cell_ranges or [])
+        ]
     except SheetRefused:
         raise
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, CalamineError, XmlError, ZipError) as exc:
         raise SheetRefused(f"文件不是有效的 .xlsx 工作簿（{type(exc).__name__}），请用模板重新填写。") from None
-    ws = wb[SHEET] if SHEET in wb.sheetnames else wb.worksheets[0]
-    merged = [str(r) for r in ws.merged_cells.ranges]
     if merged:
         problems = [CellProblem(0, "", "merged_cells", f"合并单元格 {r}") for r in merged]
         raise SheetRefused(f"工作表含有合并单元格（{'、'.join(merged[:5])}），请取消合并后上传。", problems)
-    grid: list[tuple[int, list[Any]]] = []
-    formulas: list[str] = []
-    for number, cells in enumerate(ws.iter_rows(), start=1):
-        values = []
-        for cell in cells:
-            if cell.data_type == "f":
-                formulas.append(cell.coordinate)
-            values.append(cell.value)
-        grid.append((number, values))
+    formulas = _FORMULA_CELL.findall(xml.decode("utf-8", "replace")) if b"<f" in xml else []
     if formulas:
         problems = [CellProblem(0, "", "formula", f"单元格 {c} 是公式") for c in formulas]
         raise SheetRefused(
@@ -285,6 +296,18 @@ def _xlsx_grid(content: bytes) -> list[tuple[int, list[Any]]]:
             problems,
         )
     return grid
+
+
+def _worksheet_part(archive: zipfile.ZipFile, index: int) -> str:
+    """The zip member of the workbook's `index`-th sheet (from the workbook's relationships)."""
+    workbook = archive.read("xl/workbook.xml").decode("utf-8", "replace")
+    rels = archive.read("xl/_rels/workbook.xml.rels").decode("utf-8", "replace")
+    ids = _SHEET_RID.findall(workbook)
+    targets = dict(_REL_TARGET.findall(rels))
+    if index >= len(ids) or ids[index] not in targets:
+        return f"xl/worksheets/sheet{index + 1}.xml"
+    target = targets[ids[index]]
+    return target.lstrip("/") if target.startswith("/") else f"xl/{target}"
 
 
 def _split_header(grid: list[tuple[int, list[Any]]]) -> tuple[list[Any], list[tuple[int, list[Any]]]]:
@@ -498,43 +521,49 @@ def column_of_pointer(pointer: str, record_type: RecordType) -> str:
 
 
 def result_sheet(cols: Sequence[Column], results: Iterable[RowResult]) -> bytes:
-    """The filled rows again, with 结果 / 回执哈希 / 错误说明 columns; each wrong cell shaded with its message."""
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "报送结果"
-    extra = ["结果", "回执哈希", "错误说明"]
-    for index, title in enumerate([*(c.header for c in cols), *extra], start=1):
-        ws.cell(row=1, column=index, value=title).font = Font(bold=True)
-    ws.cell(row=1, column=len(cols) + 4, value="原表行号").font = Font(bold=True)
-    out_row = 2
-    for result in results:
-        for index, value in enumerate(result.row.values, start=1):
-            ws.cell(row=out_row, column=index, value=_plain(value))
-        state = ws.cell(row=out_row, column=len(cols) + 1, value="已接收" if result.accepted else "退回")
-        state.fill = OK_FILL if result.accepted else ERROR_FILL
-        ws.cell(row=out_row, column=len(cols) + 2, value=result.receipt_hash)
+    """The filled rows again, with 结果 / 回执哈希 / 错误说明 / 原表行号 columns; each wrong cell shaded, with its
+    message as a comment. Written by xlsxwriter row by row (constant memory): 10,000 rows in about a second."""
+    out = io.BytesIO()
+    book = xlsxwriter.Workbook(out, {"constant_memory": True, "in_memory": True, "strings_to_numbers": False})
+    ws = book.add_worksheet("报送结果")
+    bold = book.add_format({"bold": True})
+    wrong = book.add_format({"bg_color": "#FFC7CE"})
+    fine = book.add_format({"bg_color": "#C6EFCE"})
+    ws.freeze_panes(1, 0)
+    ws.write_row(0, 0, [*(c.header for c in cols), "结果", "回执哈希", "错误说明", "原表行号"], bold)
+    position = {c.code: i for i, c in enumerate(cols)}
+    n = len(cols)
+    for line, result in enumerate(results, start=1):
+        shaded: dict[int, str] = {}
         messages = []
         for problem in result.problems:
             messages.append(f"{problem.where(cols)}：{problem.message}")
-            position = next((i for i, c in enumerate(cols) if c.code == problem.column), None)
-            if position is not None:
-                cell = ws.cell(row=out_row, column=position + 1)
-                cell.fill = ERROR_FILL
-                cell.comment = Comment(problem.message, "交换平台")
-        ws.cell(
-            row=out_row,
-            column=len(cols) + 3,
-            value="\n".join(messages) or ("重复上传，返回原回执" if result.replayed else None),
-        )
-        ws.cell(row=out_row, column=len(cols) + 4, value=result.row.number)
-        out_row += 1
-    ws.freeze_panes = "A2"
-    return _save(wb)
+            at = position.get(problem.column)
+            if at is not None:
+                shaded[at] = problem.message
+        for column, value in enumerate(result.row.values):
+            plain = _plain(value)
+            if column in shaded:
+                ws.write(line, column, plain if plain is not None else "", wrong)
+                ws.write_comment(line, column, shaded[column], {"author": "交换平台"})
+            elif plain is not None and plain != "":
+                ws.write(line, column, plain)
+        note = "\n".join(messages) or ("重复上传，返回原回执" if result.replayed else None)
+        ws.write(line, n, "已接收" if result.accepted else "退回", fine if result.accepted else wrong)
+        if result.receipt_hash:
+            ws.write_string(line, n + 1, result.receipt_hash)
+        if note:
+            ws.write_string(line, n + 2, note)
+        ws.write_number(line, n + 3, result.row.number)
+    book.close()
+    return out.getvalue()
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.date().isoformat()
+    if isinstance(value, datetime | date):
+        return value.isoformat()[:10]
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False)
     return value
 
 
