@@ -1,5 +1,5 @@
 """S5 (issue 17): a 10,000-row penalty sheet imported end to end — the workbench's template, filled with
-valid penalties, read (openpyxl), sent to ingest as `records:batch` calls of 1,000 and answered with the
+valid penalties, read (python-calamine), sent to ingest as `records:batch` calls of 1,000 and answered with the
 result sheet — through `exchange records import`, the same code the workbench page runs. Each repetition
 imports a fresh sheet (new record ids), so every row is a first acceptance, never an idempotent replay."""
 
@@ -67,7 +67,7 @@ def s5(bench: Bench) -> None:
             "rows/s",
             rates,
             target=f">= {TARGET:,.0f} rows/s",
-            note="wall clock of the whole command (start-up, openpyxl read, 10 records:batch calls, result "
+            note="wall clock of the whole command (start-up, python-calamine read, 10 records:batch calls, result "
             "sheet written); inside the command: " + ", ".join(notes),
         )
     )
