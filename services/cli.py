@@ -11,6 +11,9 @@
     exchange token issue --role county|auditor --name <who>
     exchange token list [--json]             credentials (never their secrets), active and revoked
     exchange token revoke <credential id>
+    exchange user add <username> --name 张三 --role clerk|head|county [--department AMR] [--password-stdin]
+    exchange user disable <username>
+    exchange records import FILE --department AMR --type administrative_penalty [--result OUT.xlsx]
     exchange keys rotate                     new receipt signing key; old receipts keep verifying
     exchange audit verify-receipts [--department X] [--public-key PEM|JSON] [--ingest-url URL] [--json]
     exchange audit access --subject <credit code or ID number> [--json]
@@ -174,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     token = sub.add_parser("token", help="county and auditor tokens")
     token_sub = token.add_subparsers(dest="action", required=True)
     token_issue = token_sub.add_parser("issue")
-    token_issue.add_argument("--role", choices=["county", "auditor"], required=True)
+    token_issue.add_argument("--role", choices=["county", "auditor", "workbench"], required=True)
     token_issue.add_argument("--name", required=True)
     token_revoke = token_sub.add_parser("revoke")
     token_revoke.add_argument("credential_id")
@@ -188,6 +191,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     keys_rotate.add_argument(
         "--key-file", type=Path, help="the signing key file (default INGEST_SIGNING_KEY_FILE or .run/keys)"
     )
+    user = sub.add_parser("user", help="workbench staff accounts (部门工作台)")
+    user_sub = user.add_subparsers(dest="action", required=True)
+    user_add = user_sub.add_parser("add", help="create (or reset) a staff account; asks for the password")
+    user_add.add_argument("username")
+    user_add.add_argument("--name", required=True, help="the person's name as shown on pages and the trail")
+    user_add.add_argument("--role", choices=["clerk", "head", "county"], required=True)
+    user_add.add_argument("--department", help="the department code (not for county office users)")
+    user_add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    user_disable = user_sub.add_parser("disable", help="disable an account and end its sessions")
+    user_disable.add_argument("username")
+    records = sub.add_parser("records", help="report records from a file (systems without a browser)")
+    records_sub = records.add_subparsers(dest="action", required=True)
+    records_import = records_sub.add_parser("import", help="submit a filled .xlsx template or CSV")
+    records_import.add_argument("file", type=Path)
+    records_import.add_argument("--department", required=True)
+    records_import.add_argument("--type", required=True, dest="record_type")
+    records_import.add_argument("--result", type=Path, help="where to write the result sheet")
+    records_import.add_argument("--ingest-url", help="default: INGEST_URL")
+    records_import.add_argument("--token", help="default: TOKEN_<department> from the environment")
     audit = sub.add_parser("audit", help="auditor's tools (read-only)")
     audit_sub = audit.add_subparsers(dest="action", required=True)
     verify = audit_sub.add_parser("verify-receipts", help="check every receipt's signature and hash chain")
@@ -283,6 +305,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise
 
 
+def _workbench(args: argparse.Namespace, settings: CommonSettings) -> int:
+    from services.workbench import commands
+
+    if args.command == "user" and args.action == "add":
+        return asyncio.run(
+            commands.user_add(settings, args.username, args.name, args.role, args.department, args.password_stdin)
+        )
+    if args.command == "user":
+        return asyncio.run(commands.user_disable(settings, args.username))
+    return asyncio.run(
+        commands.records_import(
+            settings,
+            args.file,
+            department=args.department,
+            type_name=args.record_type,
+            result=args.result,
+            ingest_url=args.ingest_url,
+            token=args.token,
+        )
+    )
+
+
 def _backup(args: argparse.Namespace, settings: CommonSettings) -> int:
     from services import backup
 
@@ -373,6 +417,8 @@ def _run(args: argparse.Namespace, settings: CommonSettings) -> int:
         if not asyncio.run(_token_revoke(settings, args.credential_id)):
             raise OperatorMistake(f"no active credential {args.credential_id} (see `exchange token list`)")
         print(f"revoked {args.credential_id}")
+    elif args.command in ("user", "records"):
+        return _workbench(args, settings)
     elif args.command == "keys" and args.action == "rotate":
         from services.ingest.keyring import rotate
         from services.ingest.settings import IngestSettings

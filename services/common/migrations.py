@@ -27,6 +27,7 @@ SCHEMAS: dict[str, str] = {
     "publish": "publish/migrations",
     "supervision": "supervision/migrations",
     "reports": "reports/migrations",
+    "workbench": "workbench/migrations",
 }
 
 

@@ -6,13 +6,14 @@ import contextlib
 import json
 from collections import Counter
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import orjson
 from fastapi import FastAPI
 
 from services.common.calendar import WorkingDayCalendar
 from services.common.calendar_alert import watch_calendar
-from services.common.catalogue import load_catalogue
+from services.common.catalogue import Catalogue, load_catalogue
 from services.common.clock import Clock, SystemClock, shanghai_date
 from services.common.db import asyncpg_dsn
 from services.common.http import NO_OPEN_TELEMETRY, FastJSONResponse, install_error_handlers, install_health
@@ -23,6 +24,7 @@ from services.common.tasks import sleep_or_stop
 from services.ingest import keyring, store
 from services.ingest.api import IngestContext, fast_routes, router
 from services.ingest.openapi import record_examples_openapi
+from services.ingest.preview import PreviewRules
 from services.ingest.receipts import ReceiptSigner
 from services.ingest.settings import IngestSettings
 from services.ingest.validation import RecordValidator
@@ -38,6 +40,7 @@ def create_app(settings: IngestSettings | None = None, clock: Clock | None = Non
     validator = RecordValidator(catalogue, settings.schemas_dir)
     calendar = WorkingDayCalendar.load(settings.schemas_dir / "calendar" / "overrides.yaml")
     levels = load_service_levels(settings.schemas_dir)
+    preview_rules = load_preview_rules(settings.schemas_dir, catalogue, calendar)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -66,7 +69,14 @@ def create_app(settings: IngestSettings | None = None, clock: Clock | None = Non
         keys = keyring.published_keys(settings.signing_key_file, settings.public_keys_dir)
         app.state.public_keys_json = orjson.dumps(keyring.keyset_json(keys, signer.key_id))
         app.state.ingest = IngestContext(
-            validator, writer, clock, settings.max_body_bytes, settings.max_batch, rejections
+            validator,
+            writer,
+            clock,
+            settings.max_body_bytes,
+            settings.max_batch,
+            rejections,
+            preview_rules=preview_rules,
+            audit_topic=settings.topic("audit.access"),
         )
         runtime.spawn("writer", writer.run(runtime.stop))
         runtime.spawn("rejection-counts", _flush_rejections(runtime, rejections, clock))
@@ -118,6 +128,25 @@ async def _flush_rejections(runtime: ServiceRuntime, counts: Counter[tuple[str, 
                 await store.add_rejections(conn, shanghai_date(clock.now()), snapshot)
         except Exception:
             counts.update(snapshot)  # keep them for the next attempt
+
+
+def load_preview_rules(schemas_dir: Path, catalogue: Catalogue, calendar: WorkingDayCalendar) -> PreviewRules:
+    """The services' own rule files, loaded by their own loaders (a broken file stops ingest at start too)."""
+    from services.grading.rules.loader import JURISDICTION_FILE, load_jurisdiction, load_rule_sets
+    from services.publish.rules import load_publicity_rules
+    from services.sanctions.rules import load_measure_list
+    from services.sanctions.rules.measures import MEASURES_FILE
+
+    rule_sets = load_rule_sets(schemas_dir)
+    jurisdiction = load_jurisdiction(schemas_dir / JURISDICTION_FILE, rule_sets)
+    return PreviewRules(
+        catalogue=catalogue,
+        publicity=load_publicity_rules(schemas_dir),
+        calendar=calendar,
+        rule_sets=rule_sets,
+        grading_rule_set=jurisdiction.grading_rule_set,
+        measures=load_measure_list(schemas_dir / MEASURES_FILE, departments=catalogue.departments),
+    )
 
 
 def factory() -> FastAPI:

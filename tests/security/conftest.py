@@ -115,6 +115,8 @@ def actors(tokens: dict[str, str], revoked_token: str) -> dict[str, dict[str, st
     callers |= {
         "county": _bearer(tokens["TOKEN_COUNTY"]),
         "auditor": _bearer(tokens["TOKEN_AUDITOR"]),
+        # The workbench credential without the headers naming whom it acts for (issue 17): its own role only.
+        "workbench": _bearer(tokens["TOKEN_WORKBENCH"]),
         "public": {},
         "revoked": _bearer(revoked_token),
         "garbage": _bearer(GARBAGE_TOKEN),

@@ -30,8 +30,10 @@ from tests.security.conftest import DEPARTMENTS
 
 DEPTS = frozenset(DEPARTMENTS)
 TOKENS = DEPTS | {"county", "auditor"}  # every valid token
-FILERS = DEPTS | {"county", "public"}  # objections and repair applications: the subject, or on its behalf
-EVERYONE = TOKENS | {"public", "revoked", "garbage"}  # endpoints that never look at a token
+# Objections and repair applications: the subject, or on its behalf (the workbench credential, alone, files as
+# anyone may: it is refused only where a role is required).
+FILERS = DEPTS | {"county", "public", "workbench"}
+EVERYONE = TOKENS | {"public", "revoked", "garbage", "workbench"}  # endpoints that never look at a token
 UNAUTHENTICATED = frozenset({"public", "revoked", "garbage"})
 ACTORS = sorted(EVERYONE)
 
@@ -77,6 +79,7 @@ MATRIX: dict[str, dict[tuple[str, str], Row]] = {
         **DOCS_AND_HEALTH,
         ("POST", "/v1/records"): Row(DEPTS, json={}),
         ("POST", "/v1/records:batch"): Row(DEPTS, json={"records": []}),
+        ("POST", "/v1/records:preview"): Row(DEPTS, json={}),
         ("GET", "/v1/catalogue"): Row(EVERYONE),
         ("GET", "/v1/receipts/public-key"): Row(EVERYONE),
         ("GET", "/v1/receipts/public-keys"): Row(EVERYONE),
