@@ -31,7 +31,7 @@ from services.common.settings import CommonSettings
 from services.topics import KAFKA_USERS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SERVICES = ("ingest", "grading", "sanctions", "publish")
+SERVICES = ("ingest", "grading", "sanctions", "publish", "bridge")
 DEMO_DEPARTMENTS = {
     "AMR": "市场监管局",
     "TAX": "税务局",
@@ -48,7 +48,7 @@ class StackConfig:
     controller_port: int = 19093
     pg_port: int = 55432
     service_ports: dict[str, int] = field(
-        default_factory=lambda: {"ingest": 8001, "grading": 8002, "sanctions": 8003, "publish": 8004}
+        default_factory=lambda: {"ingest": 8001, "grading": 8002, "sanctions": 8003, "publish": 8004, "bridge": 8005}
     )
     topic_prefix: str = "exchange."
     external_kafka: str | None = field(default_factory=lambda: os.environ.get("KAFKA_BOOTSTRAP"))

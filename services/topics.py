@@ -19,7 +19,10 @@ from services.common.settings import CommonSettings
 CONSUMERS = ("grading", "sanctions", "publish")
 REDRIVE_MS = str(30 * 24 * 3600 * 1000)  # a re-driven copy is applied within minutes; the dead letter stays
 # One Kafka (SASL/SCRAM) user per party; the name is the role. `admin` (super user) only administers.
-KAFKA_USERS = ("ingest", *CONSUMERS, "county", "auditor")
+# The bridge (issue 20) reads every outcome topic (never a record topic) for the HTTP feed, webhooks and
+# the province; it writes the access log and the dead letters of what it reads.
+BRIDGE = "bridge"
+KAFKA_USERS = ("ingest", *CONSUMERS, BRIDGE, "county", "auditor")
 # The catalogue says which topics exist; this says which service's outbox relay writes each outcome topic.
 OUTCOME_PRODUCERS: dict[str, str] = {
     "outcomes.grades": "grading",
@@ -98,6 +101,12 @@ def kafka_acls(settings: CommonSettings) -> list[AclBinding]:
             allow(service, AclOperation.WRITE, ResourceType.TOPIC, t(name))
         # Its re-drive topic; the operator's `exchange dlq redrive` writes it as the admin user.
         allow(service, AclOperation.READ, ResourceType.TOPIC, redrive_topic(settings.topic_prefix, service))
+    for name in kinds["outcome"]:
+        allow(BRIDGE, AclOperation.READ, ResourceType.TOPIC, t(name))
+        allow(BRIDGE, AclOperation.WRITE, ResourceType.TOPIC, t(name) + ".dlq")
+    for name in kinds["audit"]:
+        allow(BRIDGE, AclOperation.WRITE, ResourceType.TOPIC, t(name))
+    allow(BRIDGE, AclOperation.READ, ResourceType.GROUP, t(BRIDGE), prefixed=True)
     for name in kinds["outcome"]:
         allow("county", AclOperation.READ, ResourceType.TOPIC, t(name))
     allow("county", AclOperation.READ, ResourceType.GROUP, t("county"), prefixed=True)

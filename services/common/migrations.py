@@ -25,6 +25,7 @@ SCHEMAS: dict[str, str] = {
     "grading": "grading/migrations",
     "sanctions": "sanctions/migrations",
     "publish": "publish/migrations",
+    "bridge": "bridge/migrations",
 }
 
 
