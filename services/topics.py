@@ -50,7 +50,7 @@ def topic_specs(settings: CommonSettings, *, partitions: int = 6, replication: i
         if topic.kind in ("record", "outcome"):
             # Any topic a service consumes may dead-letter (sanctions consumes grade and objection outcomes).
             specs.append(record_topic(full + ".dlq", partitions=1, replication=replicas))
-    for service in CONSUMERS:
+    for service in (*CONSUMERS, BRIDGE):
         # `exchange dlq redrive` sends a dead letter back here after a fix; only this service reads it, so
         # the record topics (evidence, read by everyone) are never written twice (docs/decisions.md).
         redrive = redrive_topic(settings.topic_prefix, service)
@@ -107,6 +107,7 @@ def kafka_acls(settings: CommonSettings) -> list[AclBinding]:
     for name in kinds["audit"]:
         allow(BRIDGE, AclOperation.WRITE, ResourceType.TOPIC, t(name))
     allow(BRIDGE, AclOperation.READ, ResourceType.GROUP, t(BRIDGE), prefixed=True)
+    allow(BRIDGE, AclOperation.READ, ResourceType.TOPIC, redrive_topic(settings.topic_prefix, BRIDGE))
     for name in kinds["outcome"]:
         allow("county", AclOperation.READ, ResourceType.TOPIC, t(name))
     allow("county", AclOperation.READ, ResourceType.GROUP, t("county"), prefixed=True)
