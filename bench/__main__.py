@@ -20,6 +20,7 @@ from bench.report import environment, print_report, write_json
 from bench.runner import Bench, Row
 from bench.scenarios import db_baseline, http_baseline, kafka_baseline, s1, s1b, s4
 from bench.stack import BenchStack
+from bench.webhooks import s5
 
 STEPS: list[tuple[str, str, Callable[[Bench], None]]] = [
     ("baselines", "HTTP baseline (bare FastAPI)", http_baseline),
@@ -30,6 +31,7 @@ STEPS: list[tuple[str, str, Callable[[Bench], None]]] = [
     ("S3", "S3 replay (and the bare consumer baseline)", s3),
     ("S2", "S2 full pipeline", s2),
     ("S4", "S4 public queries", s4),
+    ("S5", "S5 webhook deliveries (bridge)", s5),
 ]
 
 

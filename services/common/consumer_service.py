@@ -118,4 +118,3 @@ async def _ready(app: FastAPI) -> dict[str, str]:
     if not runtime.consumer_ready:
         problems["consumer"] = "not yet subscribed to the record topics"
     return problems
-

@@ -53,7 +53,7 @@ async def on_loopback(app: FastAPI, *, ssl_files: tuple[str, str] | None = None)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.01)  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
     try:
         yield f"{'https' if ssl_files else 'http'}://127.0.0.1:{port}"
     finally:
