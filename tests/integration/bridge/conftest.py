@@ -52,8 +52,8 @@ async def on_loopback(app: FastAPI, *, ssl_files: tuple[str, str] | None = None)
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
+    while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
+        await asyncio.sleep(0.01)
     try:
         yield f"{'https' if ssl_files else 'http'}://127.0.0.1:{port}"
     finally:
