@@ -38,6 +38,7 @@ class ProvincePusher:
         s = self._settings
         if not s.province_url:
             log.info("BRIDGE_PROVINCE_URL is not set: province records stay pending (the dated export has them)")
+            await stop.wait()  # a finished background task would make the service unready
             return
         headers = {"authorization": f"Bearer {s.province_token.get_secret_value()}"} if s.province_token else {}
         async with httpx.AsyncClient(
