@@ -36,10 +36,11 @@ class Receiver:
         @self.app.post("/hook")
         async def hook(request: Request) -> Response:
             self.requests += 1
+            n = self.requests  # this request's number: others arrive while it sleeps
             body = await request.body()
-            if self.delay and (self.fail == 0 or self.requests <= self.fail):
+            if self.delay and (self.fail == 0 or n <= self.fail):
                 await asyncio.sleep(self.delay)  # slow throughout, or only while failing
-            if self.requests <= self.fail:
+            if n <= self.fail:
                 return Response(status_code=self.status, headers={"location": "http://127.0.0.1:9/elsewhere"})
             assert self.secret is not None
             payload = Webhook(self.secret).verify(body, dict(request.headers))  # raises if the signature is bad
