@@ -21,6 +21,7 @@ from bench.reports import s5 as reports_s6
 from bench.runner import Bench, Row
 from bench.scenarios import db_baseline, http_baseline, kafka_baseline, s1, s1b, s4, s4b
 from bench.stack import BenchStack
+from bench.webhooks import s5 as webhooks_s5
 from bench.workbench import s5 as workbench_s7
 
 STEPS: list[tuple[str, str, Callable[[Bench], None]]] = [
@@ -35,6 +36,7 @@ STEPS: list[tuple[str, str, Callable[[Bench], None]]] = [
     ("S4b", "S4b portal HTML pages", s4b),
     ("S6", "S6 credit reports and batch checks", reports_s6),
     ("S7", "S7 workbench: a 10,000-row sheet imported end to end", workbench_s7),
+    ("S5", "S5 webhook deliveries (bridge)", webhooks_s5),
 ]
 
 

@@ -31,7 +31,7 @@ from services.common.settings import CommonSettings
 from services.topics import KAFKA_USERS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SERVICES = ("ingest", "grading", "sanctions", "publish", "supervision", "reports")
+SERVICES = ("ingest", "grading", "sanctions", "publish", "supervision", "reports", "bridge")
 WORKBENCH = "workbench"
 """The department workbench (issue 17): no Kafka, no consumer; it speaks to the four services over HTTP
 with the workbench credential. `up` starts it after them; the test stacks start it only when asked."""
@@ -59,6 +59,7 @@ class StackConfig:
             "supervision": 8005,
             "reports": 8006,
             WORKBENCH: 8007,
+            "bridge": 8008,
         }
     )
     topic_prefix: str = "exchange."

@@ -21,6 +21,8 @@
     exchange dlq list [--service S] [--topic T] [--json]   dead-lettered events, their state and error
     exchange dlq redrive --service S (--event-id ID ... | --all) [--wait SECONDS]
     exchange supervision redraw [--plan PLAN-ID] [--json]   re-draw published 双随机 plans and compare
+    exchange bridge reconcile --date YYYY-MM-DD       the day's province reconciliation (JSON)
+    exchange bridge export --date YYYY-MM-DD [--out DIR]   write the day's dated file for the province
 
 Configuration comes from the environment (DATABASE_URL, KAFKA_BOOTSTRAP, EXCHANGE_*), e.g. after
 `source .run/stack.env`.
@@ -32,7 +34,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -253,13 +255,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     dlq_cmd = sub.add_parser("dlq", help="dead-lettered events: list them, re-drive them after a fix")
     dlq_sub = dlq_cmd.add_subparsers(dest="action", required=True)
     dlq_list = dlq_sub.add_parser("list", help="dead-lettered events with their inbox state and error")
-    dlq_list.add_argument("--service", choices=["grading", "sanctions", "publish", "supervision"])
+    dlq_list.add_argument("--service", choices=["grading", "sanctions", "publish", "supervision", "reports", "bridge"])
     dlq_list.add_argument("--topic", help="the topic the events were first read from (with or without prefix)")
     dlq_list.add_argument("--json", action="store_true")
     dlq_redrive = dlq_sub.add_parser(
         "redrive", help="after a fix, send dead-lettered events back to their service (each is applied once)"
     )
-    dlq_redrive.add_argument("--service", choices=["grading", "sanctions", "publish", "supervision"], required=True)
+    dlq_redrive.add_argument(
+        "--service", choices=["grading", "sanctions", "publish", "supervision", "reports", "bridge"], required=True
+    )
     which = dlq_redrive.add_mutually_exclusive_group(required=True)
     which.add_argument("--event-id", action="append", dest="event_ids", metavar="ID", help="repeatable")
     which.add_argument("--all", action="store_true", help="every event the service has dead-lettered")
@@ -271,6 +275,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     redraw_cmd = supervision_sub.add_parser("redraw", help="re-draw published 双随机 plans from their events")
     redraw_cmd.add_argument("--plan", help="one plan id (default: every plan on outcomes.supervision)")
     redraw_cmd.add_argument("--json", action="store_true")
+    bridge_cmd = sub.add_parser("bridge", help="the provincial platform: reconciliation and the dated file")
+    bridge_sub = bridge_cmd.add_subparsers(dest="action", required=True)
+    for name in ("reconcile", "export"):
+        bridge_action = bridge_sub.add_parser(name)
+        bridge_action.add_argument("--date", type=date.fromisoformat, required=True, metavar="YYYY-MM-DD")
+        if name == "export":
+            bridge_action.add_argument("--out", type=Path, default=Path("."), metavar="DIR")
     args = parser.parse_args(argv)
 
     from pydantic import ValidationError
@@ -450,6 +461,17 @@ def _run(args: argparse.Namespace, settings: CommonSettings) -> int:
         from services.reports.verify_cli import verify_file
 
         return verify_file(args.file, args.public_key)
+    elif args.command == "bridge":
+        import orjson
+
+        from services.bridge.commands import export, reconcile
+
+        if args.action == "reconcile":
+            reconciled = asyncio.run(reconcile(settings, args.date))
+            print(orjson.dumps(reconciled, option=orjson.OPT_INDENT_2).decode())
+            return 0 if reconciled["difference"] == 0 and not reconciled["late_withdrawals"] else 1
+        path, count = asyncio.run(export(settings, args.date, args.out))
+        print(f"{count} records written to {path}")
     elif args.command == "dlq":
         from services.common.kafka import KafkaAuth
         from services.dlq import list_dead_letters, print_list, print_redrive, redrive

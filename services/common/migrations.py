@@ -28,6 +28,7 @@ SCHEMAS: dict[str, str] = {
     "supervision": "supervision/migrations",
     "reports": "reports/migrations",
     "workbench": "workbench/migrations",
+    "bridge": "bridge/migrations",
 }
 
 
