@@ -15,8 +15,10 @@ from services.common.kafka import (
     record_topic,
 )
 from services.common.settings import CommonSettings
+from services.manifests import MANIFESTS
 
-CONSUMERS = ("grading", "sanctions", "publish")
+# The consuming services and what they read come from their manifests (services/manifests.py).
+CONSUMERS = tuple(m.name for m in MANIFESTS)
 REDRIVE_MS = str(30 * 24 * 3600 * 1000)  # a re-driven copy is applied within minutes; the dead letter stays
 # One Kafka (SASL/SCRAM) user per party; the name is the role. `admin` (super user) only administers.
 KAFKA_USERS = ("ingest", *CONSUMERS, "county", "auditor")
@@ -29,8 +31,8 @@ OUTCOME_PRODUCERS: dict[str, str] = {
     "outcomes.repairs": "publish",
     "outcomes.lists": "publish",
 }
-# Outcome topics a consuming service reads besides every record topic (services/sanctions/app.py).
-EXTRA_CONSUMED: dict[str, tuple[str, ...]] = {"sanctions": ("outcomes.grades", "outcomes.objections")}
+# Outcome topics a consuming service reads besides every record topic, as its manifest declares.
+EXTRA_CONSUMED: dict[str, tuple[str, ...]] = {m.name: m.outcomes for m in MANIFESTS if m.outcomes}
 
 
 def topic_specs(settings: CommonSettings, *, partitions: int = 6, replication: int | None = None) -> list[TopicSpec]:

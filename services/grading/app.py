@@ -9,6 +9,7 @@ from services.common.consumer_service import ConsumerParts, create_consumer_app
 from services.common.runtime import ServiceRuntime
 from services.grading.api import router
 from services.grading.handlers import SCHEMA, batch_record_handler, load_context, record_handler, review_handler
+from services.grading.manifest import MANIFEST
 from services.grading.settings import GradingSettings
 
 
@@ -16,6 +17,7 @@ def create_app(settings: GradingSettings | None = None, clock: Clock | None = No
     settings = settings or GradingSettings()
     load_context(settings, clock or SystemClock())  # a broken rule-set file stops here, before any connection
     return create_consumer_app(
+        manifest=MANIFEST,
         service="grading",
         schema=SCHEMA,
         settings=settings,

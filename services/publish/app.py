@@ -18,6 +18,7 @@ from services.publish import portal
 from services.publish.api import router
 from services.publish.context import PublishContext
 from services.publish.handlers import SCHEMA, Publisher
+from services.publish.manifest import MANIFEST
 from services.publish.rules import load_publicity_rules
 from services.publish.settings import PublishSettings
 from services.publish.store import PublicReads
@@ -69,6 +70,7 @@ def create_app(settings: PublishSettings | None = None, clock: Clock | None = No
         return ConsumerParts(handle=publisher.handle, handle_batch=publisher.handle_batch, on_tick=publisher.on_tick)
 
     app = create_consumer_app(
+        manifest=MANIFEST,
         service="publish",
         schema=SCHEMA,
         settings=settings,

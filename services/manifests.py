@@ -1,0 +1,14 @@
+"""Every consuming service's manifest, in the order the exchange starts them (services/common/manifest.py).
+
+A new consuming service adds its manifest here; topics, ACLs, subscriptions, dead letters, re-drive and the
+audit replay follow from it."""
+
+from __future__ import annotations
+
+from services.common.manifest import Manifest, by_name
+from services.grading.manifest import MANIFEST as GRADING
+from services.publish.manifest import MANIFEST as PUBLISH
+from services.sanctions.manifest import MANIFEST as SANCTIONS
+
+MANIFESTS: tuple[Manifest, ...] = (GRADING, SANCTIONS, PUBLISH)
+BY_NAME = by_name(MANIFESTS)
