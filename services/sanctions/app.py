@@ -34,6 +34,7 @@ def create_app(settings: SanctionsSettings | None = None, clock: Clock | None = 
             outcome_topic=settings.topic("outcomes.sanctions"),
             audit_topic=settings.topic("audit.access"),
             rule_sets=rule_sets,
+            wake=runtime.wake,
         )
         app.state.sanctions = ctx
         handler = SanctionsHandler(ctx)
