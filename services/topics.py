@@ -84,6 +84,8 @@ def kafka_acls(settings: CommonSettings) -> list[AclBinding]:
 
     for name in kinds["record"]:
         allow("ingest", AclOperation.WRITE, ResourceType.TOPIC, t(name))
+    for name in kinds["audit"]:  # read-back of records and receipts is access-logged (issue 21)
+        allow("ingest", AclOperation.WRITE, ResourceType.TOPIC, t(name))
     for service in CONSUMERS:
         consumed = [*kinds["record"], *EXTRA_CONSUMED.get(service, ())]
         for name in consumed:

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 from fastapi import APIRouter, FastAPI
+from fastapi_offline import FastAPIOffline
 
 from services.common.catalogue import load_catalogue
 from services.common.clock import Clock, SystemClock
@@ -19,6 +20,7 @@ from services.common.consumer import BatchHandler, Handler
 from services.common.dlq import redrive_topic
 from services.common.http import NO_OPEN_TELEMETRY, FastJSONResponse, install_error_handlers, install_health
 from services.common.metrics import RequestMetrics
+from services.common.openapi import install_openapi
 from services.common.runtime import ConsumerSpec, ServiceRuntime
 from services.common.settings import CommonSettings
 from services.common.ticker import OnTick, run_ticker
@@ -94,7 +96,8 @@ def create_consumer_app(
         finally:
             await runtime.close()
 
-    app = FastAPI(
+    # Swagger UI / ReDoc assets served by the service itself (no CDN: county networks have no internet).
+    app = FastAPIOffline(
         title=title,
         version="1",
         description=description,
@@ -107,6 +110,7 @@ def create_consumer_app(
     for router in routers:
         app.include_router(router)
     app.add_middleware(RequestMetrics, service=service)
+    install_openapi(app, service=service, schemas_dir=settings.schemas_dir)
     return app
 
 

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 
 import orjson
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from services.common.calendar import WorkingDayCalendar
 from services.common.catalogue import load_catalogue
@@ -17,11 +18,12 @@ from services.common.clock import Clock, SystemClock, shanghai_date
 from services.common.http import NO_OPEN_TELEMETRY, FastJSONResponse, install_error_handlers, install_health
 from services.common.jurisdiction import load_service_levels
 from services.common.metrics import RequestMetrics
+from services.common.openapi import install_openapi
 from services.common.runtime import ServiceRuntime
 from services.common.tasks import sleep_or_stop
 from services.ingest import store
 from services.ingest.api import IngestContext, router
-from services.ingest.openapi import record_examples_openapi
+from services.ingest.openapi import record_examples
 from services.ingest.receipts import ReceiptSigner
 from services.ingest.settings import IngestSettings
 from services.ingest.validation import RecordValidator
@@ -60,7 +62,13 @@ def create_app(settings: IngestSettings | None = None, clock: Clock | None = Non
         app.state.authenticator = runtime.authenticator()
         app.state.public_key_pem = signer.public_key_pem()
         app.state.ingest = IngestContext(
-            validator, writer, clock, settings.max_body_bytes, settings.max_batch, rejections
+            validator,
+            writer,
+            clock,
+            settings.max_body_bytes,
+            settings.max_batch,
+            rejections,
+            audit_topic=settings.topic("audit.access"),
         )
         runtime.spawn("writer", writer.run(runtime.stop))
         runtime.spawn("rejection-counts", _flush_rejections(runtime, rejections, clock))
@@ -72,7 +80,8 @@ def create_app(settings: IngestSettings | None = None, clock: Clock | None = Non
         finally:
             await runtime.close()
 
-    app = FastAPI(
+    # Swagger UI / ReDoc assets served by the service itself (no CDN: county networks have no internet).
+    app = FastAPIOffline(
         title="Credit exchange — ingest (信用信息报送)",
         version="1",
         description=(
@@ -88,7 +97,10 @@ def create_app(settings: IngestSettings | None = None, clock: Clock | None = Non
     app.include_router(router)  # first: routes are matched in order, and POST /v1/records is the hot one
     install_health(app, service=SERVICE, ready_checks=lambda: app.state.runtime.ready_problems())
     app.add_middleware(RequestMetrics, service=SERVICE)
-    record_examples_openapi(app, settings.schemas_dir, json.loads((settings.schemas_dir / "envelope.json").read_text()))
+    envelope = json.loads((settings.schemas_dir / "envelope.json").read_text())
+    install_openapi(
+        app, service=SERVICE, schemas_dir=settings.schemas_dir, extend=record_examples(settings.schemas_dir, envelope)
+    )
     return app
 
 
