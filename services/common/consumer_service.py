@@ -20,7 +20,7 @@ from services.common.consumer import BatchHandler, Handler
 from services.common.dlq import redrive_topic
 from services.common.http import NO_OPEN_TELEMETRY, FastJSONResponse, install_error_handlers, install_health
 from services.common.metrics import RequestMetrics
-from services.common.openapi import install_openapi
+from services.common.openapi import DOCS_PARAMETERS, install_openapi
 from services.common.runtime import ConsumerSpec, ServiceRuntime
 from services.common.settings import CommonSettings
 from services.common.ticker import OnTick, run_ticker
@@ -104,6 +104,7 @@ def create_consumer_app(
         default_response_class=FastJSONResponse,
         lifespan=lifespan,
         telemetry=NO_OPEN_TELEMETRY,
+        swagger_ui_parameters=DOCS_PARAMETERS,
     )
     install_error_handlers(app)
     install_health(app, service=service, ready_checks=lambda: _ready(app))

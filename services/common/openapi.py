@@ -19,6 +19,9 @@ from services.common.errors import PROBLEM_TYPE_PREFIX
 
 Extend = Callable[[dict[str, Any]], None]
 
+DOCS_PARAMETERS: dict[str, Any] = {"validatorUrl": None}
+"""Swagger UI would otherwise load a validity badge from a public host: `/docs` must work with no internet."""
+
 ERROR_ITEM = {
     "type": "object",
     "required": ["path", "code", "message"],

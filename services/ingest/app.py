@@ -18,7 +18,7 @@ from services.common.clock import Clock, SystemClock, shanghai_date
 from services.common.http import NO_OPEN_TELEMETRY, FastJSONResponse, install_error_handlers, install_health
 from services.common.jurisdiction import load_service_levels
 from services.common.metrics import RequestMetrics
-from services.common.openapi import install_openapi
+from services.common.openapi import DOCS_PARAMETERS, install_openapi
 from services.common.runtime import ServiceRuntime
 from services.common.tasks import sleep_or_stop
 from services.ingest import store
@@ -91,6 +91,7 @@ def create_app(settings: IngestSettings | None = None, clock: Clock | None = Non
         default_response_class=FastJSONResponse,
         lifespan=lifespan,
         telemetry=NO_OPEN_TELEMETRY,
+        swagger_ui_parameters=DOCS_PARAMETERS,
     )
     app.state.catalogue_json = orjson.dumps(catalogue.public_view())
     install_error_handlers(app)
