@@ -3,7 +3,10 @@ OpenAPI contract, RFC 9457 fields on errors, and read-back of a department's own
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
+import subprocess
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -112,6 +115,25 @@ async def test_every_operation_has_its_declared_stable_id_security_and_answer_sc
     assert len(ids) == len(set(ids)), f"{service}: duplicate operation ids {sorted(ids)}"
     problem = spec["components"]["schemas"]["Problem"]
     assert {"type", "title", "status", "detail", "errors"} <= set(problem["required"])
+
+
+PARAMETER = re.compile(r"\{[^}/]*\}")  # path parameters compare by position, not name
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_the_contract_in_the_repository_names_every_operation(
+    service: str, apps: dict[str, httpx.AsyncClient]
+) -> None:
+    """docs/API.md (the shared contract plus every extension) mentions each operation a service serves."""
+    contract = PARAMETER.sub("{}", (REPO / "docs" / "API.md").read_text(encoding="utf-8"))
+    spec = (await apps[service].get("/openapi.json")).json()
+    missing = [
+        f"{method.upper()} {path}"
+        for path, operations in spec["paths"].items()
+        for method in operations
+        if f"{method.upper()} {PARAMETER.sub('{}', path)}" not in contract
+    ]
+    assert not missing, f"docs/API.md does not describe {missing}"
 
 
 # -- RFC 9457 beside errors -----------------------------------------------------------------------------------
@@ -226,3 +248,38 @@ async def test_receipts_between_two_times_come_in_chain_order_and_page_without_g
     wrong = await ingest.get("/v1/receipts?from=2027-03-05&to=2027-03-03", headers=bearer(tokens, "HOUSING"))
     assert wrong.status_code == 422
     assert wrong.json()["errors"][0]["path"] == "/query/to"
+
+
+# -- verifying a receipt without Python -------------------------------------------------------------------
+
+
+async def test_a_receipt_verifies_with_jq_and_openssl_alone_and_a_changed_record_does_not(
+    ingest: httpx.AsyncClient, tokens: dict[str, str], tmp_path: Path
+) -> None:
+    """clients/shell/verify-receipt.sh, as docs/接入指南.md shows it, on a real receipt."""
+    record, receipt = await _accepted(ingest, tokens)
+    (tmp_path / "answer.json").write_text(json.dumps({"receipt": receipt}, ensure_ascii=False), encoding="utf-8")
+    (tmp_path / "record.json").write_text(json.dumps(record, ensure_ascii=False, indent=2), encoding="utf-8")
+    (tmp_path / "key.pem").write_bytes((await ingest.get("/v1/receipts/public-key")).content)
+    script = str(REPO / "clients" / "shell" / "verify-receipt.sh")
+    files = [str(tmp_path / name) for name in ("answer.json", "record.json", "key.pem")]
+
+    def run() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["sh", script, *files], capture_output=True, text=True, check=False)
+
+    checked = await asyncio.to_thread(run)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "签名有效" in checked.stdout
+    assert f"摘要一致 (hash matches): {receipt['hash']}" in checked.stdout
+
+    record["data"]["CF_NR_FK"] = 25  # what the department sent was 2.5 (万元)
+    (tmp_path / "record.json").write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
+    changed = await asyncio.to_thread(run)
+    assert changed.returncode == 1
+    assert "摘要不一致" in changed.stdout
+
+    receipt["reported_late"] = not receipt["reported_late"]
+    (tmp_path / "answer.json").write_text(json.dumps(receipt, ensure_ascii=False), encoding="utf-8")
+    forged = await asyncio.to_thread(run)
+    assert forged.returncode == 1
+    assert "签名无效" in forged.stdout
