@@ -77,6 +77,7 @@ TABLES: tuple[TableSpec, ...] = (
             "departments",
             "measures",
             "measure_list_version",
+            "review_on",
         ),
     ),
     TableSpec(

@@ -36,6 +36,7 @@ __all__ = [
     "IdentifierCheck",
     "Problem",
     "birth_date_of",
+    "born_minor",
     "check_citizen_id",
     "check_uscc",
     "citizen_id_check_character",
@@ -195,8 +196,11 @@ def is_minor(number: str, on: date) -> bool | None:
     The 18th birthday makes an adult; someone born on 29 February becomes 18 on 1 March.
     """
     born = birth_date_of(number)
-    if born is None:
-        return None
+    return None if born is None else born_minor(born, on)
+
+
+def born_minor(born: date, on: date) -> bool:
+    """Under 18 on ``on`` for someone born on ``born`` (a birth date the document itself does not show)."""
     try:
         adult_from = born.replace(year=born.year + _ADULT_AGE)
     except ValueError:  # born on 29 February, and the 18th year is not a leap year

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import date
 
 from services.common.clock import Clock, shanghai_date
@@ -30,3 +30,23 @@ async def run_ticker(on_tick: OnTick, *, clock: Clock, every_seconds: float, sto
             # The next tick retries; the failure is logged with its traceback, never swallowed silently.
             log.exception("time-driven update failed; will retry at the next tick")
         await sleep_or_stop(stop, every_seconds)
+
+
+async def each_isolated(codes: Iterable[str], work: Callable[[str], Awaitable[None]], *, what: str) -> list[str]:
+    """Run `work` for each code in turn, each on its own: one code that always fails (a poisoned subject)
+    must not hold back every later one. A failure is logged with its traceback and retried at the next
+    tick; returns the codes that failed."""
+    failed: list[str] = []
+    for code in codes:
+        try:
+            await work(code)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception(
+                "%s failed for one subject; the others go on, it is retried at the next tick",
+                what,
+                extra={"code": code},
+            )
+            failed.append(code)
+    return failed

@@ -6,7 +6,7 @@ ticker, the API and a replay all derive the same thing from the same records.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -176,10 +176,18 @@ def change_event(
         "subject_kind": new.subject_kind,
         "supervision_level": new.supervision_level,
         "old_supervision_level": previous.supervision_level if previous else None,
+        # The records the grade rests on: sanctions suspends the grade's case while one is disputed (异议).
+        "explanation_records": explanation_records(new.explanation),
     }
     return outcome_event(
         service=SERVICE, kind="grade.changed", subject=new.code, event_id=event_id, time=time, data=data
     )
+
+
+def explanation_records(explanation: Sequence[Mapping[str, str]]) -> list[dict[str, str]]:
+    """Each (department, record id) the explanation names, once, in a stable order."""
+    keys = sorted({(e["department"], e["record_id"]) for e in explanation})
+    return [{"department": department, "record_id": record_id} for department, record_id in keys]
 
 
 def _iso(day: date | None) -> str | None:

@@ -29,9 +29,11 @@ from services.common.http import (
     require,
 )
 from services.common.scorecard import month_of
-from services.publish import deadlines, filing, objections, repairs, scorecard, store
+from services.publish import deadlines, filing, objections, repairs, scorecard, store, withdrawals
 from services.publish.context import PublishContext
 from services.publish.derive import query_tokens
+from services.publish.filing import normalise_code
+from services.publish.rules.withdrawal import notice
 
 router = APIRouter()
 Supervisor = Annotated[Principal, Depends(require(Role.DEPARTMENT, Role.COUNTY, Role.AUDITOR))]
@@ -60,7 +62,7 @@ def _like_pattern(q: str) -> str:
 
 def is_code(text: str) -> bool:
     """A whole credit code or ID number (searched exactly), not part of a name."""
-    return _CODE.fullmatch(text.upper()) is not None
+    return _CODE.fullmatch(normalise_code(text)) is not None
 
 
 async def find_published(
@@ -70,7 +72,7 @@ async def find_published(
     :class:`store.ReadsUnavailable`."""
     code = is_code(text)
     return await ctx.reads.search(
-        code=text.upper() if code else None,
+        code=normalise_code(text) if code else None,
         fragment=(_like_pattern(text), query_tokens(text)) if text and not code else None,
         before=before,
         limit=limit,
@@ -109,10 +111,22 @@ async def search_disclosures(
 
 @router.get("/v1/disclosures/{record_id}", summary="One published record (公示记录)")
 async def get_disclosure(request: Request, record_id: str) -> Response:
+    """A published record's public JSON; a record its department revoked or changed off the portal answers
+    410 with the notice (已撤销 / 已更正 and the reason, 行政处罚法 Art. 48) and none of its content."""
+    reads = _ctx(request).reads
     try:
-        body = await _ctx(request).reads.published(record_id)
+        body = await reads.published(record_id)
+        gone = await reads.withdrawn(record_id) if body is None else None
     except store.ReadsUnavailable:
         raise _unavailable() from None
+    shown = notice(orjson.loads(gone)) if gone is not None else None
+    if shown is not None:
+        why = shown["withdrawal"]["reason"]
+        message = f"该记录{shown['status']}，已撤下公示：{why} (withdrawn by its department: {why})"
+        return FastJSONResponse(
+            {"errors": [ApiError("/path/record_id", "withdrawn", message).as_dict()], "record": shown},
+            status_code=410,
+        )
     if body is None:
         message = "没有公示中的这条记录（可能从未公示或已撤下） (no published record with this id)"
         raise ApiProblem(404, [ApiError("/path/record_id", "not_found", message)])
@@ -137,7 +151,7 @@ async def post_objection(request: Request, body: ObjectionIn, caller: OptionalPr
         case = await objections.file_objection(
             _ctx(request),
             record_id=body.record_id,
-            subject_code=body.subject_code.strip(),
+            subject_code=normalise_code(body.subject_code),
             reason=body.reason,
             contact=body.contact,
             raised_by=raised_by,
@@ -154,7 +168,7 @@ async def get_objection(
 ) -> Response:
     async with _ctx(request).engine.connect() as conn:
         case = await store.objection(conn, objection_id)
-    if case is None or case["subject_code"] != code.strip():
+    if case is None or case["subject_code"] != normalise_code(code):
         message = "没有找到该异议，请核对编号和主体代码 (no objection with this id for this subject code)"
         raise ApiProblem(404, [ApiError("/path/objection_id", "not_found", message)])
     return FastJSONResponse({"objection": objections.view(case)})
@@ -203,7 +217,7 @@ async def post_repair(request: Request, body: RepairIn, caller: OptionalPrincipa
         case = await repairs.file_repair(
             _ctx(request),
             record_id=body.record_id,
-            subject_code=body.subject_code.strip().upper(),
+            subject_code=normalise_code(body.subject_code),
             commitment=body.commitment,
             fulfilment=body.fulfilment,
             contact=body.contact,
@@ -222,7 +236,7 @@ async def get_repair(
     ctx = _ctx(request)
     async with ctx.engine.connect() as conn:
         case = await store.repair(conn, repair_id)
-    if case is None or case["subject_code"] != code.strip().upper():
+    if case is None or case["subject_code"] != normalise_code(code):
         message = (
             "没有找到该信用修复申请，请核对编号和主体代码 (no repair application with this id for this subject code)"
         )
@@ -260,7 +274,10 @@ async def list_repairs(
 ClockState = Literal["pending", "at_risk", "overdue", "met", "late"]
 
 
-@router.get("/v1/deadlines", summary="The 7-working-day disclosure clock per department (公示时限)")
+@router.get(
+    "/v1/deadlines",
+    summary="The 7-working-day disclosure and 3-working-day withdrawal clocks per department (公示时限)",
+)
 async def get_deadlines(
     request: Request,
     caller: Supervisor,
@@ -277,10 +294,13 @@ async def get_deadlines(
     since = since or ctx.today() - timedelta(days=30)
     async with ctx.engine.connect() as conn:
         rows = await store.deadline_rows(conn, department=department, since=since)
+        taken_down = await store.withdrawal_rows(conn, department=department, since=since)
     entries = [deadlines.clock_entry(row, now=now, calendar=ctx.calendar) for row in rows]
+    gone = [withdrawals.clock_entry(row, now=now, calendar=ctx.calendar) for row in taken_down]
     await _log(ctx, caller, "deadlines", department or "*")
     names = {code: d.name for code, d in ctx.catalogue.departments.items()}
     chosen = [e for e in entries if state is None or e["state"] == state]
+    chosen_gone = [e for e in gone if state is None or e["state"] == state]
     return FastJSONResponse(
         {
             "as_of": ctx.today().isoformat(),
@@ -289,6 +309,13 @@ async def get_deadlines(
             "summary": deadlines.summary(entries, names),
             "records": chosen[:limit],
             "truncated": len(chosen) > limit,
+            # 行政处罚法 Art. 48: revoked or changed records off the portal within 3 working days of the decision
+            "withdrawals": {
+                "working_days": ctx.settings.service_levels.withdrawal_working_days,
+                "summary": withdrawals.summary(gone, names),
+                "records": chosen_gone[:limit],
+                "truncated": len(chosen_gone) > limit,
+            },
         }
     )
 
@@ -322,15 +349,16 @@ async def get_feed(
     return FastJSONResponse({"events": items, "next": next_cursor, "has_more": len(items) == limit})
 
 
-@router.get("/v1/scorecard", summary="Deadlines met per department for a month (公示、异议、修复时限考核)")
+@router.get("/v1/scorecard", summary="Deadlines met per department for a month (公示、撤下、异议、修复时限考核)")
 async def get_scorecard(
     request: Request,
     caller: Supervisor,
     month: Annotated[str, Query(description="YYYY-MM: what fell due in this month (Asia/Shanghai)")],
     department: Annotated[str | None, Query(max_length=32)] = None,
 ) -> Response:
-    """Disclosure deadlines, objection answers and repair decisions due in the month, per department: met
-    on time, late, overdue or still pending. The publish part of the county's scorecard (000 L121)."""
+    """Disclosure deadlines, withdrawals of revoked or changed records, objection answers and repair decisions
+    due in the month, per department: met on time, late, overdue or still pending. The publish part of the
+    county's scorecard (000 L121)."""
     ctx = _ctx(request)
     chosen = month_of(month)
     department = department_scope(caller, department, "a department sees its own scorecard only")
@@ -345,11 +373,15 @@ async def get_scorecard(
         decided = await store.rows_due_between(
             conn, "repairs", "decide_due", department=department, first=first, after=after
         )
+        taken_down = await store.rows_due_between(
+            conn, "withdrawals", "due_date", department=department, first=first, after=after
+        )
     now, today = ctx.now(), ctx.today()
     parts = {
         "disclosures": scorecard.disclosures(shown, now=now, calendar=ctx.calendar),
         "objections": scorecard.objections(answered, today),
         "repairs": scorecard.repairs(decided, today),
+        "withdrawals": scorecard.withdrawals(taken_down, now=now, calendar=ctx.calendar),
     }
     await _log(ctx, caller, "scorecard", department or "*")
     names = {code: d.name for code, d in ctx.catalogue.departments.items()}

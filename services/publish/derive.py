@@ -23,13 +23,17 @@ from services.common.identifiers import mask_id_number, mask_person_name
 from services.common.records import AcceptedRecord
 from services.common.repairs import approved_repairs
 from services.publish.rules import (
+    HIDDEN_NAME,
     Decision,
     PublicityRules,
+    hide_name,
     listed_document_numbers,
+    minor_on_decision,
     public_view,
     should_publish,
     subject_kind_of,
 )
+from services.publish.rules.withdrawal import public_amendment
 
 PENALTY = "administrative_penalty"
 NATURAL_PERSON = "natural_person"
@@ -97,6 +101,10 @@ class Derived:
     """First day a repair may be applied for (最短公示期届满后); None: not repairable (not 失信信息, 轻微 …)."""
     repaired: dict[str, Any] | None = None
     """The approved repair in force (the department's 准予修复 record), which took the record off the portal."""
+    non_repairable: str | None = None
+    """The legal basis when the record is marked 不可修复 (v2 penalty ``non_repairable``): repair is refused."""
+    amendment_received_at: datetime | None = None
+    """When the amendment in force reached the exchange (the 3-working-day withdrawal clock, withdrawals.py)."""
 
 
 def derive_disclosures(records: Iterable[AcceptedRecord], rules: DisclosureRules, as_of: date) -> list[Derived]:
@@ -161,6 +169,20 @@ def _derive(
         "corrected": item.corrected,
         "data": _public_data(record, record_type, kind, until),
     }
+    amended = _amendment(item)
+    revoked = item.amendment.revoked_by
+    if amended is not None and (revoked is None or revoked.decision_date <= as_of):
+        # Shown with its reason (行政处罚法 Art. 48); "withdrawn" when it took the record off the portal, which
+        # then answers its public id with the notice instead of the content (rules/withdrawal.py).
+        off = revoked is not None or window is None or not window.publish
+        content["amendment"] = public_amendment(amended, record.department, withdrawn=off)
+    barred = window.non_repairable if window is not None else None
+    if barred is not None:
+        content["non_repairable_basis"] = barred  # only when set: other records' public body is unchanged
+    if minor_on_decision(record, kind) is None:  # a person of unknown age: never named, even in part (§8)
+        content = hide_name(content, str(record.record["subject"].get("name", "")))
+        content["subject"]["name"] = HIDDEN_NAME
+        subject = content["subject"]
     return Derived(
         public_id=pid,
         department=record.department,
@@ -177,10 +199,17 @@ def _derive(
         publicity_until=until,
         withdraw_on=window.withdraw_on if window is not None and window.publish else None,
         content=content,
-        amendment=_amendment(item),
+        amendment=amended,
         repair_from=repair_from,
         repaired=repaired,
+        non_repairable=barred,
+        amendment_received_at=_amendment_received_at(item),
     )
+
+
+def _amendment_received_at(item: EffectiveRecord) -> datetime | None:
+    amendment = item.amendment.revoked_by or item.amendment.corrected_by
+    return amendment.received_at if amendment is not None else None
 
 
 def _repair_in_force(approval: AcceptedRecord | None, repair_from: date | None, as_of: date) -> dict[str, Any] | None:

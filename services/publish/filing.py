@@ -3,11 +3,20 @@ record a case is about by its public id and the subject's code (DOMAIN §9)."""
 
 from __future__ import annotations
 
+import unicodedata
+
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.common.records import AcceptedRecord
 from services.publish import store
 from services.publish.derive import split_public_id
+
+
+def normalise_code(text: str) -> str:
+    """A subject code as a filer typed it → the form records are keyed by: trimmed, full-width folded,
+    upper case (``11010519491231002x`` → ``…002X``). The one rule for every public lookup by code (objections,
+    repairs, the portal's search and case pages), so a lower-case ``x`` finds the same case everywhere."""
+    return unicodedata.normalize("NFKC", text).strip().upper()
 
 
 class Refused(Exception):

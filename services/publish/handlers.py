@@ -23,6 +23,7 @@ from services.publish.announce import announce
 from services.publish.context import PublishContext
 from services.publish.derive import Change, Derived, Previous, derive_disclosures, needs_saving, plan_change
 from services.publish.repairs import apply_decision, escalate_late
+from services.publish.withdrawals import Withdrawal, withdrawal_of
 
 SCHEMA = store.SCHEMA
 VERIFICATION = "objection_verification"
@@ -105,14 +106,17 @@ class Publisher:
         kept = {code: {(r.department, r.record_id) for r in file} for code, file in files.items()}
         writes: dict[str, tuple[Derived, Change]] = {}
         outcome: list[CloudEvent] = []
+        withdrawn: list[Withdrawal] = []
         for record in records:
             code = record.subject_code
             key = (record.department, record.record_id)
             if key not in kept.setdefault(code, set()):  # the first copy is kept (ON CONFLICT DO NOTHING)
                 kept[code].add(key)
                 files.setdefault(code, []).append(record)
-            self._plan(files[code], stored[code], as_of=as_of, now=now, writes=writes, outcome=outcome)
-        await self._write(conn, writes, outcome, now)
+            self._plan(
+                files[code], stored[code], as_of=as_of, now=now, writes=writes, outcome=outcome, withdrawn=withdrawn
+            )
+        await self._write(conn, writes, outcome, now, withdrawn)
 
     async def recompute(self, conn: AsyncConnection, subject_code: str, *, as_of: date, now: datetime) -> None:
         """Bring one subject's stored disclosures up to date (caller holds the subject lock)."""
@@ -120,8 +124,9 @@ class Publisher:
         previous = await store.disclosures_for_update(conn, subject_code)
         writes: dict[str, tuple[Derived, Change]] = {}
         outcome: list[CloudEvent] = []
-        self._plan(records, previous, as_of=as_of, now=now, writes=writes, outcome=outcome)
-        await self._write(conn, writes, outcome, now)
+        withdrawn: list[Withdrawal] = []
+        self._plan(records, previous, as_of=as_of, now=now, writes=writes, outcome=outcome, withdrawn=withdrawn)
+        await self._write(conn, writes, outcome, now, withdrawn)
 
     def _plan(
         self,
@@ -132,12 +137,24 @@ class Publisher:
         now: datetime,
         writes: dict[str, tuple[Derived, Change]],
         outcome: list[CloudEvent],
+        withdrawn: list[Withdrawal],
     ) -> None:
         """Derive one subject's disclosures and add what must be written (the last write of a disclosure
-        wins) and announced; `previous` becomes what will be stored."""
-        for derived in derive_disclosures(records, self.ctx.rules, as_of):
+        wins), announced, and put on the withdrawal clock; `previous` becomes what will be stored."""
+        ctx = self.ctx
+        for derived in derive_disclosures(records, ctx.rules, as_of):
             before = previous.get(derived.public_id)
             change = plan_change(before, derived, now)
+            clock = withdrawal_of(
+                before,
+                derived,
+                change,
+                now=now,
+                calendar=ctx.calendar,
+                working_days=ctx.settings.service_levels.withdrawal_working_days,
+            )
+            if clock is not None:
+                withdrawn.append(clock)
             if needs_saving(before, derived, change):
                 writes[derived.public_id] = (derived, change)
                 previous[derived.public_id] = store.saved(derived, change)
@@ -150,9 +167,11 @@ class Publisher:
         writes: dict[str, tuple[Derived, Change]],
         outcome: list[CloudEvent],
         now: datetime,
+        withdrawn: Sequence[Withdrawal] = (),
     ) -> None:
         for derived, change in writes.values():
             await store.save_disclosure(conn, derived, change, now)
+        await store.save_withdrawals(conn, withdrawn)
         await announce(conn, self.ctx, "outcomes.disclosures", outcome)
 
     async def _answer(self, conn: AsyncConnection, verification: AcceptedRecord) -> None:
@@ -220,6 +239,8 @@ class Publisher:
                     if not ctx.calendar.disclosure_deadline(decided).provisional
                 }
         refreshed = await self._refresh(sorted(subjects), today=today, now=now)
+        if calendar_changed:
+            await self._settle_withdrawals()
         escalated = await self._objections(today=today, now=now, settle_provisional=calendar_changed)
         escalated += await escalate_late(ctx, today=today, settle_provisional=calendar_changed)
         if refreshed:
@@ -239,6 +260,15 @@ class Publisher:
                 ok = False  # one subject's trouble must not hold back every other withdrawal
                 log.exception("time-driven recomputation failed; retried at the next tick", extra={"subject": code})
         return ok
+
+    async def _settle_withdrawals(self) -> None:
+        """Final due dates for provisional withdrawal deadlines the calendar now covers."""
+        ctx = self.ctx
+        async with ctx.engine.begin() as conn:
+            for public_id, amendment_id, decided in await store.provisional_withdrawals(conn):
+                due = ctx.calendar.add_working_days(decided, ctx.settings.service_levels.withdrawal_working_days)
+                if not due.provisional:
+                    await store.set_withdrawal_due(conn, public_id, amendment_id, due.date)
 
     async def _objections(self, *, today: date, now: datetime, settle_provisional: bool) -> int:
         """Final due dates for provisional ones the calendar now covers; escalate unanswered ones past due."""

@@ -22,6 +22,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from services.publish import filing, objections, repairs, store
 from services.publish.api import find_published, is_code
 from services.publish.context import PublishContext
+from services.publish.filing import normalise_code
+from services.publish.rules.withdrawal import notice
 
 router = APIRouter(include_in_schema=False)
 _HERE = Path(__file__).parent
@@ -124,15 +126,20 @@ async def subject(request: Request, code: str) -> HTMLResponse:
         return _unavailable()
     items = [orjson.loads(body) for _, _, body in rows]
     name = items[0]["subject"]["name"] if items else None
-    return _page("subject.html", code=code.upper(), name=name, items=items)
+    return _page("subject.html", code=normalise_code(code), name=name, items=items)
 
 
 @router.get("/records/{public_id}", response_class=HTMLResponse)
 async def record(request: Request, public_id: str) -> HTMLResponse:
+    reads = _ctx(request).reads
     try:
-        body = await _ctx(request).reads.published(public_id)
+        body = await reads.published(public_id)
+        gone = await reads.withdrawn(public_id) if body is None else None
     except store.ReadsUnavailable:
         return _unavailable()
+    shown = notice(orjson.loads(gone)) if gone is not None else None
+    if shown is not None:  # an old link to a revoked record: withdrawn, and why (行政处罚法 Art. 48)
+        return _page("withdrawn.html", 410, item=shown)
     if body is None:
         message = "没有公示中的这条记录（可能从未公示，或公示期满、已撤销而撤下）。"
         return _page("message.html", 404, title="未找到该记录", message=message)
@@ -202,7 +209,7 @@ async def objection_submit(request: Request) -> Response:
         case = await objections.file_objection(
             _ctx(request),
             record_id=values["record_id"],
-            subject_code=values["subject_code"].upper(),
+            subject_code=normalise_code(values["subject_code"]),
             reason=values["reason"],
             contact=values["contact"],
             raised_by="subject",
@@ -235,7 +242,7 @@ async def repair_submit(request: Request) -> Response:
         case = await repairs.file_repair(
             _ctx(request),
             record_id=values["record_id"],
-            subject_code=values["subject_code"].upper(),
+            subject_code=normalise_code(values["subject_code"]),
             commitment=values["commitment"],
             fulfilment=values["fulfilment"],
             contact=values["contact"],
@@ -287,7 +294,7 @@ async def case_page(
     """A case's state, shown only to whoever knows both the case number and the subject's code."""
     async with _ctx(request).engine.connect() as conn:
         case = await store.objection(conn, objection_id)
-    if case is None or case["subject_code"] != code.strip().upper():
+    if case is None or case["subject_code"] != normalise_code(code):
         message = "没有找到该异议，请核对受理编号和统一社会信用代码（或身份证号码）。"
         return _page("case_lookup.html", 404, values={"id": objection_id, "code": code}, not_found=message)
     return _page("case.html", case=objections.view(case))
@@ -301,7 +308,7 @@ async def repair_page(
     ctx = _ctx(request)
     async with ctx.engine.connect() as conn:
         case = await store.repair(conn, repair_id)
-    if case is None or case["subject_code"] != code.strip().upper():
+    if case is None or case["subject_code"] != normalise_code(code):
         message = "没有找到该信用修复申请，请核对受理编号和统一社会信用代码（或身份证号码）。"
         return _page("case_lookup.html", 404, values={"id": repair_id, "code": code}, not_found=message)
     return _page("repair_case.html", case=repairs.view(case, ctx.today()))

@@ -153,6 +153,12 @@ def _admissible(derived: Derived | None, record: AcceptedRecord, amendments: lis
         raise Refused(422, "/record_id", "not_repairable", message)
     if derived.repaired is not None:
         raise Refused(409, "/record_id", "repaired", "该记录已完成信用修复 (the record has already been repaired)")
+    if derived.non_repairable is not None:
+        message = (
+            f"该记录依法不可修复，依据：{derived.non_repairable} "
+            f"(the law marks this record non-repairable: {derived.non_repairable})"
+        )
+        raise Refused(422, "/record_id", "not_repairable", message)
     if derived.repair_from is None:
         message = f"该记录依法不可修复或无需修复：{derived.reason} (this record cannot be repaired: {derived.reason})"
         raise Refused(422, "/record_id", "not_repairable", message)

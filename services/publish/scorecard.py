@@ -1,7 +1,8 @@
 """The publish part of the county's department scorecard (000 L121), pure: per department, what fell due in
-a month — disclosure deadlines (7 working days), objection answers (20 working days) and repair decisions
-(7 + 10 working days) — and whether it was met on time, late, or is still missing. A provisional due date
-never counts anyone late (DOMAIN §4).
+a month — disclosure deadlines (7 working days), withdrawals of revoked or changed records (3 working days,
+行政处罚法 Art. 48), objection answers (20 working days) and repair decisions (7 + 10 working days) — and
+whether it was met on time, late, or is still missing. A provisional due date never counts anyone late
+(DOMAIN §4).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from services.common.calendar import WorkingDayCalendar
 from services.common.clock import shanghai_date
 from services.common.scorecard import rate
+from services.publish import withdrawals as withdrawal_clock
 from services.publish.deadlines import clock_entry
 
 
@@ -29,6 +31,19 @@ def disclosures(
     found: dict[str, Counter[str]] = {}
     for row in rows:
         entry = clock_entry(row, now=now, calendar=calendar)
+        tally = found.setdefault(entry["department"], Counter())
+        tally[entry["state"]] += 1
+        if entry["responsible"]:
+            tally[f"{entry['state']}_{entry['responsible']}"] += 1
+    return found
+
+
+def withdrawals(
+    rows: Iterable[Mapping[str, Any]], *, now: datetime, calendar: WorkingDayCalendar
+) -> dict[str, Counter[str]]:
+    found: dict[str, Counter[str]] = {}
+    for row in rows:
+        entry = withdrawal_clock.clock_entry(row, now=now, calendar=calendar)
         tally = found.setdefault(entry["department"], Counter())
         tally[entry["state"]] += 1
         if entry["responsible"]:
@@ -58,18 +73,19 @@ def table(parts: Mapping[str, Mapping[str, Counter[str]]], names: Mapping[str, s
     rows = []
     for department in departments:
         row: dict[str, Any] = {"department": department, "department_name": names.get(department, department)}
-        shown = parts["disclosures"].get(department, Counter())
-        due = shown["met"] + shown["late"] + shown["overdue"]
-        row["disclosures"] = {
-            "due": due,
-            "met": shown["met"],
-            "late": shown["late"],
-            "late_department": shown["late_department"],
-            "late_exchange": shown["late_exchange"],
-            "overdue": shown["overdue"],
-            "pending": shown["pending"] + shown["at_risk"],
-            "met_rate": rate(shown["met"], due),
-        }
+        for name in ("disclosures", "withdrawals"):
+            shown = parts.get(name, {}).get(department, Counter())
+            due = shown["met"] + shown["late"] + shown["overdue"]
+            row[name] = {
+                "due": due,
+                "met": shown["met"],
+                "late": shown["late"],
+                "late_department": shown["late_department"],
+                "late_exchange": shown["late_exchange"],
+                "overdue": shown["overdue"],
+                "pending": shown["pending"] + shown["at_risk"],
+                "met_rate": rate(shown["met"], due),
+            }
         for name in ("objections", "repairs"):
             tally = parts[name].get(department, Counter())
             done = tally["on_time"] + tally["late"] + tally["overdue"]

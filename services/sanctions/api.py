@@ -15,10 +15,11 @@ from fastapi.responses import Response
 from services.common.access_log import log_access
 from services.common.auth import Principal, Role
 from services.common.http import ApiError, ApiProblem, FastJSONResponse, department_scope, require
+from services.common.records import subject_records
 from services.common.scorecard import month_of, rate
-from services.sanctions.derive import CaseView
+from services.sanctions.derive import CaseView, clean_record_case
 from services.sanctions.handlers import SanctionsContext, subject_cases
-from services.sanctions.rules import CaseState, restriction_answer
+from services.sanctions.rules import Case, CaseState, restriction_answer
 
 router = APIRouter(tags=["sanctions"])
 Caller = Annotated[Principal, Depends(require(Role.DEPARTMENT, Role.COUNTY, Role.AUDITOR))]
@@ -70,10 +71,15 @@ async def restrictions(
         raise ApiProblem(422, [ApiError("/query/matter", code_, f"{told}; one of: {listed}")])
     day = on or ctx.today()
     views: list[CaseView] = []
+    cases: list[Case] = []
     async with ctx.engine.connect() as conn:
         for subject in sorted({code} | await ctx.store.subjects_reaching(conn, code)):
-            views += await subject_cases(conn, ctx, subject, day)
-    answer = restriction_answer(code, matter, day, [v.case for v in views])
+            records = await subject_records(conn, ctx.store.s, subject)
+            views += await subject_cases(conn, ctx, subject, day, records)
+            adverse = ctx.adverse_on(day)
+            clean = clean_record_case(records, adverse, ctx.measure_list, day) if adverse and subject == code else None
+            cases += [clean] if clean is not None else []
+    answer = restriction_answer(code, matter, day, [v.case for v in views] + cases)
     answer["matter_label"] = matters[matter]
     answer["suspended_cases"] = _suspended(views, code, matter) if answer["suspended"] else []
     verdict = "restricted" if answer["restricted"] else "suspended" if answer["suspended"] else "not_restricted"

@@ -8,6 +8,7 @@ from services.common.catalogue import load_catalogue
 from services.common.clock import Clock
 from services.common.consumer_service import ConsumerParts, create_consumer_app
 from services.common.runtime import ServiceRuntime
+from services.grading.rules import load_rule_sets
 from services.sanctions.api import router
 from services.sanctions.handlers import SanctionsContext, SanctionsHandler
 from services.sanctions.rules import load_measure_list
@@ -21,6 +22,7 @@ def create_app(settings: SanctionsSettings | None = None, clock: Clock | None = 
     settings = settings or SanctionsSettings()
     catalogue = load_catalogue(settings.schemas_dir)
     measure_list = load_measure_list(settings.schemas_dir / MEASURES_FILE, departments=catalogue.departments)
+    rule_sets = load_rule_sets(settings.schemas_dir)  # what an adverse record is (clean_record_3y)
 
     def build(app: FastAPI, runtime: ServiceRuntime, clock: Clock) -> ConsumerParts:
         ctx = SanctionsContext(
@@ -30,6 +32,7 @@ def create_app(settings: SanctionsSettings | None = None, clock: Clock | None = 
             clock=clock,
             outcome_topic=settings.topic("outcomes.sanctions"),
             audit_topic=settings.topic("audit.access"),
+            rule_sets=rule_sets,
         )
         app.state.sanctions = ctx
         handler = SanctionsHandler(ctx)

@@ -18,6 +18,7 @@ from typing import Any
 
 from services.common.amendments import AMENDMENT_TYPES, effective_records
 from services.common.records import AcceptedRecord
+from services.grading.rules.model import BenxiRules
 from services.sanctions.rules import (
     Case,
     CaseState,
@@ -25,17 +26,21 @@ from services.sanctions.rules import (
     MeasureList,
     Trigger,
     derived_trigger,
+    in_notice_period,
     instructions_for,
     measure_until,
     open_case,
     trigger_history,
 )
+from services.sanctions.rules.clean_record import clean_record_trigger
 from services.sanctions.rules.measures import GRADE_TRIGGER, Measure, Nature
 
 FEEDBACK = "sanction_feedback"
 VERIFICATION = "objection_verification"
 REJECTED = "不属实"
 SUSPENDED_REASON = "异议核实中，暂停执行（000 L113）"
+NOTICE_PERIOD_REASON = "拟列入告知的异议期至 {deadline}，期满且异议核实前暂不执行（001 L654）"
+NOTICE_PASSED_REASON = "拟列入告知的异议期已届满，开始执行"
 UPHELD_REASON = "异议属实，待信息提供部门更正或撤销记录"
 
 
@@ -60,6 +65,8 @@ class GradeChange:
     subject_kind: str | None  # None when grading did not say: the subject's records tell
     announced_at: datetime  # the event's time: a later announcement overrides an earlier one
     event_id: str
+    rests_on: tuple[tuple[str, str], ...] = ()
+    """(department, record id) of the records the grade's explanation names (`explanation_records`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +103,8 @@ class CaseView:
     objection_ids: tuple[str, ...]  # objections under verification (suspended) or resolved on state_since
     instructions: tuple[InstructionView, ...]
     subject_name: str | None
+    review_on: date | None = None
+    """The day this state ends with no new record (the notice's objection period has passed): the ticker."""
 
     @property
     def case_id(self) -> str:
@@ -132,14 +141,30 @@ def derive_cases(
         case = open_case(trigger, measure_list)
         if case is None:
             continue  # only measures on the list can ever apply: no measure, no case
-        statuses = [
-            objection_status(o, effective, records, as_of)
-            for o in objections
-            if trigger.department is not None and (o.department, o.record_id) == (trigger.department, trigger.record_id)
-        ]
+        statuses = [objection_status(o, effective, records, as_of) for o in objections if _rests_on(trigger, o)]
         name = names.get((trigger.department or "", trigger.record_id), latest_name)
         views.append(_view(replace(case, objection_pending=any(s.pending for s in statuses)), statuses, name, as_of))
     return views
+
+
+def _rests_on(trigger: Trigger, objection: Objection) -> bool:
+    """The objection disputes a record the case rests on: its own triggering record, the notice before a
+    认定, or a record a grade's explanation names (an objection suspends every sanction resting on it)."""
+    disputed = (objection.department, objection.record_id)
+    own = trigger.department is not None and disputed == (trigger.department, trigger.record_id)
+    return own or disputed in trigger.rests_on
+
+
+def clean_record_case(
+    records: Sequence[AcceptedRecord], adverse: BenxiRules, measure_list: MeasureList, as_of: date
+) -> Case | None:
+    """The reward case of three clean years (001 L360), computed when asked: a function of the subject's
+    records and the date only, never stored, so a replay answers the same and no ticker is needed."""
+    if not records:
+        return None
+    kind = str(max(records, key=_latest_first).record["subject"]["kind"])
+    trigger = clean_record_trigger(records, adverse, as_of, subject_kind=kind)
+    return open_case(trigger, measure_list) if trigger is not None else None
 
 
 def subject_name(records: Sequence[AcceptedRecord]) -> str | None:
@@ -162,19 +187,29 @@ def _view(case: Case, statuses: list[ObjectionStatus], name: str | None, as_of: 
         since, reason = _lifted(trigger, as_of)
         return CaseView(case, state, since, reason, (), instructions, name)
     pending = [s for s in statuses if s.pending]
-    if pending:
-        since = max(trigger.since, min(s.objection.filed_on for s in pending))
+    noticed = in_notice_period(trigger, as_of)
+    if pending or noticed:
+        since = max(trigger.since, min(s.objection.filed_on for s in pending)) if pending else trigger.since
         notes = {s.note for s in pending if s.note}
-        reason = "；".join([SUSPENDED_REASON, *sorted(notes)])
-        return CaseView(case, state, since, reason, _ids(pending), instructions, name)
-    resolved = [s for s in statuses if s.resolved_on is not None and s.resolved_on >= trigger.since]
+        heads = [SUSPENDED_REASON] if pending else []
+        if noticed:
+            heads.append(NOTICE_PERIOD_REASON.format(deadline=trigger.notice_deadline))
+        reason = "；".join([*heads, *sorted(notes)])
+        review = trigger.notice_deadline + timedelta(days=1) if noticed and trigger.notice_deadline else None
+        return CaseView(case, state, since, reason, _ids(pending), instructions, name, review)
+    resolved = [
+        (s.resolved_on, s.note or "", s.objection.objection_id)
+        for s in statuses
+        if s.resolved_on is not None and s.resolved_on >= trigger.since
+    ]
+    if trigger.notice_deadline is not None and trigger.notice_deadline >= trigger.since:
+        resolved.append((trigger.notice_deadline + timedelta(days=1), NOTICE_PASSED_REASON, ""))
     if not resolved:
         return CaseView(case, state, trigger.since, None, (), instructions, name)
-    last = max(s.resolved_on for s in resolved if s.resolved_on is not None)
-    on_last = [s for s in resolved if s.resolved_on == last]
-    return CaseView(
-        case, state, last, "；".join(sorted({s.note or "" for s in on_last})), _ids(on_last), instructions, name
-    )
+    last = max(day for day, _, _ in resolved)
+    on_last = [(note, oid) for day, note, oid in resolved if day == last]
+    reason = "；".join(sorted({note for note, _ in on_last}))
+    return CaseView(case, state, last, reason, tuple(sorted(o for _, o in on_last if o)), instructions, name)
 
 
 def _ids(statuses: Iterable[ObjectionStatus]) -> tuple[str, ...]:
@@ -251,8 +286,19 @@ def grade_triggers(changes: Iterable[GradeChange], *, subject_kind: str = "legal
             kind = f"grade:{rule_set}:{current.grade}"
             if current.grade is None or not GRADE_TRIGGER.match(kind):
                 continue
+            until = following[0] if following is not None else None
+            rests_on = {
+                key
+                for c in items
+                if c.grade == current.grade and since <= c.effective and (until is None or c.effective < until)
+                for key in c.rests_on
+            }
             trigger = derived_trigger(
-                kind, subject_code=current.code, subject_kind=current.subject_kind or subject_kind, since=since
+                kind,
+                subject_code=current.code,
+                subject_kind=current.subject_kind or subject_kind,
+                since=since,
+                rests_on=rests_on,
             )
             if following is not None:
                 grade = following[1].grade

@@ -22,6 +22,9 @@ from services.common.envelope import CloudEvent
 from services.common.outcomes import emit
 from services.common.records import AcceptedRecord, store_received_record, store_received_records, subject_records
 from services.common.repairs import REPAIR_DECISION
+from services.common.ticker import each_isolated
+from services.grading.rules import RuleSetLookupError, RuleSets, rule_set_version_for
+from services.grading.rules.model import BenxiRules
 from services.sanctions.derive import (
     FEEDBACK,
     VERIFICATION,
@@ -34,6 +37,7 @@ from services.sanctions.derive import (
 )
 from services.sanctions.events import changes, orphan_lifted
 from services.sanctions.rules import COURT, RED_LIST, SERIOUS, MeasureList
+from services.sanctions.rules.clean_record import ADVERSE_RULE_SET
 from services.sanctions.store import Store
 
 RECORD_EVENT = "cn.credit.record."
@@ -57,9 +61,21 @@ class SanctionsContext:
     outcome_topic: str  # settings.topic("outcomes.sanctions")
     audit_topic: str  # settings.topic("audit.access")
     service: str = "sanctions"
+    rule_sets: RuleSets | None = None
+    """The grading rule sets: ADVERSE_RULE_SET's 不良行为信息 block says what breaks a clean record."""
 
     def today(self) -> date:
         return shanghai_date(self.clock.now())
+
+    def adverse_on(self, day: date) -> BenxiRules | None:
+        """What counts as an adverse record on `day`, or None (no rule set loaded or in force then)."""
+        if self.rule_sets is None:
+            return None
+        try:
+            rules = rule_set_version_for(self.rule_sets, ADVERSE_RULE_SET, day).rules
+        except RuleSetLookupError:
+            return None
+        return rules if isinstance(rules, BenxiRules) else None
 
 
 class MalformedOutcomeEvent(ValueError):
@@ -97,6 +113,9 @@ def parse_grade(event: CloudEvent) -> GradeChange:
     data = event.data
     try:
         grade, kind = data.get("new_grade"), data.get("subject_kind")
+        named = data.get("explanation_records") or []
+        if not isinstance(named, list):
+            raise TypeError(f"explanation_records must be a list, got {named!r}")
         return GradeChange(
             code=_text(data, "code"),
             rule_set=_text(data, "rule_set"),
@@ -105,6 +124,9 @@ def parse_grade(event: CloudEvent) -> GradeChange:
             subject_kind=None if kind is None else str(kind),
             announced_at=event.time,
             event_id=event.id,
+            # Older events do not name them: their cases are suspended only by objections on the grade's
+            # own records once grading announces them again.
+            rests_on=tuple(sorted({(_text(r, "department"), _text(r, "record_id")) for r in named})),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise MalformedOutcomeEvent(f"grade event {event.id} is not in the agreed shape: {exc!r}") from exc
@@ -243,8 +265,11 @@ class SanctionsHandler:
         """Cases whose term ended (listing_period_end passed) are lifted and every department told."""
         async with self.ctx.engine.connect() as conn:
             due = await self.store.subjects_due(conn, today)
-        for code in due:
+
+        async def one(code: str) -> None:
             async with self.ctx.engine.begin() as conn:
                 await self.recompute(conn, code)
+
+        await each_isolated(due, one, what="sanctions re-evaluation")
         if due:
             log.info("cases re-evaluated after their term", extra={"subjects": len(due), "today": today.isoformat()})

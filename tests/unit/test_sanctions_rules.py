@@ -15,6 +15,9 @@ import yaml
 from services.common.catalogue import default_schemas_dir, load_catalogue
 from services.common.clock import SHANGHAI
 from services.common.records import AcceptedRecord
+from services.grading.rules import load_rule_sets, rule_set_version_for
+from services.grading.rules.model import BenxiRules
+from services.sanctions.derive import GradeChange, Objection, derive_cases, grade_triggers
 from services.sanctions.rules import (
     Case,
     CaseState,
@@ -36,6 +39,7 @@ from services.sanctions.rules import (
     trigger_history,
     triggers_of,
 )
+from services.sanctions.rules.clean_record import ADVERSE_RULE_SET, clean_record_trigger, clean_since
 from tests.factories import examples
 
 COMPANY = "915001012031456727"  # 示范县恒达建材有限公司 in the schema examples
@@ -309,16 +313,50 @@ def test_related_person_is_restricted_where_the_measure_reaches_the_role(measure
     assert [(p.id_number, p.measure.id) for p in housing.persons] == [(LEGAL_REP, "M-ZBF64-ADM-25")]
 
 
-def test_serious_listing_reaches_its_legal_representative_and_responsible_person(measure_list: MeasureList) -> None:
+def test_serious_listing_reaches_only_the_roles_its_source_names(measure_list: MeasureList) -> None:
     case = only_case(records_of(serious_listing()), measure_list, ON)
     reached = {(p.id_number, p.role, p.measure.id) for p in related_person_restrictions(case.trigger, case.measures)}
     assert reached == {
         (LEGAL_REP, "法定代表人", "M-GF33-ADM-11"),
         (LEGAL_REP, "法定代表人", "M-GF33-ADM-12"),
-        (OTHER_PERSON, "其他直接责任人员", "M-GF33-ADM-11"),
-        (OTHER_PERSON, "其他直接责任人员", "M-GF33-ADM-12"),
-    }  # 001 L367
-    assert restriction_answer(OTHER_PERSON, "honours", ON, [case])["restricted"] is True
+    }  # 001 L367: 法定代表人、主要负责人; 注册执业人员 / 董事、股东 are roles no record names
+    assert restriction_answer(OTHER_PERSON, "honours", ON, [case])["restricted"] is False
+    assert restriction_answer(OTHER_PERSON, "market_entry", ON, [case])["measures"] == []
+
+
+def test_market_entry_ban_needs_its_conditions_and_ends_after_a_fixed_term(measure_list: MeasureList) -> None:
+    listing = serious_listing()
+    listing["data"].pop("listing_period_end")  # a listing with no end
+    case = only_case(records_of(listing), measure_list, ON)
+    ban = measure_list.get("M-GF33-ADM-11")
+    assert ban in case.measures
+    assert measure_until(ban, case.trigger) == date(2029, 6, 21)  # 001 L622 在一定期限内: three years
+    assert restriction_answer(LEGAL_REP, "market_entry", date(2029, 6, 21), [case])["restricted"] is True
+    assert restriction_answer(LEGAL_REP, "market_entry", date(2029, 6, 22), [case])["restricted"] is False
+    listing["data"]["causes_serious_social_impact"] = False  # 001 L622: 造成重大损失 is not stated
+    assert ban not in only_case(records_of(listing), measure_list, ON).measures
+
+
+def test_every_measure_that_reaches_a_person_has_a_finite_term(measure_list: MeasureList) -> None:
+    reaching = [m for m in measure_list.measures if m.related_person_roles]
+    assert {m.id for m in reaching} == {"M-GF33-ADM-11", "M-GF33-ADM-12", "M-ZBF64-ADM-25"}
+    assert all(m.term_years is not None for m in reaching)
+    assert "其他直接责任人员" not in {r for m in reaching if m.id.startswith("M-GF33") for r in m.related_person_roles}
+
+
+def test_loader_refuses_a_measure_reaching_persons_without_a_finite_term() -> None:
+    endless = _minimal(related_person_roles=["法定代表人"], term="while_listed")
+    with pytest.raises(MeasureListError) as raised:
+        parse_measure_list(_document(endless), source="measures.yaml", departments=DEPARTMENTS)
+    assert raised.value.problems == (
+        (
+            "measures.yaml: sanctions[0] M-TEST-ADM-01.term",
+            "a measure that reaches related persons needs a finite term {years: N}",
+        ),
+    )
+    fixed = _minimal(related_person_roles=["法定代表人"], term={"years": 3})
+    (measure,) = parse_measure_list(_document(fixed), source="measures.yaml", departments=DEPARTMENTS).sanctions
+    assert measure.term_years == 3
 
 
 def test_market_industry_and_social_measures_produce_no_instruction(measure_list: MeasureList) -> None:
@@ -544,3 +582,177 @@ def test_measure_with_a_term_in_years_ends_within_the_listing() -> None:
 def test_records_of_several_subjects_are_refused() -> None:
     with pytest.raises(ValueError, match="one subject"):
         trigger_history(records_of(serious_listing(), red_listing()))
+
+
+# --- objections suspend every case resting on the disputed record (derive) -------------------------------
+
+GRADED = datetime(2026, 11, 10, 9, tzinfo=SHANGHAI)
+PENALTY_ID = "AMR-2026-000123"
+
+
+def c_grade(*, rests_on: tuple[tuple[str, str], ...] = (("AMR", PENALTY_ID),)) -> GradeChange:
+    return GradeChange(COMPANY, "benxi-2017", "C", date(2026, 11, 10), "legal_person", GRADED, "g-1", rests_on)
+
+
+def objection(record_id: str, *, department: str = "AMR", filed_on: date = date(2026, 11, 12)) -> Objection:
+    return Objection(f"OBJ-{record_id}", COMPANY, department, record_id, filed_on)
+
+
+def answered(target: Objection, outcome: str, on: str, *, record_id: str = "AMR-2026-000900") -> dict[str, Any]:
+    record = example("objection_verification", "AMR-2026-000236")
+    record["id"], record["decision_date"] = record_id, on  # the id's prefix is the answering department
+    record["subject"] = {**record["subject"], "code": target.subject_code}
+    data = {"objection_id": target.objection_id, "target_record_id": target.record_id, "outcome": outcome}
+    record["data"] |= data | {"decision_date": on}
+    return record
+
+
+def views(
+    measure_list: MeasureList, as_of: date, *raw: Mapping[str, Any], grades: Any = (), objections: Any = ()
+) -> list[Any]:
+    records = [accepted(r, seq=n) for n, r in enumerate(raw, start=1)]
+    return derive_cases(records=records, objections=objections, grades=grades, measure_list=measure_list, as_of=as_of)
+
+
+def test_objection_on_a_record_the_grade_rests_on_suspends_the_grade_case(measure_list: MeasureList) -> None:
+    disputed = objection(PENALTY_ID)
+    (view,) = views(measure_list, ON, grades=[c_grade()], objections=[disputed])
+    assert (view.case.trigger.kind, view.state, view.state_since) == (
+        "grade:benxi-2017:C",
+        "suspended",
+        date(2026, 11, 12),
+    )
+    assert view.objection_ids == (disputed.objection_id,)
+    answer = restriction_answer(COMPANY, "public_tender", ON, [view.case])
+    assert (answer["restricted"], answer["suspended"]) == (False, True)
+    # An objection on a record the grade does not rest on changes nothing.
+    (other,) = views(measure_list, ON, grades=[c_grade()], objections=[objection("AMR-2026-000555")])
+    assert other.state is CaseState.OPEN
+
+
+def test_rejected_objection_resumes_the_grade_case(measure_list: MeasureList) -> None:
+    disputed = objection(PENALTY_ID)
+    rejection = answered(disputed, "不属实", "2026-11-16")
+    (view,) = views(measure_list, ON, rejection, grades=[c_grade()], objections=[disputed])
+    assert (view.state, view.state_since, view.reason) == ("open", date(2026, 11, 16), "异议核实不属实，恢复执行")
+
+
+def test_grade_rests_on_every_record_its_announcements_in_the_period_name() -> None:
+    first = c_grade()
+    again = GradeChange(
+        COMPANY, "benxi-2017", "C", date(2026, 11, 15), "legal_person", GRADED, "g-2", (("TAX", "TAX-2026-000087"),)
+    )
+    (trigger,) = grade_triggers([first, again])
+    assert trigger.rests_on == (("AMR", PENALTY_ID), ("TAX", "TAX-2026-000087"))
+
+
+def notice_and_listing(*, listed_on: str = "2026-06-05") -> tuple[dict[str, Any], dict[str, Any]]:
+    """The 拟列入告知 of 2026-06-02 (objections until 2026-06-09), then the 认定 on `listed_on`."""
+    notice = example("serious_untrustworthy_listing", "HOUSING-2026-000044")
+    listing = serious_listing()
+    listing["decision_date"] = listing["data"]["decision_date"] = listed_on
+    return notice, listing
+
+
+def test_listing_decided_before_the_notice_objection_deadline_is_suspended_until_it_passes(
+    measure_list: MeasureList,
+) -> None:
+    notice, listing = notice_and_listing()
+    (view,) = views(measure_list, date(2026, 6, 9), notice, listing)
+    assert (view.state, view.state_since) == ("suspended", date(2026, 6, 5))
+    assert view.reason is not None
+    assert "2026-06-09" in view.reason
+    assert view.review_on == date(2026, 6, 10)  # the ticker resumes it then
+    assert restriction_answer(COMPANY, "government_procurement", date(2026, 6, 9), [view.case])["suspended"] is True
+    (after,) = views(measure_list, date(2026, 6, 10), notice, listing)
+    assert (after.state, after.state_since, after.reason) == (
+        "open",
+        date(2026, 6, 10),
+        "拟列入告知的异议期已届满，开始执行",
+    )
+    assert after.review_on is None
+
+
+def test_pending_objection_on_the_notice_suspends_the_listing_until_answered(measure_list: MeasureList) -> None:
+    notice, listing = notice_and_listing()
+    disputed = objection(notice["id"], department="HOUSING", filed_on=date(2026, 6, 4))
+    (pending,) = views(measure_list, date(2026, 6, 20), notice, listing, objections=[disputed])
+    assert (pending.state, pending.objection_ids) == ("suspended", (disputed.objection_id,))
+    rejection = answered(disputed, "不属实", "2026-06-25", record_id="HOUSING-2026-000900")
+    (resumed,) = views(measure_list, date(2026, 6, 30), notice, listing, rejection, objections=[disputed])
+    assert (resumed.state, resumed.state_since) == ("open", date(2026, 6, 25))
+
+
+def test_listing_decided_after_the_notice_period_opens_at_once(measure_list: MeasureList) -> None:
+    notice, listing = notice_and_listing(listed_on="2026-06-22")
+    (view,) = views(measure_list, ON, notice, listing)
+    assert (view.state, view.state_since, view.reason) == ("open", date(2026, 6, 22), None)
+    assert view.case.trigger.rests_on == (("HOUSING", notice["id"]),)
+
+
+# --- three consecutive clean years (clean_record_3y, 001 L360, L534) ---------------------------------------
+
+XINYUAN = "91500101MA5U7K3PXJ"  # 示范县鑫源食品有限公司, established 2019-07-02 (registration AMR-2026-000009)
+
+
+@pytest.fixture(scope="module")
+def adverse() -> BenxiRules:
+    rules = rule_set_version_for(load_rule_sets(default_schemas_dir()), ADVERSE_RULE_SET, ON).rules
+    assert isinstance(rules, BenxiRules)
+    return rules
+
+
+def registered() -> dict[str, Any]:
+    return example("subject_registration", "AMR-2026-000009")
+
+
+def clean(adverse: BenxiRules, *raw: Mapping[str, Any], as_of: date = ON) -> Any:
+    return clean_record_trigger(records_of(*raw), adverse, as_of, subject_kind="legal_person")
+
+
+def test_three_clean_years_since_establishment_give_the_licensing_rewards(
+    measure_list: MeasureList, adverse: BenxiRules
+) -> None:
+    trigger = clean(adverse, registered())
+    assert trigger is not None
+    assert (trigger.kind, trigger.since, trigger.until) == ("clean_record_3y", date(2022, 7, 2), None)
+    case = open_case(trigger, measure_list)
+    assert case is not None
+    answer = restriction_answer(XINYUAN, "administrative_licensing", ON, [case])
+    assert ids(answer["rewards"]) == {"R-GF33-ADM-01", "R-GF33-ADM-02"}  # 绿色通道, 容缺受理
+    assert clean(adverse, registered(), as_of=date(2022, 7, 1)) is None  # the third year is not complete yet
+
+
+def test_an_adverse_record_restarts_the_three_clean_years(adverse: BenxiRules) -> None:
+    fined = example("administrative_penalty", "AMR-2026-000123")  # decided 2026-03-16
+    assert clean(adverse, registered(), fined) is None
+    assert clean_since(records_of(registered(), fined), adverse, ON, subject_kind="legal_person") == date(2026, 3, 17)
+    later = clean(adverse, registered(), fined, as_of=date(2029, 3, 17))
+    assert later is not None
+    assert later.since == date(2029, 3, 17)
+    assert clean(adverse, registered(), fined, as_of=date(2029, 3, 16)) is None
+
+
+def test_a_list_entry_breaks_the_clean_record_while_in_force_and_until_three_years_after(adverse: BenxiRules) -> None:
+    watched = example("watch_list", "AMR-2026-000280")  # 列入 2026-06-01 until 2027-05-31, with document_no
+    assert clean(adverse, registered(), watched) is None
+    assert clean(adverse, registered(), watched, as_of=date(2030, 5, 31)) is None  # clean since 2027-06-01
+    assert clean(adverse, registered(), watched, as_of=date(2030, 6, 1)) is not None
+
+
+def test_watch_list_entry_without_a_legal_document_does_not_count_against_the_subject(adverse: BenxiRules) -> None:
+    watched = example("watch_list", "AMR-2026-000280")
+    watched["data"].pop("document_no")  # v1 allows it: no legally effective document (001 L646)
+    trigger = clean(adverse, registered(), watched)
+    assert trigger is not None
+    assert trigger.since == date(2022, 7, 2)
+
+
+def test_broken_commitment_counts_against_the_subject_only_with_its_document(adverse: BenxiRules) -> None:
+    broken = example("credit_commitment", "AMR-2026-000271")  # 违诺 on 2026-05-21, v1: no document_no
+    assert "document_no" not in broken["data"]
+    assert clean(adverse, registered(), broken) is not None
+    documented = copy.deepcopy(broken)
+    documented["version"] = 2
+    documented["data"] |= {"document_kind": "违背信用承诺认定书", "document_no": "示市监诺认〔2026〕1号"}
+    assert clean(adverse, registered(), documented) is None

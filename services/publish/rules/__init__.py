@@ -7,6 +7,8 @@ Files and symbols:
 - ``publicity.py``: :func:`load_publicity_rules` (``schemas/rulesets/publicity/*.yaml``),
   :func:`publicity_window` (rule set by decision date, minimum/maximum end), :func:`add_months`.
 - ``masking.py``: :func:`public_view` (public and masked fields only; deny by default).
+- ``minors.py``: :func:`minor_on_decision` (citizen ID, else ``subject.birth_date``; None = age unknown),
+  :func:`hide_name` (the name of a person of unknown age, wherever it appears).
 - ``disclosure.py``: :func:`should_publish`, :func:`disclosure_state` (7-working-day clock).
 
 Checklist when extending: a new disclosure type needs an entry under ``record_types`` in every rule set
@@ -33,6 +35,7 @@ from services.publish.rules.disclosure import (
     should_publish,
 )
 from services.publish.rules.masking import public_view
+from services.publish.rules.minors import HIDDEN_NAME, hide_name, minor_on_decision
 from services.publish.rules.publicity import (
     PublicityRules,
     PublicityRulesError,
@@ -44,6 +47,7 @@ from services.publish.rules.publicity import (
 )
 
 __all__ = [
+    "HIDDEN_NAME",
     "ClockState",
     "Decision",
     "DisclosureState",
@@ -57,8 +61,10 @@ __all__ = [
     "SeverityTable",
     "add_months",
     "disclosure_state",
+    "hide_name",
     "listed_document_numbers",
     "load_publicity_rules",
+    "minor_on_decision",
     "public_view",
     "publicity_window",
     "severity_of",

@@ -13,8 +13,8 @@ from services.common.amendments import EffectiveRecord
 from services.common.calendar import Deadline, WorkingDayCalendar
 from services.common.catalogue import RecordType
 from services.common.clock import shanghai_date
-from services.common.identifiers import is_minor
 from services.common.records import AcceptedRecord
+from services.publish.rules.minors import minor_on_decision
 from services.publish.rules.publicity import PublicityRules, PublicityWindow, publicity_window
 
 NATURAL_PERSON = "natural_person"
@@ -45,8 +45,9 @@ def should_publish(
     1. the catalogue marks the type as a disclosure record (``disclosure: true``);
     2. not revoked on or before ``as_of`` (pass an :class:`EffectiveRecord` to make revocations known;
        a corrected record is judged on its corrected data);
-    3. not a minor's record: a natural person whose citizen ID shows them under 18 on the decision date
-       (DOMAIN §8). Other documents carry no birth date: their records are published;
+    3. not a minor's record: a natural person under 18 on the decision date by the citizen ID, or by the
+       envelope's ``subject.birth_date`` for documents that show no age (DOMAIN §8). When the age cannot be
+       known the record is published with the person's name hidden (derive, :mod:`.minors`);
     4. the publicity rules publish it (36号令: 轻微 penalties are not published; a licence marked 无效 …);
     5. ``as_of`` lies within the window: on or after the decision, through 公示截止期 (inclusive).
     """
@@ -59,7 +60,7 @@ def should_publish(
     if revoked is not None and revoked.decision_date <= as_of:
         why = f": {revoked.data['reason']}" if revoked.data.get("reason") else ""
         return Decision(False, f"revoked by {revoked.record_id} on {revoked.decision_date}{why}")
-    if subject_kind == NATURAL_PERSON and is_minor(accepted.subject_code, accepted.decision_date):
+    if minor_on_decision(accepted, subject_kind):
         return Decision(False, "the subject was a minor on the decision date: minors' records are not published")
     window = publicity_window(accepted, rules, calendar, listed_documents=listed_documents)
     if not window.publish:

@@ -85,10 +85,20 @@ class SafetyFields(_Model):
         return None
 
 
+class NonRepairable(_Model):
+    """What a rule set does with a penalty the law marks 不可修复 (v2 ``non_repairable``) beyond barring repair:
+    527 publishes 特定严重失信 penalties for the longest period ("严格按最长公示期限予以公示")."""
+
+    published_as: Severity
+    """The tier whose maximum such a penalty is published for at least."""
+
+
 class PenaltyRules(_Model):
     tiers: dict[Severity, TierPeriod]
     minor_publication: MinorPublication | None = None
     safety_fields: SafetyFields | None = None
+    non_repairable: NonRepairable | None = None
+    """None: a 不可修复 penalty keeps its tier's period; repair is barred in every rule set all the same."""
 
     @model_validator(mode="after")
     def _monotone(self) -> Self:
@@ -169,6 +179,8 @@ class PublicityWindow:
     """公示截止期: last day of publication (inclusive); None = no automatic withdrawal (长期 licence)."""
     disclosure_due: Deadline | None
     details: tuple[str, ...] = ()
+    non_repairable: str | None = None
+    """The legal basis when the record is marked 不可修复 (then ``minimum_end`` is None: no repair)."""
 
     @property
     def repair_from(self) -> date | None:
@@ -248,9 +260,19 @@ def publicity_window(
         end = None if until is None or until == rule.indefinite else until
         reason = f"published while valid, through {rule.until_field} {end}" if end else "published while valid (长期)"
     else:
-        end = until or add_months(start, rule.max_months or 0)
-        reason = f"published through {rule.until_field} {end}" if until else f"published for {rule.max_months} months"
+        end, reason = fixed_period_end(start, rule, until)
     return PublicityWindow(rule_set.id, rule_set.version, None, True, reason, start, None, end, due)
+
+
+def fixed_period_end(start: date, rule: TypeRule, until: date | None) -> tuple[date, str]:
+    """The last day of a ``fixed`` rule: the act's own term (``until_field``) when it has one, but never past
+    the rule set's maximum — a 行政强制 valid until 2031 leaves publication at the maximum like any other act."""
+    maximum = add_months(start, rule.max_months or 0)
+    if until is None:
+        return maximum, f"published for {rule.max_months} months"
+    if until > maximum:
+        return maximum, f"published for {rule.max_months} months (the maximum; {rule.until_field} {until} is later)"
+    return until, f"published through {rule.until_field} {until}"
 
 
 def _penalty_window(
@@ -273,6 +295,12 @@ def _penalty_window(
     if safety and in_field:
         minimum, why = max(minimum or 0, safety.min_months), f", safety field {in_field[0]} ({in_field[1]})"
         maximum = max(maximum or 0, minimum)
+    barred = non_repairable_basis(record.data)
+    if barred is not None:
+        longest = rule_set.penalty.non_repairable
+        if longest is not None:
+            maximum = max(maximum or 0, rule_set.penalty.tiers[longest.published_as].max_months or 0)
+        minimum, why = None, f"{why}, 不可修复 ({barred})"
     reason = f"{rule_set.id}: {found.severity} → {minimum}-{maximum} months{why}"
     return PublicityWindow(
         rule_set.id,
@@ -285,7 +313,20 @@ def _penalty_window(
         None if maximum is None else add_months(start, maximum),
         due,
         tuple(details),
+        barred,
     )
+
+
+NON_REPAIRABLE_FIELD, NON_REPAIRABLE_BASIS_FIELD = "non_repairable", "non_repairable_basis"
+DEFAULT_NON_REPAIRABLE_BASIS = "法律、法规或党中央、国务院政策文件规定不可修复"
+
+
+def non_repairable_basis(data: Mapping[str, Any]) -> str | None:
+    """The basis of a penalty marked 不可修复 (catalogue v2 ``non_repairable: true``), else None (v1: never)."""
+    if data.get(NON_REPAIRABLE_FIELD) is not True:
+        return None
+    basis = data.get(NON_REPAIRABLE_BASIS_FIELD)
+    return basis if isinstance(basis, str) and basis.strip() else DEFAULT_NON_REPAIRABLE_BASIS
 
 
 def _closed(

@@ -6,7 +6,8 @@ their read-modify-write of one subject.
 
 Modules: ``records`` (locks, consumed records), ``disclosures`` (derived state, deadline rows), ``public``
 (the public queries, on their own asyncpg pool), ``feed`` (the HTTP outcome feed), ``objections``
-(objection cases), ``repairs`` (credit-repair cases). Import this package, not them.
+(objection cases), ``repairs`` (credit-repair cases), ``withdrawals`` (the 3-working-day withdrawal clock).
+Import this package, not them.
 """
 
 from services.publish.store.disclosures import (
@@ -52,6 +53,12 @@ from services.publish.store.repairs import (
     repairs_of,
     update_repair,
 )
+from services.publish.store.withdrawals import (
+    provisional_withdrawals,
+    save_withdrawals,
+    set_withdrawal_due,
+    withdrawal_rows,
+)
 
 __all__ = [
     "OPEN_STATES",
@@ -80,16 +87,20 @@ __all__ = [
     "provisional_disclosures",
     "provisional_objections",
     "provisional_repairs",
+    "provisional_withdrawals",
     "refresh_objection_flag",
     "repair",
     "repairs_of",
     "resolve_upheld",
     "rows_due_between",
     "save_disclosure",
+    "save_withdrawals",
     "saved",
     "set_objection_due",
+    "set_withdrawal_due",
     "subject_file",
     "subject_files",
     "subjects_to_refresh",
     "update_repair",
+    "withdrawal_rows",
 ]

@@ -150,8 +150,14 @@ async def deadline_rows(conn: AsyncConnection, *, department: str | None, since:
 async def rows_due_between(
     conn: AsyncConnection, table: str, due_column: str, *, department: str | None, first: date, after: date
 ) -> list[dict[str, Any]]:
-    """Rows of ``disclosures`` / ``objections`` / ``repairs`` whose due date falls in [first, after)."""
-    if (table, due_column) not in {("disclosures", "due_date"), ("objections", "due_date"), ("repairs", "decide_due")}:
+    """Rows of ``disclosures`` / ``objections`` / ``repairs`` / ``withdrawals`` due in [first, after)."""
+    known = {
+        ("disclosures", "due_date"),
+        ("objections", "due_date"),
+        ("repairs", "decide_due"),
+        ("withdrawals", "due_date"),
+    }
+    if (table, due_column) not in known:
         raise ValueError(f"no scorecard over {table}.{due_column}")
     exempt = " AND NOT exempt" if table == "disclosures" else ""
     rows = await conn.execute(

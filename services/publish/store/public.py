@@ -85,6 +85,16 @@ class PublicReads:
         rows = await self._fetch(sql, public_id)
         return str(rows[0]["body"]) if rows else None
 
+    async def withdrawn(self, public_id: str) -> str | None:
+        """The stored public JSON of a disclosure a revocation or correction took off the portal (the caller
+        shows only its notice, services/publish/rules/withdrawal.py); None for any other record."""
+        sql = (
+            "SELECT content FROM publish.disclosures WHERE public_id = $1 AND state = 'withdrawn' "
+            'AND content::jsonb @> \'{"amendment": {"withdrawn": true}}\''
+        )
+        rows = await self._fetch(sql, public_id)
+        return str(rows[0]["content"]) if rows else None
+
     async def search(
         self,
         *,

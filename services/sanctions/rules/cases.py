@@ -34,6 +34,7 @@ SERIOUS = "serious_untrustworthy_listing"
 COURT = "judgment_defaulter_listing"
 RED_LIST = "red_list"
 REVOKED = "撤销记录"  # end reason when the provider revokes the triggering record (record_revocation)
+NOTICE = "拟列入告知"  # the prior notice of a serious listing, with its objection_deadline (001 L654)
 CORRECTED = "更正"  # end reason when a correction makes the record no longer a listing
 REPAIRED = "信用修复"  # end reason when the deciding department approves the repair of the triggering record
 _ID_LIMIT = 64  # case_id / instruction_id in sanction_feedback v1
@@ -68,6 +69,11 @@ class Trigger:
     end_reason: str | None = None  # 移出：<removal reason>, 屏蔽, 撤销, 撤销记录 or 更正
     revoked_on: date | None = None  # record revoked: a wrongful sanction, reputation to restore (000 L113)
     corrected: bool = False
+    rests_on: tuple[tuple[str, str], ...] = ()
+    """(department, record id) of the other records the trigger rests on: the 拟列入告知 before a 认定, the
+    records a grade's explanation names. An objection on any of them suspends the case too."""
+    notice_deadline: date | None = None
+    """The 拟列入告知's objection_deadline: a 认定 is not executed before it has passed (001 L654)."""
 
     @property
     def case_id(self) -> str:
@@ -122,6 +128,7 @@ class _Spec:
     ends: Callable[[Mapping[str, Any]], str | None]  # the end reason, or None
     until: str
     facts: tuple[str, ...]
+    notice: Callable[[Mapping[str, Any]], bool] = lambda d: False  # a prior notice of the listing
 
 
 _SPECS: Mapping[str, _Spec] = {
@@ -131,6 +138,7 @@ _SPECS: Mapping[str, _Spec] = {
         lambda d: f"移出：{d.get('removal_reason', '其他')}" if d.get("stage") == "移出" else None,
         "listing_period_end",
         ("category", "causes_serious_social_impact"),
+        lambda d: d.get("stage") == NOTICE,
     ),
     COURT: _Spec(
         "case_no",
@@ -188,13 +196,17 @@ def _repaired(trigger: Trigger, repairs: Mapping[tuple[str, str], AcceptedRecord
 def _stream_triggers(spec: _Spec, record_type: str, stream: list[EffectiveRecord]) -> list[Trigger]:
     done: list[Trigger] = []
     open_: list[Trigger] = []
+    notice: AcceptedRecord | None = None
     for effective in stream:
         record, revoked_on = effective.record, effective.amendment.revoked_on
         if spec.opens(record.data):
-            open_.append(_trigger(spec, record_type, record, revoked_on=revoked_on, corrected=effective.corrected))
+            opened = _trigger(spec, record_type, record, revoked_on=revoked_on, corrected=effective.corrected)
+            open_.append(_noticed(opened, notice) if notice is not None else opened)
         elif (correction := effective.amendment.corrected_by) and spec.opens(effective.original.data):
             ended = _trigger(spec, record_type, effective.original, revoked_on=revoked_on, corrected=True)
             done.append(_end(ended, correction.decision_date, CORRECTED))  # no longer a listing
+        elif spec.notice(record.data):
+            notice = record if revoked_on is None else notice  # a revoked notice gave no notice
         elif (reason := spec.ends(record.data)) is not None and revoked_on is None:
             done.extend(_end(t, record.decision_date, reason) for t in open_)
             open_ = []
@@ -222,6 +234,17 @@ def _trigger(
     )
 
 
+def _noticed(trigger: Trigger, notice: AcceptedRecord) -> Trigger:
+    """A 认定 rests on the notice before it: an objection to the notice, and the notice's objection period,
+    hold its measures back (001 L654: the objection is verified first)."""
+    deadline = notice.data.get("objection_deadline")
+    return replace(
+        trigger,
+        rests_on=(*trigger.rests_on, (notice.department, notice.record_id)),
+        notice_deadline=date.fromisoformat(str(deadline)) if deadline else None,
+    )
+
+
 def _end(trigger: Trigger, on: date, reason: str) -> Trigger:
     if trigger.revoked_on is not None and trigger.revoked_on <= on:
         return trigger  # revoked first: that is why it ended
@@ -239,22 +262,34 @@ def triggers_of(records: Sequence[AcceptedRecord], as_of: date) -> list[Trigger]
 
 
 def derived_trigger(
-    kind: str, *, subject_code: str, subject_kind: str, since: date, until: date | None = None
+    kind: str,
+    *,
+    subject_code: str,
+    subject_kind: str,
+    since: date,
+    until: date | None = None,
+    rests_on: Iterable[tuple[str, str]] = (),
 ) -> Trigger:
     """A trigger the exchange derives rather than a department reports: a grade (`grade:benxi-2017:C`)
     or `clean_record_3y`. Its case id depends only on (kind, subject, since)."""
     if not GRADE_TRIGGER.match(kind) and kind not in DERIVED_TRIGGERS:
         raise ValueError(f"not a derived trigger: {kind!r}")
     key = f"{kind}:{subject_code}:{since.isoformat()}"
-    return Trigger(kind, subject_code, subject_kind, None, key, since, until)
+    return Trigger(kind, subject_code, subject_kind, None, key, since, until, rests_on=tuple(sorted(set(rests_on))))
 
 
 def case_state(trigger: Trigger, objections_pending: bool, as_of: date) -> CaseState:
-    """Lifted once ended, revoked or expired; otherwise suspended while an objection on the triggering
-    record is under verification (联合惩戒措施在信息核实期间暂不执行, 000 L113); otherwise open."""
+    """Lifted once ended, revoked or expired; otherwise suspended while an objection on a record the
+    trigger rests on is under verification (联合惩戒措施在信息核实期间暂不执行, 000 L113) or while the
+    prior notice's objection period runs (001 L654); otherwise open."""
     if lift_reason(trigger, as_of) is not None:
         return CaseState.LIFTED
-    return CaseState.SUSPENDED if objections_pending else CaseState.OPEN
+    return CaseState.SUSPENDED if objections_pending or in_notice_period(trigger, as_of) else CaseState.OPEN
+
+
+def in_notice_period(trigger: Trigger, as_of: date) -> bool:
+    """The 拟列入告知's objection period still runs on `as_of` (an objection may be filed on the deadline)."""
+    return trigger.notice_deadline is not None and as_of <= trigger.notice_deadline
 
 
 def lift_reason(trigger: Trigger, as_of: date) -> str | None:

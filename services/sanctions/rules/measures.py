@@ -25,7 +25,7 @@ MEASURES_FILE = "measures.yaml"
 SUBJECT_KINDS = ("legal_person", "individual_business", "natural_person")
 RELATED_PERSON_ROLES = ("法定代表人", "主要负责人", "实际控制人", "其他直接责任人员")
 RECORD_TRIGGERS = ("serious_untrustworthy_listing", "judgment_defaulter_listing", "red_list")
-DERIVED_TRIGGERS = ("clean_record_3y",)  # 连续三年无不良信用记录 (001 L360): computed by the caller, like grades
+DERIVED_TRIGGERS = ("clean_record_3y",)  # 连续三年无不良信用记录 (001 L360): rules/clean_record.py
 GRADE_TRIGGER = re.compile(r"^grade:(?P<rule_set>[a-z0-9][a-z0-9-]*):(?P<grade>[A-D])$")
 CONDITION_FACTS: Mapping[str, type] = MappingProxyType(
     {"able_but_refusing": bool, "causes_serious_social_impact": bool, "category": str}
@@ -258,6 +258,9 @@ class _Parser:
         roles = self.strings(raw, where, "related_person_roles", set(RELATED_PERSON_ROLES), "a related-person role")
         if roles and not set(kinds) - {"natural_person"}:
             self.fail(f"{where}.related_person_roles", "only an organisation or business has related persons")
+        if roles and years is None:
+            # 001 L622: measures reach persons "在一定期限内", never for as long as a listing may last.
+            self.fail(f"{where}.term", "a measure that reaches related persons needs a finite term {years: N}")
         conditions = self.conditions(raw.get("conditions"), f"{where}.conditions")
         instructed = raw.get("instructed")
         if not isinstance(instructed, bool):

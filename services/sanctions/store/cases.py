@@ -48,16 +48,17 @@ class CaseStore(StoreBase):
             sql(
                 f"INSERT INTO {self.s}.cases (case_id, subject_code, subject_kind, subject_name, nature, trigger_kind, "
                 "trigger_department, trigger_record_id, since, until, state, state_since, state_reason, wrongful, "
-                "objection_ids, departments, measures, measure_list_version, emitted, updated_at) VALUES (:id, :code, "
-                ":kind, :name, :nature, :tk, :td, :tr, :since, :until, :state, :ss, :reason, :wrongful, "
+                "objection_ids, departments, measures, measure_list_version, emitted, review_on, updated_at) "
+                "VALUES (:id, :code, :kind, :name, :nature, :tk, :td, :tr, :since, :until, :state, :ss, :reason, "
+                ":wrongful, "
                 "CAST(:obj AS jsonb), CAST(:depts AS jsonb), CAST(:measures AS jsonb), :mlv, CAST(:emitted AS jsonb), "
-                "now()) ON CONFLICT (case_id) DO UPDATE SET subject_kind = EXCLUDED.subject_kind, "
+                ":review_on, now()) ON CONFLICT (case_id) DO UPDATE SET subject_kind = EXCLUDED.subject_kind, "
                 "subject_name = EXCLUDED.subject_name, nature = EXCLUDED.nature, since = EXCLUDED.since, "
                 "until = EXCLUDED.until, state = EXCLUDED.state, state_since = EXCLUDED.state_since, "
                 "state_reason = EXCLUDED.state_reason, wrongful = EXCLUDED.wrongful, "
                 "objection_ids = EXCLUDED.objection_ids, departments = EXCLUDED.departments, "
                 "measures = EXCLUDED.measures, measure_list_version = EXCLUDED.measure_list_version, "
-                "emitted = EXCLUDED.emitted, updated_at = now()"
+                "emitted = EXCLUDED.emitted, review_on = EXCLUDED.review_on, updated_at = now()"
             ),
             {
                 "id": view.case_id,
@@ -79,6 +80,7 @@ class CaseStore(StoreBase):
                 "measures": as_json(s["measures"]),
                 "mlv": measure_list.version,
                 "emitted": as_json(sorted(emitted)),
+                "review_on": view.review_on,
             },
         )
         await self._save_instructions(conn, view)
@@ -179,11 +181,12 @@ class CaseStore(StoreBase):
         return set(rows.scalars())
 
     async def subjects_due(self, conn: AsyncConnection, today: date, limit: int = 500) -> list[str]:
-        """Subjects with a case still announced as in force although its term ended before `today`."""
+        """Subjects with a case still announced as in force although its term ended before `today`, or
+        whose announced state ends by `today` with no new record (a notice's objection period passed)."""
         rows = await conn.execute(
             sql(
-                f"SELECT DISTINCT subject_code FROM {self.s}.cases WHERE state <> 'lifted' AND until < :today "
-                "ORDER BY subject_code LIMIT :n"
+                f"SELECT DISTINCT subject_code FROM {self.s}.cases WHERE state <> 'lifted' "
+                "AND (until < :today OR review_on <= :today) ORDER BY subject_code LIMIT :n"
             ),
             {"today": today, "n": limit},
         )

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.common.db import sql
 from services.common.records import AcceptedRecord, record_from_row
 from services.sanctions.derive import FEEDBACK, GradeChange, Objection
-from services.sanctions.store.base import StoreBase
+from services.sanctions.store.base import StoreBase, as_json
 
 
 class InputStore(StoreBase):
@@ -64,7 +64,8 @@ class InputStore(StoreBase):
         await conn.execute(
             sql(
                 f"INSERT INTO {self.s}.grades (event_id, code, rule_set, effective_date, grade, subject_kind, "
-                "announced_at) VALUES (:ev, :code, :rs, :eff, :grade, :kind, :at) ON CONFLICT (event_id) DO NOTHING"
+                "announced_at, rests_on) VALUES (:ev, :code, :rs, :eff, :grade, :kind, :at, CAST(:rests AS jsonb)) "
+                "ON CONFLICT (event_id) DO NOTHING"
             ),
             {
                 "ev": change.event_id,
@@ -74,19 +75,29 @@ class InputStore(StoreBase):
                 "grade": change.grade,
                 "kind": change.subject_kind,
                 "at": change.announced_at,
+                "rests": as_json([list(key) for key in change.rests_on]),
             },
         )
 
     async def grades_of(self, conn: AsyncConnection, code: str) -> list[GradeChange]:
         rows = await conn.execute(
             sql(
-                "SELECT code, rule_set, grade, effective_date, subject_kind, announced_at, event_id "
+                "SELECT code, rule_set, grade, effective_date, subject_kind, announced_at, event_id, rests_on "
                 f"FROM {self.s}.grades WHERE code = :code"
             ),
             {"code": code},
         )
         return [
-            GradeChange(r.code, r.rule_set, r.grade, r.effective_date, r.subject_kind, r.announced_at, r.event_id)
+            GradeChange(
+                r.code,
+                r.rule_set,
+                r.grade,
+                r.effective_date,
+                r.subject_kind,
+                r.announced_at,
+                r.event_id,
+                tuple((str(d), str(i)) for d, i in r.rests_on),
+            )
             for r in rows
         ]
 

@@ -12,6 +12,7 @@ import pytest
 from aiokafka import ConsumerRecord
 
 from services.common.clock import SHANGHAI, FixedClock
+from services.grading.grades import explanation_records
 from tests.helpers import find_on_topic, header
 from tests.integration.grading.support import company, grade_when, mentions, penalty, read_grade, registration, report
 
@@ -50,6 +51,7 @@ async def test_first_grade_and_each_change_are_published_with_old_and_new_grade(
         "subject_kind": "legal_person",
         "supervision_level": "I",
         "old_supervision_level": None,
+        "explanation_records": [{"department": "AMR", "record_id": registered["id"]}],
     }
     change = await find_on_topic(stack_env["KAFKA_BOOTSTRAP"], topic, grade_change(code, "C"))
     assert orjson.loads(change.value or b"") == {
@@ -63,7 +65,9 @@ async def test_first_grade_and_each_change_are_published_with_old_and_new_grade(
         "subject_kind": "legal_person",
         "supervision_level": "III",
         "old_supervision_level": "I",
+        "explanation_records": explanation_records(now["explanation"]),  # an objection on one suspends its case
     }
+    assert {"department": "AMR", "record_id": fined["id"]} in explanation_records(now["explanation"])
     assert header(change, "ce_type") == "cn.credit.grade.changed"
     assert header(change, "ce_subject") == code
     assert header(change, "ce_id") == f"grading:{code}:chongqing-amr:2026-11-10:C:III:2"
@@ -101,6 +105,7 @@ async def test_grade_change_caused_by_time_passing_is_published_on_its_date(
         "subject_kind": "legal_person",
         "supervision_level": "I",
         "old_supervision_level": "II",
+        "explanation_records": explanation_records(body["explanation"]),
     }
 
 

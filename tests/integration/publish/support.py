@@ -35,9 +35,9 @@ async def wait_shown(publish: httpx.AsyncClient, record_id: str, what: str = "th
 
 
 async def shown(publish: httpx.AsyncClient, record_id: str) -> dict[str, Any] | None:
-    """The published record, or None while it is not (yet, or no longer) published."""
+    """The published record, or None while it is not (yet, or no longer) published (404; 410 once revoked)."""
     response = await publish.get(f"/v1/disclosures/{record_id}")
-    if response.status_code == 404:
+    if response.status_code in (404, 410):
         return None
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()

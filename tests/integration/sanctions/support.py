@@ -62,6 +62,14 @@ def serious_listing(
     return _dated(record, on)
 
 
+def notice(code: str, *, on: str, deadline: str) -> dict[str, Any]:
+    """住建局's 拟列入告知 to the subject (same list as `serious_listing`), objections until `deadline`."""
+    record = factories.fresh(factories.examples("serious_untrustworthy_listing")[0], "HOUSING")
+    _subject(record, code, "legal_person", "示范县某某建材有限公司")
+    record["data"]["objection_deadline"] = deadline
+    return _dated(record, on)
+
+
 def removal(listing: dict[str, Any], *, on: str, reason: str = "信用修复") -> dict[str, Any]:
     record = factories.fresh(listing, "HOUSING")
     for field in ("related_persons", "listing_period_end"):
@@ -166,8 +174,17 @@ def objection_filed(listing: dict[str, Any], *, filed_at: str) -> CloudEvent:
     )
 
 
-def grade_changed(code: str, *, rule_set: str, old: str | None, new: str | None, effective: str) -> CloudEvent:
-    """As grading announces a grade change."""
+def grade_changed(
+    code: str,
+    *,
+    rule_set: str,
+    old: str | None,
+    new: str | None,
+    effective: str,
+    resting_on: Sequence[dict[str, Any]] = (),
+) -> CloudEvent:
+    """As grading announces a grade change; `resting_on`: the records its explanation names."""
+    named = {"explanation_records": [{"department": r["id"].split("-")[0], "record_id": r["id"]} for r in resting_on]}
     return CloudEvent(
         id=f"grade:{rule_set}:{code}:{effective}:{new}",
         source="/services/grading",
@@ -183,7 +200,8 @@ def grade_changed(code: str, *, rule_set: str, old: str | None, new: str | None,
             "effective_date": effective,
             "reason": "test",
             "subject_kind": "legal_person",
-        },
+        }
+        | (named if resting_on else {}),
     )
 
 

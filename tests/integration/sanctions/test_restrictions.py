@@ -128,7 +128,7 @@ async def test_related_person_is_restricted_where_the_measure_reaches_the_role(
     assert measure_ids(entry) == {"M-GF33-ADM-11"}
     assert entry["measures"][0]["case_id"] == case["case_id"]
     assert (await restrictions(sanctions, tokens, representative, "government_procurement"))["restricted"] is False
-    assert (await restrictions(sanctions, tokens, responsible, "honours"))["restricted"] is True
+    assert (await restrictions(sanctions, tokens, responsible, "honours"))["restricted"] is False  # 001 L367
     assert (await restrictions(sanctions, tokens, factories.citizen_id(), "market_entry"))["restricted"] is False
 
     amr = next(i for i in case["instructions"] if i["department"] == "AMR")
@@ -206,3 +206,24 @@ async def test_every_check_is_logged_with_who_whom_matter_and_answer(
     assert mine.json()["checks"] == []  # a department sees its own checks only
 
     assert await cases_of(sanctions, tokens, code, who="COURT") == []  # 法院 implements no measure of this case
+
+
+async def test_person_bans_reach_only_the_roles_their_source_names_for_a_fixed_term(
+    ingest: httpx.AsyncClient, sanctions: httpx.AsyncClient, tokens: dict[str, str]
+) -> None:
+    code = factories.uscc()
+    representative, responsible = factories.citizen_id("19710505"), factories.citizen_id("19760606")
+    persons = [("法定代表人", representative), ("其他直接责任人员", responsible)]
+    await report(ingest, tokens, serious_listing(code, period_end=None, persons=persons))  # listed with no end
+    await wait_case(sanctions, tokens, code, lambda c: c["state"] == "open", "the listing's case")
+
+    entry = await restrictions(sanctions, tokens, representative, "market_entry", who="AMR")
+    assert entry["restricted"] is True
+    assert [(m["measure_id"], m["until"]) for m in entry["measures"]] == [("M-GF33-ADM-11", "2029-11-01")]  # 001 L622
+    later = await restrictions(sanctions, tokens, representative, "market_entry", who="AMR", on="2029-11-02")
+    assert later["restricted"] is False
+    assert (await restrictions(sanctions, tokens, code, "market_entry", on="2029-11-02"))["restricted"] is False
+    # 001 L367 reaches 负有直接责任的注册执业人员 / 董事、股东, not every 其他直接责任人员.
+    for matter in ("market_entry", "honours"):
+        answer = await restrictions(sanctions, tokens, responsible, matter)
+        assert (answer["restricted"], answer["measures"]) == (False, [])
