@@ -141,6 +141,7 @@ ERROR_STATUSES = {
     "403": "the caller may not do this",
     "404": "not found",
     "409": "conflict",
+    "410": "withdrawn: the notice of why (publish), none of the content",
     "413": "body too large",
     "415": "not JSON",
     "422": "invalid: every error with its JSON pointer",
