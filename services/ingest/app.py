@@ -24,6 +24,7 @@ from services.common.tasks import sleep_or_stop
 from services.ingest import store
 from services.ingest.api import IngestContext, router
 from services.ingest.openapi import record_examples
+from services.ingest.readback import router as readback_router
 from services.ingest.receipts import ReceiptSigner
 from services.ingest.settings import IngestSettings
 from services.ingest.validation import RecordValidator
@@ -96,6 +97,7 @@ def create_app(settings: IngestSettings | None = None, clock: Clock | None = Non
     app.state.catalogue_json = orjson.dumps(catalogue.public_view())
     install_error_handlers(app)
     app.include_router(router)  # first: routes are matched in order, and POST /v1/records is the hot one
+    app.include_router(readback_router)
     install_health(app, service=SERVICE, ready_checks=lambda: app.state.runtime.ready_problems())
     app.add_middleware(RequestMetrics, service=SERVICE)
     envelope = json.loads((settings.schemas_dir / "envelope.json").read_text())
