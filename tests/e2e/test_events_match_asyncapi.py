@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,9 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from deploy.stack import Stack
+from services.common.clock import SHANGHAI
 from tests import factories
-from tests.helpers import eventually
+from tests.helpers import eventually, partitions_of
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 ASYNCAPI_URI = (SCHEMAS / "asyncapi.yaml").as_uri()
@@ -92,13 +94,10 @@ async def _everything_on(bootstrap: str, prefix: str) -> list[ConsumerRecord[byt
         topics = [t for t in await admin.list_topics() if t.startswith(prefix)]
     finally:
         await admin.close()
+    partitions = [TopicPartition(t, p) for t in topics for p in await partitions_of(bootstrap, t)]
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        partitions = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
-        if not partitions:
-            await consumer.topics()  # refresh metadata, then ask again
-            partitions = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
         consumer.assign(partitions)
         await consumer.seek_to_beginning()
         ends = await consumer.end_offsets(partitions)
@@ -127,7 +126,10 @@ async def test_every_event_the_services_emit_validates_against_its_asyncapi_mess
     services_running: Stack, tokens: dict[str, str]
 ) -> None:
     url = services_running.service_url
-    penalty = factories.penalty()
+    # Decided yesterday (the processes run on the real clock), and a 一般 fine (20 万元): published under every
+    # rule set in force (36号令 does not publish 轻微 penalties).
+    yesterday = (datetime.now(SHANGHAI) - timedelta(days=1)).date().isoformat()
+    penalty = factories.penalty(decision_date=yesterday, fine=20.0)
     listing = factories.fresh(factories.examples("judgment_defaulter_listing")[0], "COURT")
 
     def bearer(who: str) -> dict[str, str]:
