@@ -3,14 +3,19 @@
     exchange migrate                         apply every service's migrations
     exchange topics ensure                   create missing Kafka topics with their retention
     exchange topics acls                     create the per-service ACLs (secure cluster, as its super user)
+    exchange topics export FILE.jsonl        every catalogue topic to signed JSONL (archive, off-cluster copy)
+    exchange topics import FILE.jsonl        verify the signature, then write into empty topics
     exchange catalogue check                 validate the reporting catalogue in schemas/
     exchange dept add <code> <name>          register a department and print its token (shown once)
+    exchange dept list [--json]              registered departments and their active credentials
     exchange token issue --role county|auditor --name <who>
+    exchange token list [--json]             credentials (never their secrets), active and revoked
     exchange token revoke <credential id>
-    exchange audit verify-receipts [--department X] [--public-key PEM]
-    exchange audit access --subject <credit code or ID number>
-    exchange audit replay [--as-of YYYY-MM-DDTHH:MM:SS+08:00] [--keep]
-    exchange dlq list [--service S] [--topic T]       dead-lettered events, their state and error
+    exchange keys rotate                     new receipt signing key; old receipts keep verifying
+    exchange audit verify-receipts [--department X] [--public-key PEM|JSON] [--ingest-url URL] [--json]
+    exchange audit access --subject <credit code or ID number> [--json]
+    exchange audit replay [--as-of YYYY-MM-DDTHH:MM:SS+08:00] [--keep] [--scratch-url URL] [--json]
+    exchange dlq list [--service S] [--topic T] [--json]   dead-lettered events, their state and error
     exchange dlq redrive --service S (--event-id ID ... | --all) [--wait SECONDS]
 
 Configuration comes from the environment (DATABASE_URL, KAFKA_BOOTSTRAP, EXCHANGE_*), e.g. after
@@ -37,9 +42,20 @@ def _engine(settings: CommonSettings) -> AsyncEngine:
     return create_engine(settings.database_url, pool_size=2)
 
 
+class OperatorMistake(Exception):
+    """A mistake in what the operator asked for: one line on stderr, exit 2, no traceback."""
+
+
 async def _dept_add(settings: CommonSettings, code: str, name: str) -> str:
     from services.common.auth import Role, issue, register_department
+    from services.common.catalogue import load_catalogue
 
+    known = load_catalogue(settings.schemas_dir).departments
+    if code not in known:
+        raise OperatorMistake(
+            f"department {code} is not in the reporting catalogue ({settings.schemas_dir / 'catalogue.yaml'}); "
+            f"known: {', '.join(sorted(known))}. Add it to the catalogue first"
+        )
     engine = _engine(settings)
     try:
         await register_department(engine, code, name)
@@ -70,6 +86,68 @@ async def _token_revoke(settings: CommonSettings, credential_id: str) -> bool:
         await engine.dispose()
 
 
+async def _credentials(settings: CommonSettings) -> list[dict[str, object]]:
+    from sqlalchemy import text
+
+    engine = _engine(settings)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                text(
+                    "SELECT c.id, c.role, c.department, c.name, c.created_at, c.revoked_at "
+                    "FROM identity.credentials c ORDER BY c.created_at, c.id"
+                )
+            )
+            return [
+                {
+                    "credential_id": r.id,
+                    "role": r.role,
+                    "department": r.department,
+                    "name": r.name,
+                    "created_at": r.created_at.isoformat(),
+                    "revoked_at": r.revoked_at.isoformat() if r.revoked_at else None,
+                }
+                for r in rows
+            ]
+    finally:
+        await engine.dispose()
+
+
+async def _departments(settings: CommonSettings) -> list[dict[str, object]]:
+    from sqlalchemy import text
+
+    engine = _engine(settings)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                text(
+                    "SELECT d.code, d.name, count(c.id) FILTER (WHERE c.revoked_at IS NULL) AS active "
+                    "FROM identity.departments d LEFT JOIN identity.credentials c ON c.department = d.code "
+                    "GROUP BY d.code, d.name ORDER BY d.code"
+                )
+            )
+            return [{"code": r.code, "name": r.name, "active_credentials": int(r.active)} for r in rows]
+    finally:
+        await engine.dispose()
+
+
+def _print_json(data: object) -> None:
+    import orjson
+
+    sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode() + "\n")
+
+
+def _print_rows(rows: list[dict[str, object]], columns: Sequence[str], as_json: bool, empty: str) -> None:
+    if as_json:
+        _print_json(rows)
+        return
+    if not rows:
+        print(empty)
+        return
+    for row in rows:
+        print("  ".join("-" if row[c] is None else str(row[c]) for c in columns))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="exchange", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -77,7 +155,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="apply every service's database migrations")
     topics = sub.add_parser("topics", help="Kafka topics")
-    topics.add_argument("action", choices=["ensure", "acls"])
+    topics.add_argument("action", choices=["ensure", "acls", "export", "import"])
+    topics.add_argument("path", nargs="?", type=Path, help="export: the JSONL file to write; import: to read")
+    topics.add_argument("--topic", action="append", dest="topic_names", help="export: a logical topic (repeatable)")
+    topics.add_argument("--key-file", type=Path, help="export: signing key (default INGEST_SIGNING_KEY_FILE)")
+    topics.add_argument("--public-key", type=Path, help="import: PEM or key-set JSON (default: from ingest)")
+    topics.add_argument("--ingest-url", help="import: where to fetch the public keys")
     catalogue = sub.add_parser("catalogue", help="the reporting catalogue")
     catalogue.add_argument("action", choices=["check"])
     dept = sub.add_parser("dept", help="departments")
@@ -85,6 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     dept_add = dept_sub.add_parser("add", help="register a department and print a new token once")
     dept_add.add_argument("code")
     dept_add.add_argument("name")
+    dept_list = dept_sub.add_parser("list", help="registered departments and their active credentials")
+    dept_list.add_argument("--json", action="store_true")
     token = sub.add_parser("token", help="county and auditor tokens")
     token_sub = token.add_subparsers(dest="action", required=True)
     token_issue = token_sub.add_parser("issue")
@@ -92,13 +177,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     token_issue.add_argument("--name", required=True)
     token_revoke = token_sub.add_parser("revoke")
     token_revoke.add_argument("credential_id")
+    token_list = token_sub.add_parser("list", help="every credential (never its secret), active and revoked")
+    token_list.add_argument("--json", action="store_true")
+    keys = sub.add_parser("keys", help="receipt signing keys")
+    keys_sub = keys.add_subparsers(dest="action", required=True)
+    keys_rotate = keys_sub.add_parser(
+        "rotate", help="make a new signing key current; the old public key stays published for verification"
+    )
+    keys_rotate.add_argument(
+        "--key-file", type=Path, help="the signing key file (default INGEST_SIGNING_KEY_FILE or .run/keys)"
+    )
     audit = sub.add_parser("audit", help="auditor's tools (read-only)")
     audit_sub = audit.add_subparsers(dest="action", required=True)
     verify = audit_sub.add_parser("verify-receipts", help="check every receipt's signature and hash chain")
     verify.add_argument("--department")
-    verify.add_argument("--public-key", type=Path, help="PEM from GET /v1/receipts/public-key")
+    verify.add_argument(
+        "--public-key",
+        type=Path,
+        help="a PEM public key, or the JSON of GET /v1/receipts/public-keys (default: fetched from ingest)",
+    )
+    verify.add_argument("--ingest-url", help="where to fetch the public keys (default INGEST_URL, or :8001)")
+    verify.add_argument("--json", action="store_true")
     access = audit_sub.add_parser("access", help="who read a subject's non-public data")
     access.add_argument("--subject", required=True)
+    access.add_argument("--json", action="store_true")
     replay_cmd = audit_sub.add_parser("replay", help="rebuild grading and sanctions from the topics and compare")
     replay_cmd.add_argument(
         "--as-of",
@@ -107,11 +209,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the live date (default: now, Asia/Shanghai)",
     )
     replay_cmd.add_argument("--keep", action="store_true", help="keep the scratch schemas")
+    replay_cmd.add_argument(
+        "--scratch-url",
+        help="rebuild into this PostgreSQL (the auditor's own) instead of scratch schemas in DATABASE_URL, "
+        "which is then only read",
+    )
+    replay_cmd.add_argument("--json", action="store_true")
     dlq_cmd = sub.add_parser("dlq", help="dead-lettered events: list them, re-drive them after a fix")
     dlq_sub = dlq_cmd.add_subparsers(dest="action", required=True)
     dlq_list = dlq_sub.add_parser("list", help="dead-lettered events with their inbox state and error")
     dlq_list.add_argument("--service", choices=["grading", "sanctions", "publish"])
     dlq_list.add_argument("--topic", help="the topic the events were first read from (with or without prefix)")
+    dlq_list.add_argument("--json", action="store_true")
     dlq_redrive = dlq_sub.add_parser(
         "redrive", help="after a fix, send dead-lettered events back to their service (each is applied once)"
     )
@@ -123,82 +232,155 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--wait", type=float, default=0.0, metavar="SECONDS", help="wait for the service to apply them"
     )
     args = parser.parse_args(argv)
-    settings = CommonSettings()
+
+    from pydantic import ValidationError
 
     from services.common.db import DatabaseUnavailable
 
     try:
-        if args.command == "migrate":
-            from services.common.migrations import upgrade_all
+        settings = CommonSettings()
+        return _run(args, settings)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
+        print(f"exchange: configuration: {problems}", file=sys.stderr)
+        return 2
+    except (DatabaseUnavailable, OperatorMistake, OSError, ValueError) as exc:
+        # OSError: a file or server that is not there; ValueError: a malformed key, URL or setting.
+        print(f"exchange: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("exchange: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        from sqlalchemy.exc import DBAPIError
 
-            upgrade_all(settings.database_url)
-            print("migrations applied")
-        elif args.command == "topics" and args.action == "ensure":
-            from services.common.kafka import KafkaAuth, ensure_topics
-            from services.topics import topic_specs
+        if isinstance(exc, DBAPIError):  # e.g. `exchange migrate` not run yet: a missing schema or table
+            print(f"exchange: database: {_one_line(exc.orig or exc)} (has `exchange migrate` run?)", file=sys.stderr)
+            return 2
+        from aiokafka.errors import KafkaError
 
-            auth = KafkaAuth.from_settings(settings)
-            created = asyncio.run(ensure_topics(settings.kafka_bootstrap, topic_specs(settings), auth=auth))
-            print("created: " + (", ".join(created) if created else "nothing (all topics exist)"))
-        elif args.command == "topics" and args.action == "acls":
-            from services.common.kafka import KafkaAuth, create_acls
-            from services.topics import kafka_acls
+        if isinstance(exc, KafkaError):
+            print(f"exchange: Kafka at {settings.kafka_bootstrap}: {_one_line(exc)}", file=sys.stderr)
+            return 2
+        raise
 
-            auth = KafkaAuth.from_settings(settings)
-            count = asyncio.run(create_acls(settings.kafka_bootstrap, kafka_acls(settings), auth=auth))
-            print(f"{count} ACLs in place (existing ones are left as they are)")
-        elif args.command == "catalogue":
-            from services.common.catalogue_check import main_check
 
-            return int(main_check(settings.schemas_dir))
-        elif args.command == "dept":
-            print(asyncio.run(_dept_add(settings, args.code, args.name)))
-            print(f"# the token above is shown once; store it as {args.code}'s secret", file=sys.stderr)
-        elif args.command == "token" and args.action == "issue":
-            print(asyncio.run(_token_issue(settings, args.role, args.name)))
-        elif args.command == "token" and args.action == "revoke":
-            if not asyncio.run(_token_revoke(settings, args.credential_id)):
-                print(f"no active credential {args.credential_id}", file=sys.stderr)
-                return 1
-            print(f"revoked {args.credential_id}")
-        elif args.command == "audit" and args.action == "verify-receipts":
-            from services.audit.commands import print_report, public_key, verify_receipts
+def _backup(args: argparse.Namespace, settings: CommonSettings) -> int:
+    from services import backup
 
-            key = public_key(args.public_key)
-            return print_report(asyncio.run(verify_receipts(settings, department=args.department, key=key)))
-        elif args.command == "audit" and args.action == "access":
-            from services.audit.commands import access_log, print_access
+    if args.path is None:
+        raise OperatorMistake(f"`exchange topics {args.action}` needs the JSONL file")
+    if args.action == "export":
+        from services.ingest.keyring import load_private
+        from services.ingest.settings import IngestSettings
 
-            return print_access(asyncio.run(access_log(settings, subject=args.subject)), args.subject)
-        elif args.command == "audit" and args.action == "replay":
-            from services.audit.replay import print_replay, replay
+        key = load_private(args.key_file or IngestSettings().signing_key_file)
+        with args.path.open("wb") as out:
+            summary = asyncio.run(backup.export_topics(settings, out, key, topics=args.topic_names))
+        counts = ", ".join(f"{t} {n}" for t, n in summary.topics.items() if n)
+        print(f"exported {summary.lines} messages to {args.path}, signed with key {summary.key_id}: {counts or 'none'}")
+        return 0
+    from services.audit.commands import public_keys
 
-            return print_replay(asyncio.run(replay(settings, as_of=args.as_of, keep=args.keep)))
-        elif args.command == "dlq":
-            from services.common.kafka import KafkaAuth
-            from services.dlq import list_dead_letters, print_list, print_redrive, redrive
+    written = asyncio.run(backup.import_topics(settings, args.path, public_keys(args.public_key, args.ingest_url)))
+    print(f"imported {sum(written.values())} messages: " + ", ".join(f"{t} {n}" for t, n in written.items() if n))
+    return 0
 
-            auth = KafkaAuth.from_settings(settings)
-            if args.action == "list":
-                return print_list(
-                    asyncio.run(list_dead_letters(settings, service=args.service, topic=args.topic, auth=auth))
-                )
-            report = asyncio.run(
-                redrive(
-                    settings,
-                    service=args.service,
-                    event_ids=None if args.all else args.event_ids,
-                    auth=auth,
-                    wait_seconds=args.wait,
-                )
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _run(args: argparse.Namespace, settings: CommonSettings) -> int:
+    if args.command == "migrate":
+        from services.common.migrations import upgrade_all
+
+        upgrade_all(settings.database_url)
+        print("migrations applied")
+    elif args.command == "topics" and args.action == "ensure":
+        from services.common.kafka import KafkaAuth, ensure_topics
+        from services.topics import topic_specs
+
+        auth = KafkaAuth.from_settings(settings)
+        created = asyncio.run(ensure_topics(settings.kafka_bootstrap, topic_specs(settings), auth=auth))
+        print("created: " + (", ".join(created) if created else "nothing (all topics exist)"))
+    elif args.command == "topics" and args.action == "acls":
+        from services.common.kafka import KafkaAuth, create_acls
+        from services.topics import kafka_acls
+
+        auth = KafkaAuth.from_settings(settings)
+        count = asyncio.run(create_acls(settings.kafka_bootstrap, kafka_acls(settings), auth=auth))
+        print(f"{count} ACLs in place (existing ones are left as they are)")
+    elif args.command == "topics" and args.action in ("export", "import"):
+        return _backup(args, settings)
+    elif args.command == "catalogue":
+        from services.common.catalogue_check import main_check
+
+        return int(main_check(settings.schemas_dir))
+    elif args.command == "dept" and args.action == "add":
+        print(asyncio.run(_dept_add(settings, args.code, args.name)))
+        print(f"# the token above is shown once; store it as {args.code}'s secret", file=sys.stderr)
+    elif args.command == "dept" and args.action == "list":
+        rows = asyncio.run(_departments(settings))
+        _print_rows(rows, ["code", "name", "active_credentials"], args.json, "no departments registered")
+    elif args.command == "token" and args.action == "issue":
+        print(asyncio.run(_token_issue(settings, args.role, args.name)))
+    elif args.command == "token" and args.action == "list":
+        rows = asyncio.run(_credentials(settings))
+        columns = ["credential_id", "role", "department", "name", "created_at", "revoked_at"]
+        _print_rows(rows, columns, args.json, "no credentials issued")
+    elif args.command == "token" and args.action == "revoke":
+        if not asyncio.run(_token_revoke(settings, args.credential_id)):
+            raise OperatorMistake(f"no active credential {args.credential_id} (see `exchange token list`)")
+        print(f"revoked {args.credential_id}")
+    elif args.command == "keys" and args.action == "rotate":
+        from services.ingest.keyring import rotate
+        from services.ingest.settings import IngestSettings
+
+        key_file = args.key_file or IngestSettings().signing_key_file
+        old, new = rotate(key_file)
+        print(f"new signing key {new} is current in {key_file}; {old or 'no key'} stays published for verifying")
+        print("# restart every ingest replica to sign with the new key", file=sys.stderr)
+    elif args.command == "audit" and args.action == "verify-receipts":
+        from services.audit.commands import print_report, public_keys, verify_receipts
+
+        keys = public_keys(args.public_key, args.ingest_url)
+        verified = asyncio.run(verify_receipts(settings, department=args.department, key=keys))
+        return print_report(verified, as_json=args.json)
+    elif args.command == "audit" and args.action == "access":
+        from services.audit.commands import access_log, print_access
+
+        entries = asyncio.run(access_log(settings, subject=args.subject))
+        if args.json:
+            _print_json(entries)
+            return 0
+        return print_access(entries, args.subject)
+    elif args.command == "audit" and args.action == "replay":
+        from services.audit.replay import print_replay, replay
+
+        outcome = asyncio.run(replay(settings, as_of=args.as_of, keep=args.keep, scratch_database=args.scratch_url))
+        return print_replay(outcome, as_json=args.json)
+    elif args.command == "dlq":
+        from services.common.kafka import KafkaAuth
+        from services.dlq import list_dead_letters, print_list, print_redrive, redrive
+
+        auth = KafkaAuth.from_settings(settings)
+        if args.action == "list":
+            return print_list(
+                asyncio.run(list_dead_letters(settings, service=args.service, topic=args.topic, auth=auth)),
+                as_json=args.json,
             )
-            return print_redrive(report, waited=args.wait > 0)
-    except DatabaseUnavailable as exc:
-        print(f"exchange: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"exchange: {exc}", file=sys.stderr)
-        return 2
+        report = asyncio.run(
+            redrive(
+                settings,
+                service=args.service,
+                event_ids=None if args.all else args.event_ids,
+                auth=auth,
+                wait_seconds=args.wait,
+            )
+        )
+        return print_redrive(report, waited=args.wait > 0)
     return 0
 
 

@@ -17,6 +17,7 @@ between marking and sending, the row stays `redriving` and the next `redrive` se
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -176,8 +177,27 @@ async def list_dead_letters(
     ]
 
 
-def print_list(entries: Sequence[Listed]) -> int:
-    """One line per dead-lettered event; tab-separated so it can be piped into `cut`/`awk`."""
+def print_list(entries: Sequence[Listed], *, as_json: bool = False) -> int:
+    """One line per dead-lettered event; tab-separated so it can be piped into `cut`/`awk` (or JSON)."""
+    if as_json:
+        import orjson
+
+        rows = [
+            {
+                "service": e.letter.service,
+                "status": e.status,
+                "times": e.times,
+                "dead_lettered_at": e.letter.at,
+                "event_id": e.letter.event_id,
+                "type": e.letter.event_type,
+                "department": e.letter.department or None,
+                "origin": str(e.letter.origin),
+                "error": e.letter.reason,
+            }
+            for e in entries
+        ]
+        sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return 0
     print("service\tstatus\ttimes\tdead_lettered_at\tevent_id\ttype\tdepartment\torigin\terror")
     for entry in entries:
         letter = entry.letter

@@ -27,6 +27,7 @@ OUTCOME_PRODUCERS: dict[str, str] = {
     "outcomes.disclosures": "publish",
     "outcomes.objections": "publish",
     "outcomes.repairs": "publish",
+    "outcomes.lists": "publish",
 }
 # Outcome topics a consuming service reads besides every record topic (services/sanctions/app.py).
 EXTRA_CONSUMED: dict[str, tuple[str, ...]] = {"sanctions": ("outcomes.grades", "outcomes.objections")}

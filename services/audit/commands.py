@@ -35,6 +35,39 @@ def public_key(path: Path | None) -> Ed25519PublicKey:
     return ReceiptSigner.from_file(Path(signing)).public_key
 
 
+def public_keys(path: Path | None, ingest_url: str | None = None) -> dict[str, Ed25519PublicKey]:
+    """The keys receipts are checked with, by key id: from a file (a PEM public key, or the JSON of
+    `GET /v1/receipts/public-keys`), else fetched from ingest (`--ingest-url`, INGEST_URL, or :8001).
+    No private key is needed."""
+    import os
+    import urllib.request
+
+    import orjson
+
+    from services.ingest.keyring import key_id, keys_from_json
+
+    if path is not None:
+        content = path.read_bytes()
+        if content.lstrip().startswith(b"{"):
+            return keys_from_json(orjson.loads(content))
+        key = load_pem_public_key(content)
+        if not isinstance(key, Ed25519PublicKey):
+            raise ValueError(f"{path} is not an Ed25519 public key")
+        return {key_id(key): key}
+    base = (ingest_url or os.environ.get("INGEST_URL") or "http://127.0.0.1:8001").rstrip("/")
+    url = f"{base}/v1/receipts/public-keys"
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"--ingest-url must be an http(s) URL, not {base}")
+    try:
+        # urllib, not httpx: the CLI runs from the service image, which has no test-only packages.
+        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 (scheme checked above)
+            return keys_from_json(orjson.loads(response.read()))
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ValueError(
+            f"could not fetch the public keys from {url} ({type(exc).__name__}); give --ingest-url or --public-key FILE"
+        ) from exc
+
+
 async def issued_receipts(settings: CommonSettings) -> tuple[dict[str, dict[int, str]], int]:
     """Receipts ingest issued whose records have left the outbox, and how many still wait in it."""
     engine = create_engine(settings.database_url, pool_size=1)
@@ -57,7 +90,11 @@ async def issued_receipts(settings: CommonSettings) -> tuple[dict[str, dict[int,
 
 
 async def verify_receipts(
-    settings: CommonSettings, *, department: str | None, key: Ed25519PublicKey, with_database: bool = True
+    settings: CommonSettings,
+    *,
+    department: str | None,
+    key: Ed25519PublicKey | dict[str, Ed25519PublicKey],
+    with_database: bool = True,
 ) -> VerificationReport:
     catalogue = load_catalogue(settings.schemas_dir)
     topics = [settings.topic(name) for name, t in sorted(catalogue.topics.items()) if t.kind == "record"]
@@ -78,7 +115,20 @@ async def verify_receipts(
     return report
 
 
-def print_report(report: VerificationReport) -> int:
+def print_report(report: VerificationReport, *, as_json: bool = False) -> int:
+    if as_json:
+        import orjson
+
+        document = {
+            "ok": report.ok,
+            "messages": report.messages,
+            "verified": report.verified,
+            "duplicates": report.duplicates,
+            "chains": dict(sorted(report.departments.items())),
+            "findings": [{"department": f.department, "where": f.where, "problem": f.problem} for f in report.findings],
+        }
+        sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return 0 if report.ok else 1
     for finding in report.findings:
         print("PROBLEM " + finding.line())
     chains = ", ".join(f"{d} 1..{n}" for d, n in sorted(report.departments.items())) or "none"

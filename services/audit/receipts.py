@@ -56,7 +56,9 @@ class TopicMessage:
         return f"{self.topic}:{self.partition}:{self.offset}"
 
 
-def _check_message(message: TopicMessage, key: Ed25519PublicKey) -> tuple[dict[str, Any] | None, list[str]]:
+def _check_message(
+    message: TopicMessage, key: Ed25519PublicKey | dict[str, Ed25519PublicKey]
+) -> tuple[dict[str, Any] | None, list[str]]:
     """The message's receipt if it verifies, and what is wrong with it otherwise."""
     try:
         event = CloudEvent.from_kafka(list(message.headers), message.value)
@@ -80,7 +82,7 @@ def _check_message(message: TopicMessage, key: Ed25519PublicKey) -> tuple[dict[s
 
 def verify_topic_messages(
     messages: Iterable[TopicMessage],
-    key: Ed25519PublicKey,
+    key: Ed25519PublicKey | dict[str, Ed25519PublicKey],
     *,
     department: str | None = None,
     issued: Mapping[str, Mapping[int, str]] | None = None,

@@ -79,10 +79,23 @@ class ReplayReport:
             out.append(
                 f"{service}: {len(refused)} event(s) refused by the handler (the live service dead-letters them)"
             )
-            out += [f"  {r}" for r in refused[:10]]
+            out += [f"  {r}" for r in refused]
         verdict = "identical" if self.identical else "DIFFERENCES FOUND"
         out.append(f"{verdict}: {sum(t.live_rows for t in self.tables)} live rows in {len(self.tables)} tables")
         return out
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "identical": self.identical,
+            "as_of": self.as_of.isoformat(),
+            "scratch": self.scratch,
+            "read": self.read,
+            "undecodable": self.undecodable,
+            "applied": self.applied,
+            "refused": self.refused,
+            "not_replayed": self.not_replayed,
+            "tables": [t.as_dict() for t in self.tables],
+        }
 
     def throughput(self) -> str:
         applied, read_rate = sum(self.applied.values()), self.read / max(self.read_seconds, 1e-6)
@@ -215,6 +228,7 @@ async def _apply(
 
 async def _compare(
     engine: AsyncEngine,
+    scratch_engine: AsyncEngine,
     scratch: dict[str, str],
     subjects: Collection[str] | None,
     publish_engine: AsyncEngine | None,
@@ -225,12 +239,12 @@ async def _compare(
 
     live = {"grading": "grading", "sanctions": SanctionsSettings().db_schema, "publish": "publish"}
     found = []
-    async with engine.connect() as plain:
+    async with engine.connect() as plain, scratch_engine.connect() as scratch_conn:
         conn = await plain.execution_options(isolation_level="REPEATABLE READ")
         async with conn.begin():
             for spec in TABLES:
                 live_rows = await read_table(conn, live[spec.service], spec, subjects)
-                rebuilt_rows = await read_table(conn, scratch[spec.service], spec, subjects)
+                rebuilt_rows = await read_table(scratch_conn, scratch[spec.service], spec, subjects)
                 found.append(compare(spec, live_rows, rebuilt_rows))
             if publish_engine is not None:
                 async with publish_engine.connect() as rebuilt:
@@ -250,16 +264,27 @@ async def replay(
     batch_size: int = 200,
     progress_every: int = 1000,
     out: TextIO = sys.stderr,
+    scratch_database: str | None = None,
 ) -> ReplayReport:
     """Rebuild, compare, and drop the scratch schemas (unless `keep`). `subjects` limits the comparison to
-    those subject codes (every event is still applied). Progress and throughput go to `out`."""
+    those subject codes (every event is still applied). Progress and throughput go to `out`.
+
+    With `scratch_database` (the auditor's own PostgreSQL, `--scratch-url`) everything is rebuilt there and
+    DATABASE_URL is only read: an auditor needs no write access to production."""
     instant = as_of or datetime.now(SHANGHAI)
     if instant.tzinfo is None:  # a naive --as-of is read in Asia/Shanghai, where every date is decided
         instant = instant.replace(tzinfo=SHANGHAI)
     prefix = f"replay_{uuid.uuid4().hex[:8]}"
     scratch = {service: f"{prefix}_{service}" for service in ("grading", "sanctions")}
     report = ReplayReport(as_of=instant, scratch=scratch)
-    engine = create_engine(settings.database_url, pool_size=2)
+    # With the auditor's own scratch database, production is opened read-only: PostgreSQL itself refuses
+    # any write there, whatever the auditor's role could do.
+    engine = create_engine(settings.database_url, pool_size=2, read_only=scratch_database is not None)
+    scratch_base = settings.database_url
+    scratch_engine = engine
+    if scratch_database is not None:
+        scratch_base = CommonSettings(DATABASE_URL=scratch_database).database_url  # libpq spelling accepted
+        scratch_engine = create_engine(scratch_base, pool_size=2)
     rebuild: PublishRebuild | None = None
     created = False  # the scratch database, dropped at the end even if its migration failed
     publish_db = f"{prefix}_publish"
@@ -267,11 +292,11 @@ async def replay(
     catalogue = load_catalogue(settings.schemas_dir)
     try:
         for service, schema in scratch.items():
-            await asyncio.to_thread(_migrate, service, schema, settings.database_url)
+            await asyncio.to_thread(_migrate, service, schema, scratch_base)
         try:
-            await create_database(engine, publish_db)
+            await create_database(scratch_engine, publish_db)
             created = True
-            url = scratch_url(settings.database_url, publish_db)
+            url = scratch_url(scratch_base, publish_db)
             await asyncio.to_thread(_migrate, "publish", "publish", url)
             rebuild = PublishRebuild(settings, catalogue, url, clock)
             scratch["publish"] = f"{publish_db} (database)"
@@ -279,8 +304,8 @@ async def replay(
             report.not_replayed["publish"] = f"{refused} — grant CREATEDB to the replaying role"
         print(f"scratch {', '.join(scratch.values())} created; reading the topics from offset 0", file=out)
         events = await _read(settings, catalogue, report, out)
-        handlers = _handlers(settings, catalogue, engine, clock, scratch)
-        engines = {"grading": engine, "sanctions": engine}
+        handlers = _handlers(settings, catalogue, scratch_engine, clock, scratch)
+        engines = {"grading": scratch_engine, "sanctions": scratch_engine}
         if rebuild is not None:
             handlers["publish"] = rebuild.handle
             engines["publish"] = rebuild.engine
@@ -291,24 +316,31 @@ async def replay(
         if rebuild is not None:
             await rebuild.finish(instant)
         print(report.throughput(), file=out, flush=True)
-        report.tables = await _compare(engine, scratch, subjects, rebuild.engine if rebuild else None)
+        report.tables = await _compare(engine, scratch_engine, scratch, subjects, rebuild.engine if rebuild else None)
         return report
     finally:
         if rebuild is not None:
             await rebuild.close()
         if not keep:
-            async with engine.begin() as conn:
+            async with scratch_engine.begin() as conn:
                 for service, schema in scratch.items():
                     if service != "publish":
                         await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
             if created:
-                await drop_database(engine, publish_db)
+                await drop_database(scratch_engine, publish_db)
         else:
             print(f"kept scratch {', '.join(scratch.values())}", file=out)
         await engine.dispose()
+        if scratch_engine is not engine:
+            await scratch_engine.dispose()
 
 
-def print_replay(report: ReplayReport) -> int:
+def print_replay(report: ReplayReport, *, as_json: bool = False) -> int:
+    if as_json:
+        import orjson
+
+        sys.stdout.write(orjson.dumps(report.as_dict(), option=orjson.OPT_INDENT_2, default=str).decode() + "\n")
+        return 0 if report.identical else 1
     for line in report.lines():
         print(line)
     return 0 if report.identical else 1

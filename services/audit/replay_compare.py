@@ -195,10 +195,12 @@ class TableComparison:
     def identical(self) -> bool:
         return not (self.only_live or self.only_rebuilt or self.differing)
 
-    def lines(self, limit: int = 10) -> list[str]:
+    def lines(self, limit: int | None = None) -> list[str]:
+        """Every difference (an auditor needs the whole list; `limit` shortens it for a quick look)."""
         name = f"{self.spec.service}.{self.spec.table}"
         if self.identical:
             return [f"{name}: identical ({self.live_rows} rows, sha256 {self.digest})"]
+        limit = limit if limit is not None else len(self.only_live) + len(self.only_rebuilt) + len(self.differing)
         out = [
             f"{name}: DIFFERENT (live {self.live_rows} rows, rebuilt {self.rebuilt_rows}; "
             f"{len(self.only_live)} only live, {len(self.only_rebuilt)} only rebuilt, {len(self.differing)} differ)"
@@ -209,6 +211,21 @@ class TableComparison:
             out.append(f"  {key}:")
             out += [f"    {c}: live={_show(a)} rebuilt={_show(b)}" for c, (a, b) in sorted(columns.items())]
         return out
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "table": f"{self.spec.service}.{self.spec.table}",
+            "identical": self.identical,
+            "live_rows": self.live_rows,
+            "rebuilt_rows": self.rebuilt_rows,
+            "sha256": self.digest,
+            "only_live": self.only_live,
+            "only_rebuilt": self.only_rebuilt,
+            "differing": [
+                {"key": key, "columns": {c: {"live": a, "rebuilt": b} for c, (a, b) in sorted(cols.items())}}
+                for key, cols in self.differing
+            ],
+        }
 
 
 def _show(value: Any) -> str:

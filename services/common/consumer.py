@@ -120,8 +120,15 @@ class ConsumerLoop:
     async def run(self, stop: asyncio.Event, *, stall_seconds: float = 60.0) -> None:
         backoff = 0.5
         last_assigned = time.monotonic()
+        next_lag_report = 0.0
         while not stop.is_set():
             batches = await self._consumer.getmany(timeout_ms=200, max_records=500)
+            if time.monotonic() >= next_lag_report:
+                # Also while idle or stuck behind a retried batch: the lag of a consumer that makes no
+                # progress is exactly the number an operator needs to see rise.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._report_lag(list(self._consumer.assignment()), group_total=True), 2.0)
+                next_lag_report = time.monotonic() + 5.0
             if self._consumer.assignment():
                 last_assigned = time.monotonic()
             elif time.monotonic() - last_assigned > stall_seconds:
@@ -197,6 +204,17 @@ class ConsumerLoop:
                 await self._handle(conn, item.event)
             metrics.CONSUMED.labels(self._group, item.message.topic).inc()
             self.applied_total += 1
+            # One line per applied event, carrying the request id of the POST that caused it: an operator
+            # follows a record from ingest's request log to every consumer (ids only, no personal data).
+            log.info(
+                "event applied",
+                extra={
+                    "group": self._group,
+                    "event_id": item.event_id,
+                    "topic": item.message.topic,
+                    "request_id": item.event.requestid,
+                },
+            )
             origin = item.origin
             if origin.attempt:
                 await self._settle_redrive(conn, item)
@@ -316,9 +334,11 @@ class ConsumerLoop:
             },
         )
 
-    async def _report_lag(self, partitions: list[TopicPartition]) -> None:
-        """Lag per partition still assigned to us (a rebalance may just have taken some away)."""
+    async def _report_lag(self, partitions: list[TopicPartition], *, group_total: bool = False) -> None:
+        """Lag per partition still assigned to us (a rebalance may just have taken some away); with
+        `group_total`, also this replica's sum for the group (`sum by (group)` over replicas in Prometheus)."""
         assigned = self._consumer.assignment()
+        total = 0
         for tp in partitions:
             if tp not in assigned:
                 continue
@@ -326,7 +346,11 @@ class ConsumerLoop:
                 high = self._consumer.highwater(tp)
                 if high is not None:
                     position = await self._consumer.position(tp)
-                    metrics.CONSUMER_LAG.labels(self._group, tp.topic, str(tp.partition)).set(max(high - position, 0))
+                    lag = max(high - position, 0)
+                    total += lag
+                    metrics.CONSUMER_LAG.labels(self._group, tp.topic, str(tp.partition)).set(lag)
+        if group_total:
+            metrics.CONSUMER_GROUP_LAG.labels(self._group).set(total)
 
 
 __all__ = ["BatchHandler", "ConsumerLoop", "ConsumerStalled", "Decoded", "Handler", "TransientError", "decode"]

@@ -107,7 +107,9 @@ def create_consumer_app(
         swagger_ui_parameters=DOCS_PARAMETERS,
     )
     install_error_handlers(app)
-    install_health(app, service=service, ready_checks=lambda: _ready(app))
+    install_health(
+        app, service=service, ready_checks=lambda: _ready(app), dependencies=lambda: app.state.runtime.dependencies
+    )
     for router in routers:
         app.include_router(router)
     app.add_middleware(RequestMetrics, service=service)
@@ -120,4 +122,5 @@ async def _ready(app: FastAPI) -> dict[str, str]:
     problems = await runtime.ready_problems()
     if not runtime.consumer_ready:
         problems["consumer"] = "not yet subscribed to the record topics"
+    runtime.dependencies["consumer"] = problems.get("consumer", "ok")
     return problems

@@ -28,7 +28,14 @@ class DatabaseUnavailable(RuntimeError):
     """PostgreSQL cannot be reached or refuses us; the message is one line for the operator."""
 
 
-def create_engine(database_url: str, *, pool_size: int = 10, max_overflow: int = 10) -> AsyncEngine:
+def create_engine(
+    database_url: str, *, pool_size: int = 10, max_overflow: int = 10, read_only: bool = False
+) -> AsyncEngine:
+    """`read_only`: every session refuses writes (PostgreSQL's default_transaction_read_only), e.g. an
+    auditor's replay that must not change production whatever its role may do."""
+    settings = {"application_name": "credit-exchange", "timezone": "UTC"}
+    if read_only:
+        settings["default_transaction_read_only"] = "on"
     return create_async_engine(
         database_url,
         pool_size=pool_size,
@@ -37,7 +44,7 @@ def create_engine(database_url: str, *, pool_size: int = 10, max_overflow: int =
         pool_recycle=1800,
         # jsonb columns (records, receipts, outbox headers) are read on every event: orjson, not json.
         json_deserializer=orjson.loads,
-        connect_args={"server_settings": {"application_name": "credit-exchange", "timezone": "UTC"}},
+        connect_args={"server_settings": settings},
     )
 
 

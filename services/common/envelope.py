@@ -30,6 +30,8 @@ class CloudEvent:
     time: datetime
     data: dict[str, Any]
     dataschema: str | None = None
+    # CloudEvents extension attribute (services/common/request_id.py): the HTTP request that caused the event.
+    requestid: str | None = None
 
     def kafka_key(self) -> bytes:
         return self.subject.encode()
@@ -46,6 +48,8 @@ class CloudEvent:
         ]
         if self.dataschema:
             headers.append(("ce_dataschema", self.dataschema.encode()))
+        if self.requestid:
+            headers.append(("ce_requestid", self.requestid.encode()))
         return headers
 
     def kafka_value(self) -> bytes:
@@ -74,6 +78,7 @@ class CloudEvent:
             time=when,
             data=data,
             dataschema=attrs.get("ce_dataschema"),
+            requestid=attrs.get("ce_requestid"),
         )
 
 

@@ -176,6 +176,7 @@ async def current_principal(request: Request) -> Principal | None:
     principal = await authenticator.authenticate(token.strip())
     if principal is None:
         raise unauthenticated("the token is unknown, malformed or revoked (令牌无效或已吊销)")
+    request.state.credential_id = principal.credential_id  # for the HTTP request log (metrics.RequestMetrics)
     return principal
 
 
@@ -210,8 +211,15 @@ def require(*roles: Role) -> Callable[[Request], Awaitable[Principal]]:
     return dependency
 
 
-def install_health(app: FastAPI, *, service: str, ready_checks: Callable[[], Awaitable[dict[str, str]]]) -> None:
-    """`/healthz` (process up), `/readyz` (database and Kafka reachable), `/metrics` (Prometheus)."""
+def install_health(
+    app: FastAPI,
+    *,
+    service: str,
+    ready_checks: Callable[[], Awaitable[dict[str, str]]],
+    dependencies: Callable[[], dict[str, str]] | None = None,
+) -> None:
+    """`/healthz` (process up), `/readyz` (ready to serve: `problems` says why not, `dependencies` each
+    dependency's state, read after the checks ran), `/metrics` (Prometheus)."""
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> Response:
@@ -221,10 +229,11 @@ def install_health(app: FastAPI, *, service: str, ready_checks: Callable[[], Awa
     async def readyz() -> Response:
         problems = await ready_checks()
         status = 200 if not problems else 503
-        return FastJSONResponse(
-            {"status": "ok" if not problems else "unavailable", "service": service, "problems": problems},
-            status_code=status,
-        )
+        body: dict[str, Any] = {"status": "ok" if not problems else "unavailable", "service": service}
+        body["problems"] = problems
+        if dependencies is not None:
+            body["dependencies"] = dependencies()
+        return FastJSONResponse(body, status_code=status)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics_endpoint() -> Response:

@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 
 import orjson
 
+from services.common import request_id
+
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
 
@@ -31,6 +33,10 @@ class JsonFormatter(logging.Formatter):
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
                 entry[key] = value
+        if "request_id" not in entry:
+            rid = request_id.current()
+            if rid is not None:
+                entry["request_id"] = rid
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return orjson.dumps(entry, default=str).decode()

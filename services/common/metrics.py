@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+
+from services.common import request_id
 
 REQUESTS = Counter("exchange_http_requests_total", "HTTP requests", ["service", "route", "method", "status"])
 LATENCY = Histogram(
@@ -22,11 +25,24 @@ CONSUMED = Counter("exchange_consumed_total", "Events applied by a consumer", ["
 DUPLICATES = Counter("exchange_duplicates_total", "Redelivered events the inbox dropped", ["group", "topic"])
 DEAD_LETTERS = Counter("exchange_dead_letters_total", "Events sent to a dead-letter topic", ["group", "topic"])
 CONSUMER_LAG = Gauge("exchange_consumer_lag", "Messages behind the high watermark", ["group", "topic", "partition"])
+CONSUMER_GROUP_LAG = Gauge(
+    "exchange_consumer_group_lag",
+    "Messages behind the high watermark, summed over this replica's partitions",
+    ["group"],
+)
+CALENDAR_YEAR_MISSING = Gauge(
+    "exchange_calendar_year_missing",
+    "1 when the working-day calendar lacks the holiday schedule of a year it needs (the year is the label)",
+    ["year"],
+)
 REJECTIONS = Counter(
     "exchange_ingest_rejections_total",
     "Rejected records by department, type and error code",
     ["department", "type", "code"],
 )
+
+http_log = logging.getLogger("exchange.http")
+QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})  # probes every few seconds: debug level
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -35,7 +51,10 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class RequestMetrics:
-    """Pure ASGI middleware (no per-request task or body copy) counting requests by route template."""
+    """Pure ASGI middleware (no per-request task or body copy) counting requests by route template, giving
+    each request its id (`X-Request-ID`, request_id.py) and writing the HTTP request log: method, route
+    template, status, duration, request id and credential id, never a body, a query string or a path
+    parameter (they may carry personal data such as an ID number)."""
 
     def __init__(self, app: ASGIApp, service: str) -> None:
         self.app = app
@@ -47,11 +66,20 @@ class RequestMetrics:
             return
         started = time.perf_counter()
         status = 500
+        given = None
+        for name, value in scope.get("headers", ()):
+            if name == b"x-request-id":
+                given = value.decode("latin-1")
+                break
+        rid = request_id.accept(given)
+        token = request_id.bind(rid)
+        rid_header = (b"x-request-id", rid.encode())
 
         async def send_wrapper(message: MutableMapping[str, Any]) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                message["headers"] = [*message.get("headers", ()), rid_header]
             await send(message)
 
         try:
@@ -59,8 +87,23 @@ class RequestMetrics:
         finally:
             route = scope.get("route")
             path = getattr(route, "path", "unmatched")
+            elapsed = time.perf_counter() - started
             REQUESTS.labels(self.service, path, scope["method"], str(status)).inc()
-            LATENCY.labels(self.service, path).observe(time.perf_counter() - started)
+            LATENCY.labels(self.service, path).observe(elapsed)
+            state = scope.get("state") or {}
+            http_log.log(
+                logging.DEBUG if path in QUIET_ROUTES else logging.INFO,
+                "http request",
+                extra={
+                    "method": scope["method"],
+                    "route": path,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 2),
+                    "request_id": rid,
+                    "credential": state.get("credential_id"),
+                },
+            )
+            request_id.reset(token)
 
 
 def render() -> tuple[bytes, str]:

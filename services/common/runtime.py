@@ -17,6 +17,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.common import metrics
 from services.common.auth import Authenticator
 from services.common.consumer import BatchHandler, ConsumerLoop, Handler
 from services.common.db import DatabaseUnavailable, check_database, create_engine, describe
@@ -48,6 +49,11 @@ class ServiceRuntime:
     consumer_loop: ConsumerLoop | None = None
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     consumer_ready: bool = False
+    # Ingest sets this False: its commit point is PostgreSQL and the outbox absorbs a Kafka outage, so an
+    # orchestrator must keep sending it traffic while the broker is down.
+    kafka_required: bool = True
+    # Each dependency's state at the last /readyz ("ok" or why not), reported beside the problems.
+    dependencies: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     async def start(cls, name: str, schema: str, settings: CommonSettings, *, pool_size: int = 10) -> ServiceRuntime:
@@ -95,7 +101,16 @@ class ServiceRuntime:
             await relay.run(self.stop)
 
         self.spawn("outbox-relay", run())
+        self.spawn("outbox-backlog", self._sample_backlog(relay))
         return relay
+
+    async def _sample_backlog(self, relay: OutboxRelay, every_seconds: float = 5.0) -> None:
+        """Keep `exchange_outbox_backlog` true: the relay alone only learns the backlog when it can send,
+        which is exactly not the case during a Kafka outage."""
+        while not self.stop.is_set():
+            with contextlib.suppress(Exception):  # the database may be down too; /readyz says so
+                metrics.OUTBOX_BACKLOG.labels(self.schema).set(await relay.backlog())
+            await sleep_or_stop(self.stop, every_seconds)
 
     def start_consumer(self, spec: ConsumerSpec) -> None:
         """Run the consumer loop; if it ever fails unexpectedly it is restarted from the last committed
@@ -147,14 +162,27 @@ class ServiceRuntime:
                 await consumer.stop()
 
     async def ready_problems(self) -> dict[str, str]:
+        """What makes this service unready; every dependency's state is left in `self.dependencies`."""
         problems: dict[str, str] = {}
+        states: dict[str, str] = {}
         try:
             await check_database(self.engine, timeout=2.0)
+            states["database"] = "ok"
         except DatabaseUnavailable as exc:
-            problems["database"] = str(exc)
+            problems["database"] = states["database"] = str(exc)
         kafka = await broker_problem(self.settings.kafka_bootstrap, auth=self.kafka_auth)
-        if kafka is not None:
-            problems["kafka"] = kafka
+        if kafka is None:
+            states["kafka"] = "ok"
+        elif self.kafka_required:
+            problems["kafka"] = states["kafka"] = kafka
+        else:
+            states["kafka"] = f"{kafka} (records wait in the outbox; still ready)"
+        if self.relay is not None and "database" not in problems:
+            with contextlib.suppress(Exception):
+                backlog = await self.relay.backlog()
+                metrics.OUTBOX_BACKLOG.labels(self.schema).set(backlog)
+                states["outbox"] = f"{backlog} event(s) waiting for Kafka" if backlog else "ok"
+        self.dependencies = states
         for task in self.tasks:
             if task.done():
                 problems[task.get_name()] = "stopped: " + _task_error(task)
@@ -205,8 +233,14 @@ def serve(app_path: str, *, service: str, host: str, port: int, settings: Common
 
     from services.common import logs
     from services.common.net import port_is_free
+    from services.common.production import production_problems
 
     logs.configure(service, settings.log_level)
+    refusals = production_problems(settings, signing_key_file=getattr(settings, "signing_key_file", None))
+    if refusals:
+        for line in refusals:
+            print(f"{service}: refusing to start in production: {line}", file=sys.stderr)
+        raise SystemExit(2)
     if not port_is_free(port, host):
         print(
             f"{service}: port {port} on {host} is already in use; set another port or stop what holds it",

@@ -281,6 +281,14 @@ async def get_public_key(request: Request) -> Response:
     return Response(request.app.state.public_key_pem, media_type="application/x-pem-file")
 
 
+@router.get(
+    "/v1/receipts/public-keys",
+    summary="Every Ed25519 key that signed receipts, by key id (public); a receipt's `key_id` picks one",
+)
+async def get_public_keys(request: Request) -> Response:
+    return Response(request.app.state.public_keys_json, media_type="application/json")
+
+
 @router.get("/v1/rejections", summary="Rejected records per day, department, type and error code (data quality)")
 async def get_rejections(
     request: Request, caller: AnyCaller, department: Annotated[str | None, Query()] = None

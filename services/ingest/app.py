@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 from collections import Counter
 from collections.abc import AsyncIterator
 
@@ -13,6 +12,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from services.common.calendar import WorkingDayCalendar
+from services.common.calendar_alert import watch_calendar
 from services.common.catalogue import load_catalogue
 from services.common.clock import Clock, SystemClock, shanghai_date
 from services.common.http import NO_OPEN_TELEMETRY, FastJSONResponse, install_error_handlers, install_health
@@ -21,7 +21,7 @@ from services.common.metrics import RequestMetrics
 from services.common.openapi import DOCS_PARAMETERS, install_openapi
 from services.common.runtime import ServiceRuntime
 from services.common.tasks import sleep_or_stop
-from services.ingest import store
+from services.ingest import keyring, store
 from services.ingest.api import IngestContext, router
 from services.ingest.openapi import record_examples
 from services.ingest.readback import router as readback_router
@@ -44,6 +44,7 @@ def create_app(settings: IngestSettings | None = None, clock: Clock | None = Non
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = await ServiceRuntime.start(SERVICE, store.SCHEMA, settings, pool_size=settings.pool_size)
+        runtime.kafka_required = False
         signer = ReceiptSigner.from_file(settings.signing_key_file)
         relay = runtime.start_relay()
         writer = ReceiptWriter(
@@ -62,6 +63,10 @@ def create_app(settings: IngestSettings | None = None, clock: Clock | None = Non
         app.state.engine = runtime.engine
         app.state.authenticator = runtime.authenticator()
         app.state.public_key_pem = signer.public_key_pem()
+        with contextlib.suppress(OSError):  # a read-only key mount: the operator publishes keys there
+            keyring.publish(settings.signing_key_file, signer.public_key)
+        keys = keyring.published_keys(settings.signing_key_file, settings.public_keys_dir)
+        app.state.public_keys_json = orjson.dumps(keyring.keyset_json(keys, signer.key_id))
         app.state.ingest = IngestContext(
             validator,
             writer,
@@ -73,9 +78,7 @@ def create_app(settings: IngestSettings | None = None, clock: Clock | None = Non
         )
         runtime.spawn("writer", writer.run(runtime.stop))
         runtime.spawn("rejection-counts", _flush_rejections(runtime, rejections, clock))
-        warning = calendar.missing_year_warning(shanghai_date(clock.now()))
-        if warning:
-            logging.getLogger(__name__).warning(warning, extra={"alert": "calendar_year_missing"})
+        runtime.spawn("calendar-alert", watch_calendar(calendar, clock, runtime.stop, settings.calendar_check_seconds))
         try:
             yield
         finally:
@@ -98,7 +101,12 @@ def create_app(settings: IngestSettings | None = None, clock: Clock | None = Non
     install_error_handlers(app)
     app.include_router(router)  # first: routes are matched in order, and POST /v1/records is the hot one
     app.include_router(readback_router)
-    install_health(app, service=SERVICE, ready_checks=lambda: app.state.runtime.ready_problems())
+    install_health(
+        app,
+        service=SERVICE,
+        ready_checks=lambda: app.state.runtime.ready_problems(),
+        dependencies=lambda: app.state.runtime.dependencies,
+    )
     app.add_middleware(RequestMetrics, service=SERVICE)
     envelope = json.loads((settings.schemas_dir / "envelope.json").read_text())
     install_openapi(

@@ -37,8 +37,11 @@ def signing_payload(receipt: dict[str, Any]) -> bytes:
 
 class ReceiptSigner:
     def __init__(self, private_key: Ed25519PrivateKey) -> None:
+        from services.ingest.keyring import key_id
+
         self._key = private_key
         self.public_key = private_key.public_key()
+        self.key_id = key_id(self.public_key)  # carried in every receipt (signed with it): see keyring.py
 
     @classmethod
     def from_file(cls, path: Path) -> ReceiptSigner:
@@ -66,14 +69,23 @@ def generate_key_file(path: Path) -> None:
     path.chmod(0o600)
 
 
-def verify(receipt: dict[str, Any], public_key: Ed25519PublicKey) -> bool:
+def verify(receipt: dict[str, Any], public_key: Ed25519PublicKey | dict[str, Ed25519PublicKey]) -> bool:
+    """Check the signature with one key, or with a key ring (key id → key): the receipt's `key_id` picks the
+    key; a receipt from before key ids is tried against every key of the ring."""
     from cryptography.exceptions import InvalidSignature
 
-    try:
-        public_key.verify(base64.b64decode(receipt["signature"]), signing_payload(receipt))
-    except (InvalidSignature, KeyError, ValueError):
-        return False
-    return True
+    if isinstance(public_key, dict):
+        kid = receipt.get("key_id")
+        candidates = list(public_key.values()) if kid is None else [k for i, k in public_key.items() if i == kid]
+    else:
+        candidates = [public_key]
+    for key in candidates:
+        try:
+            key.verify(base64.b64decode(receipt["signature"]), signing_payload(receipt))
+        except (InvalidSignature, KeyError, ValueError):
+            continue
+        return True
+    return False
 
 
 def iso(instant: datetime) -> str:

@@ -16,9 +16,13 @@ class IngestSettings(CommonSettings):
     host: str = "127.0.0.1"
     port: int = 8001
     signing_key_file: Path = REPO_ROOT / ".run" / "keys" / "receipt-ed25519.pem"
+    # Public keys of earlier signing keys (`exchange keys rotate`); default `<key dir>/public`.
+    public_keys_dir: Path | None = None
     max_body_bytes: int = 1_048_576
     max_batch: int = 1000
     pool_size: int = 10
     # A group commit (chain-head locks, inserts, COMMIT) that takes longer answers 503 instead of hanging
     # (writer.py: database_slow, or outcome_unknown when COMMIT itself did not answer in time).
     commit_timeout_seconds: float = Field(default=5.0, gt=0)
+    # How often the missing-holiday-year alert is re-evaluated (log line + exchange_calendar_year_missing).
+    calendar_check_seconds: float = Field(default=3600.0, gt=0)

@@ -35,6 +35,7 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.common import request_id
 from services.common.calendar import WorkingDayCalendar, is_reported_late
 from services.common.catalogue import RecordType, TypeVersion
 from services.common.clock import Clock
@@ -123,6 +124,7 @@ class Pending:
     started: bool = False  # taken into a group commit
     committing: bool = False  # its batch's COMMIT was sent
     abandoned: bool = False  # its caller stopped waiting: never commit it unless COMMIT was already sent
+    request_id: str | None = field(default_factory=request_id.current)  # into the CloudEvent (`requestid`)
 
 
 class ReceiptWriter:
@@ -307,6 +309,7 @@ class ReceiptWriter:
             "hash": digest,
             "prev_hash": head.head_hash,
             "warnings": [w.as_dict() for w in item.warnings],
+            "key_id": self._signer.key_id,
         }
         receipt["signature"] = self._signer.sign(receipt)
         head.head_hash = digest
@@ -322,6 +325,7 @@ class ReceiptWriter:
             time=self._clock.now(),
             data={"record": item.record, "receipt": receipt},
             dataschema=f"/v1/catalogue/{rt}/{version}",
+            requestid=item.request_id,
         )
 
 

@@ -8,6 +8,7 @@ reads are written to the access log.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Annotated, Literal
 
@@ -67,7 +68,12 @@ def is_code(text: str) -> bool:
 
 
 async def find_published(
-    ctx: PublishContext, text: str, *, before: tuple[date, str] | None = None, limit: int
+    ctx: PublishContext,
+    text: str,
+    *,
+    before: tuple[date, str] | None = None,
+    record_types: Sequence[str] | None = None,
+    limit: int,
 ) -> list[tuple[date, str, str]]:
     """The public search (API and portal): a whole code exactly, else part of the name; may raise
     :class:`store.ReadsUnavailable`."""
@@ -76,8 +82,32 @@ async def find_published(
         code=normalise_code(text) if code else None,
         fragment=(_like_pattern(text), query_tokens(text)) if text and not code else None,
         before=before,
+        record_types=record_types,
         limit=limit,
     )
+
+
+async def count_published(ctx: PublishContext, text: str, *, record_types: Sequence[str] | None = None) -> int:
+    """How many records :func:`find_published` finds in all (up to ``store.public.COUNT_CAP`` + 1)."""
+    code = is_code(text)
+    return await ctx.reads.count(
+        code=text.upper() if code else None,
+        fragment=(_like_pattern(text), query_tokens(text)) if text and not code else None,
+        record_types=record_types,
+    )
+
+
+def parse_cursor(cursor: str) -> tuple[date, str] | None:
+    """(decision date, public id) of a page cursor, or None when it is not one."""
+    decided, _, after_id = cursor.partition(_CURSOR_SEPARATOR)
+    try:
+        return (date.fromisoformat(decided), after_id)
+    except ValueError:
+        return None
+
+
+def make_cursor(decided: date, public_id: str) -> str:
+    return f"{decided.isoformat()}{_CURSOR_SEPARATOR}{public_id}"
 
 
 @router.get("/v1/disclosures", summary="Search published records by name or credit code (公示信息查询)")
@@ -86,25 +116,25 @@ async def search_disclosures(
     q: Annotated[str | None, Query(max_length=100, description="名称（部分）或统一社会信用代码/身份证号码")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=300, description="next_cursor of the previous page")] = None,
+    record_type: Annotated[
+        str | None, Query(max_length=64, description="只查该类记录，如 serious_untrustworthy_listing（名单）")
+    ] = None,
 ) -> Response:
     """Published records only, masked, newest decision first; ``q`` is a whole code or part of a name."""
-    before = None
-    if cursor:
-        decided, _, after_id = cursor.partition(_CURSOR_SEPARATOR)
-        try:
-            before = (date.fromisoformat(decided), after_id)
-        except ValueError:
-            raise _bad_query("/query/cursor", "cursor must be the next_cursor of a previous page") from None
+    before = parse_cursor(cursor) if cursor else None
+    if cursor and before is None:
+        raise _bad_query("/query/cursor", "cursor must be the next_cursor of a previous page")
     text = (q or "").strip()
     try:
-        rows = await find_published(_ctx(request), text, before=before, limit=limit + 1)
+        types = [record_type] if record_type else None
+        rows = await find_published(_ctx(request), text, before=before, record_types=types, limit=limit + 1)
     except store.ReadsUnavailable:
         raise _unavailable() from None
     page = rows[:limit]
     next_cursor = None
     if len(rows) > limit:
         decided_on, last_id, _ = page[-1]
-        next_cursor = f"{decided_on.isoformat()}{_CURSOR_SEPARATOR}{last_id}"
+        next_cursor = make_cursor(decided_on, last_id)
     items = b",".join(body.encode() for _, _, body in page)
     head = orjson.dumps({"q": text, "next_cursor": next_cursor})[:-1]
     return Response(head + b',"items":[' + items + b"]}", media_type="application/json")

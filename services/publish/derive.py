@@ -25,12 +25,17 @@ from services.common.repairs import approved_repairs
 from services.publish.rules import (
     HIDDEN_NAME,
     Decision,
+    ListDecision,
     PublicityRules,
     hide_name,
+    list_decisions,
+    list_rule,
     listed_document_numbers,
     minor_on_decision,
     public_view,
+    shared_view,
     should_publish,
+    shown_persons,
     subject_kind_of,
 )
 from services.publish.rules.withdrawal import public_amendment
@@ -105,6 +110,9 @@ class Derived:
     """The legal basis when the record is marked 不可修复 (v2 penalty ``non_repairable``): repair is refused."""
     amendment_received_at: datetime | None = None
     """When the amendment in force reached the exchange (the 3-working-day withdrawal clock, withdrawals.py)."""
+    shared: dict[str, Any] | None = None
+    """List records only: the data as departments and the county platform see it (public and shared fields,
+    masked ones masked; never restricted ones), carried by list events, never stored or served."""
 
 
 def derive_disclosures(records: Iterable[AcceptedRecord], rules: DisclosureRules, as_of: date) -> list[Derived]:
@@ -113,10 +121,14 @@ def derive_disclosures(records: Iterable[AcceptedRecord], rules: DisclosureRules
     effective = effective_records(records, keep_revoked=True)
     listed = listed_document_numbers(e.record for e in effective if e.amendment.revoked_by is None)
     repairs = approved_repairs(records)
+    lists = list_decisions(effective, as_of)
     derived = []
     for item in effective:
         record_type = rules.catalogue.record_types.get(item.record.record_type)
-        if record_type is not None and record_type.disclosure:
+        on_list = lists.get((item.record.department, item.record.record_id))
+        if record_type is not None and on_list is not None:
+            derived.append(_derive_listed(item, record_type, rules, on_list))
+        elif record_type is not None and record_type.disclosure:
             approval = repairs.get((item.record.department, item.record.record_id))
             derived.append(_derive(item, record_type, rules, as_of, listed, approval))
     return derived
@@ -210,6 +222,65 @@ def _derive(
 def _amendment_received_at(item: EffectiveRecord) -> datetime | None:
     amendment = item.amendment.revoked_by or item.amendment.corrected_by
     return amendment.received_at if amendment is not None else None
+
+
+def _derive_listed(
+    item: EffectiveRecord, record_type: RecordType, rules: DisclosureRules, on_list: ListDecision
+) -> Derived:
+    """A list record (rules/lists.py): published while in force, no 7-working-day clock (``exempt``)."""
+    record, original = item.record, item.original
+    kind = subject_kind_of(record)
+    rule = list_rule(record_type.name)
+    pid = public_id(record.department, record.record_id)
+    subject = public_subject(record.record["subject"], kind)
+    unknown_age = minor_on_decision(record, kind) is None
+    if rule is not None and rule.person_name_in_clear and kind == NATURAL_PERSON and not unknown_age:
+        subject["name"] = str(record.record["subject"].get("name", ""))
+    department = rules.catalogue.departments.get(record.department)
+    type_version = record_type.versions.get(record.version)
+    data = public_view(record_type, type_version, record.data, subject_kind=kind) if type_version else {}
+    shared = shared_view(record_type, type_version, record.data, subject_kind=kind) if type_version else {}
+    if rule is not None:
+        data = shown_persons(rule, data)  # the public view only: the county platform sees every related person
+    if unknown_age:  # a person of unknown age: never named, even in part (§8), as for other records
+        data = hide_name(data, str(record.record["subject"].get("name", "")))
+        subject["name"] = HIDDEN_NAME
+    until = on_list.until
+    content = {
+        "record_id": pid,
+        "department": record.department,
+        "department_name": department.name if department else record.department,
+        "record_type": record_type.name,
+        "record_type_title": record_type.title,
+        "subject": subject,
+        "decision_date": original.decision_date.isoformat(),
+        "publicity_until": until.isoformat() if until and on_list.publish else None,
+        "repair_from": None,
+        "rule_set": None,
+        "severity": None,
+        "corrected": item.corrected,
+        "listing": on_list.listing,
+        "data": data,
+    }
+    return Derived(
+        public_id=pid,
+        department=record.department,
+        record_id=record.record_id,
+        record_type=record_type.name,
+        subject_code=record.subject_code,
+        subject_name=subject["name"],
+        decision_date=original.decision_date,
+        received_at=original.received_at,
+        due=rules.calendar.disclosure_deadline(original.decision_date),
+        publish=on_list.publish,
+        exempt=True,
+        reason=on_list.reason,
+        publicity_until=until if on_list.publish else None,
+        withdraw_on=on_list.withdraw_on,
+        content=content,
+        amendment=_amendment(item),
+        shared=shared,
+    )
 
 
 def _repair_in_force(approval: AcceptedRecord | None, repair_from: date | None, as_of: date) -> dict[str, Any] | None:

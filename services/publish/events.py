@@ -20,6 +20,15 @@ Repairs, on ``outcomes.repairs`` — type ``cn.credit.repair.<event>``, id
 ``decision`` and ``decision_record_id``; ``escalated`` adds ``missed`` (acceptance | decision). The
 subject's commitment and contact never leave the service.
 
+Lists, on ``outcomes.lists`` (read by the county platform) — type ``cn.credit.list.<event>`` for 名单
+entries (``entered`` / ``exited`` / ``expired``) and ``cn.credit.interview.recorded`` for 约谈, id
+``publish:list:<public id>:<event>[:<what caused it>]``, data::
+
+    {"event", "public_id", "record_id", "department", "record_type", "record_type_title", "action"
+     (认定 / 列入 / 作出 / 提示约谈 …), "subject" (public form), "decision_date", "listing" (since, until,
+     state, end, ended_on, ended_by, end_action), "published" (whether the portal shows it now),
+     "published_until", "data" (public and shared fields; masked ones masked; never restricted ones)}
+
 The Kafka key of every event is the subject's code.
 """
 
@@ -31,6 +40,7 @@ from typing import Any
 from services.common.envelope import CloudEvent
 from services.common.outcomes import outcome_event
 from services.publish.derive import Derived
+from services.publish.rules import list_rule
 
 SERVICE = "publish"
 
@@ -58,6 +68,46 @@ def disclosure_event(event: str, derived: Derived, *, version: int, now: datetim
             "content": None if event == "withdrawn" else derived.content,
         },
     )
+
+
+def list_event(event: str, derived: Derived, *, now: datetime) -> CloudEvent:
+    listing = derived.content.get("listing") or {}
+    kind = "interview.recorded" if event == "recorded" else f"list.{event}"
+    cause = {
+        "entered": listing.get("reinstated_after") or "",
+        "exited": f"{listing.get('ended_on', '')}:{listing.get('ended_by', '')}",
+        "expired": listing.get("ended_on", ""),
+    }.get(event, "")
+    until = derived.publicity_until
+    return outcome_event(
+        service=SERVICE,
+        kind=kind,
+        subject=derived.subject_code,
+        event_id=f"publish:list:{derived.public_id}:{event}" + (f":{cause}" if cause else ""),
+        time=now,
+        data={
+            "event": event,
+            "public_id": derived.public_id,
+            "record_id": derived.record_id,
+            "department": derived.department,
+            "record_type": derived.record_type,
+            "record_type_title": derived.content["record_type_title"],
+            "action": _action(derived),
+            "subject": derived.content["subject"],
+            "decision_date": derived.decision_date.isoformat(),
+            "listing": listing,
+            "published": derived.publish,
+            "published_until": until.isoformat() if until else None,
+            "data": derived.shared or {},
+        },
+    )
+
+
+def _action(derived: Derived) -> str | None:
+    rule = list_rule(derived.record_type)
+    data = derived.shared or {}
+    value = data.get("interview_kind") if rule is None or rule.action_field is None else data.get(rule.action_field)
+    return value if isinstance(value, str) else None
 
 
 def objection_filed(

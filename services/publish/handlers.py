@@ -23,11 +23,13 @@ from services.publish.announce import announce
 from services.publish.context import PublishContext
 from services.publish.derive import Change, Derived, Previous, derive_disclosures, needs_saving, plan_change
 from services.publish.repairs import apply_decision, escalate_late
+from services.publish.rules import list_events
 from services.publish.withdrawals import Withdrawal, withdrawal_of
 
 SCHEMA = store.SCHEMA
 VERIFICATION = "objection_verification"
 REPAIR_DECISION = "repair_decision"
+DISCLOSURES, LISTS = "outcomes.disclosures", "outcomes.lists"
 UPHELD_OUTCOMES = frozenset({"属实", "部分属实"})
 ACTS_ON_OTHERS = frozenset({VERIFICATION, REPAIR_DECISION, *AMENDMENT_TYPES})
 """Record types whose handling reaches beyond their own subject's disclosures (objections, repairs, an
@@ -105,7 +107,7 @@ class Publisher:
         as_of = shanghai_date(now)
         kept = {code: {(r.department, r.record_id) for r in file} for code, file in files.items()}
         writes: dict[str, tuple[Derived, Change]] = {}
-        outcome: list[CloudEvent] = []
+        outcome: list[tuple[str, CloudEvent]] = []
         withdrawn: list[Withdrawal] = []
         for record in records:
             code = record.subject_code
@@ -123,7 +125,7 @@ class Publisher:
         records = await store.subject_file(conn, subject_code)
         previous = await store.disclosures_for_update(conn, subject_code)
         writes: dict[str, tuple[Derived, Change]] = {}
-        outcome: list[CloudEvent] = []
+        outcome: list[tuple[str, CloudEvent]] = []
         withdrawn: list[Withdrawal] = []
         self._plan(records, previous, as_of=as_of, now=now, writes=writes, outcome=outcome, withdrawn=withdrawn)
         await self._write(conn, writes, outcome, now, withdrawn)
@@ -136,11 +138,12 @@ class Publisher:
         as_of: date,
         now: datetime,
         writes: dict[str, tuple[Derived, Change]],
-        outcome: list[CloudEvent],
+        outcome: list[tuple[str, CloudEvent]],
         withdrawn: list[Withdrawal],
     ) -> None:
         """Derive one subject's disclosures and add what must be written (the last write of a disclosure
-        wins), announced, and put on the withdrawal clock; `previous` becomes what will be stored."""
+        wins), announced (topic, event), and put on the withdrawal clock; `previous` becomes what will be
+        stored. A list record's change of list state (rules/lists.py) is announced on ``outcomes.lists`` too."""
         ctx = self.ctx
         for derived in derive_disclosures(records, ctx.rules, as_of):
             before = previous.get(derived.public_id)
@@ -159,20 +162,25 @@ class Publisher:
                 writes[derived.public_id] = (derived, change)
                 previous[derived.public_id] = store.saved(derived, change)
             if change.event is not None:
-                outcome.append(events.disclosure_event(change.event, derived, version=change.version, now=now))
+                event = events.disclosure_event(change.event, derived, version=change.version, now=now)
+                outcome.append((DISCLOSURES, event))
+            stored_listing = before.content.get("listing") if before is not None else None
+            for name in list_events(stored_listing, derived.content.get("listing")):
+                outcome.append((LISTS, events.list_event(name, derived, now=now)))
 
     async def _write(
         self,
         conn: AsyncConnection,
         writes: dict[str, tuple[Derived, Change]],
-        outcome: list[CloudEvent],
+        outcome: list[tuple[str, CloudEvent]],
         now: datetime,
         withdrawn: Sequence[Withdrawal] = (),
     ) -> None:
         for derived, change in writes.values():
             await store.save_disclosure(conn, derived, change, now)
         await store.save_withdrawals(conn, withdrawn)
-        await announce(conn, self.ctx, "outcomes.disclosures", outcome)
+        for topic in (DISCLOSURES, LISTS):
+            await announce(conn, self.ctx, topic, [event for t, event in outcome if t == topic])
 
     async def _answer(self, conn: AsyncConnection, verification: AcceptedRecord) -> None:
         """The provider's answer (异议核实结果) closes the verification of its objection."""

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, urlencode
 
 import orjson
 from fastapi import APIRouter, Query, Request
@@ -20,10 +21,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from services.publish import filing, objections, repairs, store
-from services.publish.api import find_published, is_code
+from services.publish.api import count_published, find_published, is_code, make_cursor, parse_cursor
 from services.publish.context import PublishContext
 from services.publish.filing import normalise_code
+from services.publish.rules import LIST_RULES
 from services.publish.rules.withdrawal import notice
+from services.publish.store.public import COUNT_CAP
 
 router = APIRouter(include_in_schema=False)
 _HERE = Path(__file__).parent
@@ -101,32 +104,131 @@ async def stylesheet() -> Response:
     return Response(_CSS, media_type="text/css", headers={"Cache-Control": "public, max-age=3600"})
 
 
+PAGE_SIZE = 50
+PUBLIC_LISTS = tuple(name for name, rule in LIST_RULES.items() if rule.public)
+"""The list types the portal shows, each on its own page (/lists/<type>)."""
+
+
+async def _paged(
+    ctx: PublishContext, text: str, cursor: str | None, *, record_types: Sequence[str] | None = None
+) -> tuple[list[dict[str, Any]], int, str | None]:
+    """One page of the search (newest decision first), the true total (capped) and the next page's cursor."""
+    before = parse_cursor(cursor) if cursor else None
+    rows = await find_published(ctx, text, before=before, record_types=record_types, limit=PAGE_SIZE + 1)
+    total = await count_published(ctx, text, record_types=record_types)
+    page = rows[:PAGE_SIZE]
+    following = make_cursor(page[-1][0], page[-1][1]) if len(rows) > PAGE_SIZE else None
+    return [orjson.loads(body) for _, _, body in page], total, following
+
+
+def _total(total: int) -> str:
+    """The count as the page says it: exact, or "more than N" past the cap."""
+    return f"超过 {COUNT_CAP} 条" if total > COUNT_CAP else f"共 {total} 条"
+
+
+def _next_link(path: str, cursor: str | None, **params: str) -> str | None:
+    if cursor is None:
+        return None
+    return path + "?" + urlencode({**{k: v for k, v in params.items() if v}, "cursor": cursor})
+
+
 @router.get("/", response_class=HTMLResponse)
-async def home(request: Request, q: Annotated[str | None, Query(max_length=100)] = None) -> HTMLResponse:
-    """The search page; with ``q``, the published records found (newest decision first)."""
+async def home(
+    request: Request,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    cursor: Annotated[str | None, Query(max_length=300)] = None,
+) -> HTMLResponse:
+    """The search page; with ``q``, the published records found (newest decision first), a page at a time."""
     text = (q or "").strip()
     items: list[dict[str, Any]] = []
+    total, following = 0, None
     if text:
         try:
-            rows = await find_published(_ctx(request), text, limit=50)
+            items, total, following = await _paged(_ctx(request), text, cursor)
         except store.ReadsUnavailable:
             return _unavailable()
-        items = [orjson.loads(body) for _, _, body in rows]
-    return _page("home.html", q=text, searched=bool(text), items=items)
+    return _page(
+        "home.html",
+        q=text,
+        searched=bool(text),
+        items=items,
+        total=_total(total),
+        next_page=_next_link("/", following, q=text),
+        continued=bool(cursor),
+        lists=_list_titles(_ctx(request)),
+    )
 
 
 @router.get("/subjects/{code}", response_class=HTMLResponse)
-async def subject(request: Request, code: str) -> HTMLResponse:
-    """Everything published about one subject (by its whole credit code or ID number)."""
+async def subject(
+    request: Request, code: str, cursor: Annotated[str | None, Query(max_length=300)] = None
+) -> HTMLResponse:
+    """Everything published about one subject (by its whole credit code or ID number): the lists it is on
+    now, then every published record, a page at a time."""
     if not is_code(code):
         return _page("message.html", 404, title="未找到", message="请输入完整的统一社会信用代码或身份证号码。")
+    ctx = _ctx(request)
     try:
-        rows = await find_published(_ctx(request), code, limit=100)
+        on_lists = await find_published(ctx, code, record_types=PUBLIC_LISTS, limit=100)
+        items, total, following = await _paged(ctx, code, cursor)
     except store.ReadsUnavailable:
         return _unavailable()
-    items = [orjson.loads(body) for _, _, body in rows]
-    name = items[0]["subject"]["name"] if items else None
-    return _page("subject.html", code=normalise_code(code), name=name, items=items)
+    # Entries only: a commitment's published 履行 / 违诺 record is not a list the subject is on.
+    listed = [item for _, _, body in on_lists if (item := orjson.loads(body)).get("listing", {}).get("kind") == "entry"]
+    name = (items or listed)[0]["subject"]["name"] if items or listed else None
+    return _page(
+        "subject.html",
+        code=normalise_code(code),
+        name=name,
+        items=items,
+        listed=listed,
+        total=_total(total),
+        count=total,
+        next_page=_next_link(f"/subjects/{quote(normalise_code(code))}", following),
+        continued=bool(cursor),
+    )
+
+
+@router.get("/lists", response_class=HTMLResponse)
+async def lists_index(request: Request) -> HTMLResponse:
+    """The published lists (名单公示), each with how many entries are in force."""
+    ctx = _ctx(request)
+    try:
+        counts = {name: await count_published(ctx, "", record_types=[name]) for name in PUBLIC_LISTS}
+    except store.ReadsUnavailable:
+        return _unavailable()
+    entries = [{"name": n, "title": t, "total": _total(counts[n])} for n, t in _list_titles(ctx)]
+    return _page("lists.html", entries=entries)
+
+
+@router.get("/lists/{record_type}", response_class=HTMLResponse)
+async def list_page(
+    request: Request, record_type: str, cursor: Annotated[str | None, Query(max_length=300)] = None
+) -> HTMLResponse:
+    """One list's entries in force, newest decision first, a page at a time."""
+    ctx = _ctx(request)
+    titles = dict(_list_titles(ctx))
+    if record_type not in titles:
+        return _page("message.html", 404, title="未找到", message="没有这个公示名单。")
+    try:
+        items, total, following = await _paged(ctx, "", cursor, record_types=[record_type])
+    except store.ReadsUnavailable:
+        return _unavailable()
+    return _page(
+        "list.html",
+        record_type=record_type,
+        title=titles[record_type],
+        items=items,
+        total=_total(total),
+        next_page=_next_link(f"/lists/{record_type}", following),
+        continued=bool(cursor),
+    )
+
+
+def _list_titles(ctx: PublishContext) -> list[tuple[str, str]]:
+    """(record type, title) of each published list, in the order of the rules."""
+    kinds = ctx.catalogue.record_types
+    return [(name, kinds[name].title) for name in PUBLIC_LISTS if name in kinds]
 
 
 @router.get("/records/{public_id}", response_class=HTMLResponse)

@@ -198,3 +198,83 @@ async def test_a_live_grade_altered_behind_the_service_is_reported_as_a_differen
     out = capsys.readouterr().out
     assert "grading.grades: DIFFERENT" in out
     assert f'grade: live="D" rebuilt="{original[1]}"' in out
+
+
+async def test_an_auditor_without_write_access_replays_into_its_own_database(
+    scenario: list[str], clock: FixedClock, engine: AsyncEngine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`exchange audit replay --scratch-url`: the rebuild goes to the auditor's own PostgreSQL and production is
+    opened read-only (PostgreSQL refuses every write in those sessions); `--json` carries every table."""
+    import uuid
+
+    import orjson
+
+    from services.audit.replay_publish import create_database, drop_database, scratch_url
+
+    own = f"auditor_own_{uuid.uuid4().hex[:8]}"
+    live_url = CommonSettings().database_url
+    await create_database(engine, own)
+    async with engine.connect() as conn:
+        before = (await conn.execute(text("SELECT count(*) FROM pg_database"))).scalar_one()
+    try:
+        report = await replay(
+            CommonSettings(),
+            as_of=clock.now(),
+            subjects=scenario,
+            out=io.StringIO(),
+            scratch_database=scratch_url(live_url, own),
+        )
+        assert report.identical, "\n".join(report.lines())
+        assert "publish" not in report.not_replayed
+        assert print_replay(report, as_json=True) == 0
+        document = orjson.loads(capsys.readouterr().out)
+        assert document["identical"] is True
+        assert {t["table"] for t in document["tables"]} >= {"grading.grades", "sanctions.cases"}
+        async with engine.connect() as conn:  # nothing was created in production, and all was dropped
+            left = await conn.execute(text("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'replay\\_%'"))
+            assert left.scalar_one() == 0
+            assert (await conn.execute(text("SELECT count(*) FROM pg_database"))).scalar_one() == before
+    finally:
+        await drop_database(engine, own)
+
+
+async def test_the_live_side_of_a_scratch_url_replay_refuses_writes(stack_env: dict[str, str]) -> None:
+    from sqlalchemy.exc import DBAPIError
+
+    read_only = create_engine(stack_env["DATABASE_URL"], pool_size=1, read_only=True)
+    try:
+        async with read_only.begin() as conn:
+            assert (await conn.execute(text("SELECT count(*) FROM grading.grades"))).scalar_one() >= 0
+        with pytest.raises(DBAPIError, match="read-only transaction"):
+            async with read_only.begin() as conn:
+                await conn.execute(text("CREATE SCHEMA replay_must_not_exist"))
+    finally:
+        await read_only.dispose()
+
+
+async def test_topics_exported_and_imported_into_an_empty_cluster_replay_to_the_live_state(
+    scenario: list[str], clock: FixedClock, stack_env: dict[str, str], tmp_path: Any
+) -> None:
+    """Backups: `exchange topics export` → `import` into empty topics (a fresh prefix stands in for the
+    empty cluster) → `exchange audit replay` on the imported topics equals the live state."""
+    import uuid
+    from pathlib import Path
+
+    from services import backup
+    from services.common.kafka import ensure_topics
+    from services.ingest import keyring
+    from services.topics import topic_specs
+
+    key = keyring.load_private(Path(stack_env["INGEST_SIGNING_KEY_FILE"]))
+    archive = Path(tmp_path) / "backup.jsonl"
+    with archive.open("wb") as out:
+        summary = await backup.export_topics(CommonSettings(), out, key, progress=lambda _: None)
+    restored = CommonSettings(EXCHANGE_TOPIC_PREFIX=f"restored{uuid.uuid4().hex[:6]}.")
+    await ensure_topics(restored.kafka_bootstrap, topic_specs(restored))
+    ring = {keyring.key_id(key.public_key()): key.public_key()}
+    written = await backup.import_topics(restored, archive, ring, progress=lambda _: None)
+    assert sum(written.values()) == summary.lines
+
+    report = await replay(restored, as_of=clock.now(), subjects=scenario, out=io.StringIO())
+    assert report.identical, "\n".join(report.lines())
+    assert report.applied["sanctions"] > 0

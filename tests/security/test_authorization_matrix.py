@@ -79,6 +79,7 @@ MATRIX: dict[str, dict[tuple[str, str], Row]] = {
         ("POST", "/v1/records:batch"): Row(DEPTS, json={"records": []}),
         ("GET", "/v1/catalogue"): Row(EVERYONE),
         ("GET", "/v1/receipts/public-key"): Row(EVERYONE),
+        ("GET", "/v1/receipts/public-keys"): Row(EVERYONE),
         ("GET", "/v1/rejections"): Row(TOKENS),
         ("GET", "/v1/scorecard"): Row(TOKENS, params={"month": MONTH}),
         # Read-back for reconciliation: a department's own records and receipts only (issue 21).

@@ -10,6 +10,8 @@ Files and symbols:
 - ``minors.py``: :func:`minor_on_decision` (citizen ID, else ``subject.birth_date``; None = age unknown),
   :func:`hide_name` (the name of a person of unknown age, wherever it appears).
 - ``disclosure.py``: :func:`should_publish`, :func:`disclosure_state` (7-working-day clock).
+- ``lists.py``: :data:`LIST_RULES`, :func:`list_decisions` (名单 entries published while in force; no
+  7-working-day clock), :func:`list_events` (what the county platform learns on ``outcomes.lists``).
 
 Checklist when extending: a new disclosure type needs an entry under ``record_types`` in every rule set
 (or it is not published, with a reason); a new 处罚类别 needs a line in ``severity.yaml``
@@ -34,7 +36,16 @@ from services.publish.rules.disclosure import (
     disclosure_state,
     should_publish,
 )
-from services.publish.rules.masking import public_view
+from services.publish.rules.lists import (
+    LIST_RULES,
+    ListDecision,
+    ListRule,
+    list_decisions,
+    list_events,
+    list_rule,
+    shown_persons,
+)
+from services.publish.rules.masking import public_view, shared_view
 from services.publish.rules.minors import HIDDEN_NAME, hide_name, minor_on_decision
 from services.publish.rules.publicity import (
     PublicityRules,
@@ -48,9 +59,12 @@ from services.publish.rules.publicity import (
 
 __all__ = [
     "HIDDEN_NAME",
+    "LIST_RULES",
     "ClockState",
     "Decision",
     "DisclosureState",
+    "ListDecision",
+    "ListRule",
     "PublicityRuleSet",
     "PublicityRules",
     "PublicityRulesError",
@@ -62,12 +76,17 @@ __all__ = [
     "add_months",
     "disclosure_state",
     "hide_name",
+    "list_decisions",
+    "list_events",
+    "list_rule",
     "listed_document_numbers",
     "load_publicity_rules",
     "minor_on_decision",
     "public_view",
     "publicity_window",
     "severity_of",
+    "shared_view",
     "should_publish",
+    "shown_persons",
     "subject_kind_of",
 ]

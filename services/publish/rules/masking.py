@@ -37,6 +37,18 @@ def public_view(
     return _view(data, type_version.field_classes, maskers, "")
 
 
+def shared_view(
+    record_type: RecordType, type_version: TypeVersion, data: Mapping[str, Any], *, subject_kind: str
+) -> dict[str, Any]:
+    """What departments and the county platform see of ``data``: public and ``shared`` values in clear,
+    ``masked`` ones masked as on the portal, ``restricted`` ones and unclassed paths left out."""
+    classes = {
+        path: FieldClass.PUBLIC if cls is FieldClass.SHARED else cls for path, cls in type_version.field_classes.items()
+    }
+    maskers = _maskers(record_type, type_version, data, subject_kind=subject_kind)
+    return _view(data, classes, maskers, "")
+
+
 def _maskers(
     record_type: RecordType, type_version: TypeVersion, data: Mapping[str, Any], *, subject_kind: str
 ) -> dict[str, _Masker]:

@@ -120,9 +120,13 @@ def _shanghai(instant: datetime | None) -> str | None:
 
 
 async def subjects_to_refresh(conn: AsyncConnection, today: date) -> list[str]:
-    """Subjects with a published record whose 公示截止期 has passed."""
+    """Subjects with a published record whose 公示截止期 has passed, or a list entry whose period ended
+    (list rows are ``exempt`` and carry ``withdraw_on`` only while in force, published or not)."""
     rows = await conn.execute(
-        sql("SELECT DISTINCT subject_code FROM publish.disclosures WHERE state = 'published' AND withdraw_on <= :t"),
+        sql(
+            "SELECT DISTINCT subject_code FROM publish.disclosures "
+            "WHERE withdraw_on <= :t AND (state = 'published' OR exempt)"
+        ),
         {"t": today},
     )
     return [r.subject_code for r in rows]
@@ -140,7 +144,7 @@ async def deadline_rows(conn: AsyncConnection, *, department: str | None, since:
             "SELECT public_id, department, record_id, record_type, decision_date, received_at, due_date, "
             "due_provisional, published_at, state, reason FROM publish.disclosures "
             "WHERE (CAST(:d AS text) IS NULL OR department = :d) AND ((published_at IS NULL AND NOT exempt) "
-            "OR (published_at IS NOT NULL AND decision_date >= :since)) ORDER BY due_date, public_id"
+            "OR (published_at IS NOT NULL AND NOT exempt AND decision_date >= :since)) ORDER BY due_date, public_id"
         ),
         {"d": department, "since": since},
     )

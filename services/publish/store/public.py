@@ -13,12 +13,15 @@ all the fragment's pairs. ``ILIKE`` decides in both steps.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
 import asyncpg
 
 RECENT_WINDOW = 1000
+COUNT_CAP = 1000
+"""A result count above this is shown as "more than 1000" (the count stops there)."""
 _ORDER = " ORDER BY decision_date DESC, public_id DESC"
 # The stored JSON object, its closing brace replaced by the objection state: text, never parsed.
 _BODY = (
@@ -101,14 +104,19 @@ class PublicReads:
         code: str | None = None,
         fragment: tuple[str, list[str]] | None = None,
         before: tuple[date, str] | None = None,
+        record_types: Sequence[str] | None = None,
         limit: int,
     ) -> list[tuple[date, str, str]]:
         """(decision date, public id, public JSON) of published disclosures, newest decision first: by exact
-        code, by part of the name (``fragment`` = (ILIKE pattern, query tokens)), or all."""
+        code, by part of the name (``fragment`` = (ILIKE pattern, query tokens)), or all; of the given
+        record types only when ``record_types`` is given (the portal's list pages)."""
         where, args = "state = 'published'", list[Any]([limit])
         if before is not None:
             where += " AND (decision_date, public_id) < ($2, $3)"
             args += [before[0], before[1]]
+        if record_types is not None:
+            args.append(list(record_types))
+            where += f" AND record_type = ANY(${len(args)}::text[])"
         n = len(args)
         select = f"SELECT decision_date, public_id, {_BODY} FROM publish.disclosures"
         if code is not None:
@@ -134,3 +142,27 @@ class PublicReads:
                 )
                 rows = await self._fetch(indexed, *args, pattern, tokens)
         return [(r["decision_date"], r["public_id"], r["body"]) for r in rows]
+
+    async def count(
+        self,
+        *,
+        code: str | None = None,
+        fragment: tuple[str, list[str]] | None = None,
+        record_types: Sequence[str] | None = None,
+        cap: int = COUNT_CAP,
+    ) -> int:
+        """How many published disclosures :meth:`search` would find in all, counted up to ``cap`` + 1 (the
+        portal says "more than ``cap``" rather than scan every row a one-character fragment matches)."""
+        where, args = "state = 'published'", list[Any]([cap + 1])
+        if record_types is not None:
+            args.append(list(record_types))
+            where += f" AND record_type = ANY(${len(args)}::text[])"
+        if code is not None:
+            args.append(code)
+            where += f" AND subject_code = ${len(args)}"
+        elif fragment is not None:
+            args += [fragment[0], fragment[1]]
+            where += f" AND search_tokens @> ${len(args)}::text[] AND subject_name ILIKE ${len(args) - 1}"
+        sql = f"SELECT count(*) AS n FROM (SELECT 1 FROM publish.disclosures WHERE {where} LIMIT $1) AS found"
+        rows = await self._fetch(sql, *args)
+        return int(rows[0]["n"])

@@ -15,9 +15,11 @@ import pytest
 import uvicorn
 from playwright.async_api import Page, async_playwright
 
+from tests import factories
 from tests.helpers import eventually
 from tests.integration.portal.support import published
-from tests.integration.publish.support import public_id, repair_decision, report, verification
+from tests.integration.publish.support import public_id, repair_decision, report, verification, wait_shown
+from tests.integration.publish.test_lists import list_record
 
 ARTIFACTS = Path(__file__).resolve().parents[3] / ".run" / "artifacts" / "portal"
 CHROMIUM = "/usr/bin/chromium"
@@ -142,5 +144,34 @@ async def test_subject_applies_for_repair_and_the_approved_record_leaves_the_por
             await shot(page, "11-repair-approved")
             await page.goto(f"{portal_url}/records/{public_id(record)}")
             assert "没有公示中的这条记录" in await page.content()
+        finally:
+            await browser.close()
+
+
+async def test_visitor_browses_a_list_and_finds_the_subjects_current_lists(
+    portal_url: str, ingest: httpx.AsyncClient, publish: httpx.AsyncClient, tokens: dict[str, str]
+) -> None:
+    subject = {"kind": "legal_person", "code": factories.uscc(), "name": "示范县浏览名单测试有限公司"}
+    listing = list_record("serious_untrustworthy_listing", 1, "2026-11-18", subject=subject)
+    await report(ingest, tokens, listing, "HOUSING")
+    await wait_shown(publish, public_id(listing, "HOUSING"), "the 认定 on the portal")
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+            await page.goto(portal_url + "/")
+            await page.get_by_role("navigation", name="主导航").get_by_role("link", name="名单公示").click()
+            await page.get_by_role("heading", name="名单公示").wait_for()
+            await shot(page, "11-lists")
+            await page.get_by_role("link", name="严重失信主体名单").click()
+            await page.get_by_role("heading", name="严重失信主体名单").wait_for()
+            await page.get_by_role("cell", name=subject["name"]).first.wait_for()
+            await shot(page, "12-list-serious")
+
+            await page.get_by_role("link", name=subject["code"]).first.click()
+            await page.get_by_role("heading", name="目前所在名单").wait_for()
+            lists = page.locator("section", has=page.get_by_role("heading", name="目前所在名单"))
+            await lists.get_by_role("cell", name="严重失信主体名单").wait_for()
+            await shot(page, "13-subject-on-lists")
         finally:
             await browser.close()

@@ -1,14 +1,14 @@
 """The 3-working-day withdrawal clock (行政处罚法 Art. 48, DOMAIN §4): one row per published record taken down
 or changed by its department's revocation or correction.
 
-Revision ID: publish_0004_withdrawals
+Revision ID: publish_0005_withdrawals
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "publish_0004_withdrawals"
-down_revision = "publish_0003"
+revision = "publish_0005_withdrawals"
+down_revision = "publish_0004"
 branch_labels = None
 depends_on = None
 
