@@ -128,6 +128,8 @@ MATRIX: dict[str, dict[tuple[str, str], Row]] = {
         ("GET", "/repairs/new"): Row(EVERYONE),
         ("POST", "/repairs/new"): Row(EVERYONE, form=REPAIR),
         ("GET", "/cases"): Row(EVERYONE),
+        ("GET", "/lists"): Row(EVERYONE),  # the public list pages (issue 15)
+        ("GET", "/lists/{record_type}"): Row(EVERYONE, path="/lists/red_list"),
         ("GET", "/objections/{objection_id}"): Row(
             EVERYONE, path="/objections/OBJ-20261120-00000000", params={"code": NOBODY_CODE}
         ),
