@@ -17,9 +17,12 @@ from types import FrameType
 from bench.config import BenchConfig
 from bench.consumers import s2, s3
 from bench.report import environment, print_report, write_json
+from bench.reports import s5 as reports_s6
 from bench.runner import Bench, Row
-from bench.scenarios import db_baseline, http_baseline, kafka_baseline, s1, s1b, s4
+from bench.scenarios import db_baseline, http_baseline, kafka_baseline, s1, s1b, s4, s4b
 from bench.stack import BenchStack
+from bench.webhooks import s5 as webhooks_s5
+from bench.workbench import s5 as workbench_s7
 
 STEPS: list[tuple[str, str, Callable[[Bench], None]]] = [
     ("baselines", "HTTP baseline (bare FastAPI)", http_baseline),
@@ -30,6 +33,10 @@ STEPS: list[tuple[str, str, Callable[[Bench], None]]] = [
     ("S3", "S3 replay (and the bare consumer baseline)", s3),
     ("S2", "S2 full pipeline", s2),
     ("S4", "S4 public queries", s4),
+    ("S4b", "S4b portal HTML pages", s4b),
+    ("S6", "S6 credit reports and batch checks", reports_s6),
+    ("S7", "S7 workbench: a 10,000-row sheet imported end to end", workbench_s7),
+    ("S5", "S5 webhook deliveries (bridge)", webhooks_s5),
 ]
 
 

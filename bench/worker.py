@@ -19,7 +19,7 @@ async def http(spec: dict[str, Any]) -> dict[str, Any]:
     """One closed- or open-loop run against one port; CPU measured over exactly the counted window."""
     from bench.load import Source, closed_loop, open_loop
     from bench.records import RecordMix
-    from bench.workloads import BatchSource, IngestSource, Limited, Prefilled, QuerySource
+    from bench.workloads import BatchSource, IngestSource, Limited, PageSource, Prefilled, QuerySource
 
     host = f"127.0.0.1:{spec['port']}"
     bare = spec.get("bare", False)
@@ -31,6 +31,8 @@ async def http(spec: dict[str, Any]) -> dict[str, Any]:
         source = BatchSource(
             spec["seed"], spec["tag"], spec["tokens"], host, spec["batch"], bare=bare, clean=spec.get("clean", False)
         )
+    elif workload == "page":
+        source = PageSource(list(spec["terms"]), host, seed=spec["seed"])
     else:
         source = QuerySource(list(spec["terms"]), host, seed=spec["seed"], bare=bare)
     if spec.get("limit"):

@@ -81,6 +81,18 @@ class QuerySource:
         return Job(get(f"/v1/disclosures?q={quote(term)}", self._host), "bare" if self._bare else "query")
 
 
+class PageSource:
+    """GET of portal HTML pages (S4b): `paths` are ready-made (home with a search, subject, record)."""
+
+    def __init__(self, paths: list[str], host: str, *, seed: int) -> None:
+        self._paths = paths or ["/"]
+        self._rng = random.Random(seed)
+        self._host = host
+
+    def next(self) -> Job:
+        return Job(get(self._rng.choice(self._paths), self._host), "query")
+
+
 class Prefilled:
     """Generate `n` jobs before the clock starts, so the window measures sending, not generating."""
 

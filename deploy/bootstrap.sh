@@ -21,6 +21,10 @@ fi
 # the CJK font makes Chinese pages render in screenshots.
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 [ -d /usr/share/fonts/opentype/noto ] || missing+=(fonts-noto-cjk)
+# Credit reports are rendered to PDF by WeasyPrint, which needs Pango and HarfBuzz's subsetter (the PDF
+# embeds a subset of the Noto CJK font above).
+ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0.so.0' || missing+=(libpango-1.0-0 libpangoft2-1.0-0)
+ldconfig -p 2>/dev/null | grep -q 'libharfbuzz-subset.so.0' || missing+=(libharfbuzz-subset0)
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing system packages: ${missing[*]}"
   if [ "$(id -u)" -ne 0 ]; then

@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 
 VALUES_FILE = Path(__file__).resolve().parent / "kubernetes" / "values.yaml"
-SERVICES = ("ingest", "grading", "sanctions", "publish")
+SERVICES = ("ingest", "grading", "sanctions", "publish", "supervision", "reports", "bridge")
 PORT = 8000  # inside the pod every service listens on one port; Services expose it as `http`
 
 Obj = dict[str, Any]

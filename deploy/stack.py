@@ -31,7 +31,10 @@ from services.common.settings import CommonSettings
 from services.topics import KAFKA_USERS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SERVICES = ("ingest", "grading", "sanctions", "publish")
+SERVICES = ("ingest", "grading", "sanctions", "publish", "supervision", "reports", "bridge")
+WORKBENCH = "workbench"
+"""The department workbench (issue 17): no Kafka, no consumer; it speaks to the four services over HTTP
+with the workbench credential. `up` starts it after them; the test stacks start it only when asked."""
 DEMO_DEPARTMENTS = {
     "AMR": "市场监管局",
     "TAX": "税务局",
@@ -48,7 +51,16 @@ class StackConfig:
     controller_port: int = 19093
     pg_port: int = 55432
     service_ports: dict[str, int] = field(
-        default_factory=lambda: {"ingest": 8001, "grading": 8002, "sanctions": 8003, "publish": 8004}
+        default_factory=lambda: {
+            "ingest": 8001,
+            "grading": 8002,
+            "sanctions": 8003,
+            "publish": 8004,
+            "supervision": 8005,
+            "reports": 8006,
+            WORKBENCH: 8007,
+            "bridge": 8008,
+        }
     )
     topic_prefix: str = "exchange."
     external_kafka: str | None = field(default_factory=lambda: os.environ.get("KAFKA_BOOTSTRAP"))
@@ -113,6 +125,12 @@ class Stack:
             "EXCHANGE_TOPIC_PREFIX": self.config.topic_prefix,
             **self.kafka_auth().env(),
             "INGEST_SIGNING_KEY_FILE": str(self.signing_key_file),
+            # Reports carry their own key (rotated apart from receipts); the URLs printed on a report and
+            # the links between the portal (publish) and the verification page (reports).
+            "REPORTS_SIGNING_KEY_FILE": str(self.config.state_dir / "keys" / "report-ed25519.pem"),
+            "REPORTS_PUBLIC_URL": self.service_url("reports"),
+            "REPORTS_PORTAL_URL": self.service_url("publish") + "/",
+            "PUBLISH_REPORTS_URL": self.service_url("reports"),
             **{f"{svc.upper()}_PORT": str(port) for svc, port in self.config.service_ports.items()},
         }
 
@@ -242,6 +260,7 @@ class Stack:
                 wanted += [
                     ("TOKEN_COUNTY", Role.COUNTY, None, "县信用平台"),
                     ("TOKEN_AUDITOR", Role.AUDITOR, None, "审计"),
+                    ("TOKEN_WORKBENCH", Role.WORKBENCH, None, "部门工作台"),
                 ]
                 for key, role, dept, name in wanted:
                     current = known.get(key)
@@ -277,7 +296,7 @@ class Stack:
         env = {
             **os.environ,
             **self.env(),
-            **self.kafka_auth(service).env(),
+            **(self.workbench_env() if service == WORKBENCH else self.kafka_auth(service).env()),
             f"{service.upper()}_PORT": str(port),
             "PYTHONUNBUFFERED": "1",
         }
@@ -314,6 +333,12 @@ class Stack:
             self.service_pid_file(service, instance), timeout=20, sig=signal.SIGKILL if kill else signal.SIGTERM
         )
 
+    def workbench_env(self) -> dict[str, str]:
+        """The workbench's credential and the services' URLs (it has no Kafka user)."""
+        token = self.ensure_demo_tokens()["TOKEN_WORKBENCH"]
+        urls = {f"WORKBENCH_{svc.upper()}_URL": self.service_url(svc) for svc in SERVICES}
+        return {"WORKBENCH_TOKEN": token, **urls}
+
     def start_services(self) -> None:
         for service in SERVICES:
             with step(f"{service} service on {self.service_url(service)}"):
@@ -323,7 +348,7 @@ class Stack:
                 self.wait_ready(service)
 
     def stop_services(self) -> None:
-        for service in SERVICES:
+        for service in (WORKBENCH, *SERVICES):
             self.stop_service(service)
 
     # -- whole stack ----------------------------------------------------------------------------------
@@ -333,8 +358,11 @@ class Stack:
         with step("demo departments and tokens"):
             tokens = self.ensure_demo_tokens()
         self.start_services()
+        with step(f"workbench on {self.service_url(WORKBENCH)}"):
+            self.start_service(WORKBENCH)
+            self.wait_ready(WORKBENCH)
         values = {
-            **{f"{svc.upper()}_URL": self.service_url(svc) for svc in SERVICES},
+            **{f"{svc.upper()}_URL": self.service_url(svc) for svc in (*SERVICES, WORKBENCH)},
             "KAFKA_BOOTSTRAP": self.bootstrap,
             "DATABASE_URL": self.database_url,
             "EXCHANGE_TOPIC_PREFIX": self.config.topic_prefix,
@@ -383,6 +411,7 @@ def _print_urls(values: dict[str, str], users_file: Path | None = None) -> None:
     for svc in SERVICES:
         print(f"  {svc:<10} {values[svc.upper() + '_URL']}   (API docs: {values[svc.upper() + '_URL']}/docs)")
     print(f"  portal     {values['PUBLISH_URL']}/")
+    print(f"  workbench  {values['WORKBENCH_URL']}/   (staff accounts: `exchange user add`)")
     print(f"  Kafka      {values['KAFKA_BOOTSTRAP']}")
     if users_file is not None:
         print(f"  Kafka users (SASL/SCRAM-SHA-512) and their passwords: {users_file}")

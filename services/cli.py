@@ -11,12 +11,18 @@
     exchange token issue --role county|auditor --name <who>
     exchange token list [--json]             credentials (never their secrets), active and revoked
     exchange token revoke <credential id>
+    exchange user add <username> --name 张三 --role clerk|head|county [--department AMR] [--password-stdin]
+    exchange user disable <username>
+    exchange records import FILE --department AMR --type administrative_penalty [--result OUT.xlsx]
     exchange keys rotate                     new receipt signing key; old receipts keep verifying
     exchange audit verify-receipts [--department X] [--public-key PEM|JSON] [--ingest-url URL] [--json]
     exchange audit access --subject <credit code or ID number> [--json]
     exchange audit replay [--as-of YYYY-MM-DDTHH:MM:SS+08:00] [--keep] [--scratch-url URL] [--json]
     exchange dlq list [--service S] [--topic T] [--json]   dead-lettered events, their state and error
     exchange dlq redrive --service S (--event-id ID ... | --all) [--wait SECONDS]
+    exchange supervision redraw [--plan PLAN-ID] [--json]   re-draw published 双随机 plans and compare
+    exchange bridge reconcile --date YYYY-MM-DD       the day's province reconciliation (JSON)
+    exchange bridge export --date YYYY-MM-DD [--out DIR]   write the day's dated file for the province
 
 Configuration comes from the environment (DATABASE_URL, KAFKA_BOOTSTRAP, EXCHANGE_*), e.g. after
 `source .run/stack.env`.
@@ -28,7 +34,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -173,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     token = sub.add_parser("token", help="county and auditor tokens")
     token_sub = token.add_subparsers(dest="action", required=True)
     token_issue = token_sub.add_parser("issue")
-    token_issue.add_argument("--role", choices=["county", "auditor"], required=True)
+    token_issue.add_argument("--role", choices=["county", "auditor", "workbench"], required=True)
     token_issue.add_argument("--name", required=True)
     token_revoke = token_sub.add_parser("revoke")
     token_revoke.add_argument("credential_id")
@@ -187,6 +193,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     keys_rotate.add_argument(
         "--key-file", type=Path, help="the signing key file (default INGEST_SIGNING_KEY_FILE or .run/keys)"
     )
+    user = sub.add_parser("user", help="workbench staff accounts (部门工作台)")
+    user_sub = user.add_subparsers(dest="action", required=True)
+    user_add = user_sub.add_parser("add", help="create (or reset) a staff account; asks for the password")
+    user_add.add_argument("username")
+    user_add.add_argument("--name", required=True, help="the person's name as shown on pages and the trail")
+    user_add.add_argument("--role", choices=["clerk", "head", "county"], required=True)
+    user_add.add_argument("--department", help="the department code (not for county office users)")
+    user_add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    user_disable = user_sub.add_parser("disable", help="disable an account and end its sessions")
+    user_disable.add_argument("username")
+    records = sub.add_parser("records", help="report records from a file (systems without a browser)")
+    records_sub = records.add_subparsers(dest="action", required=True)
+    records_import = records_sub.add_parser("import", help="submit a filled .xlsx template or CSV")
+    records_import.add_argument("file", type=Path)
+    records_import.add_argument("--department", required=True)
+    records_import.add_argument("--type", required=True, dest="record_type")
+    records_import.add_argument("--result", type=Path, help="where to write the result sheet")
+    records_import.add_argument("--ingest-url", help="default: INGEST_URL")
+    records_import.add_argument("--token", help="default: TOKEN_<department> from the environment")
     audit = sub.add_parser("audit", help="auditor's tools (read-only)")
     audit_sub = audit.add_subparsers(dest="action", required=True)
     verify = audit_sub.add_parser("verify-receipts", help="check every receipt's signature and hash chain")
@@ -215,22 +240,48 @@ def main(argv: Sequence[str] | None = None) -> int:
         "which is then only read",
     )
     replay_cmd.add_argument("--json", action="store_true")
+    reports_cmd = sub.add_parser("reports", help="credit reports")
+    reports_sub = reports_cmd.add_subparsers(dest="action", required=True)
+    reports_verify = reports_sub.add_parser(
+        "verify", help="check a report file (PDF or HTML) offline against the reports public key"
+    )
+    reports_verify.add_argument("file", type=Path)
+    reports_verify.add_argument(
+        "--public-key",
+        type=Path,
+        metavar="PEM",
+        help="the reports public key (GET /v1/reports/public-key); default: derived from REPORTS_SIGNING_KEY_FILE",
+    )
     dlq_cmd = sub.add_parser("dlq", help="dead-lettered events: list them, re-drive them after a fix")
     dlq_sub = dlq_cmd.add_subparsers(dest="action", required=True)
     dlq_list = dlq_sub.add_parser("list", help="dead-lettered events with their inbox state and error")
-    dlq_list.add_argument("--service", choices=["grading", "sanctions", "publish"])
+    dlq_list.add_argument("--service", choices=["grading", "sanctions", "publish", "supervision", "reports", "bridge"])
     dlq_list.add_argument("--topic", help="the topic the events were first read from (with or without prefix)")
     dlq_list.add_argument("--json", action="store_true")
     dlq_redrive = dlq_sub.add_parser(
         "redrive", help="after a fix, send dead-lettered events back to their service (each is applied once)"
     )
-    dlq_redrive.add_argument("--service", choices=["grading", "sanctions", "publish"], required=True)
+    dlq_redrive.add_argument(
+        "--service", choices=["grading", "sanctions", "publish", "supervision", "reports", "bridge"], required=True
+    )
     which = dlq_redrive.add_mutually_exclusive_group(required=True)
     which.add_argument("--event-id", action="append", dest="event_ids", metavar="ID", help="repeatable")
     which.add_argument("--all", action="store_true", help="every event the service has dead-lettered")
     dlq_redrive.add_argument(
         "--wait", type=float, default=0.0, metavar="SECONDS", help="wait for the service to apply them"
     )
+    supervision_cmd = sub.add_parser("supervision", help="credit-based supervision (issue 22)")
+    supervision_sub = supervision_cmd.add_subparsers(dest="action", required=True)
+    redraw_cmd = supervision_sub.add_parser("redraw", help="re-draw published 双随机 plans from their events")
+    redraw_cmd.add_argument("--plan", help="one plan id (default: every plan on outcomes.supervision)")
+    redraw_cmd.add_argument("--json", action="store_true")
+    bridge_cmd = sub.add_parser("bridge", help="the provincial platform: reconciliation and the dated file")
+    bridge_sub = bridge_cmd.add_subparsers(dest="action", required=True)
+    for name in ("reconcile", "export"):
+        bridge_action = bridge_sub.add_parser(name)
+        bridge_action.add_argument("--date", type=date.fromisoformat, required=True, metavar="YYYY-MM-DD")
+        if name == "export":
+            bridge_action.add_argument("--out", type=Path, default=Path("."), metavar="DIR")
     args = parser.parse_args(argv)
 
     from pydantic import ValidationError
@@ -265,6 +316,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise
 
 
+def _workbench(args: argparse.Namespace, settings: CommonSettings) -> int:
+    from services.workbench import commands
+
+    if args.command == "user" and args.action == "add":
+        return asyncio.run(
+            commands.user_add(settings, args.username, args.name, args.role, args.department, args.password_stdin)
+        )
+    if args.command == "user":
+        return asyncio.run(commands.user_disable(settings, args.username))
+    return asyncio.run(
+        commands.records_import(
+            settings,
+            args.file,
+            department=args.department,
+            type_name=args.record_type,
+            result=args.result,
+            ingest_url=args.ingest_url,
+            token=args.token,
+        )
+    )
+
+
 def _backup(args: argparse.Namespace, settings: CommonSettings) -> int:
     from services import backup
 
@@ -287,12 +360,33 @@ def _backup(args: argparse.Namespace, settings: CommonSettings) -> int:
     return 0
 
 
+def _supervision_redraw(args: argparse.Namespace, settings: CommonSettings) -> int:
+    """Exit 0 when every plan re-draws to what was published, 1 when one does not (or none is found)."""
+    import json
+    from dataclasses import asdict
+
+    from services.supervision.redraw import check_plans
+
+    checked = asyncio.run(check_plans(settings, args.plan))
+    if args.json:
+        print(json.dumps([asdict(c) for c in checked], ensure_ascii=False))
+    else:
+        for c in checked:
+            verdict = "matches" if c.matches else "DOES NOT MATCH"
+            print(f"{c.plan_id} ({c.department}): {c.drawn} of {c.population_size} drawn; re-draw {verdict}")
+        if not checked:
+            print("no published plan" + (f" {args.plan}" if args.plan else ""))
+    return 0 if checked and all(c.matches for c in checked) else 1
+
+
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
 
 
 def _run(args: argparse.Namespace, settings: CommonSettings) -> int:
+    if args.command == "supervision":
+        return _supervision_redraw(args, settings)
     if args.command == "migrate":
         from services.common.migrations import upgrade_all
 
@@ -334,6 +428,8 @@ def _run(args: argparse.Namespace, settings: CommonSettings) -> int:
         if not asyncio.run(_token_revoke(settings, args.credential_id)):
             raise OperatorMistake(f"no active credential {args.credential_id} (see `exchange token list`)")
         print(f"revoked {args.credential_id}")
+    elif args.command in ("user", "records"):
+        return _workbench(args, settings)
     elif args.command == "keys" and args.action == "rotate":
         from services.ingest.keyring import rotate
         from services.ingest.settings import IngestSettings
@@ -361,6 +457,21 @@ def _run(args: argparse.Namespace, settings: CommonSettings) -> int:
 
         outcome = asyncio.run(replay(settings, as_of=args.as_of, keep=args.keep, scratch_database=args.scratch_url))
         return print_replay(outcome, as_json=args.json)
+    elif args.command == "reports" and args.action == "verify":
+        from services.reports.verify_cli import verify_file
+
+        return verify_file(args.file, args.public_key)
+    elif args.command == "bridge":
+        import orjson
+
+        from services.bridge.commands import export, reconcile
+
+        if args.action == "reconcile":
+            reconciled = asyncio.run(reconcile(settings, args.date))
+            print(orjson.dumps(reconciled, option=orjson.OPT_INDENT_2).decode())
+            return 0 if reconciled["difference"] == 0 and not reconciled["late_withdrawals"] else 1
+        path, count = asyncio.run(export(settings, args.date, args.out))
+        print(f"{count} records written to {path}")
     elif args.command == "dlq":
         from services.common.kafka import KafkaAuth
         from services.dlq import list_dead_letters, print_list, print_redrive, redrive

@@ -35,7 +35,7 @@ from services.common.kafka import KafkaAuth, make_producer
 from services.common.settings import CommonSettings
 
 # The consuming services, and the schema of each one's inbox (their default `*_DB_SCHEMA`).
-SERVICES: dict[str, str] = {"grading": "grading", "sanctions": "sanctions", "publish": "publish"}
+SERVICES: dict[str, str] = {"grading": "grading", "sanctions": "sanctions", "publish": "publish", "bridge": "bridge"}
 WAITING = (dlq.DEAD_LETTERED, dlq.REDRIVING)
 
 

@@ -27,6 +27,10 @@ class Role(StrEnum):
     DEPARTMENT = "department"
     COUNTY = "county"
     AUDITOR = "auditor"
+    # The department workbench (issue 17): it acts for one signed-in staff member per request, naming the
+    # department (or the county office) and the user in headers (`http.current_principal`); alone it may
+    # call nothing.
+    WORKBENCH = "workbench"
 
 
 @dataclass(frozen=True, slots=True)

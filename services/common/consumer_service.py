@@ -57,10 +57,12 @@ def create_consumer_app(
     pool_size: int = 10,
     tick_seconds: float = 60.0,
     redrive: bool = True,
+    consume_records: bool = True,
 ) -> FastAPI:
     """``redrive``: also consume ``redrive.<service>`` (the service's own instances; not a rebuild beside it,
-    for which no such topic exists)."""
-    topics = record_topics(settings)
+    for which no such topic exists). ``consume_records``: consume every record topic (the bridge reads
+    outcome topics only, named in its ``extra_topics``)."""
+    topics = record_topics(settings) if consume_records else []
     the_clock = clock or SystemClock()
 
     @contextlib.asynccontextmanager

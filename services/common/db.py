@@ -48,6 +48,12 @@ def create_engine(
     )
 
 
+def asyncpg_dsn(database_url: str) -> str:
+    """The SQLAlchemy URL (postgresql+asyncpg://…) as a DSN for `asyncpg.connect` (hot paths that skip
+    SQLAlchemy)."""
+    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def describe(database_url: str) -> str:
     """The URL without its password, for messages and logs."""
     return make_url(database_url).render_as_string(hide_password=True)

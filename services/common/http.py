@@ -176,8 +176,34 @@ async def current_principal(request: Request) -> Principal | None:
     principal = await authenticator.authenticate(token.strip())
     if principal is None:
         raise unauthenticated("the token is unknown, malformed or revoked (令牌无效或已吊销)")
+    if principal.role is Role.WORKBENCH:
+        principal = acting_for(principal, request.headers.get(ACT_AS_HEADER), request.headers.get(USER_HEADER))
     request.state.credential_id = principal.credential_id  # for the HTTP request log (metrics.RequestMetrics)
     return principal
+
+
+ACT_AS_HEADER = "x-exchange-act-as"
+"""`department:<code>` or `county`: whom the workbench acts for in this request (issue 17)."""
+USER_HEADER = "x-exchange-user"
+"""The signed-in staff member's user name, so the access log names a person, not the workbench."""
+
+
+def acting_for(workbench: Principal, act_as: str | None, user: str | None) -> Principal:
+    """The principal a workbench request stands for: the department (or county office) of the staff member
+    who is signed in to the workbench, attributed to that user (`<credential>:<user>` in the access log).
+    Without the headers the workbench credential keeps its own role, which no endpoint allows."""
+    if act_as is None or not user:
+        return workbench
+    if not (0 < len(user) <= 64 and user.isprintable()):
+        raise unauthenticated("x-exchange-user must be a printable user name of at most 64 characters")
+    name = f"{user} (工作台)"
+    credential = f"{workbench.credential_id}:{user}"
+    if act_as == "county":
+        return Principal(credential, Role.COUNTY, None, name)
+    kind, _, department = act_as.partition(":")
+    if kind != "department" or not department:
+        raise unauthenticated("x-exchange-act-as must be `department:<code>` or `county`")
+    return Principal(credential, Role.DEPARTMENT, department, name)
 
 
 OptionalPrincipal = Annotated[Principal | None, Depends(current_principal)]

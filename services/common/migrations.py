@@ -25,6 +25,10 @@ SCHEMAS: dict[str, str] = {
     "grading": "grading/migrations",
     "sanctions": "sanctions/migrations",
     "publish": "publish/migrations",
+    "supervision": "supervision/migrations",
+    "reports": "reports/migrations",
+    "workbench": "workbench/migrations",
+    "bridge": "bridge/migrations",
 }
 
 

@@ -11,7 +11,9 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
+from starlette.routing import BaseRoute, Route
 
+from services.common.access_log import log_access
 from services.common.auth import Principal, Role
 from services.common.clock import Clock, shanghai_date
 from services.common.errors import ApiError, problem_body
@@ -25,9 +27,11 @@ from services.common.http import (
     require,
 )
 from services.common.metrics import REJECTIONS
+from services.common.records import records_of_subjects
 from services.common.repairs import REPAIR_DECISION, REPAIRABLE_TYPES
 from services.common.scorecard import month_of, rate
 from services.ingest import rules, store
+from services.ingest.preview import PreviewRules, as_accepted, preview
 from services.ingest.validation import Problem, RecordValidator, Verdict
 from services.ingest.writer import NotDurable, Outcome, Pending, ReceiptWriter
 
@@ -50,8 +54,8 @@ class IngestContext:
     max_body_bytes: int
     max_batch: int
     rejections: Counter[tuple[str, str, str]]
-    audit_topic: str = ""
-    """Where read-backs are access-logged (settings.topic("audit.access"))."""
+    preview_rules: PreviewRules | None = None
+    audit_topic: str = "exchange.audit.access"
 
 
 def _ctx(request: Request) -> IngestContext:
@@ -170,6 +174,8 @@ async def _judge(
     record: Any,
     today: date,
     batch_notices: Mapping[str, list[date]] | None = None,
+    *,
+    count: bool = True,
 ) -> Verdict:
     """`batch_notices`: 拟列入告知 accepted earlier in the same batch, by subject code (not yet stored)."""
     verdict = ctx.validator.validate(record, department=department, today=today)
@@ -178,7 +184,7 @@ async def _judge(
     if verdict.accepted and verdict.record_type and rules.is_listing_decision(verdict.record_type.name, record["data"]):
         earlier = (batch_notices or {}).get(record["subject"]["code"], [])
         verdict = await _check_prior_notice(request, department, record, verdict, earlier)
-    if not verdict.accepted:
+    if not verdict.accepted and count:
         named = record.get("type") if isinstance(record, dict) else None
         known = named if isinstance(named, str) and named in ctx.validator.catalogue.record_types else "unknown"
         codes = [verdict.forbidden.code] if verdict.forbidden else sorted({e.code for e in verdict.errors})
@@ -271,6 +277,51 @@ async def post_batch(request: Request) -> Response:
     return FastJSONResponse({"results": results}, status_code=207)
 
 
+@router.post(
+    "/v1/records:preview",
+    summary="What a record would cause, stored nowhere: validation, deadline, publicity, severity, grade, cases",
+)
+async def post_preview(request: Request) -> Response:
+    """A dry run (预览): the record is judged exactly as `POST /v1/records` judges it, then the services'
+    own pure rules say what it would cause for its subject. Nothing is stored, no receipt is issued and
+    rejection counts do not move; the read of the subject's credit file is access-logged."""
+    caller = await authorize(request, DEPARTMENTS)
+    ctx = _ctx(request)
+    record = await read_json(request, ctx.max_body_bytes)
+    assert caller.department is not None
+    now = ctx.clock.now()
+    today = shanghai_date(now)
+    verdict = await _judge(request, ctx, caller.department, record, today, count=False)
+    if verdict.forbidden:
+        raise forbidden(verdict.forbidden.message, verdict.forbidden.path)
+    body: dict[str, Any] = {
+        "stored": False,
+        "validation": {
+            "accepted": verdict.accepted,
+            "errors": [e.as_dict() for e in verdict.errors],
+            "warnings": [w.as_dict() for w in verdict.warnings],
+        },
+    }
+    if not verdict.accepted or ctx.preview_rules is None:
+        return FastJSONResponse(body)
+    code = record["subject"]["code"]
+    async with request.app.state.engine.connect() as conn:
+        history = (await records_of_subjects(conn, "grading", [code])).get(code, [])
+    await log_access(
+        request.app.state.engine,
+        schema=store.SCHEMA,
+        topic=ctx.audit_topic,
+        service="ingest",
+        principal=caller,
+        what="preview",
+        subject=code,
+        purpose="报送前预览",
+        at=now,
+    )
+    body.update(preview(ctx.preview_rules, as_accepted(caller.department, record, now), history, today))
+    return FastJSONResponse(body)
+
+
 @router.get("/v1/catalogue", summary="The reporting catalogue in force (public)")
 async def get_catalogue(request: Request) -> Response:
     return Response(request.app.state.catalogue_json, media_type="application/json")
@@ -327,3 +378,11 @@ async def get_scorecard(
             }
         )
     return FastJSONResponse({"month": chosen.label, "part": "reporting", "departments": rows})
+
+
+def fast_routes() -> list[BaseRoute]:
+    """POST /v1/records and /v1/records:batch as plain Starlette routes (app.py puts them first)."""
+    return [
+        Route("/v1/records", post_record, methods=["POST"]),
+        Route("/v1/records:batch", post_batch, methods=["POST"]),
+    ]

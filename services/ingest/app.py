@@ -6,6 +6,7 @@ import contextlib
 import json
 from collections import Counter
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import orjson
 from fastapi import FastAPI
@@ -13,8 +14,9 @@ from fastapi_offline import FastAPIOffline
 
 from services.common.calendar import WorkingDayCalendar
 from services.common.calendar_alert import watch_calendar
-from services.common.catalogue import load_catalogue
+from services.common.catalogue import Catalogue, load_catalogue
 from services.common.clock import Clock, SystemClock, shanghai_date
+from services.common.db import asyncpg_dsn
 from services.common.http import NO_OPEN_TELEMETRY, FastJSONResponse, install_error_handlers, install_health
 from services.common.jurisdiction import load_service_levels
 from services.common.metrics import RequestMetrics
@@ -22,8 +24,9 @@ from services.common.openapi import DOCS_PARAMETERS, install_openapi
 from services.common.runtime import ServiceRuntime
 from services.common.tasks import sleep_or_stop
 from services.ingest import keyring, store
-from services.ingest.api import IngestContext, router
+from services.ingest.api import IngestContext, fast_routes, router
 from services.ingest.openapi import record_examples
+from services.ingest.preview import PreviewRules
 from services.ingest.readback import router as readback_router
 from services.ingest.receipts import ReceiptSigner
 from services.ingest.settings import IngestSettings
@@ -40,6 +43,7 @@ def create_app(settings: IngestSettings | None = None, clock: Clock | None = Non
     validator = RecordValidator(catalogue, settings.schemas_dir)
     calendar = WorkingDayCalendar.load(settings.schemas_dir / "calendar" / "overrides.yaml")
     levels = load_service_levels(settings.schemas_dir)
+    preview_rules = load_preview_rules(settings.schemas_dir, catalogue, calendar)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -48,7 +52,7 @@ def create_app(settings: IngestSettings | None = None, clock: Clock | None = Non
         signer = ReceiptSigner.from_file(settings.signing_key_file)
         relay = runtime.start_relay()
         writer = ReceiptWriter(
-            runtime.engine,
+            asyncpg_dsn(settings.database_url),
             signer=signer,
             calendar=calendar,
             clock=clock,
@@ -74,6 +78,7 @@ def create_app(settings: IngestSettings | None = None, clock: Clock | None = Non
             settings.max_body_bytes,
             settings.max_batch,
             rejections,
+            preview_rules=preview_rules,
             audit_topic=settings.topic("audit.access"),
         )
         runtime.spawn("writer", writer.run(runtime.stop))
@@ -99,7 +104,11 @@ def create_app(settings: IngestSettings | None = None, clock: Clock | None = Non
     )
     app.state.catalogue_json = orjson.dumps(catalogue.public_view())
     install_error_handlers(app)
-    app.include_router(router)  # first: routes are matched in order, and POST /v1/records is the hot one
+    # The two ingest POSTs take nothing but the Request (they read, authorize and answer by themselves), so
+    # they are served by plain Starlette routes in front of everything: no dependency solving or response
+    # model per request. Their FastAPI twins in `router` stay, only for the OpenAPI document (unchanged).
+    app.router.routes[0:0] = fast_routes()
+    app.include_router(router)
     app.include_router(readback_router)
     install_health(
         app,
@@ -128,6 +137,25 @@ async def _flush_rejections(runtime: ServiceRuntime, counts: Counter[tuple[str, 
                 await store.add_rejections(conn, shanghai_date(clock.now()), snapshot)
         except Exception:
             counts.update(snapshot)  # keep them for the next attempt
+
+
+def load_preview_rules(schemas_dir: Path, catalogue: Catalogue, calendar: WorkingDayCalendar) -> PreviewRules:
+    """The services' own rule files, loaded by their own loaders (a broken file stops ingest at start too)."""
+    from services.grading.rules.loader import JURISDICTION_FILE, load_jurisdiction, load_rule_sets
+    from services.publish.rules import load_publicity_rules
+    from services.sanctions.rules import load_measure_list
+    from services.sanctions.rules.measures import MEASURES_FILE
+
+    rule_sets = load_rule_sets(schemas_dir)
+    jurisdiction = load_jurisdiction(schemas_dir / JURISDICTION_FILE, rule_sets)
+    return PreviewRules(
+        catalogue=catalogue,
+        publicity=load_publicity_rules(schemas_dir),
+        calendar=calendar,
+        rule_sets=rule_sets,
+        grading_rule_set=jurisdiction.grading_rule_set,
+        measures=load_measure_list(schemas_dir / MEASURES_FILE, departments=catalogue.departments),
+    )
 
 
 def factory() -> FastAPI:

@@ -26,23 +26,22 @@ gives the department a 503 in bounded time, never a hanging request:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine
+import asyncpg
 
 from services.common import request_id
 from services.common.calendar import WorkingDayCalendar, is_reported_late
 from services.common.catalogue import RecordType, TypeVersion
 from services.common.clock import Clock
-from services.common.db import sql
 from services.common.envelope import CloudEvent
 from services.common.http import SLOW_SQLSTATES, sqlstate
-from services.common.outbox import enqueue, outbox_row
+from services.common.outbox import outbox_row
 from services.ingest import store
 from services.ingest.receipts import ReceiptSigner, content_hash, iso, record_hash
 from services.ingest.rules import SERIOUS_LISTING
@@ -130,7 +129,7 @@ class Pending:
 class ReceiptWriter:
     def __init__(
         self,
-        engine: AsyncEngine,
+        dsn: str,
         *,
         signer: ReceiptSigner,
         calendar: WorkingDayCalendar,
@@ -141,7 +140,8 @@ class ReceiptWriter:
         max_batch: int = 2000,
         commit_timeout: float = 5.0,
     ) -> None:
-        self._engine = engine
+        self._dsn = dsn
+        self._conn: asyncpg.Connection | None = None
         self._signer = signer
         self._calendar = calendar
         self._clock = clock
@@ -179,6 +179,15 @@ class ReceiptWriter:
             raise not_durable(_CallerGaveUp(), commit_timeout=self._commit_timeout) from None
 
     async def run(self, stop: asyncio.Event) -> None:
+        try:
+            await self._run(stop)
+        finally:
+            if self._conn is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self._conn.close(), timeout=2.0)
+                self._drop()
+
+    async def _run(self, stop: asyncio.Event) -> None:
         while not (stop.is_set() and self._queue.empty()):
             try:
                 first = await asyncio.wait_for(self._queue.get(), timeout=0.5)
@@ -216,74 +225,118 @@ class ReceiptWriter:
                     item.future.set_result(outcome)
             self._on_commit()
 
+    async def _connection(self) -> asyncpg.Connection:
+        """The writer's own connection, kept open between batches: no pool, no pre-ping (a dead one shows
+        itself on BEGIN, which `_begin` retries once on a fresh connection)."""
+        if self._conn is None or self._conn.is_closed():
+            self._conn = None
+            self._conn = await asyncpg.connect(
+                self._dsn,
+                timeout=self._commit_timeout,
+                server_settings={"application_name": "credit-exchange-ingest-writer", "timezone": "UTC"},
+            )
+        return self._conn
+
+    async def _begin(self) -> asyncpg.Connection:
+        # Bound every statement of this transaction (a lock wait, a write to a stalled disk); an aborted
+        # statement rolls the whole batch back. SET LOCAL ends with the transaction. One round trip (simple
+        # query protocol), and nothing of the batch has been sent yet, so a dead connection is retried once.
+        limit = f"{max(1, round(self._commit_timeout * 1000))}ms"
+        begin = f"BEGIN; SET LOCAL lock_timeout = '{limit}'; SET LOCAL statement_timeout = '{limit}'"
+        for attempt in (1, 2):
+            conn = await self._connection()
+            try:
+                await conn.execute(begin)
+                return conn
+            except (asyncpg.InterfaceError, asyncpg.ConnectionDoesNotExistError, OSError):
+                self._drop()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            self._conn.terminate()
+            self._conn = None
+
+    async def _rollback(self) -> None:
+        """After a failed batch: end its transaction, or drop a connection that cannot say so in time."""
+        conn = self._conn
+        if conn is None or conn.is_closed():
+            self._conn = None
+            return
+        try:
+            async with asyncio.timeout(self._commit_timeout):
+                if conn.is_in_transaction():
+                    await conn.execute("ROLLBACK")
+        except Exception:
+            self._drop()
+
     async def _commit(self, batch: list[Pending]) -> list[Outcome]:
+        try:
+            return await self._commit_on(await self._begin(), batch)
+        except BaseException:
+            await self._rollback()
+            raise
+
+    async def _commit_on(self, conn: asyncpg.Connection, batch: list[Pending]) -> list[Outcome]:
         received_at = self._clock.now()
         outcomes: list[Outcome] = []
-        async with self._engine.connect() as conn:
-            await conn.begin()
-            # Bound every statement of this transaction (a lock wait, a write to a stalled disk); an
-            # aborted statement rolls the whole batch back. SET LOCAL ends with the transaction.
-            limit = f"{max(1, round(self._commit_timeout * 1000))}ms"
-            await conn.execute(
-                sql("SELECT set_config('lock_timeout', :t, true), set_config('statement_timeout', :t, true)"),
-                {"t": limit},
-            )
-            heads = await store.lock_chains(conn, (item.department for item in batch))
-            existing = await store.find_records(conn, ((i.department, i.record["id"]) for i in batch))
-            accepted_now: dict[tuple[str, str], tuple[bytes, dict[str, Any]]] = {}
-            new_rows: list[store.NewRecord] = []
-            events: list[dict[str, object]] = []
-            for item in batch:
-                key = (item.department, item.record["id"])
-                digest = content_hash(item.record)
-                earlier = existing.get(key)
-                if earlier is not None:
-                    outcomes.append(_repeat(digest, earlier.content_hash, earlier.receipt))
-                    continue
-                if key in accepted_now:
-                    first_digest, first_receipt = accepted_now[key]
-                    outcomes.append(_repeat(digest, first_digest, first_receipt))
-                    continue
-                head = heads[item.department]
-                receipt = self._receipt(item, head, received_at)
-                accepted_now[key] = (digest, receipt)
-                decision = date.fromisoformat(item.record["decision_date"])
-                new_rows.append(
-                    store.NewRecord(
-                        item.department,
-                        item.record["id"],
-                        head.seq,
-                        item.record_type.name,
-                        item.type_version.version,
-                        item.record["subject"]["code"],
-                        decision,
-                        digest,
-                        receipt,
-                        received_at,
-                        item.record["data"].get("stage") if item.record_type.name == SERIOUS_LISTING else None,
-                        item.record,
-                    )
+        heads = await store.lock_heads(conn, (item.department for item in batch))
+        existing = await store.find_earlier(conn, ((i.department, i.record["id"]) for i in batch))
+        accepted_now: dict[tuple[str, str], tuple[bytes, dict[str, Any]]] = {}
+        new_rows: list[store.NewRecord] = []
+        events: list[dict[str, object]] = []
+        for item in batch:
+            key = (item.department, item.record["id"])
+            digest = content_hash(item.record)
+            earlier = existing.get(key)
+            if earlier is not None:
+                outcomes.append(_repeat(digest, earlier.content_hash, earlier.receipt))
+                continue
+            if key in accepted_now:
+                first_digest, first_receipt = accepted_now[key]
+                outcomes.append(_repeat(digest, first_digest, first_receipt))
+                continue
+            head = heads[item.department]
+            receipt = self._receipt(item, head, received_at)
+            accepted_now[key] = (digest, receipt)
+            decision = date.fromisoformat(item.record["decision_date"])
+            new_rows.append(
+                store.NewRecord(
+                    item.department,
+                    item.record["id"],
+                    head.seq,
+                    item.record_type.name,
+                    item.type_version.version,
+                    item.record["subject"]["code"],
+                    decision,
+                    digest,
+                    receipt,
+                    received_at,
+                    item.record["data"].get("stage") if item.record_type.name == SERIOUS_LISTING else None,
+                    item.record,
                 )
-                events.append(outbox_row(self._topic_name(item.record_type.topic), self._event(item, receipt)))
-                outcomes.append(Outcome(202, receipt))
-            if new_rows:
-                await store.insert_records(conn, new_rows)
-                await enqueue(conn, store.SCHEMA, events)
-                await store.advance_chains(conn, heads.values())
-            # No await between this check and COMMIT: a caller gives up either before (rolled back: it is
-            # told "nothing was stored") or after (told "outcome unknown").
-            if any(item.abandoned for item in batch):
-                raise _CallerGaveUp()
-            for item in batch:
-                item.committing = True
-            try:
-                await conn.commit()
-            except DBAPIError as exc:
-                if sqlstate(exc) is None:  # no answer from the server: it may have committed
-                    raise _CommitUnconfirmed(type(exc).__name__) from exc
-                raise  # the server refused the commit: nothing is stored
-            except (OSError, TimeoutError) as exc:
+            )
+            events.append(outbox_row(self._topic_name(item.record_type.topic), self._event(item, receipt)))
+            outcomes.append(Outcome(202, receipt))
+        if new_rows:
+            await store.write_batch(conn, new_rows, events, heads.values(), received_at)
+        # No await between this check and COMMIT: a caller gives up either before (rolled back: it is
+        # told "nothing was stored") or after (told "outcome unknown").
+        if any(item.abandoned for item in batch):
+            raise _CallerGaveUp()
+        for item in batch:
+            item.committing = True
+        try:
+            await conn.execute("COMMIT")
+        except asyncpg.PostgresError as exc:
+            if sqlstate(exc) is None:  # no answer from the server: it may have committed
                 raise _CommitUnconfirmed(type(exc).__name__) from exc
+            raise  # the server refused the commit: nothing is stored
+        except (asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+            self._drop()
+            raise _CommitUnconfirmed(type(exc).__name__) from exc
         return outcomes
 
     def _receipt(self, item: Pending, head: store.ChainHead, received_at: Any) -> dict[str, Any]:

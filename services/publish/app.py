@@ -46,6 +46,7 @@ def public_limits(settings: PublishSettings) -> dict[str, Limit]:
 
 def create_app(settings: PublishSettings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or PublishSettings()
+    portal.link_reports(settings.reports_url)
 
     def build(app: FastAPI, runtime: ServiceRuntime, the_clock: Clock) -> ConsumerParts:
         ctx = PublishContext(

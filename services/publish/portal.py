@@ -20,6 +20,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from services.common.identifiers import check_citizen_id
 from services.publish import filing, objections, repairs, store
 from services.publish.api import count_published, find_published, is_code, make_cursor, parse_cursor
 from services.publish.context import PublishContext
@@ -89,9 +90,18 @@ def _limiter(request: Request) -> RateLimit:
     return limiter
 
 
+def link_reports(reports_url: str) -> None:
+    """Where the report buttons post and 报告核验 links to (the reports service, issue 16)."""
+    _TEMPLATES.globals["reports_url"] = reports_url.rstrip("/")
+
+
 def _page(template: str, status: int = 200, **values: Any) -> HTMLResponse:
     html = _TEMPLATES.get_template(template).render(**values)
-    headers = {"Content-Security-Policy": "default-src 'self'; form-action 'self'", "X-Content-Type-Options": "nosniff"}
+    reports = _TEMPLATES.globals.get("reports_url", "")
+    headers = {
+        "Content-Security-Policy": f"default-src 'self'; form-action 'self' {reports}".rstrip(),
+        "X-Content-Type-Options": "nosniff",
+    }
     return HTMLResponse(html, status_code=status, headers=headers)
 
 
@@ -186,6 +196,7 @@ async def subject(
         count=total,
         next_page=_next_link(f"/subjects/{quote(normalise_code(code))}", following),
         continued=bool(cursor),
+        offers_report=not check_citizen_id(normalise_code(code)).ok,  # a person's report: at the counter
     )
 
 

@@ -34,6 +34,9 @@ class PublishSettings(CommonSettings):
     """… and how many at once."""
     rate_limit_exempt: str = "127.0.0.0/8,::1"
     """Comma-separated addresses or networks never limited (``""`` limits everyone)."""
+    reports_url: str = "http://127.0.0.1:8006"
+    """The reports service as the public reaches it: the portal's 下载信用报告, 专项信用报告 and 报告核验
+    post or link there (issue 16)."""
     public_max_body_bytes: int = Field(default=65_536, ge=1024)
     """Largest body of a /v1/ request (413 beyond): a 4000-character reason, JSON-escaped, is ~27 KiB."""
 

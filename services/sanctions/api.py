@@ -20,6 +20,7 @@ from services.common.scorecard import month_of, rate
 from services.sanctions.derive import CaseView, clean_record_case
 from services.sanctions.handlers import SanctionsContext, subject_cases
 from services.sanctions.rules import Case, CaseState, restriction_answer
+from services.sanctions.rules.measures import Measure
 
 router = APIRouter(tags=["sanctions"])
 Caller = Annotated[Principal, Depends(require(Role.DEPARTMENT, Role.COUNTY, Role.AUDITOR))]
@@ -250,3 +251,64 @@ async def scorecard(
         for row in rows
     ]
     return FastJSONResponse({"month": chosen.label, "part": "feedback", "departments": items})
+
+
+@router.get("/v1/checks/compliance", summary="应查必查 compliance per department for a month (extension of API.md)")
+async def check_compliance(
+    request: Request,
+    principal: Caller,
+    month: Annotated[str, Query(description="YYYY-MM: licensing decisions of this month")],
+    department: Annotated[str | None, Query(max_length=32)] = None,
+) -> dict[str, Any]:
+    """How many of each department's licensing decisions were preceded by a restriction check about the
+    subject (001 L376; issue 22). A department sees its own."""
+    ctx = _ctx(request)
+    chosen = month_of(month)
+    department = department_scope(principal, department, "a department sees its own compliance only")
+    async with ctx.engine.connect() as conn:
+        rows = await ctx.store.check_compliance(conn, department=department, first=chosen.first, after=chosen.after)
+    await _log(ctx, principal, what="checks.compliance", subject=department or "*", purpose=None, answer=chosen.label)
+    items = [
+        {
+            "department": r["department"],
+            "decisions": r["decisions"],
+            "checked_first": r["checked_first"],
+            "rate": rate(r["checked_first"], r["decisions"]),
+            "unchecked_record_ids": list(r["unchecked"] or []),
+        }
+        for r in rows
+    ]
+    return {"month": chosen.label, "departments": items}
+
+
+@router.get("/v1/measures", summary="The measure list in force, public (失信惩戒措施清单, 001 L621, 003 L81)")
+async def measure_list(request: Request) -> dict[str, Any]:
+    """Public on purpose: the list of measures and their legal basis is published (001 L621); it names no
+    subject. Extension of API.md (issue 22)."""
+    ml = _ctx(request).measure_list
+
+    def item(m: Measure) -> dict[str, Any]:
+        return {
+            "id": m.id,
+            "nature": str(m.nature),
+            "name": m.name,
+            "category": str(m.category),
+            "kind": str(m.kind),
+            "effect": str(m.effect),
+            "legal_basis": {"document": m.legal_basis.document, "provision": m.legal_basis.provision},
+            "term_years": m.term_years,
+            "matters": list(m.matters),
+            "implementing_departments": list(m.implementing_departments),
+            "triggers": list(m.triggers),
+            "subject_kinds": sorted(m.subject_kinds),
+            "related_person_roles": list(m.related_person_roles),
+        }
+
+    return {
+        "version": ml.version,
+        "effective_from": ml.effective_from.isoformat(),
+        "source": ml.source,
+        "matters": dict(ml.matters),
+        "sanctions": [item(m) for m in ml.sanctions],
+        "rewards": [item(m) for m in ml.rewards],
+    }

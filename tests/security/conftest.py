@@ -73,11 +73,26 @@ async def publish(
 
 
 @pytest.fixture(scope="package")
+async def reports(
+    stack_env: dict[str, str], clock: FixedClock, tokens: dict[str, str]
+) -> AsyncIterator[httpx.AsyncClient]:
+    from services.reports.app import create_app
+    from services.reports.settings import ReportsSettings
+
+    async with served_in_process(create_app(ReportsSettings(), clock=clock), "reports") as client:
+        yield client
+
+
+@pytest.fixture(scope="package")
 async def apps(
-    ingest: httpx.AsyncClient, grading: httpx.AsyncClient, sanctions: httpx.AsyncClient, publish: httpx.AsyncClient
+    ingest: httpx.AsyncClient,
+    grading: httpx.AsyncClient,
+    sanctions: httpx.AsyncClient,
+    publish: httpx.AsyncClient,
+    reports: httpx.AsyncClient,
 ) -> dict[str, httpx.AsyncClient]:
     """Service name → its in-process client (``client.app`` is the running app)."""
-    return {"ingest": ingest, "grading": grading, "sanctions": sanctions, "publish": publish}
+    return {"ingest": ingest, "grading": grading, "sanctions": sanctions, "publish": publish, "reports": reports}
 
 
 @pytest.fixture(scope="package")
@@ -100,6 +115,8 @@ def actors(tokens: dict[str, str], revoked_token: str) -> dict[str, dict[str, st
     callers |= {
         "county": _bearer(tokens["TOKEN_COUNTY"]),
         "auditor": _bearer(tokens["TOKEN_AUDITOR"]),
+        # The workbench credential without the headers naming whom it acts for (issue 17): its own role only.
+        "workbench": _bearer(tokens["TOKEN_WORKBENCH"]),
         "public": {},
         "revoked": _bearer(revoked_token),
         "garbage": _bearer(GARBAGE_TOKEN),

@@ -30,8 +30,10 @@ from tests.security.conftest import DEPARTMENTS
 
 DEPTS = frozenset(DEPARTMENTS)
 TOKENS = DEPTS | {"county", "auditor"}  # every valid token
-FILERS = DEPTS | {"county", "public"}  # objections and repair applications: the subject, or on its behalf
-EVERYONE = TOKENS | {"public", "revoked", "garbage"}  # endpoints that never look at a token
+# Objections and repair applications: the subject, or on its behalf (the workbench credential, alone, files as
+# anyone may: it is refused only where a role is required).
+FILERS = DEPTS | {"county", "public", "workbench"}
+EVERYONE = TOKENS | {"public", "revoked", "garbage", "workbench"}  # endpoints that never look at a token
 UNAUTHENTICATED = frozenset({"public", "revoked", "garbage"})
 ACTORS = sorted(EVERYONE)
 
@@ -77,6 +79,7 @@ MATRIX: dict[str, dict[tuple[str, str], Row]] = {
         **DOCS_AND_HEALTH,
         ("POST", "/v1/records"): Row(DEPTS, json={}),
         ("POST", "/v1/records:batch"): Row(DEPTS, json={"records": []}),
+        ("POST", "/v1/records:preview"): Row(DEPTS, json={}),
         ("GET", "/v1/catalogue"): Row(EVERYONE),
         ("GET", "/v1/receipts/public-key"): Row(EVERYONE),
         ("GET", "/v1/receipts/public-keys"): Row(EVERYONE),
@@ -122,20 +125,41 @@ MATRIX: dict[str, dict[tuple[str, str], Row]] = {
         ("GET", "/static/portal.css"): Row(EVERYONE),
         ("GET", "/"): Row(EVERYONE, params={"q": "某某"}),
         ("GET", "/subjects/{code}"): Row(EVERYONE, path=f"/subjects/{NOBODY_CODE}"),
+        ("GET", "/lists"): Row(EVERYONE),
+        ("GET", "/lists/{record_type}"): Row(EVERYONE, path="/lists/serious_untrustworthy_listing"),
         ("GET", "/records/{public_id}"): Row(EVERYONE, path="/records/AMR.NO-SUCH-RECORD"),
         ("GET", "/objections/new"): Row(EVERYONE),
         ("POST", "/objections/new"): Row(EVERYONE, form=OBJECTION),
         ("GET", "/repairs/new"): Row(EVERYONE),
         ("POST", "/repairs/new"): Row(EVERYONE, form=REPAIR),
         ("GET", "/cases"): Row(EVERYONE),
-        ("GET", "/lists"): Row(EVERYONE),  # the public list pages (issue 15)
-        ("GET", "/lists/{record_type}"): Row(EVERYONE, path="/lists/red_list"),
         ("GET", "/objections/{objection_id}"): Row(
             EVERYONE, path="/objections/OBJ-20261120-00000000", params={"code": NOBODY_CODE}
         ),
         ("GET", "/repairs/{repair_id}"): Row(
             EVERYONE, path="/repairs/REP-20261120-00000000", params={"code": NOBODY_CODE}
         ),
+    },
+    # Issue 16. A report's files and metadata: public and 专项 reports are public documents, a check report
+    # is its department's (and the county's and auditor's): tests/integration/reports/test_reports.py.
+    "reports": {
+        **DOCS_AND_HEALTH,
+        ("POST", "/v1/reports"): Row(TOKENS, json={"code": NOBODY_CODE, "matter": "public_tender"}),
+        ("POST", "/v1/subjects/{code}/reports"): Row(EVERYONE, path=f"/v1/subjects/{NOBODY_CODE}/reports", json={}),
+        ("GET", "/v1/reports/public-key"): Row(EVERYONE),
+        ("GET", "/v1/reports/{number}.pdf"): Row(EVERYONE, path="/v1/reports/XYBG-20261120-9999999.pdf"),
+        ("GET", "/v1/reports/{number}.html"): Row(EVERYONE, path="/v1/reports/XYBG-20261120-9999999.html"),
+        ("GET", "/v1/reports/{number}"): Row(EVERYONE, path="/v1/reports/XYBG-20261120-9999999"),
+        ("GET", "/v1/reports/{number}/verification"): Row(
+            EVERYONE, path="/v1/reports/XYBG-20261120-9999999/verification"
+        ),
+        ("POST", "/v1/reports:verify"): Row(EVERYONE),
+        ("POST", "/v1/checks:batch"): Row(TOKENS, json={"matter": "public_tender", "codes": [NOBODY_CODE]}),
+        ("GET", "/v1/checks/{number}"): Row(TOKENS, path="/v1/checks/XYHC-20261120-9999999"),
+        ("GET", "/v1/scorecard"): Row(frozenset({"county", "auditor"}), params={"month": MONTH}),
+        ("GET", "/verify"): Row(EVERYONE, params={"number": "XYBG-20261120-9999999"}),
+        ("POST", "/verify"): Row(EVERYONE, form={"number": "XYBG-20261120-9999999"}),
+        ("POST", "/portal/reports"): Row(EVERYONE, form={"code": NOBODY_CODE}),
     },
 }
 ROWS = [(service, method, template) for service, rows in MATRIX.items() for method, template in rows]

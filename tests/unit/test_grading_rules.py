@@ -616,6 +616,23 @@ def test_chongqing_level_follows_the_latest_registration(chongqing: RuleSetVersi
     assert grade(records, chongqing, "2026-06-30").supervision_level == "III"
 
 
+def level_raise(day: str, level: str) -> AcceptedRecord:
+    data = {"raised_level": level, "reason": "辖区重点监控", "authority": "示范县市场监督管理局",
+            "authority_uscc": "11500101MB15070149", "decision_date": day}  # fmt: skip
+    return _record("supervision_level_raise", data, department="AMR")
+
+
+def test_chongqing_a_district_raises_the_level_and_never_lowers_it(chongqing: RuleSetVersion) -> None:
+    # 000 L295 (issue 22): the stricter of the table's level and a raise decided by then.
+    records = [registration("设立", "2020-01-01"), level_raise("2026-05-01", "III")]
+    assert grade(records, chongqing, "2026-04-30").supervision_level == "I"
+    raised = grade(records, chongqing, "2026-06-30")
+    assert raised.supervision_level == "III"
+    assert any("提高监管等级" in e.rule for e in raised.explanation)
+    lower = [registration("设立", "2020-01-01", industry="高危行业"), level_raise("2026-05-01", "II")]
+    assert grade(lower, chongqing, "2026-06-30").supervision_level == "III"
+
+
 # ---------------------------------------------------------------- benxi-2017
 
 BENXI_CASES = [

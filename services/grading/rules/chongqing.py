@@ -32,6 +32,7 @@ from services.grading.rules.credit_file import (
     years_after,
 )
 from services.grading.rules.model import (
+    LEVELS,
     Assessment,
     ChongqingRules,
     Explanation,
@@ -46,6 +47,7 @@ _KIND_ENGLISH = {
     "没收违法所得": "confiscated gains",
     "没收非法财物": "confiscated property",
 }
+LEVEL_RAISE = "supervision_level_raise"
 _LICENCE_KINDS = frozenset({"暂扣许可证件", "吊销许可证件"})
 _REASONS = {
     "A": "A 守信：一年内无计入部门（{depts}）的处罚记录（000 L181-L182）(A: no counted penalty within one year)",
@@ -241,20 +243,33 @@ def _supervision(
     """The level of 000 L257-L295 from the rule set's table.
 
     The table is the level "本办法规定" (a floor): 第三十七条 (L295) lets a district raise a level, never
-    lower it, and no record type carries such a raise, so the computed level is the table's. Without a
-    registration record the level is given only when the grade alone decides it (C → Ⅲ, D → Ⅳ); a
-    deregistered subject is no longer supervised (None).
+    lower it: a `supervision_level_raise` record decided on or before `day` gives the stricter of the two
+    (issue 22); one naming a lighter level changes nothing. Without a registration record the level is
+    given only when the grade alone decides it (C → Ⅲ, D → Ⅳ) or a raise names it; a deregistered
+    subject is no longer supervised (None).
     """
     if file.closure_on(day) is not None:
         return None
     registration = file.registration_on(day)
+    level: str | None
     if registration is None:
         possible = {lvl for (g, _, _), lvl in rules.supervision_levels.items() if g == grade}
-        return possible.pop() if len(possible) == 1 else None
-    level = rules.supervision_levels[(grade, registration.industry_risk, registration.region_class)]
-    rule = f"监管等级：{grade} 级 × {registration.industry_risk} × {registration.region_class}（000 L257-L295）"
-    effect = f"{rules.level_measures[level].name} (supervision level {level})"
-    notes.append((registration.decided_on, Explanation(registration.record_id, registration.department, rule, effect)))
+        level = possible.pop() if len(possible) == 1 else None
+    else:
+        level = rules.supervision_levels[(grade, registration.industry_risk, registration.region_class)]
+        rule = f"监管等级：{grade} 级 × {registration.industry_risk} × {registration.region_class}（000 L257-L295）"
+        effect = f"{rules.level_measures[level].name} (supervision level {level})"
+        notes.append(
+            (registration.decided_on, Explanation(registration.record_id, registration.department, rule, effect))
+        )
+    for raise_ in (m for m in file.marks if m.record_type == LEVEL_RAISE and m.decided_on <= day):
+        raised = next((lvl for lvl in raise_.details if lvl in LEVELS), None)
+        if raised is None or (level is not None and LEVELS.index(raised) <= LEVELS.index(level)):
+            continue
+        level = raised
+        rule = f"区县局提高监管等级至 {raised}（不得低于规定等级，000 L295）"
+        effect = f"{rules.level_measures[raised].name} (supervision level raised to {raised})"
+        notes.append((raise_.decided_on, Explanation(raise_.record_id, raise_.department, rule, effect)))
     return level
 
 

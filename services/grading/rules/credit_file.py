@@ -31,6 +31,7 @@ DETAIL_FIELDS = {
     "credit_commitment": "event",
     "inspection_result": "result",
     "supervision_interview": "interview_kind",
+    "supervision_level_raise": "raised_level",  # a district's raise of the supervision level (000 L295)
 }
 DATE_FIELDS = {PENALTY: "CF_JDRQ"}  # every other type carries `decision_date`
 AMOUNT_FIELDS = ("CF_NR_FK", "CF_NR_WFFF")

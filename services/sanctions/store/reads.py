@@ -127,3 +127,25 @@ class ReadStore(StoreBase):
             params,
         )
         return [dict(r._mapping) for r in rows]
+
+    async def check_compliance(
+        self, conn: AsyncConnection, *, department: str | None, first: date, after: date
+    ) -> list[dict[str, Any]]:
+        """应查必查 (001 L376): per department, its licensing decisions of [first, after) and how many of
+        them it checked first (a restriction check by that department about that subject on or before the
+        decision date, Asia/Shanghai)."""
+        rows = await conn.execute(
+            sql(
+                "SELECT r.department, count(*) AS decisions, count(*) FILTER (WHERE EXISTS ("
+                f"SELECT 1 FROM {self.s}.checks c WHERE c.department = r.department AND c.code = r.subject_code "
+                "AND CAST(c.at AT TIME ZONE 'Asia/Shanghai' AS date) <= r.decision_date)) AS checked_first, "
+                "array_agg(r.record_id ORDER BY r.record_id) FILTER (WHERE NOT EXISTS ("
+                f"SELECT 1 FROM {self.s}.checks c WHERE c.department = r.department AND c.code = r.subject_code "
+                "AND CAST(c.at AT TIME ZONE 'Asia/Shanghai' AS date) <= r.decision_date)) AS unchecked "
+                f"FROM {self.s}.records r WHERE r.record_type = 'administrative_licensing' "
+                "AND r.decision_date >= :first AND r.decision_date < :after "
+                "AND (CAST(:dept AS text) IS NULL OR r.department = :dept) GROUP BY r.department ORDER BY r.department"
+            ),
+            {"first": first, "after": after, "dept": department},
+        )
+        return [dict(r._mapping) for r in rows]

@@ -1,0 +1,93 @@
+"""In-process micro-measurements behind issue 19's choices, alternated in the same process so that a busy
+machine slows both sides alike: CPU µs per call (`time.process_time`).
+
+    .venv/bin/python -m bench.micro
+
+- `route`: one POST through FastAPI's route (APIRoute: dependency solving, response handling) against the
+  same endpoint as a plain Starlette route in front of it (ingest's `fast_routes`);
+- `sign`: an Ed25519 signature of a receipt-sized payload through cryptography (OpenSSL) against PyNaCl
+  (libsodium), the signature bytes checked equal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import nacl.signing
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from starlette.routing import Route
+
+
+async def _endpoint(request: Request) -> Response:
+    return Response(b'{"receipt":{}}', status_code=202, media_type="application/json")
+
+
+def _app(plain: bool) -> FastAPI:
+    app = FastAPI()
+    app.post("/v1/records")(_endpoint)
+    for i in range(8):  # a few other routes, as ingest has
+        app.get(f"/v1/other{i}")(_endpoint)
+    if plain:
+        app.router.routes[0:0] = [Route("/v1/records", _endpoint, methods=["POST"])]
+    return app
+
+
+async def _route_us(app: FastAPI, n: int) -> float:
+    scope: dict[str, Any] = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/records",
+        "raw_path": b"/v1/records",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"content-type", b"application/json")],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+    }
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    async def send(message: Any) -> None:
+        return None
+
+    for _ in range(200):
+        await app(dict(scope), receive, send)
+    started = time.process_time()
+    for _ in range(n):
+        await app(dict(scope), receive, send)
+    return (time.process_time() - started) / n * 1e6
+
+
+def _per_call_us(call: Callable[[], object], n: int) -> float:
+    started = time.process_time()
+    for _ in range(n):
+        call()
+    return (time.process_time() - started) / n * 1e6
+
+
+async def main(rounds: int = 3) -> None:
+    apps = {"fastapi_route": _app(False), "plain_route": _app(True)}
+    key = Ed25519PrivateKey.generate()
+    raw = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
+    sodium = nacl.signing.SigningKey(raw)
+    payload = b"x" * 600
+    assert sodium.sign(payload).signature == key.sign(payload)
+    for _ in range(rounds):
+        figures = {name: await _route_us(app, 5000) for name, app in apps.items()}
+        figures["sign_cryptography"] = _per_call_us(lambda: key.sign(payload), 3000)
+        figures["sign_pynacl"] = _per_call_us(lambda: sodium.sign(payload), 3000)
+        print("  ".join(f"{name} {value:.1f} µs" for name, value in figures.items()), flush=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

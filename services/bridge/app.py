@@ -1,0 +1,72 @@
+"""The bridge service: app factory (wiring only). Consumes every outcome topic but the access log."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.bridge.api import router
+from services.bridge.handlers import BridgeContext, batch_handler, single_handler
+from services.bridge.province import ProvincePusher
+from services.bridge.settings import BridgeSettings
+from services.bridge.store import SCHEMA
+from services.bridge.wakeup import Wakeup
+from services.bridge.webhooks import Dispatcher
+from services.common.calendar import WorkingDayCalendar
+from services.common.catalogue import load_catalogue
+from services.common.clock import Clock
+from services.common.consumer_service import ConsumerParts, create_consumer_app
+from services.common.runtime import ServiceRuntime
+
+
+def outcome_topics(settings: BridgeSettings) -> list[str]:
+    catalogue = load_catalogue(settings.schemas_dir)
+    return [settings.topic(n) for n, t in sorted(catalogue.topics.items()) if t.kind == "outcome"]
+
+
+def create_app(settings: BridgeSettings | None = None, clock: Clock | None = None) -> FastAPI:
+    settings = settings or BridgeSettings()
+    return create_consumer_app(
+        service="bridge",
+        schema=SCHEMA,
+        settings=settings,
+        build=build,
+        routers=[router],
+        title="Credit exchange — bridge (结果订阅、推送与省级平台对接)",
+        description=(
+            "Every outcome in one HTTP feed, webhook subscriptions (CloudEvents over HTTP, Standard Webhooks "
+            "signatures) with a delivery log, and the bridge to the provincial platform (service push, dated "
+            "file, daily reconciliation). Department, county and auditor tokens only."
+        ),
+        clock=clock,
+        pool_size=settings.pool_size,
+        tick_seconds=settings.tick_seconds,
+        consume_records=False,
+    )
+
+
+def build(app: FastAPI, runtime: ServiceRuntime, clock: Clock) -> ConsumerParts:
+    settings = runtime.settings
+    assert isinstance(settings, BridgeSettings)
+    catalogue = load_catalogue(settings.schemas_dir)
+    ctx = BridgeContext(
+        clock=clock,
+        calendar=WorkingDayCalendar.load(settings.schemas_dir / "calendar" / "overrides.yaml"),
+        uscc={code: d.uscc for code, d in catalogue.departments.items()},
+        withdrawal_working_days=settings.service_levels.withdrawal_working_days,
+    )
+    wakeup = Wakeup()
+    app.state.wakeup = wakeup
+    dispatcher = Dispatcher(runtime.engine, settings, clock, wakeup)
+    pusher = ProvincePusher(runtime.engine, settings, clock, wakeup)
+    app.state.dispatcher = dispatcher
+    app.state.province = pusher
+    runtime.spawn("listen", wakeup.listen(settings.asyncpg_dsn, runtime.stop))
+    runtime.spawn("webhooks", dispatcher.run(runtime.stop))
+    runtime.spawn("province", pusher.run(runtime.stop))
+    return ConsumerParts(
+        handle=single_handler(ctx), handle_batch=batch_handler(ctx), extra_topics=outcome_topics(settings)
+    )
+
+
+def factory() -> FastAPI:
+    return create_app()

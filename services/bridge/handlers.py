@@ -1,0 +1,110 @@
+"""The bridge's consumer: each outcome event (every outcome topic but the access log) becomes a feed row,
+one pending delivery per webhook subscription that wants it and may read it, and — for 双公示 records and
+list changes — one province record. All in the consumer's transaction with its inbox row, then NOTIFY."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.bridge import store
+from services.bridge.rules.audience import FAMILIES, departments_named, family, wants
+from services.bridge.rules.national import to_province
+from services.bridge.wakeup import CHANNEL
+from services.common.calendar import WorkingDayCalendar
+from services.common.clock import Clock, shanghai_date
+from services.common.consumer import BatchHandler, Handler
+from services.common.db import sql
+from services.common.envelope import CloudEvent
+
+
+@dataclass(frozen=True)
+class BridgeContext:
+    clock: Clock
+    calendar: WorkingDayCalendar
+    uscc: dict[str, str]
+    withdrawal_working_days: int
+
+
+def batch_handler(ctx: BridgeContext) -> BatchHandler:
+    async def handle(conn: AsyncConnection, events: Sequence[CloudEvent]) -> None:
+        chosen = [e for e in events if family(e.type) in FAMILIES]
+        if not chosen:
+            return
+        now = ctx.clock.now()
+        feed: list[dict[str, Any]] = []
+        named: dict[str, list[str]] = {}
+        for e in chosen:
+            named[e.id] = departments_named(e.data)
+            feed.append(
+                {
+                    "id": e.id,
+                    "type": e.type,
+                    "family": family(e.type),
+                    "subject": e.subject,
+                    "departments": named[e.id],
+                    "time": e.time,
+                    "source": e.source,
+                    "data": orjson.dumps(e.data).decode(),
+                }
+            )
+        await store.append_feed(conn, feed)
+        subscriptions = await store.fanout_subscriptions(conn)
+        deliveries = [
+            {"sub": s.id, "event": e.id, "subject": e.subject, "now": now}
+            for e in chosen
+            for s in subscriptions
+            if wants(s.role, s.department, s.types, e.type, named[e.id])
+        ]
+        await store.insert_deliveries(conn, deliveries)
+        province: list[dict[str, Any]] = []
+        for e in chosen:
+            day = shanghai_date(e.time)
+            record = to_province(
+                e.id,
+                e.type,
+                e.subject,
+                day,
+                e.data,
+                uscc=ctx.uscc,
+                withdrawal_working_days=ctx.withdrawal_working_days,
+            )
+            if record is None:
+                continue
+            due = (
+                ctx.calendar.add_working_days(day, record.must_reach_by_working_days).date
+                if record.must_reach_by_working_days
+                else None
+            )
+            province.append(
+                {
+                    "event_id": record.event_id,
+                    "action": record.action,
+                    "record_type": record.record_type,
+                    "department": record.department,
+                    "record_id": record.record_id,
+                    "subject": record.subject,
+                    "event_date": day,
+                    "due_date": due,
+                    "payload": record.payload,
+                    "now": now,
+                }
+            )
+        await store.insert_province(conn, province)
+        # Delivered to listeners when this transaction commits, never before.
+        await conn.execute(sql("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
+
+    return handle
+
+
+def single_handler(ctx: BridgeContext) -> Handler:
+    batch = batch_handler(ctx)
+
+    async def handle(conn: AsyncConnection, event: CloudEvent) -> None:
+        await batch(conn, [event])
+
+    return handle

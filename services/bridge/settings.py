@@ -1,0 +1,41 @@
+"""Bridge settings (`BRIDGE_*`), on top of the shared ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from services.common.settings import CommonSettings
+
+
+class BridgeSettings(CommonSettings):
+    model_config = SettingsConfigDict(env_prefix="BRIDGE_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8008
+    pool_size: int = 10
+    tick_seconds: float = Field(default=60.0, gt=0)
+    # Webhooks. A request that has not answered within the timeout is a failed attempt.
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    webhook_concurrency: int = Field(default=200, ge=1, le=2000)
+    webhook_retry_base_seconds: float = Field(default=5.0, gt=0)
+    webhook_retry_cap_seconds: float = Field(default=3600.0, gt=0)
+    # A delivery failing this long pauses its subscription with an alert (issue 20: at least 24 hours).
+    webhook_pause_after_hours: float = Field(default=24.0, ge=24.0)
+    # Endpoints must be https:// unless this is on (development and the tests' loopback receivers).
+    webhook_allow_http: bool = False
+    # Extra trust anchors (PEM) for subscriber certificates; the system store otherwise.
+    webhook_ca_file: Path | None = None
+    # How long an idle dispatcher waits for a NOTIFY before looking again (due retries, lost notifications).
+    idle_seconds: float = Field(default=1.0, gt=0)
+    feed_max_wait_seconds: float = Field(default=30.0, ge=0, le=60)
+    # The provincial platform (GB/T 39443 service interface, docs/bridge-wire-format.md). Unset: records
+    # are kept pending (and exported as dated files) until it is configured.
+    province_url: str | None = None
+    province_token: SecretStr | None = None
+    province_batch: int = Field(default=200, ge=1, le=5000)
+    province_timeout_seconds: float = Field(default=30.0, gt=0)
+    province_retry_base_seconds: float = Field(default=30.0, gt=0)
+    province_retry_cap_seconds: float = Field(default=900.0, gt=0)

@@ -1,0 +1,333 @@
+"""SQL of the bridge (schema `bridge`). Delivery state lives here, so a crash loses nothing: a delivery is
+`pending` until a 2xx answer is recorded; one sent but not yet recorded when the process died goes again
+after its lease (the receiver drops the repeat by its `webhook-id`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.common.db import sql
+from services.publish.store.feed import FeedCursor
+
+SCHEMA = "bridge"
+__all__ = ["SCHEMA", "FeedCursor"]
+
+
+# -- the unified feed --------------------------------------------------------------------------------
+
+
+async def append_feed(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await conn.execute(
+            sql(
+                "INSERT INTO bridge.feed (event_id, type, family, subject, departments, time, source, data) "
+                "VALUES (:id, :type, :family, :subject, :departments, :time, :source, CAST(:data AS jsonb)) "
+                "ON CONFLICT (event_id) DO NOTHING"
+            ),
+            rows,
+        )
+
+
+async def feed_page(
+    conn: AsyncConnection,
+    after: FeedCursor | None,
+    limit: int,
+    *,
+    types: list[str],
+    families: list[str],
+    department: str | None,
+) -> list[dict[str, Any]]:
+    """As publish's feed (services/publish/store/feed.py): only rows of transactions older than every
+    running one, in (txid, position) order: no gaps, no duplicates, a cursor always gives the same page."""
+    filters = ""
+    if types or families:
+        filters += " AND (type = ANY(:types) OR family = ANY(:families))"
+    if department is not None:
+        filters += " AND :department = ANY(departments)"
+    rows = await conn.execute(
+        sql(
+            "SELECT txid::text AS txid, position, event_id, type, source, subject, departments, time, data "
+            "FROM bridge.feed WHERE txid < pg_snapshot_xmin(pg_current_snapshot()) "
+            "AND (txid, position) > (CAST(CAST(:t AS text) AS xid8), :p)" + filters + " "
+            "ORDER BY feed.txid, feed.position LIMIT :n"
+        ),
+        {
+            "t": str(after.txid if after else 0),
+            "p": after.position if after else 0,
+            "n": limit,
+            "types": types,
+            "families": families,
+            "department": department,
+        },
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+# -- subscriptions -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    id: str
+    role: str
+    department: str | None
+    types: list[str]
+
+
+async def fanout_subscriptions(conn: AsyncConnection) -> list[Subscription]:
+    """Subscriptions that collect deliveries (a paused one too: it catches up when resumed)."""
+    rows = await conn.execute(
+        sql("SELECT id, role, department, types FROM bridge.subscriptions WHERE state IN ('active', 'paused')")
+    )
+    return [Subscription(r.id, r.role, r.department, list(r.types)) for r in rows]
+
+
+async def insert_deliveries(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await conn.execute(
+            sql(
+                "INSERT INTO bridge.deliveries (subscription_id, event_id, subject, created_at, next_attempt_at) "
+                "VALUES (:sub, :event, :subject, :now, :now) ON CONFLICT (subscription_id, event_id) DO NOTHING"
+            ),
+            rows,
+        )
+
+
+SUBSCRIPTION_COLUMNS = "id, role, department, url, types, state, paused_reason, paused_at, created_at"
+
+
+async def create_subscription(conn: AsyncConnection, values: dict[str, Any]) -> None:
+    await conn.execute(
+        sql(
+            "INSERT INTO bridge.subscriptions (id, credential_id, role, department, url, types, secret, created_at) "
+            "VALUES (:id, :credential_id, :role, :department, :url, :types, :secret, :created_at)"
+        ),
+        values,
+    )
+
+
+async def list_subscriptions(conn: AsyncConnection, owner: tuple[str, str | None] | None) -> list[dict[str, Any]]:
+    where, params = "state <> 'deleted'", {}
+    if owner is not None:
+        where += " AND role = :role AND department IS NOT DISTINCT FROM :department"
+        params = {"role": owner[0], "department": owner[1]}
+    rows = await conn.execute(
+        sql(f"SELECT {SUBSCRIPTION_COLUMNS} FROM bridge.subscriptions WHERE {where} ORDER BY created_at, id"),
+        params,
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+async def get_subscription(conn: AsyncConnection, sub_id: str) -> dict[str, Any] | None:
+    row = (
+        await conn.execute(
+            sql(f"SELECT {SUBSCRIPTION_COLUMNS} FROM bridge.subscriptions WHERE id = :id AND state <> 'deleted'"),
+            {"id": sub_id},
+        )
+    ).first()
+    return dict(row._mapping) if row else None
+
+
+async def set_subscription_state(conn: AsyncConnection, sub_id: str, state: str, now: datetime) -> None:
+    if state == "active":
+        # Resumed: what waited is due now, and the failure window starts again.
+        await conn.execute(
+            sql(
+                "UPDATE bridge.deliveries SET next_attempt_at = :now, first_failed_at = NULL "
+                "WHERE subscription_id = :id AND state = 'pending'"
+            ),
+            {"id": sub_id, "now": now},
+        )
+    await conn.execute(
+        sql("UPDATE bridge.subscriptions SET state = :state, paused_reason = NULL, paused_at = NULL WHERE id = :id"),
+        {"id": sub_id, "state": state},
+    )
+
+
+async def delivery_counts(conn: AsyncConnection, sub_id: str) -> dict[str, int]:
+    rows = await conn.execute(
+        sql("SELECT state, count(*) AS n FROM bridge.deliveries WHERE subscription_id = :id GROUP BY state"),
+        {"id": sub_id},
+    )
+    return {r.state: int(r.n) for r in rows}
+
+
+async def deliveries_of(
+    conn: AsyncConnection, sub_id: str, *, state: str | None, after: int, limit: int
+) -> list[dict[str, Any]]:
+    rows = await conn.execute(
+        sql(
+            "SELECT d.id, d.event_id, f.type, d.subject, d.state, d.attempts, d.created_at, d.next_attempt_at, "
+            "d.last_status, d.last_error, d.delivered_at, "
+            "COALESCE((SELECT jsonb_agg(jsonb_build_object('n', a.n, 'at', a.at, 'status', a.status, "
+            "'error', a.error, 'duration_ms', a.duration_ms) ORDER BY a.n) "
+            "FROM bridge.attempts a WHERE a.delivery_id = d.id), '[]'::jsonb) AS attempt_log "
+            "FROM bridge.deliveries d JOIN bridge.feed f ON f.event_id = d.event_id "
+            "WHERE d.subscription_id = :id AND d.id > :after AND (CAST(:state AS text) IS NULL OR d.state = :state) "
+            "ORDER BY d.id LIMIT :n"
+        ),
+        {"id": sub_id, "after": after, "state": state, "n": limit},
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+async def alerts_of(conn: AsyncConnection, sub_id: str) -> list[dict[str, Any]]:
+    rows = await conn.execute(
+        sql("SELECT at, kind, message FROM bridge.alerts WHERE subscription_id = :id ORDER BY id"), {"id": sub_id}
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+# -- webhook dispatch ---------------------------------------------------------------------------------
+
+
+async def claim_deliveries(conn: AsyncConnection, now: datetime, lease_until: datetime, limit: int) -> list[Any]:
+    """Lease up to `limit` due deliveries, each the oldest pending one of its (subscription, subject): the
+    next event about a subject waits until the previous one is delivered (order per subject). The lease
+    is re-checked by the UPDATE, so two dispatchers never send the same delivery at once."""
+    rows = await conn.execute(
+        sql(
+            "WITH heads AS (SELECT DISTINCT ON (subscription_id, subject) id, next_attempt_at, lease_until, "
+            "subscription_id FROM bridge.deliveries WHERE state = 'pending' ORDER BY subscription_id, subject, id), "
+            "due AS (SELECT h.id FROM heads h JOIN bridge.subscriptions s ON s.id = h.subscription_id "
+            "AND s.state = 'active' WHERE h.next_attempt_at <= :now "
+            "AND (h.lease_until IS NULL OR h.lease_until < :now) "
+            "ORDER BY h.id LIMIT :n) "
+            "UPDATE bridge.deliveries d SET lease_until = :lease FROM due, bridge.feed f, bridge.subscriptions s "
+            "WHERE d.id = due.id AND f.event_id = d.event_id AND s.id = d.subscription_id "
+            "AND (d.lease_until IS NULL OR d.lease_until < :now) "
+            "RETURNING d.id, d.subscription_id, d.attempts, d.first_failed_at, d.event_id, f.type, f.source, "
+            "f.subject, f.time, f.data, s.url, s.secret"
+        ),
+        {"now": now, "lease": lease_until, "n": limit},
+    )
+    return list(rows)
+
+
+async def record_attempts(conn: AsyncConnection, delivered: list[dict[str, Any]], failed: list[dict[str, Any]]) -> None:
+    if delivered:
+        await conn.execute(
+            sql(
+                "UPDATE bridge.deliveries SET state = 'delivered', attempts = attempts + 1, delivered_at = :at, "
+                "last_status = :status, last_error = NULL, lease_until = NULL WHERE id = :id"
+            ),
+            delivered,
+        )
+    if failed:
+        await conn.execute(
+            sql(
+                "UPDATE bridge.deliveries SET attempts = attempts + 1, next_attempt_at = :next, "
+                "first_failed_at = COALESCE(first_failed_at, :at), last_status = :status, last_error = :error, "
+                "lease_until = NULL WHERE id = :id"
+            ),
+            failed,
+        )
+    attempts = [{k: r[k] for k in ("id", "n", "at", "status", "error", "duration_ms")} for r in [*delivered, *failed]]
+    if attempts:
+        await conn.execute(
+            sql(
+                "INSERT INTO bridge.attempts (delivery_id, n, at, status, error, duration_ms) "
+                "VALUES (:id, :n, :at, :status, :error, :duration_ms) ON CONFLICT DO NOTHING"
+            ),
+            attempts,
+        )
+
+
+async def pause(conn: AsyncConnection, sub_id: str, now: datetime, reason: str) -> bool:
+    """Pause an active subscription and write its alert; False when it was not active."""
+    row = (
+        await conn.execute(
+            sql(
+                "UPDATE bridge.subscriptions SET state = 'paused', paused_reason = :reason, paused_at = :now "
+                "WHERE id = :id AND state = 'active' RETURNING id"
+            ),
+            {"id": sub_id, "now": now, "reason": reason},
+        )
+    ).first()
+    if row is None:
+        return False
+    await conn.execute(
+        sql("INSERT INTO bridge.alerts (subscription_id, at, kind, message) VALUES (:id, :now, 'paused', :reason)"),
+        {"id": sub_id, "now": now, "reason": reason},
+    )
+    return True
+
+
+# -- the province --------------------------------------------------------------------------------------
+
+
+async def insert_province(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await conn.execute(
+            sql(
+                "INSERT INTO bridge.province (event_id, action, record_type, department, record_id, subject, "
+                "event_date, due_date, payload, next_attempt_at) VALUES (:event_id, :action, :record_type, "
+                ":department, :record_id, :subject, :event_date, :due_date, CAST(:payload AS jsonb), :now) "
+                "ON CONFLICT (event_id) DO NOTHING"
+            ),
+            [{**r, "payload": orjson.dumps(r["payload"]).decode()} for r in rows],
+        )
+
+
+async def claim_province(conn: AsyncConnection, now: datetime, lease_until: datetime, limit: int) -> list[Any]:
+    rows = await conn.execute(
+        sql(
+            "UPDATE bridge.province p SET lease_until = :lease FROM (SELECT event_id FROM bridge.province "
+            "WHERE state = 'pending' AND next_attempt_at <= :now AND (lease_until IS NULL OR lease_until < :now) "
+            "ORDER BY seq LIMIT :n FOR UPDATE SKIP LOCKED) due WHERE p.event_id = due.event_id "
+            "RETURNING p.event_id, p.attempts, p.payload, p.seq"
+        ),
+        {"now": now, "lease": lease_until, "n": limit},
+    )
+    return sorted(rows, key=lambda r: r.seq)
+
+
+async def province_answered(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await conn.execute(
+            sql(
+                "UPDATE bridge.province SET state = :state, attempts = attempts + 1, sent_at = COALESCE(sent_at, :at), "
+                "answered_at = :at, answer = :answer, last_error = NULL, lease_until = NULL "
+                "WHERE event_id = :id AND state = 'pending'"
+            ),
+            rows,
+        )
+
+
+async def province_failed(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await conn.execute(
+            sql(
+                "UPDATE bridge.province SET attempts = attempts + 1, next_attempt_at = :next, last_error = :error, "
+                "lease_until = NULL WHERE event_id = :id AND state = 'pending'"
+            ),
+            rows,
+        )
+
+
+async def province_day(conn: AsyncConnection, day: date) -> list[dict[str, Any]]:
+    rows = await conn.execute(
+        sql(
+            "SELECT event_id, action, record_type, department, record_id, state, attempts, due_date, answered_at, "
+            "last_error, answer, payload FROM bridge.province WHERE event_date = :day ORDER BY seq"
+        ),
+        {"day": day},
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+async def province_deadlines(conn: AsyncConnection, through: date) -> list[dict[str, Any]]:
+    """Every withdrawal due by `through` (inclusive) with when it was answered (None: not yet)."""
+    rows = await conn.execute(
+        sql(
+            "SELECT event_id, action, record_type, department, record_id, event_date, due_date, state, answered_at "
+            "FROM bridge.province WHERE due_date IS NOT NULL AND due_date <= :through ORDER BY due_date, seq"
+        ),
+        {"through": through},
+    )
+    return [dict(r._mapping) for r in rows]

@@ -1,0 +1,1 @@
+"""Pure rules of the reports service: the credit view, 专项 statements and batch-check answers."""

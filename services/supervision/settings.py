@@ -1,0 +1,18 @@
+"""Supervision settings (`SUPERVISION_*`), on top of the shared ones."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from services.common.settings import CommonSettings
+
+
+class SupervisionSettings(CommonSettings):
+    model_config = SettingsConfigDict(env_prefix="SUPERVISION_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8005
+    pool_size: int = 5
+    db_schema: str = Field(default="supervision", pattern=r"^[a-z][a-z0-9_]*$")
+    instance: str = Field(default="supervision", pattern=r"^[a-z][a-z0-9-]*$")

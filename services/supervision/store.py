@@ -1,0 +1,295 @@
+"""The only SQL of the supervision service. Every method runs inside a transaction its caller owns."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.common.db import sql
+from services.common.envelope import dumps
+from services.supervision.rules.codes import Registered, Reported
+from services.supervision.rules.derive import Derived, Grade
+from services.supervision.rules.sampling import Draw, Member
+
+DEFAULT_SCHEMA = "supervision"
+
+
+def as_json(value: Any) -> str:
+    return dumps(value).decode()
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRow:
+    plan_id: str
+    department: str
+    plan_name: str
+    matter: str
+    rule_set: str
+    period_from: date
+    period_to: date
+    seed: str
+    population_size: int
+    drawn_count: int
+    published: dict[str, Any]
+    created_at: datetime
+
+
+class Store:
+    def __init__(self, schema: str = DEFAULT_SCHEMA) -> None:
+        self.s = schema
+
+    async def lock_subject(self, conn: AsyncConnection, code: str) -> None:
+        await conn.execute(sql("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"{self.s}:subject:{code}"})
+
+    async def save_grade(
+        self, conn: AsyncConnection, code: str, grade: Grade, *, kind: str | None, event_id: str
+    ) -> None:
+        """The latest grade per rule set (a later effective date wins; on the same date, the later event)."""
+        await conn.execute(
+            sql(
+                f"INSERT INTO {self.s}.grades (code, rule_set, grade, level, subject_kind, since, event_id) "
+                "VALUES (:code, :rs, :grade, :level, :kind, :since, :id) ON CONFLICT (code, rule_set) DO UPDATE "
+                "SET grade = EXCLUDED.grade, level = EXCLUDED.level, subject_kind = EXCLUDED.subject_kind, "
+                "since = EXCLUDED.since, event_id = EXCLUDED.event_id "
+                f"WHERE {self.s}.grades.since <= EXCLUDED.since"
+            ),
+            {
+                "code": code,
+                "rs": grade.rule_set,
+                "grade": grade.grade,
+                "level": grade.level,
+                "kind": kind,
+                "since": grade.since,
+                "id": event_id,
+            },
+        )
+
+    async def grades_of(self, conn: AsyncConnection, code: str) -> list[Grade]:
+        rows = await conn.execute(
+            sql(f"SELECT rule_set, grade, level, since FROM {self.s}.grades WHERE code = :code ORDER BY rule_set"),
+            {"code": code},
+        )
+        return [Grade(r.rule_set, r.grade, r.level, r.since) for r in rows]
+
+    async def replace_derived(self, conn: AsyncConnection, code: str, derived: Derived, name: str | None) -> None:
+        s = self.s
+        await conn.execute(
+            sql(f"UPDATE {s}.grades SET effective_level = :level, subject_name = :name WHERE code = :code"),
+            {"code": code, "level": derived.level, "name": name},
+        )
+        for table in ("obligations", "consequences", "proposals"):
+            await conn.execute(sql(f"DELETE FROM {s}.{table} WHERE code = :code"), {"code": code})
+        if derived.obligations:
+            await conn.execute(
+                sql(
+                    f"INSERT INTO {s}.obligations (code, department, kind, due, since, basis, record_ids, done_on, "
+                    "done_record, level) VALUES (:code, :dept, :kind, :due, :since, :basis, CAST(:ids AS jsonb), "
+                    ":done_on, :done_record, :level)"
+                ),
+                [
+                    {
+                        "code": code,
+                        "dept": o.department,
+                        "kind": o.kind,
+                        "due": o.due,
+                        "since": o.since,
+                        "basis": o.basis,
+                        "ids": as_json(list(o.record_ids)),
+                        "done_on": o.done_on,
+                        "done_record": o.done_record,
+                        "level": derived.level,
+                    }
+                    for o in derived.obligations
+                ],
+            )
+        if derived.consequences:
+            await conn.execute(
+                sql(
+                    f"INSERT INTO {s}.consequences (code, department, scale, grade, kind, text, valid_from, "
+                    "valid_until, record_id, source) VALUES (:code, :dept, :scale, :grade, :kind, :text, :vf, :vu, "
+                    ":rec, :source)"
+                ),
+                [
+                    {
+                        "code": code,
+                        "dept": c.department,
+                        "scale": c.scale,
+                        "grade": c.grade,
+                        "kind": c.kind,
+                        "text": c.text,
+                        "vf": c.valid_from,
+                        "vu": c.valid_until,
+                        "rec": c.record_id,
+                        "source": c.source,
+                    }
+                    for c in derived.consequences
+                ],
+            )
+        if derived.proposals:
+            await conn.execute(
+                sql(
+                    f"INSERT INTO {s}.proposals (proposal_id, code, department, kind, title, candidate_from, "
+                    "evidence, details, subject_name) VALUES (:id, :code, :dept, :kind, :title, :from, "
+                    "CAST(:evidence AS jsonb), CAST(:details AS jsonb), :name) ON CONFLICT (proposal_id) DO NOTHING"
+                ),
+                [
+                    {
+                        "id": f"{code}:{p.proposal_id}",
+                        "code": code,
+                        "dept": p.department,
+                        "kind": p.kind,
+                        "title": p.title,
+                        "from": p.candidate_from,
+                        "evidence": as_json(list(p.evidence)),
+                        "details": as_json(p.details),
+                        "name": name,
+                    }
+                    for p in derived.proposals
+                ],
+            )
+
+    async def population(
+        self,
+        conn: AsyncConnection,
+        rule_set: str,
+        *,
+        grades: Sequence[str] = (),
+        levels: Sequence[str] = (),
+        subject_kind: str | None = None,
+    ) -> list[Member]:
+        rows = await conn.execute(
+            sql(
+                f"SELECT code, grade, COALESCE(effective_level, level) AS level FROM {self.s}.grades "
+                "WHERE rule_set = :rs AND grade IS NOT NULL "
+                "AND (CAST(:kind AS text) IS NULL OR subject_kind = :kind)"
+            ),
+            {"rs": rule_set, "kind": subject_kind},
+        )
+        members = [Member(r.code, r.grade, r.level) for r in rows]
+        return [m for m in members if (not grades or m.grade in grades) and (not levels or m.level in levels)]
+
+    async def add_plan(self, conn: AsyncConnection, plan: PlanRow, result: Draw) -> None:
+        await conn.execute(
+            sql(
+                f"INSERT INTO {self.s}.plans (plan_id, department, plan_name, matter, rule_set, period_from, "
+                "period_to, seed, population_size, drawn_count, published, created_at) VALUES (:id, :dept, :name, "
+                ":matter, :rs, :pf, :pt, :seed, :size, :drawn, CAST(:published AS jsonb), :at)"
+            ),
+            {
+                "id": plan.plan_id,
+                "dept": plan.department,
+                "name": plan.plan_name,
+                "matter": plan.matter,
+                "rs": plan.rule_set,
+                "pf": plan.period_from,
+                "pt": plan.period_to,
+                "seed": plan.seed,
+                "size": plan.population_size,
+                "drawn": plan.drawn_count,
+                "published": as_json(plan.published),
+                "at": plan.created_at,
+            },
+        )
+        if result.drawn:
+            await conn.execute(
+                sql(
+                    f"INSERT INTO {self.s}.plan_subjects (plan_id, code, stratum, inspectors) "
+                    "VALUES (:id, :code, :stratum, CAST(:inspectors AS jsonb))"
+                ),
+                [
+                    {
+                        "id": plan.plan_id,
+                        "code": d.code,
+                        "stratum": d.stratum,
+                        "inspectors": as_json(list(d.inspectors)),
+                    }
+                    for d in result.drawn
+                ],
+            )
+
+    async def plans(self, conn: AsyncConnection, department: str | None, plan_id: str | None = None) -> list[PlanRow]:
+        rows = await conn.execute(
+            sql(
+                "SELECT plan_id, department, plan_name, matter, rule_set, period_from, period_to, seed, "
+                f"population_size, drawn_count, published, created_at FROM {self.s}.plans "
+                "WHERE (CAST(:dept AS text) IS NULL OR department = :dept) "
+                "AND (CAST(:id AS text) IS NULL OR plan_id = :id) ORDER BY created_at DESC, plan_id"
+            ),
+            {"dept": department, "id": plan_id},
+        )
+        return [PlanRow(**r._mapping) for r in rows]
+
+    async def plan_progress(self, conn: AsyncConnection, plan_id: str) -> list[dict[str, Any]]:
+        """Each drawn subject with the inspection_result filed under the plan's task number, if any."""
+        rows = await conn.execute(
+            sql(
+                "SELECT ps.code, ps.stratum, ps.inspectors, g.subject_name, r.record_id, r.decision_date, "
+                "r.received_at, r.record -> 'data' ->> 'inspected_on' AS inspected_on, "
+                f"r.record -> 'data' ->> 'result' AS result FROM {self.s}.plan_subjects ps "
+                f"LEFT JOIN LATERAL (SELECT subject_name FROM {self.s}.grades WHERE code = ps.code LIMIT 1) g ON TRUE "
+                f"LEFT JOIN LATERAL (SELECT * FROM {self.s}.records x WHERE x.subject_code = ps.code "
+                "AND x.record_type = 'inspection_result' AND x.record -> 'data' ->> 'task_no' = ps.plan_id "
+                "ORDER BY x.decision_date LIMIT 1) r ON TRUE WHERE ps.plan_id = :id ORDER BY ps.stratum, ps.code"
+            ),
+            {"id": plan_id},
+        )
+        return [dict(r._mapping) for r in rows]
+
+    async def open_obligations(self, conn: AsyncConnection, department: str | None) -> list[dict[str, Any]]:
+        rows = await conn.execute(
+            sql(
+                "SELECT o.code, o.department, o.kind, o.due, o.since, o.basis, o.record_ids, o.level, "
+                f"(SELECT subject_name FROM {self.s}.grades g WHERE g.code = o.code LIMIT 1) AS subject_name "
+                f"FROM {self.s}.obligations o WHERE o.done_on IS NULL "
+                "AND (CAST(:dept AS text) IS NULL OR o.department = :dept) ORDER BY o.due, o.code, o.kind"
+            ),
+            {"dept": department},
+        )
+        return [dict(r._mapping) for r in rows]
+
+    async def consequences_of(self, conn: AsyncConnection, code: str, on: date) -> list[dict[str, Any]]:
+        rows = await conn.execute(
+            sql(
+                "SELECT department, scale, grade, kind, text, valid_from, valid_until, record_id, source "
+                f"FROM {self.s}.consequences WHERE code = :code AND valid_from <= :on "
+                "AND (valid_until IS NULL OR :on <= valid_until) ORDER BY scale, kind"
+            ),
+            {"code": code, "on": on},
+        )
+        return [dict(r._mapping) for r in rows]
+
+    async def proposals(self, conn: AsyncConnection, department: str | None, on: date) -> list[dict[str, Any]]:
+        rows = await conn.execute(
+            sql(
+                "SELECT proposal_id, code, subject_name, department, kind, title, candidate_from, evidence, details "
+                f"FROM {self.s}.proposals WHERE candidate_from <= :on "
+                "AND (CAST(:dept AS text) IS NULL OR department = :dept) ORDER BY candidate_from, proposal_id"
+            ),
+            {"dept": department, "on": on},
+        )
+        return [dict(r._mapping) for r in rows]
+
+    async def names_and_codes(self, conn: AsyncConnection) -> tuple[list[Registered], list[Reported]]:
+        """Every registration (code, name, event) and every (code, name) a record reports, for 重错码."""
+        regs = await conn.execute(
+            sql(
+                "SELECT subject_code, COALESCE(record -> 'data' ->> 'name', record -> 'subject' ->> 'name') AS name, "
+                "record -> 'data' ->> 'event' AS event, decision_date, record_id "
+                f"FROM {self.s}.records WHERE record_type = 'subject_registration'"
+            )
+        )
+        registered = [
+            Registered(r.subject_code, r.name or "", r.event or "", r.decision_date, r.record_id) for r in regs
+        ]
+        rows = await conn.execute(
+            sql(
+                "SELECT subject_code, record -> 'subject' ->> 'name' AS name, department, record_id "
+                f"FROM {self.s}.records WHERE record -> 'subject' ->> 'kind' <> 'natural_person'"
+            )
+        )
+        reported = [Reported(r.subject_code, r.name or "", r.department, r.record_id) for r in rows if r.name]
+        return registered, reported

@@ -1,0 +1,186 @@
+"""Issue 22, pure rules: the 双随机 draw (ratio per stratum, same seed same subjects, an auditor's re-draw
+from the published event), and what records oblige (re-check after 吊销, commitments, evaluations, points)."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.common.records import AcceptedRecord
+from services.supervision.rules import model
+from services.supervision.rules.derive import Grade, add_months, derive, effective_level
+from services.supervision.rules.sampling import Member, draw, redraw, stratify, stratum_size
+from tests import factories
+from tests.helpers import record_event
+
+RULES = model.load(Path(__file__).resolve().parents[2] / "schemas")
+SUP = RULES.rule_sets["chongqing-amr"]
+
+
+def population(n: int) -> list[Member]:
+    mix = [("A", "I"), ("A", "II"), ("B", "II"), ("B", "III"), ("C", "III"), ("D", "IV")]
+    weights = [40, 20, 20, 10, 7, 3]
+    members, i = [], 0
+    for (grade, level), w in zip(mix, weights, strict=True):
+        for _ in range(n * w // 100):
+            members.append(Member(f"91500101{i:010d}", grade, level))
+            i += 1
+    return members
+
+
+def test_a_plan_over_10000_subjects_draws_the_configured_ratio_per_stratum() -> None:
+    strata = stratify(population(10_000))
+    assert sum(len(c) for c in strata.values()) == 10_000
+    result = draw(strata, SUP.ratio, "seed-2026-q4")
+    drawn: dict[str, int] = {}
+    for d in result.drawn:
+        drawn[d.stratum] = drawn.get(d.stratum, 0) + 1
+    for stratum, codes in strata.items():
+        assert drawn[stratum] == math.ceil(SUP.ratio(stratum) * len(codes)) == result.sizes[stratum]
+    assert drawn["D/IV"] == len(strata["D/IV"])  # Ⅳ: every one (ratio 1.0)
+    assert drawn["A/I"] == 120
+    assert drawn["C/III"] == 210
+
+
+def test_the_same_seed_redraws_the_same_subjects_and_another_seed_does_not() -> None:
+    members = population(10_000)
+    first = draw(stratify(members), SUP.ratio, "seed-a")
+    again = draw(stratify(list(reversed(members))), SUP.ratio, "seed-a")  # order of the population is irrelevant
+    other = draw(stratify(members), SUP.ratio, "seed-b")
+    assert first.drawn == again.drawn
+    assert {d.code for d in first.drawn} != {d.code for d in other.drawn}
+
+
+def test_an_auditor_redraw_from_the_published_event_matches() -> None:
+    strata = stratify(population(2_000))
+    roster = ["张三", "李四", "王五", "赵六", "钱七"]
+    result = draw(strata, SUP.ratio, "audit-seed", roster)
+    published: dict[str, Any] = {
+        "seed": "audit-seed",
+        "population": result.population,
+        "ratios": {s: SUP.ratio(s) for s in result.population},
+        "inspector_roster": roster,
+    }
+    expected = [{"code": d.code, "stratum": d.stratum, "inspectors": list(d.inspectors)} for d in result.drawn]
+    assert redraw(published) == expected
+    assert all(len(d.inspectors) >= 2 for d in result.drawn)
+    tampered = dict(published, seed="another")
+    assert redraw(tampered) != expected
+
+
+def test_stratum_sizes_round_up_and_never_exceed_the_stratum() -> None:
+    assert stratum_size(30, 0.1) == 3
+    assert stratum_size(1, 0.03) == 1
+    assert stratum_size(5, 1.0) == 5
+    assert stratum_size(0, 0.5) == 0
+    assert stratum_size(10, 0.0) == 0
+
+
+def accepted(envelope: dict[str, Any], seq: int = 1) -> AcceptedRecord:
+    return AcceptedRecord.from_event(record_event(envelope, seq, envelope["id"].split("-")[0]))
+
+
+def test_a_revoked_business_licence_puts_a_level_iv_subject_on_a_3_month_recheck() -> None:
+    revocation = factories.penalty(categories=("吊销许可证件",), fine=None, decision_date="2026-09-15")
+    code = revocation["subject"]["code"]
+    derived = derive([accepted(revocation)], [Grade("chongqing-amr", "D", "IV", date(2026, 9, 15))], RULES)
+    (recheck,) = [o for o in derived.obligations if o.kind == "revocation_recheck"]
+    assert (recheck.department, recheck.due, recheck.done_on) == ("AMR", date(2026, 12, 15), None)
+    assert code
+    assert derived.level == "IV"
+
+
+def test_a_district_raises_a_level_but_never_lowers_it() -> None:
+    raise_ = factories.fresh(factories.examples("supervision_level_raise")[0])
+    lower = factories.fresh(raise_)
+    lower["data"]["raised_level"] = "II"
+    assert effective_level("II", [accepted(raise_)]) == "III"
+    assert effective_level("IV", [accepted(raise_), accepted(lower, 2)]) == "IV"
+
+
+def test_twelve_points_in_three_years_propose_a_blacklist_to_the_deciding_department() -> None:
+    base = factories.examples("credit_evaluation")[1]
+    records = []
+    for n, (day, points) in enumerate([("2024-01-10", 6), ("2026-02-01", 3), ("2026-10-01", 3)], start=1):
+        r = factories.fresh(base)
+        r["decision_date"] = r["data"]["decision_date"] = day
+        r["data"]["points"] = points
+        records.append(accepted(r, n))
+    (proposal,) = derive(records, [], RULES).proposals
+    assert (proposal.department, proposal.kind, proposal.candidate_from) == (
+        "AMR",
+        "points_blacklist",
+        date(2026, 10, 1),
+    )
+    assert proposal.details["points"] == 12
+    assert proposal.details["proposed_until"] == "2029-10-01"
+    assert not derive(records[1:], [], RULES).proposals  # 6 points: below the threshold
+
+
+def test_add_months_keeps_the_day_or_takes_the_month_end() -> None:
+    assert add_months(date(2026, 11, 30), 3) == date(2027, 2, 28)
+    assert add_months(date(2026, 9, 15), 3) == date(2026, 12, 15)
+
+
+@pytest.mark.parametrize("bad", [{"A/V": 0.1}, {"A": 0.1}])
+def test_a_ratio_table_naming_no_level_is_refused(bad: dict[str, float]) -> None:
+    raw = RULES.rule_sets["chongqing-amr"].model_dump() | {"ratios": bad}
+    with pytest.raises(ValueError, match="not <grade>/<level>"):
+        model.RuleSetSupervision.model_validate(raw)
+
+
+def test_a_raise_shortens_the_patrol_period_and_three_years_abnormal_is_proposed() -> None:
+    raise_ = accepted(factories.fresh(factories.examples("supervision_level_raise")[0]))  # III, every 3 months
+    derived = derive([raise_], [Grade("chongqing-amr", "B", "II", date(2026, 6, 1))], RULES)
+    (patrol,) = [o for o in derived.obligations if o.kind == "patrol"]
+    assert (derived.level, patrol.due) == ("III", date(2026, 9, 1))
+    listing = factories.fresh(factories.examples("abnormal_operation_listing")[0])
+    listing["decision_date"] = listing["data"]["decision_date"] = "2023-05-10"
+    (proposal,) = derive([accepted(listing)], [], RULES).proposals
+    assert (proposal.kind, proposal.department, proposal.candidate_from) == ("abnormal_3y", "AMR", date(2026, 5, 11))
+
+
+def test_an_interview_deadline_passed_without_a_check_is_proposed() -> None:
+    interview = accepted(factories.fresh(factories.examples("supervision_interview")[0], "TAX"))
+    (proposal,) = derive([interview], [], RULES).proposals
+    assert (proposal.kind, proposal.department, proposal.candidate_from) == (
+        "interview_overdue",
+        "TAX",
+        date(2026, 9, 1),
+    )
+
+
+def test_code_conflicts_flag_foreign_names_and_shared_names_but_not_renames() -> None:
+    from services.supervision.rules.codes import Registered, Reported, detect
+
+    regs = [
+        Registered("C1", "甲公司", "设立", date(2020, 1, 1), "R1"),
+        Registered("C1", "甲乙公司", "变更", date(2024, 1, 1), "R2"),  # a lawful rename
+        Registered("C2", "丙公司", "设立", date(2020, 1, 1), "R3"),
+        Registered("C3", "丙公司", "设立", date(2021, 1, 1), "R4"),  # the same name, another code
+    ]
+    reported = [
+        Reported("C1", "甲公司", "TAX", "T1"),
+        Reported("C1", "甲乙公司", "AMR", "A1"),
+        Reported("C2", "丁公司", "HOUSING", "H1"),  # a name C2 was never registered under
+    ]
+    warnings = {(w.kind, w.key): w for w in detect(regs, reported)}
+    assert set(warnings) == {("one_code_many_names", "C2"), ("one_name_many_codes", "丙公司")}
+    assert warnings[("one_code_many_names", "C2")].record_ids == ("H1",)
+    assert warnings[("one_name_many_codes", "丙公司")].values == ("C2", "C3")
+
+
+def test_three_light_penalties_of_one_kind_in_two_years_propose_stricter_supervision() -> None:
+    severity = model.load_severity(Path(__file__).resolve().parents[2] / "schemas", RULES)
+    code = factories.uscc()
+    warnings = []
+    for n, day in enumerate(["2025-01-10", "2025-09-01", "2026-11-02"], start=1):
+        p = factories.penalty(code=code, categories=("警告",), fine=None, decision_date=day)
+        warnings.append(accepted(p, n))
+    (proposal,) = derive(warnings, [], RULES, severity).proposals
+    assert (proposal.kind, proposal.department, proposal.candidate_from) == ("repeated_light", "AMR", date(2026, 11, 2))
+    assert not derive(warnings[:2], [], RULES, severity).proposals
