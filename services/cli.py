@@ -40,6 +40,7 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.settings import CommonSettings
+from services.manifests import MANIFESTS
 
 
 def _engine(settings: CommonSettings) -> AsyncEngine:
@@ -226,7 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     access = audit_sub.add_parser("access", help="who read a subject's non-public data")
     access.add_argument("--subject", required=True)
     access.add_argument("--json", action="store_true")
-    replay_cmd = audit_sub.add_parser("replay", help="rebuild grading and sanctions from the topics and compare")
+    replay_cmd = audit_sub.add_parser("replay", help="rebuild every consuming service from the topics and compare")
     replay_cmd.add_argument(
         "--as-of",
         type=datetime.fromisoformat,
@@ -255,15 +256,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     dlq_cmd = sub.add_parser("dlq", help="dead-lettered events: list them, re-drive them after a fix")
     dlq_sub = dlq_cmd.add_subparsers(dest="action", required=True)
     dlq_list = dlq_sub.add_parser("list", help="dead-lettered events with their inbox state and error")
-    dlq_list.add_argument("--service", choices=["grading", "sanctions", "publish", "supervision", "reports", "bridge"])
+    dlq_list.add_argument("--service", choices=[m.name for m in MANIFESTS])
     dlq_list.add_argument("--topic", help="the topic the events were first read from (with or without prefix)")
     dlq_list.add_argument("--json", action="store_true")
     dlq_redrive = dlq_sub.add_parser(
         "redrive", help="after a fix, send dead-lettered events back to their service (each is applied once)"
     )
-    dlq_redrive.add_argument(
-        "--service", choices=["grading", "sanctions", "publish", "supervision", "reports", "bridge"], required=True
-    )
+    dlq_redrive.add_argument("--service", choices=[m.name for m in MANIFESTS], required=True)
     which = dlq_redrive.add_mutually_exclusive_group(required=True)
     which.add_argument("--event-id", action="append", dest="event_ids", metavar="ID", help="repeatable")
     which.add_argument("--all", action="store_true", help="every event the service has dead-lettered")

@@ -33,9 +33,10 @@ from services.common.catalogue import load_catalogue
 from services.common.db import check_database, create_engine
 from services.common.kafka import KafkaAuth, make_producer
 from services.common.settings import CommonSettings
+from services.manifests import MANIFESTS
 
-# The consuming services, and the schema of each one's inbox (their default `*_DB_SCHEMA`).
-SERVICES: dict[str, str] = {"grading": "grading", "sanctions": "sanctions", "publish": "publish", "bridge": "bridge"}
+# The consuming services, and the schema of each one's inbox, as their manifests declare.
+SERVICES: dict[str, str] = {m.name: m.schema for m in MANIFESTS}
 WAITING = (dlq.DEAD_LETTERED, dlq.REDRIVING)
 
 

@@ -15,14 +15,13 @@ from services.common.kafka import (
     record_topic,
 )
 from services.common.settings import CommonSettings
+from services.manifests import MANIFESTS
 
-CONSUMERS = ("grading", "sanctions", "publish", "supervision", "reports")
+# The consuming services and what they read come from their manifests (services/manifests.py).
+CONSUMERS = tuple(m.name for m in MANIFESTS)
 REDRIVE_MS = str(30 * 24 * 3600 * 1000)  # a re-driven copy is applied within minutes; the dead letter stays
 # One Kafka (SASL/SCRAM) user per party; the name is the role. `admin` (super user) only administers.
-# The bridge (issue 20) reads every outcome topic (never a record topic) for the HTTP feed, webhooks and
-# the province; it writes the access log and the dead letters of what it reads.
-BRIDGE = "bridge"
-KAFKA_USERS = ("ingest", *CONSUMERS, BRIDGE, "county", "auditor")
+KAFKA_USERS = ("ingest", *CONSUMERS, "county", "auditor")
 # The catalogue says which topics exist; this says which service's outbox relay writes each outcome topic.
 OUTCOME_PRODUCERS: dict[str, str] = {
     "outcomes.grades": "grading",
@@ -33,19 +32,8 @@ OUTCOME_PRODUCERS: dict[str, str] = {
     "outcomes.supervision": "supervision",
     "outcomes.lists": "publish",
 }
-# Outcome topics a consuming service reads besides every record topic (services/sanctions/app.py).
-EXTRA_CONSUMED: dict[str, tuple[str, ...]] = {
-    "sanctions": ("outcomes.grades", "outcomes.objections"),
-    "supervision": ("outcomes.grades",),
-    # The credit view of a report is a pure function of the record and outcome topics (services/reports).
-    "reports": (
-        "outcomes.grades",
-        "outcomes.sanctions",
-        "outcomes.disclosures",
-        "outcomes.objections",
-        "outcomes.repairs",
-    ),
-}
+# Outcome topics a consuming service reads besides every record topic, as its manifest declares.
+EXTRA_CONSUMED: dict[str, tuple[str, ...]] = {m.name: m.outcomes for m in MANIFESTS if m.outcomes}
 
 
 def topic_specs(settings: CommonSettings, *, partitions: int = 6, replication: int | None = None) -> list[TopicSpec]:
@@ -63,7 +51,7 @@ def topic_specs(settings: CommonSettings, *, partitions: int = 6, replication: i
         if topic.kind in ("record", "outcome"):
             # Any topic a service consumes may dead-letter (sanctions consumes grade and objection outcomes).
             specs.append(record_topic(full + ".dlq", partitions=1, replication=replicas))
-    for service in (*CONSUMERS, BRIDGE):
+    for service in CONSUMERS:
         # `exchange dlq redrive` sends a dead letter back here after a fix; only this service reads it, so
         # the record topics (evidence, read by everyone) are never written twice (docs/decisions.md).
         redrive = redrive_topic(settings.topic_prefix, service)
@@ -102,8 +90,9 @@ def kafka_acls(settings: CommonSettings) -> list[AclBinding]:
         allow("ingest", AclOperation.WRITE, ResourceType.TOPIC, t(name))
     for name in kinds["audit"]:  # read-back of records and receipts is access-logged (issue 21)
         allow("ingest", AclOperation.WRITE, ResourceType.TOPIC, t(name))
-    for service in CONSUMERS:
-        consumed = [*kinds["record"], *EXTRA_CONSUMED.get(service, ())]
+    for manifest in MANIFESTS:
+        service = manifest.name
+        consumed = manifest.consumed(tuple(kinds["record"]))
         for name in consumed:
             allow(service, AclOperation.READ, ResourceType.TOPIC, t(name))
             allow(service, AclOperation.WRITE, ResourceType.TOPIC, t(name) + ".dlq")
@@ -116,13 +105,6 @@ def kafka_acls(settings: CommonSettings) -> list[AclBinding]:
             allow(service, AclOperation.WRITE, ResourceType.TOPIC, t(name))
         # Its re-drive topic; the operator's `exchange dlq redrive` writes it as the admin user.
         allow(service, AclOperation.READ, ResourceType.TOPIC, redrive_topic(settings.topic_prefix, service))
-    for name in kinds["outcome"]:
-        allow(BRIDGE, AclOperation.READ, ResourceType.TOPIC, t(name))
-        allow(BRIDGE, AclOperation.WRITE, ResourceType.TOPIC, t(name) + ".dlq")
-    for name in kinds["audit"]:
-        allow(BRIDGE, AclOperation.WRITE, ResourceType.TOPIC, t(name))
-    allow(BRIDGE, AclOperation.READ, ResourceType.GROUP, t(BRIDGE), prefixed=True)
-    allow(BRIDGE, AclOperation.READ, ResourceType.TOPIC, redrive_topic(settings.topic_prefix, BRIDGE))
     for name in kinds["outcome"]:
         allow("county", AclOperation.READ, ResourceType.TOPIC, t(name))
     allow("county", AclOperation.READ, ResourceType.GROUP, t("county"), prefixed=True)

@@ -46,8 +46,13 @@ from services.common.clock import SHANGHAI, FixedClock
 from services.common.db import create_engine
 from services.common.envelope import CloudEvent, EnvelopeError
 from services.common.kafka import KafkaAuth
+from services.common.manifest import ReplaySeed
 from services.common.migrations import alembic_config
 from services.common.settings import CommonSettings
+from services.manifests import MANIFESTS as ALL_MANIFESTS
+
+# The services the audit replay rebuilds (the others declare ReplaySeed.NONE in their manifests).
+MANIFESTS = tuple(m for m in ALL_MANIFESTS if m.replay is not ReplaySeed.NONE)
 
 Handle = Callable[[AsyncConnection, CloudEvent], Awaitable[None]]
 
@@ -139,19 +144,20 @@ async def _read(
     settings: CommonSettings, catalogue: Catalogue, report: ReplayReport, out: TextIO
 ) -> dict[str, list[CloudEvent]]:
     """Each service's events, in topic order, each event id once."""
-    records = [settings.topic(name) for name, topic in sorted(catalogue.topics.items()) if topic.kind == "record"]
-    grades, objections = settings.topic("outcomes.grades"), settings.topic("outcomes.objections")
-    repairs = settings.topic("outcomes.repairs")
-    outcomes = [grades, objections, repairs]
-    consumed = {
-        "grading": set(records),
-        "sanctions": {*records, grades, objections},
-        "publish": {*records, objections, repairs},
-    }
+    records = tuple(name for name, topic in sorted(catalogue.topics.items()) if topic.kind == "record")
+    # Each service's topics as its manifest declares them (publish's include its seeds).
+    consumed = {m.name: {settings.topic(name) for name in m.replayed(records)} for m in MANIFESTS}
+    # Record topics first, then the outcome topics, in the order the manifests name them.
+    read = list(
+        dict.fromkeys(
+            [settings.topic(name) for name in records]
+            + [t for m in MANIFESTS for t in [settings.topic(n) for n in m.replayed(records)]]
+        )
+    )
     events: dict[str, list[CloudEvent]] = {service: [] for service in consumed}
     seen: set[str] = set()
     started = time.monotonic()
-    async for m in read_all(settings.kafka_bootstrap, [*records, *outcomes], auth=KafkaAuth.from_settings(settings)):
+    async for m in read_all(settings.kafka_bootstrap, read, auth=KafkaAuth.from_settings(settings)):
         report.read += 1
         if report.read % 50_000 == 0:
             print(f"  read {report.read} messages …", file=out, flush=True)
@@ -237,7 +243,8 @@ async def _compare(
     once; publish's rebuilt tables are read from its scratch database."""
     from services.sanctions.settings import SanctionsSettings
 
-    live = {"grading": "grading", "sanctions": SanctionsSettings().db_schema, "publish": "publish"}
+    live = {m.name: m.schema for m in MANIFESTS}
+    live["sanctions"] = SanctionsSettings().db_schema  # the live instance's, if configured otherwise
     found = []
     async with engine.connect() as plain, scratch_engine.connect() as scratch_conn:
         conn = await plain.execution_options(isolation_level="REPEATABLE READ")
@@ -275,7 +282,7 @@ async def replay(
     if instant.tzinfo is None:  # a naive --as-of is read in Asia/Shanghai, where every date is decided
         instant = instant.replace(tzinfo=SHANGHAI)
     prefix = f"replay_{uuid.uuid4().hex[:8]}"
-    scratch = {service: f"{prefix}_{service}" for service in ("grading", "sanctions")}
+    scratch = {m.name: f"{prefix}_{m.name}" for m in MANIFESTS if m.replay is ReplaySeed.SCHEMA}
     report = ReplayReport(as_of=instant, scratch=scratch)
     # With the auditor's own scratch database, production is opened read-only: PostgreSQL itself refuses
     # any write there, whatever the auditor's role could do.

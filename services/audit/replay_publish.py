@@ -17,7 +17,7 @@ contact, a repair's commitment) is not rebuilt and not compared.
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -36,7 +36,6 @@ log = logging.getLogger(__name__)
 OBJECTION_FILED = "cn.credit.objection.filed"
 REPAIR_FILED = "cn.credit.repair.filed"
 SEEDS = frozenset({OBJECTION_FILED, REPAIR_FILED})
-NOT_ON_THE_TOPICS = "(not on the topics)"
 
 
 class ScratchDatabaseRefused(Exception):
@@ -95,7 +94,9 @@ class PublishRebuild:
         if event.type == OBJECTION_FILED:
             await _seed_objection(conn, self.ctx, event.data)
         elif event.type == REPAIR_FILED:
-            await _seed_repair(conn, event.data)
+            from services.publish import store
+
+            await store.seed_filed_repair(conn, event.data)
         elif event.type.startswith("cn.credit.record."):
             await self.publisher.handle(conn, event)
         # other outcome events (answered, escalated) follow from the records and the ticker
@@ -105,9 +106,8 @@ class PublishRebuild:
         from services.publish import store
 
         async with self.engine.begin() as conn:
-            rows = await conn.execute(text("SELECT DISTINCT department, record_id FROM publish.objections"))
-            for department, record_id in rows.all():
-                await store.refresh_objection_flag(conn, str(department), str(record_id))
+            for department, record_id in await store.records_with_objections(conn):
+                await store.refresh_objection_flag(conn, department, record_id)
         await self.publisher.on_tick(shanghai_date(as_of))
 
     async def close(self) -> None:
@@ -115,50 +115,10 @@ class PublishRebuild:
 
 
 async def _seed_objection(conn: AsyncConnection, ctx: Any, data: dict[str, Any]) -> None:
-    filed_at = datetime.fromisoformat(str(data["filed_at"]))
+    from services.publish import store
+
     due = ctx.calendar.add_working_days(
-        shanghai_date(filed_at), ctx.settings.service_levels.objection_verification_working_days
+        shanghai_date(datetime.fromisoformat(str(data["filed_at"]))),
+        ctx.settings.service_levels.objection_verification_working_days,
     )
-    await conn.execute(
-        text(
-            "INSERT INTO publish.objections (id, public_id, department, record_id, subject_code, raised_by, reason, "
-            "contact, state, filed_at, due_date, due_provisional) VALUES (:id, :pid, :d, :r, :s, :who, :why, "
-            ":contact, 'verifying', :at, :due, :provisional) ON CONFLICT (id) DO NOTHING"
-        ),
-        {
-            "id": data["objection_id"],
-            "pid": f"{data['department']}.{data['record_id']}",
-            "d": data["department"],
-            "r": data["record_id"],
-            "s": data["subject_code"],
-            "who": NOT_ON_THE_TOPICS,
-            "why": NOT_ON_THE_TOPICS,
-            "contact": NOT_ON_THE_TOPICS,
-            "at": filed_at,
-            "due": due.date,
-            "provisional": due.provisional,
-        },
-    )
-
-
-async def _seed_repair(conn: AsyncConnection, data: dict[str, Any]) -> None:
-    accept_due, decide_due = date.fromisoformat(data["accept_due"]), date.fromisoformat(data["decide_due"])
-    await conn.execute(
-        text(
-            "INSERT INTO publish.repairs (id, public_id, department, record_id, subject_code, raised_by, commitment, "
-            "fulfilment, contact, state, filed_at, accept_due, decide_due, due_provisional) VALUES (:id, :pid, :d, "
-            ":r, :s, :x, :x, :x, :x, 'submitted', :at, :accept, :decide, :provisional) ON CONFLICT (id) DO NOTHING"
-        ),
-        {
-            "id": data["repair_id"],
-            "pid": f"{data['department']}.{data['record_id']}",
-            "d": data["department"],
-            "r": data["record_id"],
-            "s": data["subject_code"],
-            "x": NOT_ON_THE_TOPICS,
-            "at": datetime.fromisoformat(str(data["filed_at"])),
-            "accept": accept_due,
-            "decide": decide_due,
-            "provisional": bool(data.get("due_provisional", False)),
-        },
-    )
+    await store.seed_filed_objection(conn, data, due=due.date, provisional=due.provisional)

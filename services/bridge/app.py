@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from services.bridge.api import router
 from services.bridge.handlers import BridgeContext, batch_handler, single_handler
+from services.bridge.manifest import MANIFEST
 from services.bridge.province import ProvincePusher
 from services.bridge.settings import BridgeSettings
 from services.bridge.store import SCHEMA
@@ -18,14 +19,10 @@ from services.common.consumer_service import ConsumerParts, create_consumer_app
 from services.common.runtime import ServiceRuntime
 
 
-def outcome_topics(settings: BridgeSettings) -> list[str]:
-    catalogue = load_catalogue(settings.schemas_dir)
-    return [settings.topic(n) for n, t in sorted(catalogue.topics.items()) if t.kind == "outcome"]
-
-
 def create_app(settings: BridgeSettings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or BridgeSettings()
     return create_consumer_app(
+        manifest=MANIFEST,
         service="bridge",
         schema=SCHEMA,
         settings=settings,
@@ -40,7 +37,6 @@ def create_app(settings: BridgeSettings | None = None, clock: Clock | None = Non
         clock=clock,
         pool_size=settings.pool_size,
         tick_seconds=settings.tick_seconds,
-        consume_records=False,
     )
 
 
@@ -63,9 +59,7 @@ def build(app: FastAPI, runtime: ServiceRuntime, clock: Clock) -> ConsumerParts:
     runtime.spawn("listen", wakeup.listen(settings.asyncpg_dsn, runtime.stop))
     runtime.spawn("webhooks", dispatcher.run(runtime.stop))
     runtime.spawn("province", pusher.run(runtime.stop))
-    return ConsumerParts(
-        handle=single_handler(ctx), handle_batch=batch_handler(ctx), extra_topics=outcome_topics(settings)
-    )
+    return ConsumerParts(handle=single_handler(ctx), handle_batch=batch_handler(ctx))
 
 
 def factory() -> FastAPI:

@@ -19,6 +19,7 @@ from services.common.clock import Clock, SystemClock
 from services.common.consumer import BatchHandler, Handler
 from services.common.dlq import redrive_topic
 from services.common.http import NO_OPEN_TELEMETRY, FastJSONResponse, install_error_handlers, install_health
+from services.common.manifest import Manifest
 from services.common.metrics import RequestMetrics
 from services.common.openapi import DOCS_PARAMETERS, install_openapi
 from services.common.runtime import ConsumerSpec, ServiceRuntime
@@ -33,19 +34,30 @@ class ConsumerParts:
     """If given, the live consumer applies each poll's new events through it instead of `handle`; `handle`
     stays what the audit replay applies, one event at a time (the two must have the same effect)."""
     on_tick: OnTick | None = None
-    extra_topics: Sequence[str] = ()
 
 
 Build = Callable[[FastAPI, ServiceRuntime, Clock], ConsumerParts]
 
 
-def record_topics(settings: CommonSettings) -> list[str]:
+def record_topic_names(settings: CommonSettings) -> tuple[str, ...]:
     catalogue = load_catalogue(settings.schemas_dir)
-    return [settings.topic(name) for name, topic in sorted(catalogue.topics.items()) if topic.kind == "record"]
+    return tuple(name for name, topic in sorted(catalogue.topics.items()) if topic.kind == "record")
+
+
+def record_topics(settings: CommonSettings) -> list[str]:
+    return [settings.topic(name) for name in record_topic_names(settings)]
+
+
+def subscriptions(manifest: Manifest, settings: CommonSettings, *, service: str, redrive: bool) -> list[str]:
+    """The Kafka topics the consumer reads: what the manifest declares, and its own re-drive topic (dead
+    letters an operator sends back after a fix). Nothing else: a service cannot subscribe past its manifest."""
+    topics = [settings.topic(name) for name in manifest.consumed(record_topic_names(settings))]
+    return [*topics, *([redrive_topic(settings.topic_prefix, service)] if redrive else [])]
 
 
 def create_consumer_app(
     *,
+    manifest: Manifest,
     service: str,
     schema: str,
     settings: CommonSettings,
@@ -57,12 +69,10 @@ def create_consumer_app(
     pool_size: int = 10,
     tick_seconds: float = 60.0,
     redrive: bool = True,
-    consume_records: bool = True,
 ) -> FastAPI:
     """``redrive``: also consume ``redrive.<service>`` (the service's own instances; not a rebuild beside it,
-    for which no such topic exists). ``consume_records``: consume every record topic (the bridge reads
-    outcome topics only, named in its ``extra_topics``)."""
-    topics = record_topics(settings) if consume_records else []
+    for which no such topic exists)."""
+    topics = subscriptions(manifest, settings, service=service, redrive=redrive)
     the_clock = clock or SystemClock()
 
     @contextlib.asynccontextmanager
@@ -79,12 +89,7 @@ def create_consumer_app(
             runtime.start_consumer(
                 ConsumerSpec(
                     group_id=f"{settings.topic_prefix}{service}",
-                    # Its own re-drive topic too: dead letters an operator sends back after a fix.
-                    topics=[
-                        *topics,
-                        *parts.extra_topics,
-                        *([redrive_topic(settings.topic_prefix, service)] if redrive else []),
-                    ],
+                    topics=topics,
                     handle=parts.handle,
                     handle_batch=parts.handle_batch,
                 )
@@ -108,6 +113,8 @@ def create_consumer_app(
         telemetry=NO_OPEN_TELEMETRY,
         swagger_ui_parameters=DOCS_PARAMETERS,
     )
+    app.state.manifest = manifest
+    app.state.subscriptions = tuple(topics)
     install_error_handlers(app)
     install_health(
         app, service=service, ready_checks=lambda: _ready(app), dependencies=lambda: app.state.runtime.dependencies

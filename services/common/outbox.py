@@ -2,9 +2,9 @@
 relay puts it on Kafka afterwards. PostgreSQL is the commit point; Kafka may be down for a while.
 
 Relay rules (STYLE.md): one active relay per schema (advisory lock), batches taken with
-`FOR UPDATE SKIP LOCKED` in id order, rows deleted only after the broker acknowledged every message of
-the batch. A crash between acknowledgement and delete re-sends the batch; consumers drop the
-duplicates through their inbox (the CloudEvents id is the same).
+`FOR UPDATE SKIP LOCKED` in id order by one `DELETE … RETURNING`, committed only after the broker
+acknowledged every message of the batch. A crash between acknowledgement and commit re-sends the batch;
+consumers drop the duplicates through their inbox (the CloudEvents id is the same).
 """
 
 from __future__ import annotations
@@ -112,18 +112,21 @@ class OutboxRelay:
     async def relay_once(self) -> int:
         """Send one batch and delete it; returns how many were sent."""
         async with self._engine.begin() as conn:
-            rows = (
+            # One statement takes and deletes the batch; the delete commits only after the broker
+            # acknowledged every message (an exception rolls it back, and the rows are sent again).
+            taken = (
                 await conn.execute(
                     sql(
-                        f"SELECT id, topic, key, value, headers FROM {self._schema}.outbox "
-                        "ORDER BY id LIMIT :n FOR UPDATE SKIP LOCKED"
+                        f"DELETE FROM {self._schema}.outbox WHERE id IN (SELECT id FROM {self._schema}.outbox "
+                        "ORDER BY id LIMIT :n FOR UPDATE SKIP LOCKED) RETURNING id, topic, key, value, headers"
                     ),
                     {"n": self._batch_size},
                 )
             ).all()
-            if not rows:
+            if not taken:
                 metrics.OUTBOX_BACKLOG.labels(self._schema).set(0)
                 return 0
+            rows = sorted(taken, key=lambda row: row.id)  # RETURNING has no order; Kafka gets id order
             futures = [
                 await self._producer.send(
                     row.topic,
@@ -134,10 +137,6 @@ class OutboxRelay:
                 for row in rows
             ]
             await asyncio.gather(*futures)
-            await conn.execute(
-                sql(f"DELETE FROM {self._schema}.outbox WHERE id = ANY(:ids)"),
-                {"ids": [row.id for row in rows]},
-            )
         self.sent_total += len(rows)
         metrics.OUTBOX_SENT.labels(self._schema).inc(len(rows))
         return len(rows)

@@ -104,6 +104,12 @@ class ServiceRuntime:
         self.spawn("outbox-backlog", self._sample_backlog(relay))
         return relay
 
+    def wake(self) -> None:
+        """Tell the outbox relay that a commit added rows (no relay yet: nothing to tell). Every service's
+        handlers and ticker get this one callable, so they all wake the relay the same way."""
+        if self.relay is not None:
+            self.relay.wake()
+
     async def _sample_backlog(self, relay: OutboxRelay, every_seconds: float = 5.0) -> None:
         """Keep `exchange_outbox_backlog` true: the relay alone only learns the backlog when it can send,
         which is exactly not the case during a Kafka outage."""
@@ -144,7 +150,7 @@ class ServiceRuntime:
             schema=self.schema,
             group_id=spec.group_id,
             handle=spec.handle,
-            after_commit=self.relay.wake if self.relay else None,
+            after_commit=self.wake,
             service=self.name,
             handle_batch=spec.handle_batch,
         )

@@ -8,18 +8,33 @@ from services.common.clock import Clock, SystemClock
 from services.common.consumer_service import ConsumerParts, create_consumer_app
 from services.common.runtime import ServiceRuntime
 from services.grading.api import router
-from services.grading.handlers import SCHEMA, batch_record_handler, load_context, record_handler, review_handler
+from services.grading.handlers import (
+    SCHEMA,
+    GradingContext,
+    batch_record_handler,
+    load_context,
+    record_handler,
+    review_handler,
+)
+from services.grading.manifest import MANIFEST
 from services.grading.settings import GradingSettings
 
 
 def create_app(settings: GradingSettings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or GradingSettings()
-    load_context(settings, clock or SystemClock())  # a broken rule-set file stops here, before any connection
+    the_clock = clock or SystemClock()
+    # Rule files load once, here: a broken rule-set file stops the service before any connection.
+    ctx = load_context(settings, the_clock)
+
+    def build_loaded(app: FastAPI, runtime: ServiceRuntime, _clock: Clock) -> ConsumerParts:
+        return parts(app, runtime, ctx)
+
     return create_consumer_app(
+        manifest=MANIFEST,
         service="grading",
         schema=SCHEMA,
         settings=settings,
-        build=build,
+        build=build_loaded,
         routers=[router],
         title="Credit exchange — grading (信用分级分类)",
         description=(
@@ -27,7 +42,7 @@ def create_app(settings: GradingSettings | None = None, clock: Clock | None = No
             "any date, each with its explanation. Not public: department, county and auditor tokens only; "
             "every read is logged."
         ),
-        clock=clock,
+        clock=the_clock,
         pool_size=settings.pool_size,
         tick_seconds=settings.tick_seconds,
     )
@@ -36,18 +51,16 @@ def create_app(settings: GradingSettings | None = None, clock: Clock | None = No
 def build(app: FastAPI, runtime: ServiceRuntime, clock: Clock) -> ConsumerParts:
     """Load the rule sets and the jurisdiction setting (RuleSetError names the file and key and stops the
     start), put them on `app.state.grading`, and return the record handler and the time-driven review."""
-    ctx = load_context(runtime.settings, clock)
+    return parts(app, runtime, load_context(runtime.settings, clock))
+
+
+def parts(app: FastAPI, runtime: ServiceRuntime, ctx: GradingContext) -> ConsumerParts:
     app.state.grading = ctx
-    relay = runtime.relay
     return ConsumerParts(
         handle=record_handler(ctx),
         handle_batch=batch_record_handler(ctx),
-        on_tick=review_handler(ctx, runtime.engine, after_commit=relay.wake if relay else _nothing),
+        on_tick=review_handler(ctx, runtime.engine, after_commit=runtime.wake),
     )
-
-
-def _nothing() -> None:
-    return None
 
 
 def factory() -> FastAPI:

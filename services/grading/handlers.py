@@ -26,7 +26,7 @@ from services.common.envelope import CloudEvent
 from services.common.outcomes import emit
 from services.common.records import AcceptedRecord, records_of_subjects, store_received_records, subject_records
 from services.common.settings import CommonSettings
-from services.common.ticker import OnTick
+from services.common.ticker import OnTick, each_isolated
 from services.grading import store
 from services.grading.grades import Subject, change_event, changed, compute, effective_date, stored, subject_of
 from services.grading.rules import (
@@ -233,13 +233,12 @@ def review_handler(ctx: GradingContext, engine: AsyncEngine, after_commit: Calla
             codes = await store.due_for_review(
                 conn, ctx.schema, rule_set=ctx.default_rule_set, today=day, limit=REVIEW_BATCH
             )
-        for code in codes:
-            try:
-                async with engine.begin() as conn:
-                    await review(conn, ctx, code, day)
-            except Exception:
-                # One subject's failure must not hold back the others; the next tick retries it.
-                log.exception("time-driven regrading failed", extra={"code": code})
+
+        async def one(code: str) -> None:
+            async with engine.begin() as conn:
+                await review(conn, ctx, code, day)
+
+        await each_isolated(codes, one, what="time-driven regrading")
         if codes:
             after_commit()
 

@@ -18,6 +18,7 @@ from services.publish import portal
 from services.publish.api import router
 from services.publish.context import PublishContext
 from services.publish.handlers import SCHEMA, Publisher
+from services.publish.manifest import MANIFEST
 from services.publish.rules import load_publicity_rules
 from services.publish.settings import PublishSettings
 from services.publish.store import PublicReads
@@ -47,21 +48,24 @@ def public_limits(settings: PublishSettings) -> dict[str, Limit]:
 def create_app(settings: PublishSettings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or PublishSettings()
     portal.link_reports(settings.reports_url)
+    # Rule files load once, here: a broken file stops the service before any connection is opened.
+    catalogue = load_catalogue(settings.schemas_dir)
+    publicity = load_publicity_rules(settings.schemas_dir)
+    calendar = WorkingDayCalendar.load(settings.schemas_dir / "calendar" / "overrides.yaml")
 
     def build(app: FastAPI, runtime: ServiceRuntime, the_clock: Clock) -> ConsumerParts:
         ctx = PublishContext(
             engine=runtime.engine,
             settings=settings,
             clock=the_clock,
-            catalogue=load_catalogue(settings.schemas_dir),
-            publicity=load_publicity_rules(settings.schemas_dir),
-            calendar=WorkingDayCalendar.load(settings.schemas_dir / "calendar" / "overrides.yaml"),
+            catalogue=catalogue,
+            publicity=publicity,
+            calendar=calendar,
             reads=PublicReads(settings.asyncpg_dsn, size=settings.pool_size),
         )
         runtime.spawn("public-reads", _close_at_stop(ctx.reads, runtime.stop))
         ctx.refresh_calendar()  # remembers the file's stamp, so a later edit is noticed
-        if runtime.relay is not None:
-            ctx.wake = runtime.relay.wake
+        ctx.wake = runtime.wake
         warning = ctx.calendar.missing_year_warning(shanghai_date(the_clock.now()))
         if warning:
             log.warning(warning, extra={"alert": "calendar_year_missing"})
@@ -70,6 +74,7 @@ def create_app(settings: PublishSettings | None = None, clock: Clock | None = No
         return ConsumerParts(handle=publisher.handle, handle_batch=publisher.handle_batch, on_tick=publisher.on_tick)
 
     app = create_consumer_app(
+        manifest=MANIFEST,
         service="publish",
         schema=SCHEMA,
         settings=settings,

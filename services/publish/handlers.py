@@ -18,6 +18,7 @@ from services.common.amendments import AMENDMENT_TYPES
 from services.common.clock import shanghai_date
 from services.common.envelope import CloudEvent
 from services.common.records import AcceptedRecord, store_received_record, store_received_records
+from services.common.ticker import each_isolated
 from services.publish import events, store
 from services.publish.announce import announce
 from services.publish.context import PublishContext
@@ -258,16 +259,13 @@ class Publisher:
 
     async def _refresh(self, subjects: list[str], *, today: date, now: datetime) -> bool:
         """Recompute each subject in its own transaction; False when any failed (retried at the next tick)."""
-        ok = True
-        for code in subjects:
-            try:
-                async with self.ctx.engine.begin() as conn:
-                    await store.lock_subject(conn, code)
-                    await self.recompute(conn, code, as_of=today, now=now)
-            except Exception:
-                ok = False  # one subject's trouble must not hold back every other withdrawal
-                log.exception("time-driven recomputation failed; retried at the next tick", extra={"subject": code})
-        return ok
+
+        async def one(code: str) -> None:
+            async with self.ctx.engine.begin() as conn:
+                await store.lock_subject(conn, code)
+                await self.recompute(conn, code, as_of=today, now=now)
+
+        return not await each_isolated(subjects, one, what="time-driven recomputation")
 
     async def _settle_withdrawals(self) -> None:
         """Final due dates for provisional withdrawal deadlines the calendar now covers."""

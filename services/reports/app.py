@@ -12,7 +12,8 @@ from services.common.runtime import ServiceRuntime
 from services.reports import portal
 from services.reports.api import router
 from services.reports.context import load_context
-from services.reports.handlers import OUTCOME_TOPICS, batch_handler, handler
+from services.reports.handlers import batch_handler, handler
+from services.reports.manifest import MANIFEST
 from services.reports.settings import ReportsSettings
 from services.reports.store import SCHEMA
 
@@ -39,10 +40,10 @@ def create_app(settings: ReportsSettings | None = None, clock: Clock | None = No
         return ConsumerParts(
             handle=handler(SCHEMA),
             handle_batch=batch_handler(SCHEMA),
-            extra_topics=[settings.topic(name) for name in OUTCOME_TOPICS],
         )
 
     app = create_consumer_app(
+        manifest=MANIFEST,
         service="reports",
         schema=SCHEMA,
         settings=settings,

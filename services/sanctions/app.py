@@ -11,6 +11,7 @@ from services.common.runtime import ServiceRuntime
 from services.grading.rules import load_rule_sets
 from services.sanctions.api import router
 from services.sanctions.handlers import SanctionsContext, SanctionsHandler
+from services.sanctions.manifest import MANIFEST
 from services.sanctions.rules import load_measure_list
 from services.sanctions.rules.measures import MEASURES_FILE
 from services.sanctions.settings import SanctionsSettings
@@ -33,6 +34,7 @@ def create_app(settings: SanctionsSettings | None = None, clock: Clock | None = 
             outcome_topic=settings.topic("outcomes.sanctions"),
             audit_topic=settings.topic("audit.access"),
             rule_sets=rule_sets,
+            wake=runtime.wake,
         )
         app.state.sanctions = ctx
         handler = SanctionsHandler(ctx)
@@ -40,10 +42,10 @@ def create_app(settings: SanctionsSettings | None = None, clock: Clock | None = 
             handle=handler.handle,
             handle_batch=handler.handle_batch,
             on_tick=handler.on_tick,
-            extra_topics=[settings.topic("outcomes.objections"), settings.topic("outcomes.grades")],
         )
 
     return create_consumer_app(
+        manifest=MANIFEST,
         service=settings.instance,
         schema=settings.db_schema,
         settings=settings,

@@ -9,7 +9,7 @@ announced, and only the differences are emitted. Order of arrival across topics 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -63,6 +63,8 @@ class SanctionsContext:
     service: str = "sanctions"
     rule_sets: RuleSets | None = None
     """The grading rule sets: ADVERSE_RULE_SET's 不良行为信息 block says what breaks a clean record."""
+    wake: Callable[[], None] = lambda: None
+    """The outbox relay's wake (ServiceRuntime.wake), called after the ticker committed events."""
 
     def today(self) -> date:
         return shanghai_date(self.clock.now())
@@ -272,4 +274,5 @@ class SanctionsHandler:
 
         await each_isolated(due, one, what="sanctions re-evaluation")
         if due:
+            self.ctx.wake()
             log.info("cases re-evaluated after their term", extra={"subjects": len(due), "today": today.isoformat()})

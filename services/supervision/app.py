@@ -11,6 +11,7 @@ from services.common.consumer_service import ConsumerParts, create_consumer_app
 from services.common.runtime import ServiceRuntime
 from services.supervision.api import router
 from services.supervision.handlers import SupervisionContext, SupervisionHandler
+from services.supervision.manifest import MANIFEST
 from services.supervision.pages import router as pages_router
 from services.supervision.rules import model
 from services.supervision.settings import SupervisionSettings
@@ -38,9 +39,10 @@ def create_app(settings: SupervisionSettings | None = None, clock: Clock | None 
         )
         app.state.supervision = ctx
         handler = SupervisionHandler(ctx)
-        return ConsumerParts(handle=handler.handle, extra_topics=[settings.topic("outcomes.grades")])
+        return ConsumerParts(handle=handler.handle)
 
     return create_consumer_app(
+        manifest=MANIFEST,
         service=settings.instance,
         schema=settings.db_schema,
         settings=settings,

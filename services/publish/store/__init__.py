@@ -53,6 +53,12 @@ from services.publish.store.repairs import (
     repairs_of,
     update_repair,
 )
+from services.publish.store.seeds import (
+    NOT_ON_THE_TOPICS,
+    records_with_objections,
+    seed_filed_objection,
+    seed_filed_repair,
+)
 from services.publish.store.withdrawals import (
     provisional_withdrawals,
     save_withdrawals,
@@ -61,6 +67,7 @@ from services.publish.store.withdrawals import (
 )
 
 __all__ = [
+    "NOT_ON_THE_TOPICS",
     "OPEN_STATES",
     "SCHEMA",
     "FeedCursor",
@@ -88,6 +95,7 @@ __all__ = [
     "provisional_objections",
     "provisional_repairs",
     "provisional_withdrawals",
+    "records_with_objections",
     "refresh_objection_flag",
     "repair",
     "repairs_of",
@@ -96,6 +104,8 @@ __all__ = [
     "save_disclosure",
     "save_withdrawals",
     "saved",
+    "seed_filed_objection",
+    "seed_filed_repair",
     "set_objection_due",
     "set_withdrawal_due",
     "subject_file",
