@@ -24,14 +24,14 @@ down:
 
 lint: deps
 	@echo "==> ruff"
-	@.venv/bin/ruff check services deploy tests bench
-	@.venv/bin/ruff format --check services deploy tests bench
+	@.venv/bin/ruff check services deploy tests bench clients
+	@.venv/bin/ruff format --check services deploy tests bench clients
 	@echo "==> mypy"
 	@.venv/bin/mypy
 
 format: deps
-	@.venv/bin/ruff format services deploy tests bench
-	@.venv/bin/ruff check --fix services deploy tests bench
+	@.venv/bin/ruff format services deploy tests bench clients
+	@.venv/bin/ruff check --fix services deploy tests bench clients
 
 check-catalogue: deps
 	@.venv/bin/exchange catalogue check

@@ -10,6 +10,10 @@ fail() { printf 'error: step "%s" failed: %s\n' "$1" "$2" >&2; exit 1; }
 missing=()
 command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
+# The receipt check without Python (clients/shell/verify-receipt.sh, docs/接入指南.md) and its test.
+command -v jq >/dev/null 2>&1 || missing+=(jq)
+command -v javac >/dev/null 2>&1 || missing+=(openjdk-17-jdk-headless)  # the Java example client (clients/java)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 if ! command -v pg_ctl >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
   [ -n "${DATABASE_URL:-}" ] || missing+=(postgresql)
 fi

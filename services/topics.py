@@ -88,6 +88,8 @@ def kafka_acls(settings: CommonSettings) -> list[AclBinding]:
 
     for name in kinds["record"]:
         allow("ingest", AclOperation.WRITE, ResourceType.TOPIC, t(name))
+    for name in kinds["audit"]:  # read-back of records and receipts is access-logged (issue 21)
+        allow("ingest", AclOperation.WRITE, ResourceType.TOPIC, t(name))
     for manifest in MANIFESTS:
         service = manifest.name
         consumed = manifest.consumed(tuple(kinds["record"]))

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 from fastapi import APIRouter, FastAPI
+from fastapi_offline import FastAPIOffline
 
 from services.common.catalogue import load_catalogue
 from services.common.clock import Clock, SystemClock
@@ -20,6 +21,7 @@ from services.common.dlq import redrive_topic
 from services.common.http import NO_OPEN_TELEMETRY, FastJSONResponse, install_error_handlers, install_health
 from services.common.manifest import Manifest
 from services.common.metrics import RequestMetrics
+from services.common.openapi import DOCS_PARAMETERS, install_openapi
 from services.common.runtime import ConsumerSpec, ServiceRuntime
 from services.common.settings import CommonSettings
 from services.common.ticker import OnTick, run_ticker
@@ -101,13 +103,15 @@ def create_consumer_app(
         finally:
             await runtime.close()
 
-    app = FastAPI(
+    # Swagger UI / ReDoc assets served by the service itself (no CDN: county networks have no internet).
+    app = FastAPIOffline(
         title=title,
         version="1",
         description=description,
         default_response_class=FastJSONResponse,
         lifespan=lifespan,
         telemetry=NO_OPEN_TELEMETRY,
+        swagger_ui_parameters=DOCS_PARAMETERS,
     )
     app.state.manifest = manifest
     app.state.subscriptions = tuple(topics)
@@ -118,6 +122,7 @@ def create_consumer_app(
     for router in routers:
         app.include_router(router)
     app.add_middleware(RequestMetrics, service=service)
+    install_openapi(app, service=service, schemas_dir=settings.schemas_dir)
     return app
 
 

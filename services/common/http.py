@@ -1,6 +1,7 @@
 """HTTP pieces every service shares: the error shape of API.md, bearer authentication, health and metrics.
 
-Errors are always `{"errors": [{"path", "code", "message"}]}` with every problem found.
+Errors are always `{"errors": [{"path", "code", "message"}]}` with every problem found, plus the RFC 9457
+members `type`, `title`, `status`, `detail` (services/common/errors.py `problem_body`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from services.common import metrics
 from services.common.auth import Authenticator, Principal, Role
 from services.common.errors import ApiError as ApiError  # re-exported: endpoints raise ApiProblem with these
+from services.common.errors import problem_body
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +80,7 @@ class ApiProblem(Exception):
 
 
 def error_response(status: int, errors: Iterable[ApiError], headers: dict[str, str] | None = None) -> Response:
-    return FastJSONResponse({"errors": [e.as_dict() for e in errors]}, status_code=status, headers=headers)
+    return FastJSONResponse(problem_body(status, list(errors)), status_code=status, headers=headers)
 
 
 def _pointer(location: Iterable[Any]) -> str:

@@ -33,6 +33,7 @@ from typing import Any
 import orjson
 from prometheus_client import Counter
 
+from services.common.errors import ApiError, problem_body
 from services.common.metrics import ASGIApp, Receive, Scope, Send
 
 RATE_LIMITED = Counter(
@@ -181,7 +182,7 @@ async def _too_many(send: Send, retry_after: int, limit: Limit) -> None:
         f"请求过于频繁，请 {retry_after} 秒后重试 (too many requests from your address: at most "
         f"{limit.per_minute:g} per minute, {limit.burst} at once; retry after {retry_after} s)"
     )
-    body = orjson.dumps({"errors": [{"path": "", "code": "rate_limited", "message": message}]})
+    body = orjson.dumps(problem_body(429, [ApiError("", "rate_limited", message)]))
     start: MutableMapping[str, Any] = {
         "type": "http.response.start",
         "status": 429,

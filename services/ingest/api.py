@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Route
 from services.common.access_log import log_access
 from services.common.auth import Principal, Role
 from services.common.clock import Clock, shanghai_date
-from services.common.errors import ApiError
+from services.common.errors import ApiError, problem_body
 from services.common.http import (
     ApiProblem,
     FastJSONResponse,
@@ -207,16 +207,17 @@ def _not_durable(exc: NotDurable) -> Response:
 
 def _outcome_body(outcome: Outcome, record_id: str) -> tuple[int, dict[str, Any]]:
     if outcome.status == 409:
-        return 409, {
-            "errors": [
+        return 409, problem_body(
+            409,
+            [
                 ApiError(
                     "/id",
                     "conflict",
                     f"id {record_id!r} was already accepted with different content; "
                     "use a new id or send a record_correction",
-                ).as_dict()
-            ]
-        }
+                )
+            ],
+        )
     return outcome.status, {"receipt": outcome.receipt}
 
 

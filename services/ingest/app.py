@@ -10,6 +10,7 @@ from pathlib import Path
 
 import orjson
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from services.common.calendar import WorkingDayCalendar
 from services.common.calendar_alert import watch_calendar
@@ -19,12 +20,14 @@ from services.common.db import asyncpg_dsn
 from services.common.http import NO_OPEN_TELEMETRY, FastJSONResponse, install_error_handlers, install_health
 from services.common.jurisdiction import load_service_levels
 from services.common.metrics import RequestMetrics
+from services.common.openapi import DOCS_PARAMETERS, install_openapi
 from services.common.runtime import ServiceRuntime
 from services.common.tasks import sleep_or_stop
 from services.ingest import keyring, store
 from services.ingest.api import IngestContext, fast_routes, router
-from services.ingest.openapi import record_examples_openapi
+from services.ingest.openapi import record_examples
 from services.ingest.preview import PreviewRules
+from services.ingest.readback import router as readback_router
 from services.ingest.receipts import ReceiptSigner
 from services.ingest.settings import IngestSettings
 from services.ingest.validation import RecordValidator
@@ -86,7 +89,8 @@ def create_app(settings: IngestSettings | None = None, clock: Clock | None = Non
         finally:
             await runtime.close()
 
-    app = FastAPI(
+    # Swagger UI / ReDoc assets served by the service itself (no CDN: county networks have no internet).
+    app = FastAPIOffline(
         title="Credit exchange — ingest (信用信息报送)",
         version="1",
         description=(
@@ -96,6 +100,7 @@ def create_app(settings: IngestSettings | None = None, clock: Clock | None = Non
         default_response_class=FastJSONResponse,
         lifespan=lifespan,
         telemetry=NO_OPEN_TELEMETRY,
+        swagger_ui_parameters=DOCS_PARAMETERS,
     )
     app.state.catalogue_json = orjson.dumps(catalogue.public_view())
     install_error_handlers(app)
@@ -104,6 +109,7 @@ def create_app(settings: IngestSettings | None = None, clock: Clock | None = Non
     # model per request. Their FastAPI twins in `router` stay, only for the OpenAPI document (unchanged).
     app.router.routes[0:0] = fast_routes()
     app.include_router(router)
+    app.include_router(readback_router)
     install_health(
         app,
         service=SERVICE,
@@ -111,7 +117,10 @@ def create_app(settings: IngestSettings | None = None, clock: Clock | None = Non
         dependencies=lambda: app.state.runtime.dependencies,
     )
     app.add_middleware(RequestMetrics, service=SERVICE)
-    record_examples_openapi(app, settings.schemas_dir, json.loads((settings.schemas_dir / "envelope.json").read_text()))
+    envelope = json.loads((settings.schemas_dir / "envelope.json").read_text())
+    install_openapi(
+        app, service=SERVICE, schemas_dir=settings.schemas_dir, extend=record_examples(settings.schemas_dir, envelope)
+    )
     return app
 
 

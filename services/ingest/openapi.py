@@ -1,6 +1,7 @@
 """OpenAPI request bodies with a realistic example for every record type, so that a department's
 engineer can integrate from `/docs` alone. The endpoints read raw JSON themselves (for speed and for
-the API.md error shape), so the body schema is declared here rather than inferred from a model."""
+the API.md error shape), so the body schema is declared here rather than inferred from a model; the
+rest of the contract (operation ids, security, answers) is schemas/openapi/operations.yaml."""
 
 from __future__ import annotations
 
@@ -8,25 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
-from fastapi.openapi.utils import get_openapi
-
-ERROR_BODY = {
-    "type": "object",
-    "properties": {
-        "errors": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "path": {"type": "string"},
-                    "code": {"type": "string"},
-                    "message": {"type": "string"},
-                },
-            },
-        }
-    },
-}
+from services.common.openapi import Extend
 
 
 def _examples(schemas_dir: Path) -> dict[str, dict[str, Any]]:
@@ -40,37 +23,24 @@ def _examples(schemas_dir: Path) -> dict[str, dict[str, Any]]:
     return examples
 
 
-def record_examples_openapi(app: FastAPI, schemas_dir: Path, envelope_schema: dict[str, Any]) -> None:
+def record_examples(schemas_dir: Path, envelope_schema: dict[str, Any]) -> Extend:
     examples = _examples(schemas_dir)
     envelope = {k: v for k, v in envelope_schema.items() if not k.startswith("$")}
 
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema:
-            return app.openapi_schema
-        spec = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-        errors = {"application/json": {"schema": ERROR_BODY}}
-        responses = {
-            "401": {"description": "bad or missing token", "content": errors},
-            "403": {"description": "record type not in this department's catalogue entry", "content": errors},
-            "409": {"description": "same id already accepted with different content", "content": errors},
-            "413": {"description": "body too large", "content": errors},
-            "415": {"description": "not JSON", "content": errors},
-            "422": {"description": "invalid record: every error with its JSON pointer", "content": errors},
-            "503": {
-                "description": "cannot be made durable now; retry after Retry-After seconds",
-                "content": errors,
-            },
-        }
+    def extend(spec: dict[str, Any]) -> None:
         single = spec["paths"]["/v1/records"]["post"]
         single["requestBody"] = {
             "required": True,
             "content": {"application/json": {"schema": envelope, "examples": examples}},
         }
-        single["responses"].update(
+        single.setdefault("responses", {}).update(
             {
                 "202": {"description": "accepted: the signed receipt"},
-                "200": {"description": "repeat of an accepted record"},
-                **responses,
+                "200": {"description": "repeat of an accepted record (same id, same content): the original receipt"},
+                "409": {"description": "same id already accepted with different content"},
+                "403": {"description": "record type not in this department's catalogue entry"},
+                "413": {"description": "body too large"},
+                "415": {"description": "not JSON"},
             }
         )
         batch = spec["paths"]["/v1/records:batch"]["post"]
@@ -88,14 +58,8 @@ def record_examples_openapi(app: FastAPI, schemas_dir: Path, envelope_schema: di
                 }
             },
         }
-        batch["responses"] = {"207": {"description": "one result per item, in order"}, **responses}
-        for path in spec["paths"].values():
-            for op in path.values():
-                op.setdefault("security", [{"bearer": []}])
-        spec.setdefault("components", {})["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
-        for public in ("/v1/catalogue", "/v1/receipts/public-key"):
-            spec["paths"][public]["get"]["security"] = []
-        app.openapi_schema = spec
-        return spec
+        batch.setdefault("responses", {}).update(
+            {"207": {"description": "one result per item, in order"}, "413": {"description": "too many records"}}
+        )
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    return extend

@@ -92,15 +92,17 @@ class NewRecord:
     received_at: datetime
     stage: str | None = None
     """serious_untrustworthy_listing only: 拟列入告知 / 认定 / 移出 (a 认定 looks for its notice)."""
+    record: dict[str, Any] | None = None
+    """The record as accepted, for read-back (None only in tests that build rows by hand)."""
 
 
 async def insert_records(conn: AsyncConnection, records: Sequence[NewRecord]) -> None:
     await conn.execute(
         sql(
             "INSERT INTO ingest.records (department, record_id, seq, record_type, version, subject_code, "
-            "decision_date, content_hash, receipt, received_at, stage) VALUES (:department, :record_id, :seq, "
+            "decision_date, content_hash, receipt, received_at, stage, record) VALUES (:department, :record_id, :seq, "
             ":record_type, :version, :subject_code, :decision_date, :content_hash, CAST(:receipt AS jsonb), "
-            ":received_at, :stage)"
+            ":received_at, :stage, CAST(:record AS jsonb))"
         ),
         [
             {
@@ -115,6 +117,7 @@ async def insert_records(conn: AsyncConnection, records: Sequence[NewRecord]) ->
                 "receipt": orjson.dumps(r.receipt).decode(),
                 "received_at": r.received_at,
                 "stage": r.stage,
+                "record": None if r.record is None else orjson.dumps(r.record).decode(),
             }
             for r in records
         ],
@@ -195,6 +198,35 @@ async def reporting_counts(
     return found
 
 
+async def read_back(conn: AsyncConnection, department: str, record_id: str) -> dict[str, Any] | None:
+    """One of the department's records as the exchange holds it (read-back for reconciliation)."""
+    row = (
+        await conn.execute(
+            sql(
+                "SELECT record_id, department, record_type, version, subject_code, receipt, record "
+                "FROM ingest.records WHERE department = :department AND record_id = :record_id"
+            ),
+            {"department": department, "record_id": record_id},
+        )
+    ).first()
+    return None if row is None else dict(row._mapping)
+
+
+async def receipts_between(
+    conn: AsyncConnection, department: str, start: datetime, end: datetime, *, after_seq: int, limit: int
+) -> list[dict[str, Any]]:
+    """The department's receipts received in [start, end), in chain order, after `after_seq` (keyset page:
+    seq is unique per department and assigned under the chain lock, so pages never skip or repeat)."""
+    rows = await conn.execute(
+        sql(
+            "SELECT receipt FROM ingest.records WHERE department = :department AND received_at >= :start "
+            "AND received_at < :end AND seq > :after ORDER BY seq LIMIT :limit"
+        ),
+        {"department": department, "start": start, "end": end, "after": after_seq, "limit": limit},
+    )
+    return [r.receipt for r in rows]
+
+
 # -- the group commit on raw asyncpg ------------------------------------------------------------------------
 # The writer runs the same few statements for every batch, so they go straight to asyncpg (prepared once per
 # connection by its statement cache, arrays instead of executemany, no SQLAlchemy layers, no pre-ping): a
@@ -218,12 +250,13 @@ FIND_RECORDS = (
 WRITE_BATCH = """
 WITH new_records AS (
   INSERT INTO ingest.records (department, record_id, seq, record_type, version, subject_code, decision_date,
-                              content_hash, receipt, received_at, stage)
+                              content_hash, receipt, received_at, stage, record)
   SELECT r.department, r.record_id, r.seq, r.record_type, r.version, r.subject_code, r.decision_date,
-         r.content_hash, r.receipt::jsonb, $10, r.stage
+         r.content_hash, r.receipt::jsonb, $10, r.stage, r.record::jsonb
   FROM unnest($1::text[], $2::text[], $3::int8[], $4::text[], $5::int4[], $6::text[], $7::date[], $8::bytea[],
-              $9::text[], $11::text[])
-    AS r(department, record_id, seq, record_type, version, subject_code, decision_date, content_hash, receipt, stage)
+              $9::text[], $11::text[], $19::text[])
+    AS r(department, record_id, seq, record_type, version, subject_code, decision_date, content_hash, receipt, stage,
+         record)
 ), new_events AS (
   INSERT INTO ingest.outbox (topic, key, value, headers)
   SELECT e.topic, e.key, e.value, e.headers::jsonb
@@ -283,4 +316,5 @@ async def write_batch(
         [h.department for h in moved],
         [h.seq for h in moved],
         [h.head_hash for h in moved],
+        [None if r.record is None else orjson.dumps(r.record).decode() for r in records],  # read-back (issue 21)
     )

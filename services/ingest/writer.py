@@ -315,6 +315,7 @@ class ReceiptWriter:
                     receipt,
                     received_at,
                     item.record["data"].get("stage") if item.record_type.name == SERIOUS_LISTING else None,
+                    item.record,
                 )
             )
             events.append(outbox_row(self._topic_name(item.record_type.topic), self._event(item, receipt)))

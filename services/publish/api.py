@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.common.access_log import log_access
 from services.common.auth import Principal, Role
 from services.common.clock import SHANGHAI
+from services.common.errors import problem_body
 from services.common.http import (
     ApiError,
     ApiProblem,
@@ -154,7 +155,7 @@ async def get_disclosure(request: Request, record_id: str) -> Response:
         why = shown["withdrawal"]["reason"]
         message = f"该记录{shown['status']}，已撤下公示：{why} (withdrawn by its department: {why})"
         return FastJSONResponse(
-            {"errors": [ApiError("/path/record_id", "withdrawn", message).as_dict()], "record": shown},
+            {**problem_body(410, [ApiError("/path/record_id", "withdrawn", message)]), "record": shown},
             status_code=410,
         )
     if body is None:

@@ -85,6 +85,9 @@ MATRIX: dict[str, dict[tuple[str, str], Row]] = {
         ("GET", "/v1/receipts/public-keys"): Row(EVERYONE),
         ("GET", "/v1/rejections"): Row(TOKENS),
         ("GET", "/v1/scorecard"): Row(TOKENS, params={"month": MONTH}),
+        # Read-back for reconciliation: a department's own records and receipts only (issue 21).
+        ("GET", "/v1/records/{record_id}"): Row(DEPTS, path="/v1/records/NO-SUCH-RECORD"),
+        ("GET", "/v1/receipts"): Row(DEPTS, params={"from": "2026-11-20"}),
     },
     "grading": {
         **DOCS_AND_HEALTH,
