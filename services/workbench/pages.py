@@ -28,6 +28,7 @@ from services.common.catalogue import RecordType
 from services.workbench import accounts, charts, sheets
 from services.workbench.accounts import ROLE_TITLES, Session, Staff, StaffRole
 from services.workbench.client import ServiceUnavailable
+from services.workbench.conditions import conditions_of
 from services.workbench.context import WorkbenchContext
 from services.workbench.imports import submit_rows
 
@@ -219,6 +220,17 @@ async def logout(request: Request) -> Response:
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
+
+
+@router.get("/static/conditions/{type_name}.v{version}.css")
+async def conditions_css(request: Request, type_name: str, version: int) -> Response:
+    """Public like the catalogue it is generated from (`GET /v1/catalogue`)."""
+    record_type = _ctx(request).catalogue.record_types.get(type_name)
+    found = record_type.versions.get(version) if record_type is not None else None
+    if record_type is None or found is None:
+        return Response("/* no such record type or version */", status_code=404, media_type="text/css")
+    css = conditions_of(found.schema, sheets.columns_of(record_type, found)).css
+    return Response(css, media_type="text/css; charset=utf-8", headers={"Cache-Control": "max-age=3600"})
 
 
 @router.get("/static/workbench.css")
@@ -436,6 +448,7 @@ class FormField:
     value: str
     errors: list[str]
     long: bool
+    conditional: bool  # hidden by the form's stylesheet until its condition holds
 
 
 @dataclass
@@ -444,6 +457,10 @@ class FormModel:
     version: int
     fields: list[FormField]
     general_errors: list[str]
+
+    @property
+    def conditions_css(self) -> str:
+        return f"/static/conditions/{self.record_type.name}.v{self.version}.css"
 
 
 def _form_model(
@@ -465,6 +482,7 @@ def _form_model(
             by_column.setdefault(p.column, []).append(p.message)
         else:
             general.append(p.message)
+    hidden = conditions_of(version.schema, cols).hidden
     fields = [
         FormField(
             c.code,
@@ -475,6 +493,8 @@ def _form_model(
             str(values.get(c.code) or ""),
             by_column.get(c.code, []),
             c.kind == "json" or int(props.get(c.code, {}).get("maxLength", 0)) > 200,
+            # A field already filled in or in error stays in sight whatever is chosen.
+            c.code in hidden and not values.get(c.code) and c.code not in by_column,
         )
         for c in cols
     ]

@@ -376,11 +376,20 @@ def _row(
             data[col.code] = value
     if row.problems:
         return row
+    subject = _subject(record_type, data, subject_cells)
+    source = _subject_code_column(record_type, subject)
+    if not subject.get("code") and source:
+        # Ingest's envelope check would refuse the empty subject code before the schema's conditions are
+        # read, naming /subject/code in English; the clerk left a cell empty, so name that cell.
+        title = next((c.title for c in cols if c.code == source), source)
+        kind = next((label for label, value in SUBJECT_KINDS.items() if value == subject["kind"]), "")
+        row.problems.append(CellProblem(number, source, "required", f"{kind}须填写“{title}”（{source}）"))
+        return row
     row.record = {
         "id": record_id or "",
         "type": record_type.name,
         "version": version.version,
-        "subject": _subject(record_type, data, subject_cells),
+        "subject": subject,
         "decision_date": str(data.get(record_type.decision_date_field, "")),
         "data": data,
     }
@@ -401,6 +410,14 @@ def _subject(record_type: RecordType, data: Mapping[str, Any], cells: Mapping[st
     else:
         subject["code"] = str(data.get(fields.code or "", ""))
     return subject
+
+
+def _subject_code_column(record_type: RecordType, subject: Mapping[str, Any]) -> str | None:
+    """The data field the subject's code is taken from (None for types with 主体 columns of their own)."""
+    fields = record_type.subject_fields
+    if fields is None:
+        return None
+    return fields.id_number if subject.get("kind") == "natural_person" else fields.code
 
 
 def _fullwidth(text: str) -> str | None:
