@@ -418,6 +418,11 @@ async def item(request: Request, kind: str, item_id: str) -> Response:
         body = await ctx.services.json("sanctions", f"/v1/cases/{quote(item_id)}", staff)
         case = body.get("case", body)
         prefill = {"case_id": item_id, "decision_date": today}
+        # The form answers one measure of this department's instruction: the next one not yet answered.
+        mine = [i for i in case.get("instructions", ()) if i.get("department") == staff.department]
+        if mine:
+            prefill["instruction_id"] = mine[0]["instruction_id"]
+            prefill["measure_id"] = next(iter(mine[0].get("unanswered_measures") or ()), None)
         context = {"heading": f"联合惩戒案件 {item_id}", "case": case}
         target = None
     record = None
