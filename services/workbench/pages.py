@@ -603,7 +603,7 @@ def _problems(errors: list[dict[str, Any]], row: sheets.Row, record_type: Record
     return [
         sheets.CellProblem(
             row.number,
-            sheets.column_of_pointer(str(e.get("path", "")), record_type),
+            sheets.column_of_pointer(str(e.get("path", "")), record_type, row.record),
             str(e.get("code", "")),
             str(e.get("message", "")),
         )

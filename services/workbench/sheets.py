@@ -514,8 +514,9 @@ class RowResult:
     replayed: bool = False  # the same record was already accepted (idempotent re-upload)
 
 
-def column_of_pointer(pointer: str, record_type: RecordType) -> str:
-    """The sheet column of an ingest error's JSON pointer ("" when it is not one column's)."""
+def column_of_pointer(pointer: str, record_type: RecordType, record: Mapping[str, Any] | None = None) -> str:
+    """The sheet column of an ingest error's JSON pointer ("" when it is not one column's). A natural
+    person's subject code is the ID number, so `/subject/code` is that cell when `record` says so."""
     if pointer.startswith("/data/"):
         return pointer.split("/")[2]
     if pointer == "/id":
@@ -525,8 +526,9 @@ def column_of_pointer(pointer: str, record_type: RecordType) -> str:
         key = pointer.split("/")[2]
         if fields is None:
             return f"subject.{key}"
+        person = record is not None and (record.get("subject") or {}).get("kind") == "natural_person"
         by_key = {
-            "code": fields.code or fields.id_number,
+            "code": (fields.id_number or fields.code) if person else (fields.code or fields.id_number),
             "name": fields.name,
             "kind": fields.kind,
             "id_type": fields.id_type,

@@ -102,6 +102,8 @@ def test_whole_file_refusals() -> None:
 def test_pointers_map_back_to_columns() -> None:
     assert sheets.column_of_pointer("/data/CF_WSH", PENALTY) == "CF_WSH"
     assert sheets.column_of_pointer("/subject/code", PENALTY) == "CF_XDR_SHXYM"
+    person = {"subject": {"kind": "natural_person"}}
+    assert sheets.column_of_pointer("/subject/code", PENALTY, person) == "CF_XDR_ZJHM"
     assert sheets.column_of_pointer("/decision_date", PENALTY) == "CF_JDRQ"
     assert sheets.column_of_pointer("/id", PENALTY) == "id"
     assert sheets.column_of_pointer("", PENALTY) == ""
