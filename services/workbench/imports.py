@@ -55,7 +55,7 @@ def _row_result(row: sheets.Row, result: dict[str, Any], record_type: RecordType
     problems = [
         sheets.CellProblem(
             row.number,
-            sheets.column_of_pointer(str(e.get("path", "")), record_type),
+            sheets.column_of_pointer(str(e.get("path", "")), record_type, row.record),
             str(e.get("code", "")),
             str(e.get("message", "")),
         )

@@ -28,6 +28,7 @@ from services.common.catalogue import RecordType
 from services.workbench import accounts, charts, sheets
 from services.workbench.accounts import ROLE_TITLES, Session, Staff, StaffRole
 from services.workbench.client import ServiceUnavailable
+from services.workbench.conditions import conditions_of
 from services.workbench.context import WorkbenchContext
 from services.workbench.imports import submit_rows
 
@@ -221,6 +222,17 @@ async def logout(request: Request) -> Response:
     return response
 
 
+@router.get("/static/conditions/{type_name}.v{version}.css")
+async def conditions_css(request: Request, type_name: str, version: int) -> Response:
+    """Public like the catalogue it is generated from (`GET /v1/catalogue`)."""
+    record_type = _ctx(request).catalogue.record_types.get(type_name)
+    found = record_type.versions.get(version) if record_type is not None else None
+    if record_type is None or found is None:
+        return Response("/* no such record type or version */", status_code=404, media_type="text/css")
+    css = conditions_of(found.schema, sheets.columns_of(record_type, found)).css
+    return Response(css, media_type="text/css; charset=utf-8", headers={"Cache-Control": "max-age=3600"})
+
+
 @router.get("/static/workbench.css")
 async def css() -> Response:
     return Response(_CSS, media_type="text/css", headers={"Cache-Control": "max-age=3600"})
@@ -406,6 +418,11 @@ async def item(request: Request, kind: str, item_id: str) -> Response:
         body = await ctx.services.json("sanctions", f"/v1/cases/{quote(item_id)}", staff)
         case = body.get("case", body)
         prefill = {"case_id": item_id, "decision_date": today}
+        # The form answers one measure of this department's instruction: the next one not yet answered.
+        mine = [i for i in case.get("instructions", ()) if i.get("department") == staff.department]
+        if mine:
+            prefill["instruction_id"] = mine[0]["instruction_id"]
+            prefill["measure_id"] = next(iter(mine[0].get("unanswered_measures") or ()), None)
         context = {"heading": f"联合惩戒案件 {item_id}", "case": case}
         target = None
     record = None
@@ -436,6 +453,7 @@ class FormField:
     value: str
     errors: list[str]
     long: bool
+    conditional: bool  # hidden by the form's stylesheet until its condition holds
 
 
 @dataclass
@@ -444,6 +462,10 @@ class FormModel:
     version: int
     fields: list[FormField]
     general_errors: list[str]
+
+    @property
+    def conditions_css(self) -> str:
+        return f"/static/conditions/{self.record_type.name}.v{self.version}.css"
 
 
 def _form_model(
@@ -465,6 +487,7 @@ def _form_model(
             by_column.setdefault(p.column, []).append(p.message)
         else:
             general.append(p.message)
+    hidden = conditions_of(version.schema, cols).hidden
     fields = [
         FormField(
             c.code,
@@ -475,6 +498,8 @@ def _form_model(
             str(values.get(c.code) or ""),
             by_column.get(c.code, []),
             c.kind == "json" or int(props.get(c.code, {}).get("maxLength", 0)) > 200,
+            # A field already filled in or in error stays in sight whatever is chosen.
+            c.code in hidden and not values.get(c.code) and c.code not in by_column,
         )
         for c in cols
     ]
@@ -578,7 +603,7 @@ def _problems(errors: list[dict[str, Any]], row: sheets.Row, record_type: Record
     return [
         sheets.CellProblem(
             row.number,
-            sheets.column_of_pointer(str(e.get("path", "")), record_type),
+            sheets.column_of_pointer(str(e.get("path", "")), record_type, row.record),
             str(e.get("code", "")),
             str(e.get("message", "")),
         )

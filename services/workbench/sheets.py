@@ -376,11 +376,20 @@ def _row(
             data[col.code] = value
     if row.problems:
         return row
+    subject = _subject(record_type, data, subject_cells)
+    source = _subject_code_column(record_type, subject)
+    if not subject.get("code") and source:
+        # Ingest's envelope check would refuse the empty subject code before the schema's conditions are
+        # read, naming /subject/code in English; the clerk left a cell empty, so name that cell.
+        title = next((c.title for c in cols if c.code == source), source)
+        kind = next((label for label, value in SUBJECT_KINDS.items() if value == subject["kind"]), "")
+        row.problems.append(CellProblem(number, source, "required", f"{kind}须填写“{title}”（{source}）"))
+        return row
     row.record = {
         "id": record_id or "",
         "type": record_type.name,
         "version": version.version,
-        "subject": _subject(record_type, data, subject_cells),
+        "subject": subject,
         "decision_date": str(data.get(record_type.decision_date_field, "")),
         "data": data,
     }
@@ -401,6 +410,14 @@ def _subject(record_type: RecordType, data: Mapping[str, Any], cells: Mapping[st
     else:
         subject["code"] = str(data.get(fields.code or "", ""))
     return subject
+
+
+def _subject_code_column(record_type: RecordType, subject: Mapping[str, Any]) -> str | None:
+    """The data field the subject's code is taken from (None for types with 主体 columns of their own)."""
+    fields = record_type.subject_fields
+    if fields is None:
+        return None
+    return fields.id_number if subject.get("kind") == "natural_person" else fields.code
 
 
 def _fullwidth(text: str) -> str | None:
@@ -497,8 +514,9 @@ class RowResult:
     replayed: bool = False  # the same record was already accepted (idempotent re-upload)
 
 
-def column_of_pointer(pointer: str, record_type: RecordType) -> str:
-    """The sheet column of an ingest error's JSON pointer ("" when it is not one column's)."""
+def column_of_pointer(pointer: str, record_type: RecordType, record: Mapping[str, Any] | None = None) -> str:
+    """The sheet column of an ingest error's JSON pointer ("" when it is not one column's). A natural
+    person's subject code is the ID number, so `/subject/code` is that cell when `record` says so."""
     if pointer.startswith("/data/"):
         return pointer.split("/")[2]
     if pointer == "/id":
@@ -508,8 +526,9 @@ def column_of_pointer(pointer: str, record_type: RecordType) -> str:
         key = pointer.split("/")[2]
         if fields is None:
             return f"subject.{key}"
+        person = record is not None and (record.get("subject") or {}).get("kind") == "natural_person"
         by_key = {
-            "code": fields.code or fields.id_number,
+            "code": (fields.id_number or fields.code) if person else (fields.code or fields.id_number),
             "name": fields.name,
             "kind": fields.kind,
             "id_type": fields.id_type,

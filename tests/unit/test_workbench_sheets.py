@@ -12,6 +12,7 @@ from openpyxl import Workbook, load_workbook
 from services.common.catalogue import load_catalogue
 from services.common.settings import REPO_ROOT
 from services.workbench import sheets
+from tests import factories
 
 CATALOGUE = load_catalogue(REPO_ROOT / "schemas")
 PENALTY = CATALOGUE.record_types["administrative_penalty"]
@@ -101,6 +102,36 @@ def test_whole_file_refusals() -> None:
 def test_pointers_map_back_to_columns() -> None:
     assert sheets.column_of_pointer("/data/CF_WSH", PENALTY) == "CF_WSH"
     assert sheets.column_of_pointer("/subject/code", PENALTY) == "CF_XDR_SHXYM"
+    person = {"subject": {"kind": "natural_person"}}
+    assert sheets.column_of_pointer("/subject/code", PENALTY, person) == "CF_XDR_ZJHM"
     assert sheets.column_of_pointer("/decision_date", PENALTY) == "CF_JDRQ"
     assert sheets.column_of_pointer("/id", PENALTY) == "id"
     assert sheets.column_of_pointer("", PENALTY) == ""
+
+
+def test_conditional_fields_are_hidden_until_their_condition_holds() -> None:
+    from services.workbench.conditions import conditions_of
+
+    record_type = CATALOGUE.record_types["administrative_penalty"]
+    version = record_type.versions[2]
+    found = conditions_of(version.schema, sheets.columns_of(record_type, version))
+    assert {"CF_XDR_ZJLX", "CF_XDR_ZJHM", "CF_NR_FK"} <= found.hidden
+    assert "non_repairable_basis" not in found.hidden, "a boolean's condition cannot be said in CSS"
+    assert (
+        'form.record:has(select[name="CF_XDR_LB"] option[value="自然人"]:checked) .field[data-field="CF_XDR_ZJHM"]'
+        in found.css
+    )
+    assert 'input[name="CF_CFLB"][value="罚款"]:checked' in found.css
+
+
+def test_a_natural_person_without_an_id_number_is_named_at_its_cell() -> None:
+    record_type = CATALOGUE.record_types["administrative_penalty"]
+    version = record_type.versions[2]
+    cols = sheets.columns_of(record_type, version)
+    record = factories.penalty()
+    values = {"id": record["id"], **record["data"], "CF_XDR_LB": "自然人"}
+    joined = {k: "、".join(v) if isinstance(v, list) else v for k, v in values.items()}
+    cells = [joined.get(c.code) for c in cols]
+    row = sheets.read_values(cells, cols, record_type, version)
+    assert row.record is None
+    assert [(p.column, p.code) for p in row.problems] == [("CF_XDR_ZJHM", "required")]

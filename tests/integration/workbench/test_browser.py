@@ -144,12 +144,30 @@ async def test_clerk_and_county_office_in_a_real_browser(
             assert "信用等级变化" in text
             assert "将启动的联合惩戒" in text
 
+            # Conditional fields: 证件号码 appears only once 自然人 is chosen (CSS :has, no script), and the
+            # validator still names it when it is left empty.
+            organisation = penalty_row(factories.penalty())
+            await page.goto(f"{workbench_url}/report/administrative_penalty?{urlencode(organisation)}")
+            id_number = page.locator('.field[data-field="CF_XDR_ZJHM"]')
+            assert await id_number.is_hidden()
+            assert await page.locator('.field[data-field="CF_XDR_SHXYM"]').is_visible()
+            await page.get_by_label("行政相对人类别").select_option("自然人")
+            await id_number.wait_for(state="visible")
+            await page.locator("#f-CF_XDR_ZJLX").wait_for(state="visible")
+            await shot(page, "8-conditional-fields")
+            await page.get_by_role("button", name="提交报送").click()
+            await page.locator("#e-CF_XDR_ZJHM").wait_for(state="visible")  # the subject's code is its ID number
+            await page.locator("#f-CF_XDR_ZJHM").fill(factories.citizen_id())
+            await page.get_by_role("button", name="提交报送").click()
+            await page.locator("#e-CF_XDR_ZJLX").wait_for(state="visible")  # ingest's validator: then-required
+            assert await page.get_by_label("行政相对人类别").input_value() == "自然人"
+
             # The county office: scorecard with its chart, and the 通报 export.
             await page.get_by_role("button", name="退出").click()
             await sign_in(page, workbench_url, "county")
             await page.get_by_role("heading", name="部门信用工作考核").wait_for()
             assert await page.locator("svg.chart").count() == 1
-            await shot(page, "8-county-scorecard")
+            await shot(page, "9-county-scorecard")
             async with page.expect_download() as started:
                 await page.get_by_role("link", name="导出通报表（.xlsx）").click()
             exported = sheet_rows(await asyncio.to_thread(Path(await (await started.value).path()).read_bytes))

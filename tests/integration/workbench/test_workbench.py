@@ -5,6 +5,7 @@ the county's scorecard and the receipt trail."""
 from __future__ import annotations
 
 import io
+import uuid
 import zipfile
 from datetime import timedelta
 from typing import Any
@@ -180,6 +181,97 @@ async def test_clerk_answers_an_objection_from_todo_through_ingest(
     # The access log names the user, not the workbench: publish's reads were made for amr_clerk.
     topic = stack_env["EXCHANGE_TOPIC_PREFIX"] + "audit.access"
     await find_on_topic(stack_env["KAFKA_BOOTSTRAP"], topic, lambda m: b":amr_clerk" in (m.value or b""))
+
+
+async def test_repair_accepted_by_the_clerk_and_decided_by_the_head_from_todo(
+    workbench: httpx.AsyncClient, ingest: httpx.AsyncClient, publish: httpx.AsyncClient, tokens: dict[str, str]
+) -> None:
+    from tests.integration.publish.test_repairs import apply, repairable_penalty, wait_state
+
+    record = await repairable_penalty(ingest, publish, tokens)
+    case = (await apply(publish, record)).json()["repair"]
+    repair_id = case["repair_id"]
+    clerk = await sign_in(workbench, "amr_clerk")
+    assert f"修复申请 {repair_id}" in (await clerk.get("/")).text
+    item = f"/items/repair/{repair_id}"
+
+    async def answer(client: httpx.AsyncClient, decision: str) -> httpx.Response:
+        form = {
+            "id": f"AMR-WB-RD-{uuid.uuid4().hex[:8]}",
+            "repair_id": repair_id,
+            "target_record_id": record["id"],
+            "decision": decision,
+            "explanation": "经审核申请材料和履行凭证，作出如下决定。",
+            "decision_date": "2026-11-20",
+            "subject.kind": "法人及非法人组织",
+            "subject.code": record["subject"]["code"],
+            "subject.name": record["subject"]["name"],
+            "action": "submit",
+        }
+        return await form_post(client, item, "/report/repair_decision", form)
+
+    accepted = await answer(clerk, "受理")
+    assert accepted.status_code == 200, accepted.text
+    assert "回执哈希" in accepted.text
+    await wait_state(publish, case, "accepted")
+    assert "信用修复决定" in (await clerk.get("/")).text
+
+    refused = await answer(clerk, "准予修复")
+    assert refused.status_code == 403
+    assert "须由部门负责人作出" in refused.text
+    assert await trail(workbench, username="amr_clerk", action="decide_repair", outcome="forbidden")
+
+    head = await sign_in(workbench, "amr_head")
+    approved = await answer(head, "准予修复")
+    assert approved.status_code == 200, approved.text
+    decided = await wait_state(publish, case, "approved")
+    assert decided["decision"] == "准予修复"
+    assert f"修复申请 {repair_id}" not in (await head.get("/")).text
+
+
+async def test_sanction_instruction_answered_with_the_feedback_form_from_todo(
+    workbench: httpx.AsyncClient, ingest: httpx.AsyncClient, sanctions: httpx.AsyncClient, tokens: dict[str, str]
+) -> None:
+    from tests.integration.sanctions.support import case_id_of, serious_listing, wait_case
+    from tests.integration.sanctions.support import report as report_to
+
+    code = factories.uscc()
+    listing = serious_listing(code)
+    case_id = case_id_of(listing)
+    await report_to(ingest, tokens, listing)
+    case = await wait_case(sanctions, tokens, code, lambda c: bool(c["instructions"]), "the case opened")
+    (mine,) = [i for i in case["instructions"] if i["department"] == "AMR"]
+    assert mine["feedback_state"] == "pending"
+    measure = mine["unanswered_measures"][0]
+
+    clerk = await sign_in(workbench, "amr_clerk")
+    assert f"案件 {case_id}" in (await clerk.get("/")).text
+    item = f"/items/case/{case_id}"
+    page = (await clerk.get(item)).text
+    assert mine["instruction_id"] in page
+    assert measure in page
+    form = {
+        "id": f"AMR-WB-FB-{uuid.uuid4().hex[:8]}",
+        "case_id": case_id,
+        "instruction_id": mine["instruction_id"],
+        "measure_id": measure,
+        "action_taken": "已执行",
+        "detail": "已在政府采购资格审查中限制其参与。",
+        "decision_date": "2026-11-20",
+        "subject.kind": "法人及非法人组织",
+        "subject.code": code,
+        "subject.name": listing["subject"]["name"],
+        "action": "submit",
+    }
+    answered = await form_post(clerk, item, "/report/sanction_feedback", form)
+    assert answered.status_code == 200, answered.text
+    assert "回执哈希" in answered.text
+
+    def moved(c: dict[str, Any]) -> bool:
+        (now,) = [i for i in c["instructions"] if i["department"] == "AMR"]
+        return now["feedback_state"] != "pending" and measure not in now["unanswered_measures"]
+
+    await wait_case(sanctions, tokens, code, moved, "AMR's feedback applied")
 
 
 async def test_form_errors_are_shown_at_their_fields(workbench: httpx.AsyncClient) -> None:
