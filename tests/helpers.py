@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -98,3 +99,17 @@ def record_event(envelope: dict[str, Any], seq: int, department: str = "AMR") ->
         time=received,
         data={"record": envelope, "receipt": receipt},
     )
+
+
+async def outcome_of_request(
+    ingest: httpx.AsyncClient, token: str, record: dict[str, Any], bootstrap: str, topic: str
+) -> ConsumerRecord[bytes, bytes]:
+    """POST `record` under a request id of ours and find an outcome about its subject on `topic` carrying
+    that id (`ce_requestid`): one record followed from its POST to a consumer's outcome (issue 21)."""
+    rid = f"trace-{uuid.uuid4().hex[:12]}"
+    response = await ingest.post(
+        "/v1/records", json=record, headers={"Authorization": f"Bearer {token}", "X-Request-ID": rid}
+    )
+    assert response.status_code == 202, response.text
+    code = str(record["subject"]["code"]).encode()
+    return await find_on_topic(bootstrap, topic, lambda m: m.key == code and header(m, "ce_requestid") == rid)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from fastapi import FastAPI
 
+from services.bridge import store
 from services.bridge.api import router
 from services.bridge.handlers import BridgeContext, batch_handler, single_handler
 from services.bridge.manifest import MANIFEST
@@ -12,11 +15,13 @@ from services.bridge.settings import BridgeSettings
 from services.bridge.store import SCHEMA
 from services.bridge.wakeup import Wakeup
 from services.bridge.webhooks import Dispatcher
+from services.common import metrics
 from services.common.calendar import WorkingDayCalendar
 from services.common.catalogue import load_catalogue
 from services.common.clock import Clock
 from services.common.consumer_service import ConsumerParts, create_consumer_app
 from services.common.runtime import ServiceRuntime
+from services.common.tasks import sleep_or_stop
 
 
 def create_app(settings: BridgeSettings | None = None, clock: Clock | None = None) -> FastAPI:
@@ -59,7 +64,21 @@ def build(app: FastAPI, runtime: ServiceRuntime, clock: Clock) -> ConsumerParts:
     runtime.spawn("listen", wakeup.listen(settings.asyncpg_dsn, runtime.stop))
     runtime.spawn("webhooks", dispatcher.run(runtime.stop))
     runtime.spawn("province", pusher.run(runtime.stop))
+    runtime.spawn("backlog", sample_backlogs(runtime, settings.backlog_sample_seconds))
     return ConsumerParts(handle=single_handler(ctx), handle_batch=batch_handler(ctx))
+
+
+async def sample_backlogs(runtime: ServiceRuntime, every_seconds: float) -> None:
+    """Keep the delivery backlog gauges true, as the outbox backlog is kept (a paused subscription's or an
+    unreachable province's backlog is exactly what the dispatcher cannot see while it waits)."""
+    while not runtime.stop.is_set():
+        with contextlib.suppress(Exception):  # the database may be down; /readyz says so
+            async with runtime.engine.connect() as conn:
+                webhooks, province = await store.backlogs(conn)
+            for state, pending in webhooks.items():
+                metrics.WEBHOOK_BACKLOG.labels(state).set(pending)
+            metrics.PROVINCE_BACKLOG.set(province)
+        await sleep_or_stop(runtime.stop, every_seconds)
 
 
 def factory() -> FastAPI:

@@ -17,6 +17,8 @@ class BridgeSettings(CommonSettings):
     port: int = 8008
     pool_size: int = 10
     tick_seconds: float = Field(default=60.0, gt=0)
+    # How often the delivery backlog gauges are read from the database (the outbox gauge's 5 s).
+    backlog_sample_seconds: float = Field(default=5.0, gt=0)
     # Webhooks. A request that has not answered within the timeout is a failed attempt.
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
     webhook_concurrency: int = Field(default=200, ge=1, le=2000)

@@ -331,3 +331,20 @@ async def province_deadlines(conn: AsyncConnection, through: date) -> list[dict[
         {"through": through},
     )
     return [dict(r._mapping) for r in rows]
+
+
+SUBSCRIPTION_STATES = ("active", "paused")
+
+
+async def backlogs(conn: AsyncConnection) -> tuple[dict[str, int], int]:
+    """Pending webhook deliveries per subscription state (every state named, 0 included, so a gauge falls
+    back to 0) and pending province records."""
+    rows = await conn.execute(
+        sql(
+            "SELECT s.state, count(*) FROM bridge.deliveries d JOIN bridge.subscriptions s "
+            "ON s.id = d.subscription_id WHERE d.state = 'pending' AND s.state <> 'deleted' GROUP BY s.state"
+        )
+    )
+    webhooks = dict.fromkeys(SUBSCRIPTION_STATES, 0) | {str(row[0]): int(row[1]) for row in rows}
+    province = await conn.scalar(sql("SELECT count(*) FROM bridge.province WHERE state = 'pending'"))
+    return webhooks, int(province or 0)

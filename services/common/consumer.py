@@ -28,7 +28,7 @@ from aiokafka.errors import IllegalStateError, KafkaError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.common import dlq, metrics
+from services.common import dlq, metrics, request_id
 from services.common.db import sql
 from services.common.envelope import CloudEvent, EnvelopeError
 from services.common.http import sqlstate
@@ -196,12 +196,25 @@ class ConsumerLoop:
                 continue
             new_ids.discard(item.event_id)  # a second copy in the same batch is a duplicate too
             fresh.append(item)
-        if self._handle_batch is not None and fresh:
-            await self._handle_batch(conn, [item.event for item in fresh if item.event is not None])
+        # Outcomes the handlers emit carry the request id of the record (by subject) that caused them.
+        causes = request_id.bind_causes(
+            {i.event.subject: i.event.requestid for i in fresh if i.event is not None and i.event.requestid}
+        )
+        try:
+            if self._handle_batch is not None and fresh:
+                await self._handle_batch(conn, [item.event for item in fresh if item.event is not None])
+            elif self._handle_batch is None:
+                for item in fresh:
+                    assert item.event is not None
+                    token = request_id.bind_causes({item.event.subject: item.event.requestid or ""})
+                    try:
+                        await self._handle(conn, item.event)
+                    finally:
+                        request_id.reset_causes(token)
+        finally:
+            request_id.reset_causes(causes)
         for item in fresh:
             assert item.event is not None
-            if self._handle_batch is None:
-                await self._handle(conn, item.event)
             metrics.CONSUMED.labels(self._group, item.message.topic).inc()
             self.applied_total += 1
             # One line per applied event, carrying the request id of the POST that caused it: an operator

@@ -19,6 +19,10 @@ LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
 OUTBOX_BACKLOG = Gauge("exchange_outbox_backlog", "Rows waiting in the outbox", ["schema"])
+WEBHOOK_BACKLOG = Gauge(
+    "exchange_webhook_backlog", "Webhook deliveries waiting (bridge), per subscription state", ["subscription_state"]
+)
+PROVINCE_BACKLOG = Gauge("exchange_province_backlog", "Records waiting to be accepted by the provincial platform")
 OUTBOX_SENT = Counter("exchange_outbox_sent_total", "Events relayed from the outbox to Kafka", ["schema"])
 OUTBOX_ERRORS = Counter("exchange_outbox_errors_total", "Relay pauses caused by errors", ["schema"])
 CONSUMED = Counter("exchange_consumed_total", "Events applied by a consumer", ["group", "topic"])

@@ -176,6 +176,9 @@ def _merge(op: dict[str, Any], declared: dict[str, Any]) -> None:
     for status, schema in ok.items():
         entry = responses.setdefault(status, {"description": "success"})
         entry.setdefault("description", "success")
+        if schema is None:  # 204: no body
+            entry.pop("content", None)
+            continue
         example = entry.get("content", {}).get("application/json", {}).get("example")
         entry["content"] = _content(schema)
         if example is not None and "application/json" in entry["content"]:

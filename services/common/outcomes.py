@@ -6,11 +6,13 @@ replay of the record topics produces the same ids and a consumer's inbox recogni
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.common import request_id
 from services.common.envelope import CloudEvent
 from services.common.outbox import enqueue, outbox_row
 
@@ -31,5 +33,13 @@ def outcome_event(
 
 
 async def emit(conn: AsyncConnection, *, schema: str, topic: str, events: list[CloudEvent]) -> None:
-    """Queue outcome events in the caller's transaction (they leave after its commit)."""
-    await enqueue(conn, schema, [outbox_row(topic, e) for e in events])
+    """Queue outcome events in the caller's transaction (they leave after its commit), each carrying the
+    request id of what caused it (`requestid`), so one record is followed to every outcome."""
+    await enqueue(conn, schema, [outbox_row(topic, traced(e)) for e in events])
+
+
+def traced(event: CloudEvent) -> CloudEvent:
+    if event.requestid:
+        return event
+    rid = request_id.cause_of(event.subject)
+    return replace(event, requestid=rid) if rid else event

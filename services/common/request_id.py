@@ -15,6 +15,9 @@ from contextvars import ContextVar
 HEADER = "x-request-id"
 _VALID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _current: ContextVar[str | None] = ContextVar("request_id", default=None)
+# While a consumer applies events: subject code → request id of the (last) applied event about it. Outcome
+# events are about a subject, and a batch handler recomputes per subject, so this names each outcome's cause.
+_causes: ContextVar[dict[str, str] | None] = ContextVar("request_id_causes", default=None)
 
 
 def current() -> str | None:
@@ -35,3 +38,19 @@ def bind(value: str | None) -> object:
 
 def reset(token: object) -> None:
     _current.reset(token)  # type: ignore[arg-type]
+
+
+def bind_causes(causes: dict[str, str]) -> object:
+    """Set the request ids of the events being applied, by subject; returns a token for `reset_causes`."""
+    return _causes.set(causes)
+
+
+def reset_causes(token: object) -> None:
+    _causes.reset(token)  # type: ignore[arg-type]
+
+
+def cause_of(subject: str) -> str | None:
+    """The request id an outcome about `subject` carries: that of the applied event about the same subject,
+    else the HTTP request being served (an API that emits, e.g. a supervision plan), else none."""
+    causes = _causes.get()
+    return (causes or {}).get(subject) or _current.get()

@@ -94,6 +94,7 @@ async def bridge(
         province_token="province-test-token",
         province_retry_base_seconds=0.05,
         province_retry_cap_seconds=0.3,
+        backlog_sample_seconds=0.1,
     )
     app = create_app(settings, clock=bridge_clock)
     async with served_in_process(app, "bridge") as client:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
 from typing import Any
 
 import httpx
@@ -165,6 +166,13 @@ async def test_a_day_long_province_outage_ends_with_every_record_delivered_and_z
         assert during["difference"] >= len(ids)
         bridge_clock.offset = dt.timedelta(days=1)  # a day later, still down
         await eventually(all_failing, what="still pending a day later")
+
+        async def gauge_counts_them() -> bool:
+            metrics = (await bridge.get("/metrics")).text
+            found = re.search(r"^exchange_province_backlog (\S+)$", metrics, re.M)
+            return found is not None and float(found[1]) >= len(ids)
+
+        await eventually(gauge_counts_them, what="the province backlog gauge to count the waiting records")
         province_state.down = False
 
         async def settled() -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -212,6 +213,13 @@ async def test_an_endpoint_failing_for_24_hours_is_paused_with_an_alert_and_catc
             assert state["alerts"]
             assert state["alerts"][0]["kind"] == "paused"
             assert state["deliveries"]["pending"] >= 1  # kept, not dropped
+
+            async def gauge_counts_it() -> bool:  # other tests' subscriptions may be paused too: at least
+                metrics = (await bridge.get("/metrics")).text
+                found = re.search(r'^exchange_webhook_backlog\{subscription_state="paused"\} (\S+)$', metrics, re.M)
+                return found is not None and float(found[1]) >= state["deliveries"]["pending"]
+
+            await eventually(gauge_counts_it, what="the backlog gauge to count the paused subscription's deliveries")
             receiver.fail = 0
             resumed = await bridge.post(f"/v1/subscriptions/{sub['id']}/resume", headers=bearer(tokens, "COUNTY"))
             assert resumed.json()["state"] == "active"
