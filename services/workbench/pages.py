@@ -287,7 +287,7 @@ async def todo(request: Request) -> Response:
                 bool(r.get("overdue")),
             )
         )
-    cases = await services.json("sanctions", "/v1/cases", staff, {**params, "limit": "200"})
+    cases = await services.json("sanctions", "/v1/cases", staff, {**params, "limit": "1000"})
     for c in cases["cases"]:
         mine = [i for i in c["instructions"] if i["department"] == staff.department]
         if mine and mine[0]["feedback_state"] != "answered":

@@ -103,6 +103,8 @@ MATRIX: dict[str, dict[tuple[str, str], Row]] = {
         ("GET", "/v1/cases/{case_id}"): Row(TOKENS, path="/v1/cases/no-such-case"),
         ("GET", "/v1/checks"): Row(TOKENS),
         ("GET", "/v1/scorecard"): Row(TOKENS, params={"month": MONTH}),
+        ("GET", "/v1/checks/compliance"): Row(TOKENS, params={"month": MONTH}),
+        ("GET", "/v1/measures"): Row(EVERYONE),  # the measure list is public (001 L621, 003 L81)
     },
     "publish": {
         **DOCS_AND_HEALTH,
