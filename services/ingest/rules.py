@@ -13,12 +13,12 @@ from typing import Any
 
 from services.common.catalogue import Department, RecordType
 from services.common.errors import ApiError
+from services.common.legal_document import lacks_legal_document
 
 Problem = ApiError
 
 PENALTY = "administrative_penalty"
 WATCH_LIST = "watch_list"
-COMMITMENT = "credit_commitment"
 SERIOUS_LISTING = "serious_untrustworthy_listing"
 GAINS, PROPERTY = "没收违法所得", "没收非法财物"
 CONFISCATION_SPLIT = {GAINS: "confiscated_gains", PROPERTY: "confiscated_property"}
@@ -28,11 +28,6 @@ NOTICE, LISTING = "拟列入告知", "认定"
 CITIZEN_ID = "身份证"
 AMOUNT_TOLERANCE = 5e-7
 """Amounts are 万元 with at most 6 decimals: equal when they agree to the 6th decimal."""
-UNDOCUMENTED_ADVERSE = {WATCH_LIST: ("action", "列入"), COMMITMENT: ("event", "违诺")}
-"""v1 adverse entries whose schema does not require a document number: (field, value) of the adverse event.
-The other adverse types require one in v1 already (serious_untrustworthy_listing document_no,
-judgment_defaulter_listing instrument_no, abnormal_operation_listing document_no); a 约谈 does not count
-against the subject in any rule set."""
 
 
 def confiscation_problems(record_type: str, version: int, data: Mapping[str, Any]) -> list[Problem]:
@@ -110,8 +105,9 @@ def combined_confiscation_warning(record_type: str, version: int, data: Mapping[
 def undocumented_adverse_warning(record_type: str, version: int, data: Mapping[str, Any]) -> list[Problem]:
     """A v1 watch-list 列入 or 违诺 without a document number rests on no legally effective document
     (001 L646): it is kept, but does not count against the subject; the receipt says why."""
-    adverse = UNDOCUMENTED_ADVERSE.get(record_type)
-    if adverse is None or version != 1 or data.get(adverse[0]) != adverse[1] or data.get("document_no"):
+    # The one rule of which records need a document (services/common/legal_document.py); the other adverse
+    # types require their document number in v1 already, and a 约谈 counts against no one in any rule set.
+    if version != 1 or not lacks_legal_document(record_type, data):
         return []
     what = "列入重点关注名单" if record_type == WATCH_LIST else "违背信用承诺"
     return [
