@@ -34,7 +34,13 @@ from services.common.catalogue import (
     load_catalogue,
 )
 from services.common.identifiers import check_citizen_id, check_uscc
-from services.common.vocabulary import EVENT_TYPE_PREFIX, EventType, RecordTypeName, VerificationOutcome
+from services.common.vocabulary import (
+    EVENT_TYPE_PREFIX,
+    EventType,
+    RecordTypeName,
+    VerificationOutcome,
+    members,
+)
 
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_ID_BASE = "https://credit-exchange.example/schemas/"
@@ -518,7 +524,7 @@ def _difference(where: str, what: str, code: set[str], declared: set[str], place
 def vocabulary_problems(catalogue: Catalogue, schemas_dir: Path) -> list[Problem]:
     """The vocabulary module against the catalogue's record types, the AsyncAPI document's record and event
     types, and the `outcome` enum of every objection_verification schema version."""
-    record_types = {str(t) for t in RecordTypeName}
+    record_types = set(members(RecordTypeName))
     problems = _difference(
         "catalogue.yaml: record_types", "record type", record_types, set(catalogue.record_types), "the catalogue"
     )
@@ -530,7 +536,7 @@ def vocabulary_problems(catalogue: Catalogue, schemas_dir: Path) -> list[Problem
         records, events = asyncapi_event_types(document)
         problems += _difference("asyncapi.yaml", "record type", record_types, records, "the AsyncAPI messages")
         problems += _difference(
-            "asyncapi.yaml", "event type", {str(t) for t in EventType}, events, "the AsyncAPI messages (x-ce-types)"
+            "asyncapi.yaml", "event type", set(members(EventType)), events, "the AsyncAPI messages (x-ce-types)"
         )
     verification = catalogue.record_types.get(RecordTypeName.OBJECTION_VERIFICATION)
     for version in verification.versions.values() if verification else ():
@@ -541,6 +547,6 @@ def vocabulary_problems(catalogue: Catalogue, schemas_dir: Path) -> list[Problem
             continue  # _schema_file reports it
         declared = {str(v) for v in schema.get("properties", {}).get("outcome", {}).get("enum", ())}
         problems += _difference(
-            version.schema_path, "verification outcome", {str(o) for o in VerificationOutcome}, declared, "the schema"
+            version.schema_path, "verification outcome", set(members(VerificationOutcome)), declared, "the schema"
         )
     return problems

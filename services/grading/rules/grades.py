@@ -16,7 +16,7 @@ from services.common.envelope import CloudEvent
 from services.common.outcomes import outcome_event
 from services.common.records import AcceptedRecord
 from services.common.repairs import approved_repairs
-from services.common.vocabulary import EventType, RecordTypeName
+from services.common.vocabulary import EventType, RecordTypeName, event_kind
 from services.grading.rules import (
     GradeResult,
     RuleSetLookupError,
@@ -200,7 +200,12 @@ def change_event(
         "explanation_records": explanation_records(new.explanation),
     }
     return outcome_event(
-        service=SERVICE, kind=EventType.GRADE_CHANGED.kind, subject=new.code, event_id=event_id, time=time, data=data
+        service=SERVICE,
+        kind=event_kind(EventType.GRADE_CHANGED),
+        subject=new.code,
+        event_id=event_id,
+        time=time,
+        data=data,
     )
 
 
