@@ -25,7 +25,7 @@ from sqlalchemy import text
 from starlette.datastructures import FormData, UploadFile
 
 from services.common.catalogue import RecordType
-from services.workbench import accounts, charts, sheets
+from services.workbench import accounts, charts, messages, sheets
 from services.workbench.accounts import ROLE_TITLES, Session, Staff, StaffRole
 from services.workbench.client import ServiceUnavailable
 from services.workbench.conditions import conditions_of
@@ -565,7 +565,9 @@ async def report_submit(request: Request, type_name: str) -> Response:
     if action == "preview":
         response = await ctx.services.call("ingest", "POST", "/v1/records:preview", staff, json=record)
         preview = response.json()
-        problems = _problems(preview.get("validation", {}).get("errors", preview.get("errors", [])), row, record_type)
+        problems = messages.cell_problems(
+            preview.get("validation", {}).get("errors", preview.get("errors", [])), row, record_type
+        )
         model = _form_model(ctx, record_type, raw, staff, problems)
         return render("report_form.html", **_page(current, form=model, preview=preview))
     response = await ctx.services.call("ingest", "POST", "/v1/records", staff, json=record)
@@ -584,7 +586,7 @@ async def report_submit(request: Request, type_name: str) -> Response:
             detail={"type": record_type.name, "replayed": response.status_code == 200},
         )
         return render("receipt.html", **_page(current, receipt=receipt, record=record, record_type=record_type))
-    problems = _problems(body.get("errors", []), row, record_type)
+    problems = messages.cell_problems(body.get("errors", []), row, record_type)
     await accounts.record_action(
         ctx.engine,
         at=ctx.now(),
@@ -597,18 +599,6 @@ async def report_submit(request: Request, type_name: str) -> Response:
     )
     model = _form_model(ctx, record_type, raw, staff, problems)
     return render("report_form.html", 422, **_page(current, form=model))
-
-
-def _problems(errors: list[dict[str, Any]], row: sheets.Row, record_type: RecordType) -> list[sheets.CellProblem]:
-    return [
-        sheets.CellProblem(
-            row.number,
-            sheets.column_of_pointer(str(e.get("path", "")), record_type, row.record),
-            str(e.get("code", "")),
-            str(e.get("message", "")),
-        )
-        for e in errors
-    ]
 
 
 async def _guard_answer(request: Request, staff: Staff, record: dict[str, Any]) -> None:
