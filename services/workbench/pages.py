@@ -27,7 +27,7 @@ from starlette.datastructures import FormData, UploadFile
 from services.common.catalogue import RecordType
 from services.workbench import accounts, charts, messages, sheets
 from services.workbench.accounts import ROLE_TITLES, Session, Staff, StaffRole
-from services.workbench.client import ServiceUnavailable
+from services.workbench.client import Services, ServiceUnavailable
 from services.workbench.conditions import conditions_of
 from services.workbench.context import WorkbenchContext
 from services.workbench.imports import submit_rows
@@ -251,6 +251,25 @@ class Due:
     overdue: bool
 
 
+CASE_PAGE = 1000  # sanctions' largest page
+
+
+async def _cases_awaiting_feedback(services: Services, staff: Staff, params: dict[str, str]) -> list[dict[str, Any]]:
+    """Every case whose instruction to the department awaits its feedback, page by page: a court's upload
+    of thousands of defaulters must not leave the 1,001st off the 待办."""
+    found: list[dict[str, Any]] = []
+    while True:
+        page = await services.json(
+            "sanctions",
+            "/v1/cases",
+            staff,
+            {**params, "awaiting_feedback": "true", "limit": str(CASE_PAGE), "offset": str(len(found))},
+        )
+        found += page["cases"]
+        if len(page["cases"]) < CASE_PAGE:
+            return found
+
+
 @router.get("/")
 async def todo(request: Request) -> Response:
     current = await session(request)
@@ -287,8 +306,7 @@ async def todo(request: Request) -> Response:
                 bool(r.get("overdue")),
             )
         )
-    cases = await services.json("sanctions", "/v1/cases", staff, {**params, "limit": "1000"})
-    for c in cases["cases"]:
+    for c in await _cases_awaiting_feedback(services, staff, params):
         mine = [i for i in c["instructions"] if i["department"] == staff.department]
         if mine and mine[0]["feedback_state"] != "answered":
             items.append(
