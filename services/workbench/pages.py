@@ -280,7 +280,12 @@ async def todo(request: Request) -> Response:
     params = {"department": staff.department}
     services = ctx.services
     items: list[Due] = []
-    objections = await services.json("publish", "/v1/objections", staff, params)
+    # Publish answers the soonest due first, up to its largest page; more than that is said, not hidden.
+    listed = {**params, "limit": "1000"}
+    more: list[str] = []
+    objections = await services.json("publish", "/v1/objections", staff, listed)
+    if objections.get("truncated"):
+        more.append("异议核实")
     for o in objections["objections"]:
         items.append(
             Due(
@@ -292,7 +297,9 @@ async def todo(request: Request) -> Response:
                 bool(o.get("overdue")),
             )
         )
-    repairs = await services.json("publish", "/v1/repairs", staff, params)
+    repairs = await services.json("publish", "/v1/repairs", staff, listed)
+    if repairs.get("truncated"):
+        more.append("信用修复")
     for r in repairs["repairs"]:
         step = "受理" if r["state"] == "filed" else "决定"
         due = r["accept_due"] if step == "受理" else r["decide_due"]
@@ -320,7 +327,9 @@ async def todo(request: Request) -> Response:
                 )
             )
     for state in ("overdue", "at_risk"):
-        clock = await services.json("publish", "/v1/deadlines", staff, {**params, "state": state})
+        clock = await services.json("publish", "/v1/deadlines", staff, {**listed, "state": state})
+        if clock.get("truncated"):
+            more.append("公示时限" + ("已超期" if state == "overdue" else "临近"))
         for d in clock["records"]:
             items.append(
                 Due(
@@ -356,7 +365,7 @@ async def todo(request: Request) -> Response:
             )
         )
     items.sort(key=lambda i: (i.due or "9999", i.kind))
-    return render("todo.html", **_page(current, items=items, today=ctx.today().isoformat()))
+    return render("todo.html", **_page(current, items=items, more=more, today=ctx.today().isoformat()))
 
 
 # -- item pages -------------------------------------------------------------------------------------------
