@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -96,6 +97,126 @@ async def records_of_subjects(conn: Any, schema: str, codes: Sequence[str]) -> d
 async def subject_records(conn: Any, schema: str, subject_code: str) -> list[AcceptedRecord]:
     """Every record a service has consumed about one subject (its credit file as that service sees it)."""
     return (await records_of_subjects(conn, schema, [subject_code])).get(subject_code, [])
+
+
+@dataclass(slots=True)
+class _File:
+    records: list[AcceptedRecord]
+    seq: int
+    """The highest `seq` among `records`."""
+    keys: int
+    """The sum of `hashtext('<department>/<record id>')` over `records` (PostgreSQL's own hash)."""
+
+
+@dataclass
+class SubjectFiles:
+    """Subjects' credit files kept parsed between transactions, so that reading a file costs the rows added
+    since it was last read, not the subject's whole history (issue 18: work per event independent of it).
+
+    For a service whose `records` table has a `seq` identity column and whose rows of one subject are only
+    inserted under that subject's lock (grading). Each read asks PostgreSQL, in the same round trip, for the
+    rows above the kept file's highest `seq` and for the count, highest `seq` and key-hash sum of all the
+    subject's rows: a kept file is used only when it plus the new rows account for exactly those, else the
+    subject is read whole (a table emptied, a row deleted or committed out of order, rows kept from a
+    transaction that then rolled back). The caller gets the records a fresh read gives (order aside, which
+    the rules never depend on), so derived state stays a pure function of the log.
+
+    Bounded: files of at least `min_records` records (smaller ones cost little to read), at most
+    `max_records` records in all, least recently used evicted first. The records are shared between
+    callers: never mutate them.
+    """
+
+    max_records: int = 30_000
+    min_records: int = 16
+    _files: OrderedDict[tuple[str, str], _File] = field(default_factory=OrderedDict, repr=False)
+    _size: int = field(default=0, repr=False)
+
+    async def read(self, conn: Any, schema: str, codes: Sequence[str]) -> dict[str, list[AcceptedRecord]]:
+        """`records_of_subjects`, from the kept files plus what was added since (one round trip, or two
+        when a kept file no longer matches the table)."""
+        from services.common.db import sql
+
+        kept = {code: self._files.get((schema, code)) for code in codes}
+        rows = await conn.execute(
+            sql(
+                "WITH w AS (SELECT * FROM unnest(CAST(:codes AS text[]), CAST(:after AS bigint[])) AS w(code, after)) "
+                "SELECT r.subject_code AS code, r.seq, r.record, r.receipt, "
+                "CAST(hashtext(r.department || '/' || r.record_id) AS bigint) AS keys, CAST(NULL AS bigint) AS n "
+                f"FROM w JOIN {schema}.records r ON r.subject_code = w.code AND r.seq > w.after "
+                "UNION ALL SELECT subject_code, max(seq), NULL, NULL, "
+                "sum(hashtext(department || '/' || record_id)), count(*) "
+                f"FROM {schema}.records WHERE subject_code = ANY(CAST(:codes AS text[])) GROUP BY subject_code"
+            ),
+            {"codes": list(codes), "after": [k.seq if k else 0 for k in kept.values()]},
+        )
+        added: dict[str, list[tuple[int, int, AcceptedRecord]]] = {}
+        totals: dict[str, tuple[int, int, int]] = {}
+        for row in rows:
+            if row.n is not None:
+                totals[row.code] = (row.n, row.seq, row.keys)
+            else:
+                added.setdefault(row.code, []).append((row.seq, row.keys, record_from_row(row.record, row.receipt)))
+        stale = []
+        files: dict[str, list[AcceptedRecord]] = {}
+        for code in codes:
+            if code not in totals:
+                self._drop(schema, code)
+                continue
+            n, seq, keys = totals[code]
+            old, new = kept[code], added.get(code, [])
+            records = list(old.records) if old else []
+            records += [r for _, _, r in new]
+            key_sum = (old.keys if old else 0) + sum(k for _, k, _ in new)
+            if (
+                len(records) != n
+                or key_sum != keys
+                or max((s for s, _, _ in new), default=old.seq if old else 0) != seq
+            ):
+                stale.append(code)
+                continue
+            files[code] = records
+            self._keep(schema, code, _File(records, seq, keys))
+        if stale:
+            files.update(await self._reload(conn, schema, stale))
+        return {code: list(records) for code, records in files.items()}
+
+    async def _reload(self, conn: Any, schema: str, codes: Sequence[str]) -> dict[str, list[AcceptedRecord]]:
+        from services.common.db import sql
+
+        rows = await conn.execute(
+            sql(
+                "SELECT subject_code AS code, seq, record, receipt, "
+                "CAST(hashtext(department || '/' || record_id) AS bigint) AS keys "
+                f"FROM {schema}.records WHERE subject_code = ANY(CAST(:codes AS text[]))"
+            ),
+            {"codes": list(codes)},
+        )
+        found: dict[str, _File] = {}
+        for row in rows:
+            file = found.setdefault(row.code, _File([], 0, 0))
+            file.records.append(record_from_row(row.record, row.receipt))
+            file.seq = max(file.seq, row.seq)
+            file.keys += row.keys
+        for code in codes:
+            self._drop(schema, code)
+            if code in found:
+                self._keep(schema, code, found[code])
+        return {code: file.records for code, file in found.items()}
+
+    def _keep(self, schema: str, code: str, file: _File) -> None:
+        self._drop(schema, code)
+        if len(file.records) < self.min_records:
+            return
+        self._files[(schema, code)] = file
+        self._size += len(file.records)
+        while self._size > self.max_records and self._files:
+            _, evicted = self._files.popitem(last=False)
+            self._size -= len(evicted.records)
+
+    def _drop(self, schema: str, code: str) -> None:
+        old = self._files.pop((schema, code), None)
+        if old is not None:
+            self._size -= len(old.records)
 
 
 def record_from_row(record: dict[str, Any], receipt: dict[str, Any]) -> AcceptedRecord:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -24,7 +24,7 @@ from services.common.clock import Clock, today
 from services.common.consumer import BatchHandler, Handler
 from services.common.envelope import CloudEvent
 from services.common.outcomes import emit
-from services.common.records import AcceptedRecord, records_of_subjects, store_received_records, subject_records
+from services.common.records import AcceptedRecord, SubjectFiles, store_received_records
 from services.common.settings import CommonSettings
 from services.common.ticker import OnTick, each_isolated
 from services.grading import store
@@ -65,6 +65,8 @@ class GradingContext:
     outcomes_topic: str
     audit_topic: str
     schema: str = SCHEMA
+    files: SubjectFiles = field(default_factory=SubjectFiles, compare=False)
+    """Subjects' files kept parsed between polls (a heavy subject costs the records added since)."""
 
     @property
     def default_rule_set(self) -> str:
@@ -198,7 +200,7 @@ def batch_record_handler(ctx: GradingContext) -> BatchHandler:
         day = today(ctx.clock)
         codes = sorted({r.subject_code for r in received})
         await store.lock_subjects(conn, ctx.schema, codes)
-        files = await records_of_subjects(conn, ctx.schema, codes)
+        files = await ctx.files.read(conn, ctx.schema, codes)
         stored_before = await store.load_grades(conn, ctx.schema, codes, ctx.default_rule_set)
         await store_received_records(conn, ctx.schema, received)
         current: dict[str, StoredGrade | None] = dict(stored_before)
@@ -229,7 +231,7 @@ async def review(conn: AsyncConnection, ctx: GradingContext, code: str, day: dat
     current = await store.load_grade(conn, ctx.schema, code, ctx.default_rule_set)
     if current is None or current.review_on is None or current.review_on > day:
         return
-    records = await subject_records(conn, ctx.schema, code)
+    records = (await ctx.files.read(conn, ctx.schema, [code])).get(code, [])
     if records:
         steps = regradings(ctx, code, records, day, current, including_today=False)
         await _store(conn, ctx, code, steps, current)

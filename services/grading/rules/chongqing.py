@@ -131,13 +131,23 @@ def _acts_on(penalty: Penalty, serious: SeriousPenalty) -> bool:
     )
 
 
-def _counts(penalty: Penalty, rule_set: RuleSetVersion, rules: ChongqingRules, kind: str) -> bool:
+def _counts(penalty: Penalty, rule_set: RuleSetVersion, hits: tuple[_Hit, ...]) -> bool:
     """Whether a penalty is still a basis for the grade after a national repair (the rule set's
-    `national_repair`): a repair removes it, except one giving a D this rule set never repairs (000 L196)."""
+    `national_repair`): a repair removes it, except one giving a D this rule set never repairs (000 L196).
+    `hits`: the penalty's `classify`."""
     repair = rule_set.national_repair
     if not penalty.repaired or not repair.removes_record:
         return True
-    return repair.keeps_never_repairable and any(h.serious_repairable is False for h in classify(penalty, rules, kind))
+    return repair.keeps_never_repairable and any(h.serious_repairable is False for h in hits)
+
+
+def _classified(file: CreditFile, penalty: Penalty, rules: ChongqingRules) -> tuple[_Hit, ...]:
+    """`classify`, once per penalty of the file and rule set (the file holds both alive, so ids are stable)."""
+    key = ("chongqing.classify", id(penalty), id(rules))
+    hits: tuple[_Hit, ...] | None = file.memo.get(key)
+    if hits is None:
+        hits = file.memo[key] = classify(penalty, rules, file.subject_kind)
+    return hits
 
 
 def _resumed_after(file: CreditFile, penalty: Penalty, day: date) -> Registration | None:
@@ -163,8 +173,11 @@ def assess(file: CreditFile, rule_set: RuleSetVersion, day: date) -> Assessment:
         raise TypeError(f"rule set {rule_set.rule_set_id} is not a chongqing rule set")
     kind = file.subject_kind
     notes: list[tuple[date, Explanation]] = []
-    counted = [p for p in file.penalties if p.decided_on <= day and _counts(p, rule_set, rules, kind)]
-    scored = [_Scored(p, classify(p, rules, kind)) for p in counted]
+    scored = [
+        _Scored(p, hits)
+        for p in file.penalties
+        if p.decided_on <= day and _counts(p, rule_set, (hits := _classified(file, p, rules)))
+    ]
     qualifying = [s for s in scored if s.hits]
 
     serious: list[tuple[_Scored, _Hit]] = []
@@ -173,7 +186,7 @@ def assess(file: CreditFile, rule_set: RuleSetVersion, day: date) -> Assessment:
             effect = _serious_effect(file, s.penalty, hit, rules.repair_years, day, notes)
             if effect is not None:
                 serious.append((s, hit))
-                notes.append(_note(s.penalty, hit.rule, effect))
+                notes.append(_note(s.penalty, hit.rule, effect, file))
 
     chain = _chain(qualifying, rules.repair_years, day)
     if chain:
@@ -181,13 +194,13 @@ def assess(file: CreditFile, rule_set: RuleSetVersion, day: date) -> Assessment:
         until = f"修复期至 {last_day} (repair period ends {last_day})"
         for s in chain:
             bc_hits = [h for h in s.hits if h.serious_repairable is None]
-            notes.extend(_note(s.penalty, hit.rule, f"{hit.grade}；{until}") for hit in bc_hits)
+            notes.extend(_note(s.penalty, hit.rule, f"{hit.grade}；{until}", file) for hit in bc_hits)
             if not bc_hits and all(s is not t for t, _ in serious):
-                notes.append(_note(s.penalty, "新的处罚记录，修复期重新起算（000 L195）", f"restarts; {until}"))
+                notes.append(_note(s.penalty, "新的处罚记录，修复期重新起算（000 L195）", f"restarts; {until}", file))
     for s in scored:
         if not s.hits and day <= years_after(s.penalty.decided_on, rules.repair_years):
             rule = f"非计入部门（{s.penalty.department}）的处罚（000 L181-L188）"
-            notes.append(_note(s.penalty, rule, "不影响 A-C 等级 (counts only for D)"))
+            notes.append(_note(s.penalty, rule, "不影响 A-C 等级 (counts only for D)", file))
 
     grade, since, reason = _grade(rules, kind, serious, chain)
     level = _supervision(file, rules, grade, day, notes)
@@ -274,7 +287,14 @@ def _supervision(
     return level
 
 
-def _note(penalty: Penalty, rule: str, effect: str) -> tuple[date, Explanation]:
+def _note(penalty: Penalty, rule: str, effect: str, file: CreditFile | None = None) -> tuple[date, Explanation]:
+    """The explanation line of a penalty; with `file`, made once per penalty, rule and effect of the file."""
+    if file is not None:
+        key = ("chongqing.note", id(penalty), rule, effect)
+        found: tuple[date, Explanation] | None = file.memo.get(key)
+        if found is None:
+            found = file.memo[key] = _note(penalty, rule, effect)
+        return found
     corrected = "（已更正 corrected）" if penalty.corrected else ""
     text = f"{penalty.decided_on} {rule}{corrected}"
     return penalty.decided_on, Explanation(penalty.record_id, penalty.department, text, effect)

@@ -10,6 +10,7 @@ after" 2026-01-10 changes on 2027-01-11.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -183,6 +184,9 @@ class CreditFile:
     penalties: tuple[Penalty, ...]
     marks: tuple[Mark, ...]
     listings: tuple[Listing, ...]
+    memo: dict[object, Any] = dataclasses.field(default_factory=dict, compare=False, hash=False, repr=False)
+    """What the engines derive from one fact, kept for the other days they assess on the same file (an
+    evaluation asks about several days; a fact's classification does not depend on the day)."""
 
     def registration_on(self, day: date) -> Registration | None:
         """The latest registration record decided on or before `day`."""
