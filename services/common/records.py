@@ -27,6 +27,9 @@ class AcceptedRecord:
     received_at: datetime
     record: dict[str, Any]
     receipt: dict[str, Any]
+    derived: dict[object, Any] = field(default_factory=dict, init=False, compare=False, hash=False, repr=False)
+    """What pure rules derived from this record alone, kept with it (a record is never changed, and a kept
+    file's records are read again by every later event of the subject); `dataclasses.replace` starts anew."""
 
     @property
     def data(self) -> dict[str, Any]:
@@ -122,11 +125,11 @@ class SubjectFiles:
     the rules never depend on), so derived state stays a pure function of the log.
 
     Bounded: files of at least `min_records` records (smaller ones cost little to read), at most
-    `max_records` records in all, least recently used evicted first. The records are shared between
-    callers: never mutate them.
+    `max_records` records in all (about 5 KB each, parsed and with what the rules derived: ~100 MB),
+    least recently used evicted first. The records are shared between callers: never mutate them.
     """
 
-    max_records: int = 30_000
+    max_records: int = 20_000
     min_records: int = 16
     _files: OrderedDict[tuple[str, str], _File] = field(default_factory=OrderedDict, repr=False)
     _size: int = field(default=0, repr=False)

@@ -255,14 +255,26 @@ def build_credit_file(
             and record.data.get("non_repairable") is not True
         )
         if record.record_type == PENALTY:
-            penalties.append(_penalty(record, decided_on, corrected=effective.corrected, repaired=repaired))
+            key = ("grading.penalty", effective.corrected, repaired)
+            penalty = record.derived.get(key)
+            if penalty is None:
+                penalty = record.derived[key] = _penalty(
+                    record, decided_on, corrected=effective.corrected, repaired=repaired
+                )
+            penalties.append(penalty)
         if record.record_type in DETAIL_FIELDS:
             tier = None
             if severity is not None and record.record_type == PENALTY:
                 tier = str(severity_of(record, severity, listed_documents=listed).severity)
-            document = record.data.get("document_no")
-            mark = Mark(record.record_id, record.department, record.record_type, decided_on, _details(record), tier)
-            marks.append(replace(mark, document_no=str(document) if document else None, repaired=repaired))
+            mark_key = ("grading.mark", tier, repaired)
+            mark = record.derived.get(mark_key)
+            if mark is None:
+                document = record.data.get("document_no")
+                mark = Mark(record.record_id, record.department, record.record_type, decided_on, _details(record), tier)
+                mark = record.derived[mark_key] = replace(
+                    mark, document_no=str(document) if document else None, repaired=repaired
+                )
+            marks.append(mark)
         elif record.record_type == REGISTRATION:
             registrations.append(_registration(record, decided_on))
         elif record.record_type in LIST_SHAPES:
