@@ -10,12 +10,14 @@ from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
+import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.bridge import province, store
+from services.bridge.rules import inbound as inbound_rules
 from services.bridge.rules.audience import FAMILIES, may_subscribe
 from services.bridge.settings import BridgeSettings
 from services.bridge.wakeup import Wakeup
@@ -28,6 +30,8 @@ router = APIRouter()
 Reader = Annotated[Principal, Depends(require(Role.DEPARTMENT, Role.COUNTY, Role.AUDITOR))]
 Subscriber = Annotated[Principal, Depends(require(Role.DEPARTMENT, Role.COUNTY))]
 County = Annotated[Principal, Depends(require(Role.COUNTY, Role.AUDITOR))]
+CountyOffice = Annotated[Principal, Depends(require(Role.COUNTY))]
+MAX_INBOUND_BYTES = 20 * 1024 * 1024
 
 
 def _bad(path: str, message: str, code: str = "invalid") -> ApiProblem:
@@ -281,3 +285,84 @@ async def get_export(request: Request, caller: County, day: date) -> Response:
         media_type="application/x-ndjson",
         headers={"content-disposition": f'attachment; filename="{name}"'},
     )
+
+
+def _inbound_view(head: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
+    counts = dict.fromkeys(("accepted", "duplicate", "refused", "pending"), 0)
+    for r in rows:
+        counts[r["state"]] = counts.get(r["state"], 0) + 1
+    return {
+        "id": head["id"],
+        "batch_id": head["batch_id"],
+        "received_at": head["received_at"].isoformat(),
+        "received_by": head["received_by"],
+        "rows": head["rows"],
+        "counts": counts,
+        "records": [
+            {
+                "n": r["n"],
+                "id": r["row_id"],
+                "list": r["list"],
+                "department": r["department"],
+                "record_type": r["record_type"],
+                "subject": r["subject"],
+                "state": r["state"],
+                "receipt": r["receipt"],
+                "errors": r["errors"],
+                "attempts": r["attempts"],
+                "last_error": r["last_error"],
+            }
+            for r in rows
+        ],
+    }
+
+
+@router.post(
+    "/v1/bridge/inbound",
+    status_code=201,
+    summary="Import a national list file (国家级名单导入, cx-national/1): per-row state",
+)
+async def post_inbound(request: Request, caller: CountyOffice) -> Response:
+    engine = request.app.state.engine
+    raw = await request.body()
+    if len(raw) > MAX_INBOUND_BYTES:
+        raise ApiProblem(413, [ApiError("", "too_large", f"文件过大（至多 {MAX_INBOUND_BYTES} 字节）")])
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise _bad("", f"文件不是合法的 JSON (not JSON: {exc})", "malformed_file") from None
+    problem = inbound_rules.file_problem(body)
+    if problem is not None:
+        raise _bad(problem.pointer, problem.message, problem.code)
+    catalogue = request.app.state.catalogue
+    file_id = await request.app.state.inbound.receive(body, caller.name, catalogue.departments, catalogue.record_types)
+    async with engine.connect() as conn:
+        found = await store.inbound_file(conn, file_id)
+    assert found is not None
+    return FastJSONResponse(_inbound_view(*found), status_code=201)
+
+
+@router.get("/v1/bridge/inbound", summary="National list files received, newest first, with row counts")
+async def list_inbound(request: Request, caller: County, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> Response:
+    async with request.app.state.engine.connect() as conn:
+        files = await store.inbound_files(conn, limit)
+    return FastJSONResponse(
+        {
+            "files": [
+                {
+                    **{k: f[k] for k in ("id", "batch_id", "received_by", "rows", "counts")},
+                    "received_at": f["received_at"].isoformat(),
+                }
+                for f in files
+            ]
+        }
+    )
+
+
+@router.get("/v1/bridge/inbound/{file_id}", summary="One national list file: every row's state, receipt, reasons")
+async def get_inbound(request: Request, caller: County, file_id: str) -> Response:
+    async with request.app.state.engine.connect() as conn:
+        found = await store.inbound_file(conn, file_id)
+    if found is None:
+        raise ApiProblem(404, [ApiError("/path/file_id", "not_found", "没有该导入文件 (no such file)")])
+    return FastJSONResponse(_inbound_view(*found))

@@ -348,3 +348,93 @@ async def backlogs(conn: AsyncConnection) -> tuple[dict[str, int], int]:
     webhooks = dict.fromkeys(SUBSCRIPTION_STATES, 0) | {str(row[0]): int(row[1]) for row in rows}
     province = await conn.scalar(sql("SELECT count(*) FROM bridge.province WHERE state = 'pending'"))
     return webhooks, int(province or 0)
+
+
+# -- inbound national lists ---------------------------------------------------------------------------
+
+
+async def insert_inbound(conn: AsyncConnection, file: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+    await conn.execute(
+        sql(
+            "INSERT INTO bridge.inbound_files (id, batch_id, received_at, received_by, rows) "
+            "VALUES (:id, :batch_id, :received_at, :received_by, :rows)"
+        ),
+        file,
+    )
+    await conn.execute(
+        sql(
+            "INSERT INTO bridge.inbound_rows (file_id, n, row_id, list, department, record_type, subject, envelope, "
+            "state, errors, next_attempt_at, done_at) VALUES (:file_id, :n, :row_id, :list, :department, "
+            ":record_type, :subject, CAST(:envelope AS jsonb), :state, CAST(:errors AS jsonb), :now, :done_at)"
+        ),
+        rows,
+    )
+
+
+async def claim_inbound(conn: AsyncConnection, now: datetime, lease_until: datetime, limit: int) -> list[Any]:
+    rows = await conn.execute(
+        sql(
+            "UPDATE bridge.inbound_rows r SET lease_until = :lease FROM (SELECT file_id, n FROM bridge.inbound_rows "
+            "WHERE state = 'pending' AND next_attempt_at <= :now AND (lease_until IS NULL OR lease_until < :now) "
+            "ORDER BY next_attempt_at, file_id, n LIMIT :n FOR UPDATE SKIP LOCKED) due "
+            "WHERE r.file_id = due.file_id AND r.n = due.n "
+            "RETURNING r.file_id, r.n, r.department, r.envelope, r.attempts"
+        ),
+        {"now": now, "lease": lease_until, "n": limit},
+    )
+    return sorted(rows, key=lambda r: (r.file_id, r.n))
+
+
+async def inbound_answered(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await conn.execute(
+            sql(
+                "UPDATE bridge.inbound_rows SET state = :state, receipt = CAST(:receipt AS jsonb), "
+                "errors = CAST(:errors AS jsonb), attempts = attempts + 1, done_at = :at, last_error = NULL, "
+                "lease_until = NULL WHERE file_id = :file_id AND n = :n AND state = 'pending'"
+            ),
+            rows,
+        )
+
+
+async def inbound_failed(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await conn.execute(
+            sql(
+                "UPDATE bridge.inbound_rows SET attempts = attempts + 1, next_attempt_at = :next, "
+                "last_error = :error, lease_until = NULL WHERE file_id = :file_id AND n = :n AND state = 'pending'"
+            ),
+            rows,
+        )
+
+
+async def inbound_file(conn: AsyncConnection, file_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+    head = (
+        await conn.execute(
+            sql("SELECT id, batch_id, received_at, received_by, rows FROM bridge.inbound_files WHERE id = :id"),
+            {"id": file_id},
+        )
+    ).first()
+    if head is None:
+        return None
+    rows = await conn.execute(
+        sql(
+            "SELECT n, row_id, list, department, record_type, subject, state, receipt, errors, attempts, last_error, "
+            "done_at FROM bridge.inbound_rows WHERE file_id = :id ORDER BY n"
+        ),
+        {"id": file_id},
+    )
+    return dict(head._mapping), [dict(r._mapping) for r in rows]
+
+
+async def inbound_files(conn: AsyncConnection, limit: int) -> list[dict[str, Any]]:
+    rows = await conn.execute(
+        sql(
+            "SELECT f.id, f.batch_id, f.received_at, f.received_by, f.rows, "
+            "COALESCE((SELECT jsonb_object_agg(state, n) FROM (SELECT state, count(*) AS n FROM bridge.inbound_rows "
+            "WHERE file_id = f.id GROUP BY state) c), '{}'::jsonb) AS counts "
+            "FROM bridge.inbound_files f ORDER BY f.received_at DESC, f.id LIMIT :n"
+        ),
+        {"n": limit},
+    )
+    return [dict(r._mapping) for r in rows]

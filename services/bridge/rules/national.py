@@ -38,6 +38,10 @@ class ProvinceRecord:
     payload: dict[str, Any]
 
 
+# Record ids of entries imported from a national list (rules/inbound.py RECORD_ID_PREFIX).
+NATIONAL_RECORD_PREFIX = "nat:"
+
+
 def to_province(
     event_id: str,
     event_type: str,
@@ -55,6 +59,8 @@ def to_province(
         return None
     record_type = str(data.get("record_type", ""))
     record_id = str(data.get("record_id", ""))
+    if record_id.startswith(NATIONAL_RECORD_PREFIX):
+        return None  # imported from a national list: it came down from there, it does not go back up
     fields = data.get("content") if event_type.startswith("cn.credit.disclosure.") else data.get("data")
     payload = {
         "format": FORMAT_VERSION,

@@ -77,9 +77,41 @@ async def province_url(province_state: ProvinceState) -> AsyncIterator[str]:
         yield url
 
 
+NATIONAL_DEPARTMENTS = ("COURT", "TAX", "AMR", "DRC")
+
+
+@pytest.fixture(scope="session")
+async def national_tokens(stack: Stack, tokens: dict[str, str]) -> dict[str, str]:
+    """The national-list channel's credentials: one department token per receiving department, issued
+    under the `national:` name (the only credentials whose records may carry `source`)."""
+    from services.common.auth import Role, issue
+    from services.common.db import create_engine
+
+    engine = create_engine(stack.database_url, pool_size=1)
+    try:
+        return {
+            d: (await issue(engine, role=Role.DEPARTMENT, name=f"national:{d}", department=d)).token
+            for d in NATIONAL_DEPARTMENTS
+        }
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def ingest_url(ingest: httpx.AsyncClient) -> AsyncIterator[str]:
+    """The session's in-process ingest (root conftest) also served on loopback: the bridge posts to it."""
+    async with on_loopback(ingest.app) as url:  # type: ignore[attr-defined]
+        yield url
+
+
 @pytest.fixture(scope="session")
 async def bridge(
-    stack_env: dict[str, str], bridge_clock: MovableClock, tokens: dict[str, str], province_url: str
+    stack_env: dict[str, str],
+    bridge_clock: MovableClock,
+    tokens: dict[str, str],
+    province_url: str,
+    ingest_url: str,
+    national_tokens: dict[str, str],
 ) -> AsyncIterator[httpx.AsyncClient]:
     from services.bridge.app import create_app
     from services.bridge.settings import BridgeSettings
@@ -95,6 +127,8 @@ async def bridge(
         province_retry_base_seconds=0.05,
         province_retry_cap_seconds=0.3,
         backlog_sample_seconds=0.1,
+        ingest_url=ingest_url,
+        national_tokens=national_tokens,
     )
     app = create_app(settings, clock=bridge_clock)
     async with served_in_process(app, "bridge") as client:
