@@ -10,6 +10,7 @@ from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
+import httpx
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -366,3 +367,98 @@ async def get_inbound(request: Request, caller: County, file_id: str) -> Respons
     if found is None:
         raise ApiProblem(404, [ApiError("/path/file_id", "not_found", "没有该导入文件 (no such file)")])
     return FastJSONResponse(_inbound_view(*found))
+
+
+class ForwardedRepair(BaseModel):
+    """A repair application filed at 信用中国 and forwarded down (docs/bridge-wire-format.md §5)."""
+
+    model_config = ConfigDict(extra="forbid")
+    format: str = Field(pattern="^cx-repair/1$")
+    reference: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
+    record_id: str = Field(min_length=3, max_length=200, description="公示记录编号 <部门>.<部门记录编号>")
+    subject_code: str = Field(min_length=1, max_length=64)
+    commitment: str = Field(min_length=10, max_length=4000)
+    fulfilment: str = Field(min_length=1, max_length=4000)
+    contact: str = Field(min_length=1, max_length=200)
+
+
+def _forward_view(forward: dict[str, Any], answers: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "reference": forward["reference"],
+        "repair_id": forward["repair_id"],
+        "record_id": forward["record_id"],
+        "subject_code": forward["subject"],
+        "state": forward["state"],
+        "received_at": forward["received_at"].isoformat(),
+        "answer": forward["answer"],
+        "sent_back": [
+            {
+                "event_id": a["event_id"],
+                "decision": a["payload"].get("decision"),
+                "case_state": a["payload"].get("state"),
+                "delivery": a["state"],
+                "attempts": a["attempts"],
+                "acknowledged_at": a["answered_at"].isoformat() if a["answered_at"] else None,
+                "last_error": a["last_error"],
+            }
+            for a in answers
+        ],
+    }
+
+
+@router.post(
+    "/v1/bridge/repairs",
+    status_code=201,
+    summary="A repair application forwarded by 信用中国 enters the repair flow (信用修复申请转办)",
+)
+async def post_forwarded_repair(request: Request, caller: CountyOffice, body: ForwardedRepair) -> Response:
+    engine, settings, clock, _ = _state(request)
+    async with engine.connect() as conn:
+        earlier = await store.get_forward(conn, body.reference)
+    if earlier is not None and earlier["state"] == "filed":
+        # A resend of the same application: the case already exists, nothing is filed twice.
+        async with engine.connect() as conn:
+            answers = await store.repair_answers(conn, earlier["repair_id"])
+        return FastJSONResponse(_forward_view(earlier, answers), status_code=200)
+    if not settings.publish_url or settings.publish_token is None:
+        raise ApiProblem(503, [ApiError("", "not_configured", "未配置公示服务地址 (BRIDGE_PUBLISH_URL is not set)")])
+    application = body.model_dump(exclude={"format", "reference"}) | {"external_reference": body.reference}
+    try:
+        async with httpx.AsyncClient(base_url=settings.publish_url, timeout=30, trust_env=False) as client:
+            response = await client.post(
+                "/v1/repairs",
+                json=application,
+                headers={"authorization": f"Bearer {settings.publish_token.get_secret_value()}"},
+            )
+    except httpx.HTTPError as exc:
+        message = f"公示服务暂不可用，请稍后重发 (publish unreachable: {type(exc).__name__})"
+        raise ApiProblem(503, [ApiError("", "unavailable", message)]) from None
+    if response.status_code >= 500:
+        raise ApiProblem(503, [ApiError("", "unavailable", f"公示服务暂不可用 (HTTP {response.status_code})")])
+    answer = response.json()
+    filed = response.status_code == 201
+    forward = {
+        "reference": body.reference,
+        "repair_id": answer["repair"]["repair_id"] if filed else None,
+        "record_id": body.record_id,
+        "subject": body.subject_code,
+        "received_at": clock.now(),
+        "state": "filed" if filed else "refused",
+        "answer": answer["repair"] if filed else {"status": response.status_code, "errors": answer.get("errors", [])},
+    }
+    async with engine.begin() as conn:
+        await store.put_forward(conn, forward)
+        stored = await store.get_forward(conn, body.reference)
+    assert stored is not None
+    return FastJSONResponse(_forward_view(stored, []), status_code=201 if filed else 422)
+
+
+@router.get("/v1/bridge/repairs/{reference}", summary="A forwarded repair application and the answers sent back")
+async def get_forwarded_repair(request: Request, caller: County, reference: str) -> Response:
+    engine, *_ = _state(request)
+    async with engine.connect() as conn:
+        forward = await store.get_forward(conn, reference)
+        answers = await store.repair_answers(conn, forward["repair_id"]) if forward and forward["repair_id"] else []
+    if forward is None:
+        raise ApiProblem(404, [ApiError("/path/reference", "not_found", "没有该转办申请 (no such reference)")])
+    return FastJSONResponse(_forward_view(forward, answers))

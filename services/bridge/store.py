@@ -438,3 +438,56 @@ async def inbound_files(conn: AsyncConnection, limit: int) -> list[dict[str, Any
         {"n": limit},
     )
     return [dict(r._mapping) for r in rows]
+
+
+# -- repair applications forwarded by 信用中国 -----------------------------------------------------------
+
+
+async def get_forward(conn: AsyncConnection, reference: str) -> dict[str, Any] | None:
+    row = (
+        await conn.execute(
+            sql(
+                "SELECT reference, repair_id, record_id, subject, received_at, state, answer "
+                "FROM bridge.repair_forwards WHERE reference = :ref"
+            ),
+            {"ref": reference},
+        )
+    ).first()
+    return dict(row._mapping) if row else None
+
+
+async def put_forward(conn: AsyncConnection, values: dict[str, Any]) -> None:
+    """Keep a forwarded application's outcome; a refused one may be forwarded again (and then filed)."""
+    await conn.execute(
+        sql(
+            "INSERT INTO bridge.repair_forwards (reference, repair_id, record_id, subject, received_at, state, answer) "
+            "VALUES (:reference, :repair_id, :record_id, :subject, :received_at, :state, CAST(:answer AS jsonb)) "
+            "ON CONFLICT (reference) DO UPDATE SET repair_id = EXCLUDED.repair_id, state = EXCLUDED.state, "
+            "answer = EXCLUDED.answer, received_at = EXCLUDED.received_at "
+            "WHERE bridge.repair_forwards.state = 'refused'"
+        ),
+        {**values, "answer": orjson.dumps(values["answer"]).decode()},
+    )
+
+
+async def forwarded_repairs(conn: AsyncConnection, repair_ids: list[str]) -> dict[str, str]:
+    """repair id → 信用中国 reference, for the applications that came through the bridge."""
+    if not repair_ids:
+        return {}
+    rows = await conn.execute(
+        sql("SELECT repair_id, reference FROM bridge.repair_forwards WHERE repair_id = ANY(:ids)"),
+        {"ids": repair_ids},
+    )
+    return {r.repair_id: r.reference for r in rows}
+
+
+async def repair_answers(conn: AsyncConnection, repair_id: str) -> list[dict[str, Any]]:
+    """The county's answers on one forwarded application as sent back to the province, with their state."""
+    rows = await conn.execute(
+        sql(
+            "SELECT event_id, payload, state, attempts, answered_at, last_error, answer FROM bridge.province "
+            "WHERE record_type = 'credit_repair' AND record_id = :id ORDER BY seq"
+        ),
+        {"id": repair_id},
+    )
+    return [dict(r._mapping) for r in rows]

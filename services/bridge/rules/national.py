@@ -86,3 +86,44 @@ def to_province(
         must_reach_by_working_days=withdrawal_working_days if action == "D" else None,
         payload=payload,
     )
+
+
+REPAIR_FORMAT = "cx-repair/1"
+REPAIR_ANSWERED = "cn.credit.repair.answered"
+
+
+def repair_answer(
+    event_id: str, subject: str, event_date: date, data: dict[str, Any], *, reference: str, uscc: dict[str, str]
+) -> ProvinceRecord:
+    """The county's answer (受理, 不予受理, 延长办理期限, 准予修复, 不予修复) on a repair application that
+    信用中国 forwarded, as the record that goes back up (docs/bridge-wire-format.md §5): action `R`."""
+    department = str(data.get("department", ""))
+    repair_id = str(data.get("repair_id", ""))
+    payload: dict[str, Any] = {
+        "format": REPAIR_FORMAT,
+        "id": event_id,
+        "action": "R",
+        "data_type": "credit_repair",
+        "department": department,
+        "department_uscc": uscc.get(department, ""),
+        "record_key": f"{department}.{data.get('record_id', '')}",
+        "subject_code": subject,
+        "decision_date": event_date.isoformat(),
+        "reference": reference,
+        "repair_id": repair_id,
+        "decision": data.get("decision"),
+        "state": data.get("state"),
+        "reason": data.get("explanation"),
+        "fields": {},
+    }
+    return ProvinceRecord(
+        event_id=event_id,
+        action="R",
+        record_type="credit_repair",
+        department=department,
+        record_id=repair_id,
+        subject=subject,
+        event_date=event_date,
+        must_reach_by_working_days=None,
+        payload=payload,
+    )

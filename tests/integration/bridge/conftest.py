@@ -17,11 +17,13 @@ import pytest
 import uvicorn
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
+from pydantic import SecretStr
 
 from deploy.processes import free_port
 from deploy.stack import Stack
 from services.bridge.reference_province import ProvinceState
 from services.bridge.reference_province import create_app as province_app
+from services.common.clock import FixedClock
 from services.common.envelope import CloudEvent
 from services.common.outcomes import outcome_event
 from tests.helpers import served_in_process
@@ -105,6 +107,23 @@ async def ingest_url(ingest: httpx.AsyncClient) -> AsyncIterator[str]:
 
 
 @pytest.fixture(scope="session")
+async def publish(stack_env: dict[str, str], clock: FixedClock) -> AsyncIterator[httpx.AsyncClient]:
+    """Publish in-process on the session clock, also served on loopback (the bridge files repairs there)."""
+    from services.publish.app import create_app
+    from services.publish.settings import PublishSettings
+
+    app = create_app(PublishSettings(tick_seconds=0.2), clock=clock)
+    async with served_in_process(app, "publish") as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+async def publish_url(publish: httpx.AsyncClient) -> AsyncIterator[str]:
+    async with on_loopback(publish.app) as url:  # type: ignore[attr-defined]
+        yield url
+
+
+@pytest.fixture(scope="session")
 async def bridge(
     stack_env: dict[str, str],
     bridge_clock: MovableClock,
@@ -112,6 +131,7 @@ async def bridge(
     province_url: str,
     ingest_url: str,
     national_tokens: dict[str, str],
+    publish_url: str,
 ) -> AsyncIterator[httpx.AsyncClient]:
     from services.bridge.app import create_app
     from services.bridge.settings import BridgeSettings
@@ -128,7 +148,9 @@ async def bridge(
         province_retry_cap_seconds=0.3,
         backlog_sample_seconds=0.1,
         ingest_url=ingest_url,
-        national_tokens=national_tokens,
+        national_tokens={d: SecretStr(t) for d, t in national_tokens.items()},
+        publish_url=publish_url,
+        publish_token=SecretStr(tokens["TOKEN_COUNTY"]),
     )
     app = create_app(settings, clock=bridge_clock)
     async with served_in_process(app, "bridge") as client:
