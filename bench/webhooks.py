@@ -1,7 +1,7 @@
 """S5 webhook deliveries per second to a local receiver (issue 20; target >= 2,000/s).
 
 The bridge's dispatcher (services/bridge/webhooks.py, the real one: leases in PostgreSQL, Standard
-Webhooks signing, httpx) delivers N pending deliveries over many subjects to a receiver process on
+Webhooks signing, one aiohttp client) delivers N pending deliveries over many subjects to a receiver process on
 loopback that answers 204; the figure is deliveries recorded as delivered per second of wall time.
 """
 

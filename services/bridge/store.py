@@ -188,19 +188,24 @@ async def alerts_of(conn: AsyncConnection, sub_id: str) -> list[dict[str, Any]]:
 
 async def claim_deliveries(conn: AsyncConnection, now: datetime, lease_until: datetime, limit: int) -> list[Any]:
     """Lease up to `limit` due deliveries, each the oldest pending one of its (subscription, subject): the
-    next event about a subject waits until the previous one is delivered (order per subject). The lease
-    is re-checked by the UPDATE, so two dispatchers never send the same delivery at once."""
+    next event about a subject waits until the previous one is delivered (order per subject).
+
+    The walk goes through the pending deliveries in id order (index `deliveries_pending_id`) and keeps a
+    row only when no older pending row of its queue exists (a probe of `deliveries_pending`), so a claim
+    reads about as many rows as it leases instead of every pending row. `FOR UPDATE SKIP LOCKED` lets
+    replicas claim side by side without waiting, and the lease (re-checked under the lock) keeps a
+    delivery from being sent twice at once."""
     rows = await conn.execute(
         sql(
-            "WITH heads AS (SELECT DISTINCT ON (subscription_id, subject) id, next_attempt_at, lease_until, "
-            "subscription_id FROM bridge.deliveries WHERE state = 'pending' ORDER BY subscription_id, subject, id), "
-            "due AS (SELECT h.id FROM heads h JOIN bridge.subscriptions s ON s.id = h.subscription_id "
-            "AND s.state = 'active' WHERE h.next_attempt_at <= :now "
-            "AND (h.lease_until IS NULL OR h.lease_until < :now) "
-            "ORDER BY h.id LIMIT :n) "
+            "WITH due AS (SELECT d.id FROM bridge.deliveries d JOIN bridge.subscriptions s "
+            "ON s.id = d.subscription_id AND s.state = 'active' "
+            "WHERE d.state = 'pending' AND d.next_attempt_at <= :now "
+            "AND (d.lease_until IS NULL OR d.lease_until < :now) "
+            "AND NOT EXISTS (SELECT 1 FROM bridge.deliveries p WHERE p.state = 'pending' "
+            "AND p.subscription_id = d.subscription_id AND p.subject = d.subject AND p.id < d.id) "
+            "ORDER BY d.id LIMIT :n FOR UPDATE OF d SKIP LOCKED) "
             "UPDATE bridge.deliveries d SET lease_until = :lease FROM due, bridge.feed f, bridge.subscriptions s "
             "WHERE d.id = due.id AND f.event_id = d.event_id AND s.id = d.subscription_id "
-            "AND (d.lease_until IS NULL OR d.lease_until < :now) "
             "RETURNING d.id, d.subscription_id, d.attempts, d.first_failed_at, d.event_id, f.type, f.source, "
             "f.subject, f.time, f.data, s.url, s.secret"
         ),
@@ -210,31 +215,56 @@ async def claim_deliveries(conn: AsyncConnection, now: datetime, lease_until: da
 
 
 async def record_attempts(conn: AsyncConnection, delivered: list[dict[str, Any]], failed: list[dict[str, Any]]) -> None:
+    """One statement per kind for a whole batch of outcomes (arrays through unnest, not one UPDATE per
+    delivery: the writer keeps up with thousands of deliveries a second)."""
     if delivered:
         await conn.execute(
             sql(
-                "UPDATE bridge.deliveries SET state = 'delivered', attempts = attempts + 1, delivered_at = :at, "
-                "last_status = :status, last_error = NULL, lease_until = NULL WHERE id = :id"
+                "UPDATE bridge.deliveries d SET state = 'delivered', attempts = d.attempts + 1, delivered_at = u.at, "
+                "last_status = u.status, last_error = NULL, lease_until = NULL "
+                "FROM unnest(CAST(:ids AS bigint[]), CAST(:ats AS timestamptz[]), CAST(:statuses AS integer[])) "
+                "AS u(id, at, status) WHERE d.id = u.id"
             ),
-            delivered,
+            {
+                "ids": [r["id"] for r in delivered],
+                "ats": [r["at"] for r in delivered],
+                "statuses": [r["status"] for r in delivered],
+            },
         )
     if failed:
         await conn.execute(
             sql(
-                "UPDATE bridge.deliveries SET attempts = attempts + 1, next_attempt_at = :next, "
-                "first_failed_at = COALESCE(first_failed_at, :at), last_status = :status, last_error = :error, "
-                "lease_until = NULL WHERE id = :id"
+                "UPDATE bridge.deliveries d SET attempts = d.attempts + 1, next_attempt_at = u.next, "
+                "first_failed_at = COALESCE(d.first_failed_at, u.at), last_status = u.status, last_error = u.error, "
+                "lease_until = NULL FROM unnest(CAST(:ids AS bigint[]), CAST(:ats AS timestamptz[]), "
+                "CAST(:statuses AS integer[]), CAST(:errors AS text[]), CAST(:nexts AS timestamptz[])) "
+                "AS u(id, at, status, error, next) WHERE d.id = u.id"
             ),
-            failed,
+            {
+                "ids": [r["id"] for r in failed],
+                "ats": [r["at"] for r in failed],
+                "statuses": [r["status"] for r in failed],
+                "errors": [r["error"] for r in failed],
+                "nexts": [r["next"] for r in failed],
+            },
         )
-    attempts = [{k: r[k] for k in ("id", "n", "at", "status", "error", "duration_ms")} for r in [*delivered, *failed]]
+    attempts = [*delivered, *failed]
     if attempts:
         await conn.execute(
             sql(
                 "INSERT INTO bridge.attempts (delivery_id, n, at, status, error, duration_ms) "
-                "VALUES (:id, :n, :at, :status, :error, :duration_ms) ON CONFLICT DO NOTHING"
+                "SELECT * FROM unnest(CAST(:ids AS bigint[]), CAST(:ns AS integer[]), CAST(:ats AS timestamptz[]), "
+                "CAST(:statuses AS integer[]), CAST(:errors AS text[]), CAST(:durations AS integer[])) "
+                "ON CONFLICT DO NOTHING"
             ),
-            attempts,
+            {
+                "ids": [r["id"] for r in attempts],
+                "ns": [r["n"] for r in attempts],
+                "ats": [r["at"] for r in attempts],
+                "statuses": [r["status"] for r in attempts],
+                "errors": [r["error"] for r in attempts],
+                "durations": [r["duration_ms"] for r in attempts],
+            },
         )
 
 
