@@ -99,16 +99,17 @@ async def national_tokens(stack: Stack, tokens: dict[str, str]) -> dict[str, str
         await engine.dispose()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def ingest_url(ingest: httpx.AsyncClient) -> AsyncIterator[str]:
     """The session's in-process ingest (root conftest) also served on loopback: the bridge posts to it."""
     async with on_loopback(ingest.app) as url:  # type: ignore[attr-defined]
         yield url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def publish(stack_env: dict[str, str], clock: FixedClock) -> AsyncIterator[httpx.AsyncClient]:
-    """Publish in-process on the session clock, also served on loopback (the bridge files repairs there)."""
+    """Publish in-process on the session clock, also served on loopback (the bridge files repairs there).
+    Package-scoped, like every in-process consumer here: it stops when the bridge's tests are done."""
     from services.publish.app import create_app
     from services.publish.settings import PublishSettings
 
@@ -117,13 +118,13 @@ async def publish(stack_env: dict[str, str], clock: FixedClock) -> AsyncIterator
         yield client
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def publish_url(publish: httpx.AsyncClient) -> AsyncIterator[str]:
     async with on_loopback(publish.app) as url:  # type: ignore[attr-defined]
         yield url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 async def bridge(
     stack_env: dict[str, str],
     bridge_clock: MovableClock,
