@@ -87,8 +87,14 @@ async def create_plan(ctx: SupervisionContext, who: Principal, body: PlanRequest
     plan_id = f"PLAN-{who.department}-{uuid.uuid4().hex[:12].upper()}"
     now = ctx.clock.now()
     async with ctx.engine.begin() as conn:
+        by_band = ctx.composite is not None and body.rule_set == ctx.composite.id
         members = await ctx.store.population(
-            conn, body.rule_set, grades=body.grades, levels=body.levels, subject_kind=body.subject_kind
+            conn,
+            body.rule_set,
+            grades=body.grades,
+            levels=body.levels,
+            subject_kind=body.subject_kind,
+            composite_on=ctx.today() if by_band else None,
         )
         population = stratify(members)
         result = draw(population, sup.ratio, seed, body.inspectors)
@@ -303,6 +309,37 @@ async def get_evaluations(
         for r in rows
     ]
     return {"code": code, "on": day.isoformat(), "consequences": items}
+
+
+@router.get("/v1/subjects/{code}/composite", summary="The county composite evaluation (公共信用综合评价) on a day")
+async def get_composite(
+    request: Request,
+    who: Reader,
+    code: str,
+    on: Annotated[date | None, Query(description="YYYY-MM-DD, default today")] = None,
+) -> dict[str, Any]:
+    """The score, band and the records that made it, on the day (003 L59; 001 L616)."""
+    ctx = ctx_of(request)
+    if ctx.composite is None:
+        raise ApiProblem(404, [ApiError("/", "not_configured", "本县未配置公共信用综合评价")])
+    day = on or ctx.today()
+    await _log(ctx, who, "supervision.composite", code)
+    async with ctx.engine.connect() as conn:
+        rows = await ctx.store.composite_of(conn, code)
+    now = next(
+        (r for r in rows if r["valid_from"] <= day and (r["valid_until"] is None or day <= r["valid_until"])), None
+    )
+    return {
+        "code": code,
+        "on": day.isoformat(),
+        "rule_set": ctx.composite.id,
+        "version": ctx.composite.version,
+        "score": now["score"] if now else None,
+        "band": now["band"] if now else None,
+        "valid_from": now["valid_from"].isoformat() if now else None,
+        "valid_until": now["valid_until"].isoformat() if now and now["valid_until"] else None,
+        "items": now["items"] if now else [],
+    }
 
 
 @router.get("/v1/supervision/code-conflicts", summary="重错码 warnings for the registration authority (003 L47)")

@@ -16,3 +16,5 @@ class SupervisionSettings(CommonSettings):
     pool_size: int = 5
     db_schema: str = Field(default="supervision", pattern=r"^[a-z][a-z0-9_]*$")
     instance: str = Field(default="supervision", pattern=r"^[a-z][a-z0-9-]*$")
+    tick_seconds: float = Field(default=60.0, gt=0)
+    """How often commitments that passed their due date with no new record are looked for (alerts)."""
