@@ -22,7 +22,7 @@ from services.common.outcomes import emit, outcome_event
 from services.supervision.handlers import SupervisionContext
 from services.supervision.rules.codes import detect
 from services.supervision.rules.model import LEVELS
-from services.supervision.rules.sampling import draw, stratify
+from services.supervision.rules.sampling import draw, split_published, stratify
 from services.supervision.store import PlanRow
 
 router = APIRouter(tags=["supervision"])
@@ -117,6 +117,7 @@ async def create_plan(ctx: SupervisionContext, who: Principal, body: PlanRequest
             "sizes": result.sizes,
             "inspector_roster": sorted(set(body.inspectors)),
             "drawn": [{"code": d.code, "stratum": d.stratum, "inspectors": list(d.inspectors)} for d in result.drawn],
+            "drawn_count": len(result.drawn),
             "drawn_at": now.isoformat(),
         }
         row = PlanRow(
@@ -134,17 +135,22 @@ async def create_plan(ctx: SupervisionContext, who: Principal, body: PlanRequest
             now,
         )
         await ctx.store.add_plan(conn, row, result)
-        event = outcome_event(
-            service=SERVICE,
-            kind="supervision.plan_drawn",
-            subject=plan_id,
-            event_id=f"supervision:{plan_id}:plan_drawn",
-            time=now,
-            data=published,
-        )
-        await emit(conn, schema=ctx.store.s, topic=ctx.outcome_topic, events=[event])
-        await emit(conn, schema=ctx.store.s, topic=ctx.audit_topic, events=[event])
-    return published
+        # A large plan (a county's whole population) in parts, so no message nears Kafka's size limit.
+        parts = split_published(published)
+        events = [
+            outcome_event(
+                service=SERVICE,
+                kind="supervision.plan_drawn",
+                subject=plan_id,
+                event_id=f"supervision:{plan_id}:plan_drawn" + (f":{p['part']}" if len(parts) > 1 else ""),
+                time=now,
+                data=p,
+            )
+            for p in parts
+        ]
+        await emit(conn, schema=ctx.store.s, topic=ctx.outcome_topic, events=events)
+        await emit(conn, schema=ctx.store.s, topic=ctx.audit_topic, events=events)
+    return {**published, "parts": len(parts)}
 
 
 @router.post("/v1/supervision/plans", status_code=201, summary="Create a 双随机 plan and draw its subjects")

@@ -299,3 +299,39 @@ def test_a_plan_over_composite_bands_draws_more_of_the_poor_band() -> None:
     strata = stratify([Member(f"91500101{i:010d}", "优" if i % 2 else "差", None) for i in range(1000)])
     result = draw(strata, sup.ratio, "composite-seed")
     assert result.sizes == {"优/-": 15, "差/-": 150}
+
+
+def _published(members: list[Member], seed: str) -> dict[str, Any]:
+    result = draw(stratify(members), SUP.ratio, seed, ["张三", "李四", "王五"])
+    return {
+        "event": "plan_drawn",
+        "plan_id": "PLAN-AMR-TEST",
+        "seed": seed,
+        "population_size": result.population_size,
+        "population": result.population,
+        "ratios": {s: SUP.ratio(s) for s in result.population},
+        "sizes": result.sizes,
+        "inspector_roster": ["张三", "李四", "王五"],
+        "drawn": [{"code": d.code, "stratum": d.stratum, "inspectors": list(d.inspectors)} for d in result.drawn],
+    }
+
+
+def test_a_plan_over_10000_subjects_is_published_in_parts_that_an_auditor_puts_together() -> None:
+    import orjson
+
+    from services.supervision.rules.sampling import PART_BYTES, assemble, split_published
+
+    published = _published(population(60_000), "chunk-seed")
+    parts = split_published(published)
+    sizes = [len(orjson.dumps(p)) for p in parts]  # as the outbox serialises them
+    assert len(orjson.dumps(published)) > 1_000_000  # one message would not fit
+    assert len(parts) > 4
+    assert max(sizes) < PART_BYTES + 4_096 < 1_000_000
+    assert [(p["part"], p["parts"]) for p in parts] == [(n, len(parts)) for n in range(1, len(parts) + 1)]
+    whole = assemble(list(reversed(parts)))
+    assert whole == published
+    assert redraw(whole) == published["drawn"]
+    assert len(split_published(_published(population(10_000), "s"))) == 2  # 10,000 subjects: already parts
+    assert len(split_published(_published(population(2_000), "s"))) == 1
+    with pytest.raises(ValueError, match="parts"):
+        assemble(parts[1:])
