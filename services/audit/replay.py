@@ -6,7 +6,9 @@ fixed at an as-of instant, then compare it with the live state.
 - sanctions consumes the record topics and `outcomes.grades` / `outcomes.objections` (`SanctionsHandler`),
   as the topics carry them (the grades the live grading announced, the objections publish announced);
 - publish consumes the record topics and the cases filed on its portal (`outcomes.objections` /
-  `outcomes.repairs` *filed* events), in a scratch database of its own (services/audit/replay_publish.py).
+  `outcomes.repairs` *filed* events), in a scratch database of its own (services/audit/replay_publish.py);
+- supervision consumes the record topics and `outcomes.grades`, and its plans come back from their
+  published `plan_drawn` events on `outcomes.supervision`.
 
 Events are applied in batches, each event in a savepoint of its own; an event a handler refuses is
 counted (the live service dead-letters it) and the replay carries on. Repeated event ids (a relay
@@ -137,7 +139,32 @@ def _handlers(
     return {
         "grading": record_handler(load_context(settings, clock, schema=scratch["grading"])),
         "sanctions": SanctionsHandler(sanctions).handle,
+        "supervision": _supervision_handler(settings, catalogue, engine, clock, scratch["supervision"]),
     }
+
+
+def _supervision_handler(
+    settings: CommonSettings, catalogue: Catalogue, engine: AsyncEngine, clock: FixedClock, schema: str
+) -> Handle:
+    """Supervision's handler as its app builds it (services/supervision/app.py), on the scratch schema."""
+    from services.common.calendar import WorkingDayCalendar
+    from services.supervision.handlers import SupervisionContext, SupervisionHandler
+    from services.supervision.rules import model
+    from services.supervision.store import Store
+
+    rules = model.load(settings.schemas_dir, departments=set(catalogue.departments))
+    ctx = SupervisionContext(
+        engine=engine,
+        store=Store(schema),
+        rules=rules,
+        clock=clock,
+        outcome_topic=settings.topic("outcomes.supervision"),
+        audit_topic=settings.topic("audit.access"),
+        calendar=WorkingDayCalendar.load(settings.schemas_dir / "calendar" / "overrides.yaml"),
+        severity=model.load_severity(settings.schemas_dir, rules),
+        composite=model.load_composite_table(settings.schemas_dir, rules),
+    )
+    return SupervisionHandler(ctx).handle
 
 
 async def _read(
@@ -312,7 +339,7 @@ async def replay(
         print(f"scratch {', '.join(scratch.values())} created; reading the topics from offset 0", file=out)
         events = await _read(settings, catalogue, report, out)
         handlers = _handlers(settings, catalogue, scratch_engine, clock, scratch)
-        engines = {"grading": scratch_engine, "sanctions": scratch_engine}
+        engines = {"grading": scratch_engine, "sanctions": scratch_engine, "supervision": scratch_engine}
         if rebuild is not None:
             handlers["publish"] = rebuild.handle
             engines["publish"] = rebuild.engine

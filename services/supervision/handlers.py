@@ -24,6 +24,7 @@ from services.supervision.store import Store
 
 RECORD_EVENT = "cn.credit.record."
 GRADE_CHANGED = "cn.credit.grade.changed"
+PLAN_DRAWN = "cn.credit.supervision.plan_drawn"
 log = logging.getLogger(__name__)
 
 
@@ -91,6 +92,9 @@ class SupervisionHandler:
             await self.store.lock_subject(conn, code)
             await self.store.save_grade(conn, code, grade, kind=kind, event_id=event.id)
             await self.recompute(conn, code)
+        elif event.type == PLAN_DRAWN:
+            # Only the audit replay reads these (the live service wrote them): the plans made through the API.
+            await self.store.add_published_plan(conn, event.data)
         else:
             log.debug("event type not used by supervision", extra={"event_id": event.id, "type": event.type})
 

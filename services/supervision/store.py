@@ -284,6 +284,49 @@ class Store:
                 ],
             )
 
+    async def add_published_plan(self, conn: AsyncConnection, data: dict[str, Any]) -> None:
+        """A plan (or one part of it) as its `plan_drawn` event published it: how the audit replay rebuilds
+        the plans a department made through the API. Parts and repeats add what is not there yet."""
+        drawn = list(data.get("drawn") or [])
+        await conn.execute(
+            sql(
+                f"INSERT INTO {self.s}.plans (plan_id, department, plan_name, matter, rule_set, period_from, "
+                "period_to, seed, population_size, drawn_count, published, created_at) VALUES (:id, :dept, :name, "
+                ":matter, :rs, :pf, :pt, :seed, :size, :drawn, CAST(:published AS jsonb), :at) "
+                "ON CONFLICT (plan_id) DO NOTHING"
+            ),
+            {
+                "id": data["plan_id"],
+                "dept": data["department"],
+                "name": data.get("plan_name") or "",
+                "matter": data.get("matter") or "",
+                "rs": data["rule_set"],
+                "pf": date.fromisoformat(str(data["period_from"])),
+                "pt": date.fromisoformat(str(data["period_to"])),
+                "seed": data["seed"],
+                "size": int(data["population_size"]),
+                "drawn": int(data.get("drawn_count") or len(drawn)),
+                "published": as_json({k: v for k, v in data.items() if k not in ("population", "drawn")}),
+                "at": datetime.fromisoformat(str(data["drawn_at"])),
+            },
+        )
+        if drawn:
+            await conn.execute(
+                sql(
+                    f"INSERT INTO {self.s}.plan_subjects (plan_id, code, stratum, inspectors) "
+                    "VALUES (:id, :code, :stratum, CAST(:inspectors AS jsonb)) ON CONFLICT DO NOTHING"
+                ),
+                [
+                    {
+                        "id": data["plan_id"],
+                        "code": d["code"],
+                        "stratum": d["stratum"],
+                        "inspectors": as_json(d["inspectors"]),
+                    }
+                    for d in drawn
+                ],
+            )
+
     async def plans(self, conn: AsyncConnection, department: str | None, plan_id: str | None = None) -> list[PlanRow]:
         rows = await conn.execute(
             sql(
