@@ -136,7 +136,7 @@ async def create_plan(ctx: SupervisionContext, who: Principal, body: PlanRequest
         )
         await ctx.store.add_plan(conn, row, result)
         # A large plan (a county's whole population) in parts, so no message nears Kafka's size limit.
-        parts = split_published(published)
+        parts = split_published(published, ctx.plan_part_bytes)
         events = [
             outcome_event(
                 service=SERVICE,

@@ -40,6 +40,7 @@ def create_app(settings: SupervisionSettings | None = None, clock: Clock | None 
             calendar=calendar,
             severity=severity,
             composite=composite,
+            plan_part_bytes=settings.plan_part_bytes,
             wake=runtime.wake,
         )
         app.state.supervision = ctx

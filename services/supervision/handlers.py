@@ -20,6 +20,7 @@ from services.common.ticker import each_isolated
 from services.supervision.rules.composite import CompositeTable
 from services.supervision.rules.derive import Derived, Grade, derive, overdue_alerts
 from services.supervision.rules.model import SupervisionRules
+from services.supervision.rules.sampling import PART_BYTES
 from services.supervision.store import Store
 
 RECORD_EVENT = "cn.credit.record."
@@ -43,6 +44,7 @@ class SupervisionContext:
     calendar: WorkingDayCalendar
     severity: SeverityTable | None = None
     composite: CompositeTable | None = None
+    plan_part_bytes: int = PART_BYTES
     service: str = "supervision"
     wake: Callable[[], None] = lambda: None
     """The outbox relay's wake (ServiceRuntime.wake), called after the ticker committed alerts."""

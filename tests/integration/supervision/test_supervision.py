@@ -21,7 +21,7 @@ from playwright.async_api import async_playwright
 
 from deploy.stack import Stack
 from services.common.envelope import CloudEvent
-from services.supervision.rules.sampling import redraw
+from services.supervision.rules.sampling import assemble, redraw
 from tests import factories
 from tests.helpers import eventually, find_on_topic
 from tests.integration.sanctions.support import bearer, report
@@ -57,6 +57,13 @@ async def send_grades(producer: AIOKafkaProducer, stack_env: dict[str, str], eve
     for e in events:
         await producer.send(topic, value=e.kafka_value(), key=e.kafka_key(), headers=e.kafka_headers())
     await producer.flush()
+
+
+def part_of(message: Any, plan_id: str) -> int | None:
+    """The part number of a plan_drawn message of `plan_id` (None for any other message)."""
+    if message.key != plan_id.encode():
+        return None
+    return int(orjson.loads(message.value or b"{}").get("part") or 1)
 
 
 async def get(client: httpx.AsyncClient, tokens: dict[str, str], who: str, url: str, **params: str) -> Any:
@@ -119,8 +126,16 @@ async def test_revoked_subject_is_due_for_a_recheck_and_a_plan_is_drawn_publishe
     assert plan["sizes"]["B/II"] == -(-plan["ratios"]["B/II"] * len(plan["population"]["B/II"]) // 1)
 
     topic = stack_env["EXCHANGE_TOPIC_PREFIX"] + "outcomes.supervision"
-    message = await find_on_topic(stack.bootstrap, topic, lambda m: m.key == plan["plan_id"].encode())
-    published = orjson.loads(message.value or b"{}")
+    assert plan["parts"] > 1  # the fixture's small parts: published as a large plan is
+    parts = [
+        orjson.loads(
+            (await find_on_topic(stack.bootstrap, topic, lambda m, n=n: part_of(m, plan["plan_id"]) == n)).value
+            or b"{}"
+        )
+        for n in range(1, plan["parts"] + 1)
+    ]
+    published = assemble(parts)
+    assert published["population"] == plan["population"]
     assert redraw(published) == plan["drawn"]
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "services.cli", "supervision", "redraw", "--plan", plan["plan_id"], "--json",
