@@ -124,6 +124,8 @@ _SLICED = ("population", "drawn")
 
 
 def _size(value: object) -> int:
+    if isinstance(value, str) and value.isalnum() and value.isascii():  # a credit code: no escaping
+        return len(value) + 2
     return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
 
 
