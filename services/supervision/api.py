@@ -327,7 +327,7 @@ async def get_composite(
     """The score, band and the records that made it, on the day (003 L59; 001 L616)."""
     ctx = ctx_of(request)
     if ctx.composite is None:
-        raise ApiProblem(404, [ApiError("/", "not_configured", "本县未配置公共信用综合评价")])
+        raise ApiProblem(404, [ApiError("/", "not_found", "本县未配置公共信用综合评价")])
     day = on or ctx.today()
     await _log(ctx, who, "supervision.composite", code)
     async with ctx.engine.connect() as conn:
