@@ -257,6 +257,9 @@ async def test_a_tax_a_evaluation_gives_the_reward_until_its_validity_ends(
     assert reward["text"].startswith("主动向社会公告年度A级纳税人名单")  # the green channel needs 3 A years (002 L166)
     assert reward["valid_until"] == "2027-03-31"
     assert await rewards("2027-04-01") == []
+    composite = await get(supervision, tokens, "COUNTY", f"/v1/subjects/{code}/composite", on="2026-06-01")
+    assert (composite["score"], composite["band"]) == (85, "良")  # 80 + 纳税 A 5 (county-composite.yaml)
+    assert [i["record_id"] for i in composite["items"]] == [evaluation["id"]]
 
 
 async def test_code_conflicts_are_warnings_for_the_registration_authority_only(
