@@ -18,6 +18,7 @@ from services.common.amendments import effective_records
 from services.common.legal_document import lacks_legal_document
 from services.common.records import AcceptedRecord
 from services.common.severity import Severity, SeverityTable, listed_document_numbers, severity_of
+from services.common.vocabulary import RecordTypeName
 from services.grading.rules.credit_file import build_credit_file, years_after
 from services.supervision.rules.composite import CompositeTable, Segment, timeline
 from services.supervision.rules.model import LEVELS, SupervisionRules
@@ -26,7 +27,7 @@ INSPECTION = "inspection_result"
 EVALUATION = "credit_evaluation"
 LEVEL_RAISE = "supervision_level_raise"
 COMMITMENT = "credit_commitment"
-VERIFICATION = "commitment_verification"
+VERIFICATION = RecordTypeName.COMMITMENT_VERIFICATION
 INTERVIEW = "supervision_interview"
 ABNORMAL = "abnormal_operation_listing"
 PENALTY = "administrative_penalty"
