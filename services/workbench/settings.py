@@ -20,6 +20,7 @@ class WorkbenchSettings(CommonSettings):
     sanctions_url: str = "http://127.0.0.1:8003"
     publish_url: str = "http://127.0.0.1:8004"
     bridge_url: str = "http://127.0.0.1:8008"
+    supervision_url: str = "http://127.0.0.1:8005"
     token: SecretStr | None = None
     """The workbench credential (`exchange token issue --role workbench`); `make up` issues one."""
     session_minutes: int = Field(default=30, ge=1)

@@ -31,7 +31,7 @@ async def workbench(
 
     settings = WorkbenchSettings(token=tokens["TOKEN_WORKBENCH"])
     # Only the bridge is read by this page; the other clients are never called here.
-    clients = {name: bridge for name in ("ingest", "publish", "sanctions", "grading", "bridge")}
+    clients = {name: bridge for name in ("ingest", "publish", "sanctions", "grading", "supervision", "bridge")}
     app = create_app(settings, clock=clock, clients=clients)
     suffix = uuid.uuid4().hex[:6]
     users = {"amr": f"sub_amr_{suffix}", "county": f"sub_county_{suffix}"}
