@@ -137,6 +137,9 @@ MATRIX: dict[str, dict[tuple[str, str], Row]] = {
         ("GET", "/repairs/new"): Row(EVERYONE),
         ("POST", "/repairs/new"): Row(EVERYONE, form=REPAIR),
         ("GET", "/cases"): Row(EVERYONE),
+        # Public 信用承诺 pages (issue 22).
+        ("GET", "/commitments"): Row(EVERYONE),
+        ("GET", "/commitments/{slug}"): Row(EVERYONE, path="/commitments/no-such-kind"),
         ("GET", "/objections/{objection_id}"): Row(
             EVERYONE, path="/objections/OBJ-20261120-00000000", params={"code": NOBODY_CODE}
         ),
