@@ -153,7 +153,8 @@ async def add_rejections(conn: AsyncConnection, day: date, counts: dict[tuple[st
             "VALUES (:day, :dept, :type, :code, :n) ON CONFLICT (day, department, record_type, code) "
             "DO UPDATE SET count = ingest.rejections.count + EXCLUDED.count"
         ),
-        [{"day": day, "dept": d, "type": t, "code": c, "n": n} for (d, t, c), n in counts.items()],
+        # In key order: two worker processes flushing the same keys lock their rows in the same order.
+        [{"day": day, "dept": d, "type": t, "code": c, "n": n} for (d, t, c), n in sorted(counts.items())],
     )
 
 
