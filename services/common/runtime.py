@@ -87,12 +87,13 @@ class ServiceRuntime:
 
         self.tasks.append(asyncio.create_task(guarded(), name=f"{self.name}:{what}"))
 
-    def start_relay(self) -> OutboxRelay:
-        """The outbox relay with its own producer; Kafka may be down now, the relay waits for it."""
+    def start_relay(self, *, listen: str | None = None) -> OutboxRelay:
+        """The outbox relay with its own producer; Kafka may be down now, the relay waits for it. `listen`:
+        the channel writers NOTIFY on commit, when processes other than this one fill the outbox."""
         self.producer = make_producer(
             self.settings.kafka_bootstrap, client_id=f"{self.name}-relay", auth=self.kafka_auth
         )
-        relay = OutboxRelay(self.engine, self.producer, schema=self.schema)
+        relay = OutboxRelay(self.engine, self.producer, schema=self.schema, listen=listen)
         self.relay = relay
         producer = self.producer
 

@@ -51,7 +51,8 @@ def create_app(settings: IngestSettings | None = None, clock: Clock | None = Non
         runtime = await ServiceRuntime.start(SERVICE, store.SCHEMA, settings, pool_size=settings.pool_size)
         runtime.kafka_required = False
         signer = ReceiptSigner.from_file(settings.signing_key_file)
-        relay = runtime.start_relay()
+        # Worker processes and replicas share one leading relay (advisory lock); commits notify it.
+        relay = runtime.start_relay(listen=store.OUTBOX_CHANNEL)
         writer = ReceiptWriter(
             asyncpg_dsn(settings.database_url),
             signer=signer,
