@@ -25,9 +25,9 @@ from sqlalchemy import text
 from starlette.datastructures import FormData, UploadFile
 
 from services.common.catalogue import RecordType
-from services.workbench import accounts, charts, sheets
+from services.workbench import accounts, charts, messages, sheets
 from services.workbench.accounts import ROLE_TITLES, Session, Staff, StaffRole
-from services.workbench.client import ServiceUnavailable
+from services.workbench.client import Services, ServiceUnavailable
 from services.workbench.conditions import conditions_of
 from services.workbench.context import WorkbenchContext
 from services.workbench.imports import submit_rows
@@ -251,6 +251,25 @@ class Due:
     overdue: bool
 
 
+CASE_PAGE = 1000  # sanctions' largest page
+
+
+async def _cases_awaiting_feedback(services: Services, staff: Staff, params: dict[str, str]) -> list[dict[str, Any]]:
+    """Every case whose instruction to the department awaits its feedback, page by page: a court's upload
+    of thousands of defaulters must not leave the 1,001st off the 待办."""
+    found: list[dict[str, Any]] = []
+    while True:
+        page = await services.json(
+            "sanctions",
+            "/v1/cases",
+            staff,
+            {**params, "awaiting_feedback": "true", "limit": str(CASE_PAGE), "offset": str(len(found))},
+        )
+        found += page["cases"]
+        if len(page["cases"]) < CASE_PAGE:
+            return found
+
+
 @router.get("/")
 async def todo(request: Request) -> Response:
     current = await session(request)
@@ -287,8 +306,7 @@ async def todo(request: Request) -> Response:
                 bool(r.get("overdue")),
             )
         )
-    cases = await services.json("sanctions", "/v1/cases", staff, {**params, "limit": "1000"})
-    for c in cases["cases"]:
+    for c in await _cases_awaiting_feedback(services, staff, params):
         mine = [i for i in c["instructions"] if i["department"] == staff.department]
         if mine and mine[0]["feedback_state"] != "answered":
             items.append(
@@ -565,7 +583,9 @@ async def report_submit(request: Request, type_name: str) -> Response:
     if action == "preview":
         response = await ctx.services.call("ingest", "POST", "/v1/records:preview", staff, json=record)
         preview = response.json()
-        problems = _problems(preview.get("validation", {}).get("errors", preview.get("errors", [])), row, record_type)
+        problems = messages.cell_problems(
+            preview.get("validation", {}).get("errors", preview.get("errors", [])), row, record_type
+        )
         model = _form_model(ctx, record_type, raw, staff, problems)
         return render("report_form.html", **_page(current, form=model, preview=preview))
     response = await ctx.services.call("ingest", "POST", "/v1/records", staff, json=record)
@@ -584,7 +604,7 @@ async def report_submit(request: Request, type_name: str) -> Response:
             detail={"type": record_type.name, "replayed": response.status_code == 200},
         )
         return render("receipt.html", **_page(current, receipt=receipt, record=record, record_type=record_type))
-    problems = _problems(body.get("errors", []), row, record_type)
+    problems = messages.cell_problems(body.get("errors", []), row, record_type)
     await accounts.record_action(
         ctx.engine,
         at=ctx.now(),
@@ -597,18 +617,6 @@ async def report_submit(request: Request, type_name: str) -> Response:
     )
     model = _form_model(ctx, record_type, raw, staff, problems)
     return render("report_form.html", 422, **_page(current, form=model))
-
-
-def _problems(errors: list[dict[str, Any]], row: sheets.Row, record_type: RecordType) -> list[sheets.CellProblem]:
-    return [
-        sheets.CellProblem(
-            row.number,
-            sheets.column_of_pointer(str(e.get("path", "")), record_type, row.record),
-            str(e.get("code", "")),
-            str(e.get("message", "")),
-        )
-        for e in errors
-    ]
 
 
 async def _guard_answer(request: Request, staff: Staff, record: dict[str, Any]) -> None:
