@@ -11,12 +11,19 @@ from typing import Any
 
 from services.common.amendments import effective_records
 from services.common.records import AcceptedRecord
+from services.common.vocabulary import RecordTypeName
 
 # record type -> (field, value) that makes the record adverse, which then needs `document_no`
 NEEDS_DOCUMENT: Mapping[str, tuple[str, str]] = {
-    "watch_list": ("action", "列入"),
-    "credit_commitment": ("event", "违诺"),
+    RecordTypeName.WATCH_LIST: ("action", "列入"),
+    RecordTypeName.CREDIT_COMMITMENT: ("event", "违诺"),
 }
+
+
+def needs_legal_document(record_type: str) -> bool:
+    """Whether this type's adverse records (watch-list 列入, 违诺) must name a legally effective document;
+    grading asks it of the adverse records it found, so an entry's other actions never reach it."""
+    return record_type in NEEDS_DOCUMENT
 
 
 def lacks_legal_document(record_type: str, data: Mapping[str, Any]) -> bool:

@@ -25,6 +25,7 @@ from sqlalchemy import text
 from starlette.datastructures import FormData, UploadFile
 
 from services.common.catalogue import RecordType
+from services.common.vocabulary import RecordTypeName
 from services.workbench import accounts, charts, messages, sheets
 from services.workbench.accounts import ROLE_TITLES, Session, Staff, StaffRole
 from services.workbench.client import Services, ServiceUnavailable
@@ -47,7 +48,11 @@ SESSION_COOKIE = "wb_session"
 LOGIN_COOKIE = "wb_login_csrf"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 HEAD_ONLY_DECISIONS = frozenset({"准予修复", "不予修复"})
-ANSWER_TYPES = {"objection": "objection_verification", "repair": "repair_decision", "case": "sanction_feedback"}
+ANSWER_TYPES = {
+    "objection": RecordTypeName.OBJECTION_VERIFICATION,
+    "repair": RecordTypeName.REPAIR_DECISION,
+    "case": RecordTypeName.SANCTION_FEEDBACK,
+}
 
 
 class NeedSignIn(Exception):
@@ -280,7 +285,12 @@ async def todo(request: Request) -> Response:
     params = {"department": staff.department}
     services = ctx.services
     items: list[Due] = []
-    objections = await services.json("publish", "/v1/objections", staff, params)
+    # Publish answers the soonest due first, up to its largest page; more than that is said, not hidden.
+    listed = {**params, "limit": "1000"}
+    more: list[str] = []
+    objections = await services.json("publish", "/v1/objections", staff, listed)
+    if objections.get("truncated"):
+        more.append("异议核实")
     for o in objections["objections"]:
         items.append(
             Due(
@@ -292,7 +302,9 @@ async def todo(request: Request) -> Response:
                 bool(o.get("overdue")),
             )
         )
-    repairs = await services.json("publish", "/v1/repairs", staff, params)
+    repairs = await services.json("publish", "/v1/repairs", staff, listed)
+    if repairs.get("truncated"):
+        more.append("信用修复")
     for r in repairs["repairs"]:
         step = "受理" if r["state"] == "filed" else "决定"
         due = r["accept_due"] if step == "受理" else r["decide_due"]
@@ -320,7 +332,9 @@ async def todo(request: Request) -> Response:
                 )
             )
     for state in ("overdue", "at_risk"):
-        clock = await services.json("publish", "/v1/deadlines", staff, {**params, "state": state})
+        clock = await services.json("publish", "/v1/deadlines", staff, {**listed, "state": state})
+        if clock.get("truncated"):
+            more.append("公示时限" + ("已超期" if state == "overdue" else "临近"))
         for d in clock["records"]:
             items.append(
                 Due(
@@ -356,7 +370,7 @@ async def todo(request: Request) -> Response:
             )
         )
     items.sort(key=lambda i: (i.due or "9999", i.kind))
-    return render("todo.html", **_page(current, items=items, today=ctx.today().isoformat()))
+    return render("todo.html", **_page(current, items=items, more=more, today=ctx.today().isoformat()))
 
 
 # -- item pages -------------------------------------------------------------------------------------------
@@ -622,9 +636,9 @@ async def report_submit(request: Request, type_name: str) -> Response:
 async def _guard_answer(request: Request, staff: Staff, record: dict[str, Any]) -> None:
     """An answer may only answer this department's own case; a repair's final decision is the head's."""
     data = record.get("data", {})
-    if record["type"] == "objection_verification" and isinstance(data.get("objection_id"), str):
+    if record["type"] == RecordTypeName.OBJECTION_VERIFICATION and isinstance(data.get("objection_id"), str):
         await _own_objection(request, staff, data["objection_id"])
-    if record["type"] == "repair_decision":
+    if record["type"] == RecordTypeName.REPAIR_DECISION:
         if isinstance(data.get("repair_id"), str):
             await _own_repair(request, staff, data["repair_id"])
         if data.get("decision") in HEAD_ONLY_DECISIONS and staff.role is not StaffRole.HEAD:

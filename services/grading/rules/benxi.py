@@ -11,8 +11,9 @@
   entries) bar A but never make C: alone they give `light.grade` (B, whose consequence is 004 L55's
   "予以重点关注"). 国办发〔2020〕49号 forbids heavy sanctions for small faults (001 L657, L666; 004 L73) and the
   watch list is "without joint sanctions" (001 L619).
-- Records of the types in `adverse.requires_document` count against the subject only with a legally
-  effective document (`document_no`, 001 L646): a v1 watch-list entry or 违诺 without one counts for nothing.
+- An adverse watch-list entry or 违诺 counts against the subject only with a legally effective document
+  (`document_no`, 001 L646: services.common.legal_document, the exchange's one statement of that rule, which
+  ingest's warning and sanctions' clean record also ask): a v1 one without it counts for nothing.
 - A national repair removes a penalty as the rule set's `national_repair` says; a repaired record is gone.
 
 What counts is data (the rule set's `positive`, `adverse`, `serious` blocks): dated records (行政奖励,
@@ -25,22 +26,24 @@ from __future__ import annotations
 
 from datetime import date
 
+from services.common.legal_document import needs_legal_document
+from services.common.vocabulary import RecordTypeName
 from services.grading.rules.credit_file import CreditFile, Listing, Mark, within_years
 from services.grading.rules.model import Assessment, BenxiRules, Explanation, RecordRule, RuleSetVersion
 
-_TYPE_NAMES = {
-    "administrative_penalty": "行政处罚",
-    "administrative_action": "行政行为",
-    "credit_commitment": "信用承诺",
-    "inspection_result": "抽查检查结果",
-    "supervision_interview": "约谈",
-    "abnormal_operation_listing": "经营异常名录",
-    "judgment_defaulter_listing": "失信被执行人名单",
-    "serious_untrustworthy_listing": "严重失信主体名单",
-    "red_list": "红名单",
-    "watch_list": "重点关注名单",
+_TYPE_NAMES: dict[str, str] = {
+    RecordTypeName.ADMINISTRATIVE_PENALTY: "行政处罚",
+    RecordTypeName.ADMINISTRATIVE_ACTION: "行政行为",
+    RecordTypeName.CREDIT_COMMITMENT: "信用承诺",
+    RecordTypeName.INSPECTION_RESULT: "抽查检查结果",
+    RecordTypeName.SUPERVISION_INTERVIEW: "约谈",
+    RecordTypeName.ABNORMAL_OPERATION_LISTING: "经营异常名录",
+    RecordTypeName.JUDGMENT_DEFAULTER_LISTING: "失信被执行人名单",
+    RecordTypeName.SERIOUS_UNTRUSTWORTHY_LISTING: "严重失信主体名单",
+    RecordTypeName.RED_LIST: "红名单",
+    RecordTypeName.WATCH_LIST: "重点关注名单",
 }
-_REASONS = {
+_REASONS: dict[str, str] = {
     "A": "A：有优良信誉信息记录，且无不良行为信息记录（004 L41）(A: a good-standing record and no adverse record)",
     "B": "B：无优良信誉信息记录，且无不良行为信息记录（004 L43）(B: neither a good-standing nor an adverse record)",
     "C": "C：有不良行为信息记录（004 L45）(C: an adverse record)",
@@ -61,8 +64,8 @@ def _matching(marks: tuple[Mark, ...], selected: tuple[RecordRule, ...], day: da
     ]
 
 
-def _undocumented(item: Mark | Listing, rules: BenxiRules) -> bool:
-    return item.record_type in rules.requires_document and not item.document_no
+def _undocumented(item: Mark | Listing) -> bool:
+    return needs_legal_document(item.record_type) and not item.document_no
 
 
 def _in_force(listings: tuple[Listing, ...], types: frozenset[str], day: date) -> list[Listing]:
@@ -81,10 +84,10 @@ def assess(file: CreditFile, rule_set: RuleSetVersion, day: date) -> Assessment:
     serious_ids = {x.record_id for x in serious}
     found_marks = _matching(marks, rules.adverse_records, day, years)
     found_lists = [x for x in _in_force(file.listings, rules.adverse_lists, day) if x.record_id not in serious_ids]
-    undocumented: list[Mark | Listing] = [m for m in found_marks if _undocumented(m, rules)]
-    undocumented += [x for x in found_lists if _undocumented(x, rules)]
-    adverse_marks = [m for m in found_marks if not _undocumented(m, rules)]
-    adverse_lists = [x for x in found_lists if not _undocumented(x, rules)]
+    undocumented: list[Mark | Listing] = [m for m in found_marks if _undocumented(m)]
+    undocumented += [x for x in found_lists if _undocumented(x)]
+    adverse_marks = [m for m in found_marks if not _undocumented(m)]
+    adverse_lists = [x for x in found_lists if not _undocumented(x)]
     light_marks = [m for m in adverse_marks if m.severity in rules.light_penalty_severities]
     light_lists = [x for x in adverse_lists if x.record_type in rules.light_lists]
     heavy = len(adverse_marks) + len(adverse_lists) > len(light_marks) + len(light_lists)
