@@ -295,8 +295,12 @@ class Stack:
     def service_log(self, service: str, instance: int = 1) -> Path:
         return self.config.state_dir / "logs" / f"{service}{'' if instance == 1 else instance}.log"
 
-    def start_service(self, service: str, *, instance: int = 1, port: int | None = None) -> None:
-        """Start one process of `service`; further instances (another port) join the same consumer group."""
+    def start_service(
+        self, service: str, *, instance: int = 1, port: int | None = None, env: dict[str, str] | None = None
+    ) -> None:
+        """Start one process of `service`; further instances (another port) join the same consumer group.
+        `env` adds settings for this process only (e.g. `INGEST_WORKERS`: ingest runs that many worker
+        processes, by default one per usable core, at most 4)."""
         port = port or self.config.service_ports[service]
         require_free_port(port, service)
         env = {
@@ -306,6 +310,7 @@ class Stack:
             **(self.bridge_env() if service == "bridge" else {}),
             f"{service.upper()}_PORT": str(port),
             "PYTHONUNBUFFERED": "1",
+            **(env or {}),
         }
         spawn(
             [sys.executable, "-m", f"services.{service}"],
