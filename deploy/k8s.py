@@ -88,6 +88,28 @@ def _common_env(values: Obj, service: str | None) -> list[Obj]:
     return env
 
 
+def _bridge_env(values: Obj) -> list[Obj]:
+    """The province's endpoint, and what the bridge posts to ingest (national lists) and publish (repairs
+    forwarded by 信用中国) inside the cluster, with credentials from Secrets (optional: unset, that half of
+    the bridge stays off and says so)."""
+    bridge = values["bridge"]
+    env: list[Obj] = [
+        {"name": "BRIDGE_INGEST_URL", "value": f"http://{values['name']}-ingest"},
+        {"name": "BRIDGE_PUBLISH_URL", "value": f"http://{values['name']}-publish"},
+    ]
+    if bridge.get("provinceUrl"):
+        env.append({"name": "BRIDGE_PROVINCE_URL", "value": bridge["provinceUrl"]})
+    for name, key in (
+        ("BRIDGE_PROVINCE_TOKEN", "provinceTokenSecret"),
+        ("BRIDGE_PUBLISH_TOKEN", "publishTokenSecret"),
+        ("BRIDGE_NATIONAL_TOKENS", "nationalTokensSecret"),
+    ):
+        ref = _secret_env(name, bridge[key])
+        ref["valueFrom"]["secretKeyRef"]["optional"] = True
+        env.append(ref)
+    return env
+
+
 def _container(values: Obj, service: str) -> Obj:
     spec = values["services"][service]
     prefix = service.upper()
@@ -101,9 +123,13 @@ def _container(values: Obj, service: str) -> Obj:
         # It reports and reads through the services' public APIs with its own credential, as a system does.
         env.append(_secret_env("WORKBENCH_TOKEN", values["workbench"]["tokenSecret"]))
         env += [{"name": f"WORKBENCH_{svc.upper()}_URL", "value": f"http://{values['name']}-{svc}"} for svc in SERVICES]
+    if service == "bridge":
+        env += _bridge_env(values)
     if service == "ingest":
         env.append({"name": "INGEST_SIGNING_KEY_FILE", "value": "/var/run/exchange/keys/receipt-ed25519.pem"})
         env.append({"name": "INGEST_PUBLIC_KEYS_DIR", "value": "/var/run/exchange/public-keys"})
+        # One worker process per pod (a container sees the node's cores, not its CPU request): scale by replicas.
+        env.append({"name": "INGEST_WORKERS", "value": "1"})
         mounts += [
             {"name": "signing-key", "mountPath": "/var/run/exchange/keys", "readOnly": True},
             {"name": "public-keys", "mountPath": "/var/run/exchange/public-keys", "readOnly": True},

@@ -101,3 +101,15 @@ def test_the_workbench_reaches_every_service_by_its_kubernetes_service_and_has_n
     )
     assert settings.ingest_url == "http://credit-exchange-ingest"
     assert production_problems(settings, uses_kafka=False) == []
+
+
+def test_the_bridge_reaches_ingest_and_publish_in_the_cluster_with_its_credentials_from_secrets(
+    objects: list[dict[str, Any]],
+) -> None:
+    bridge = next(o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "credit-exchange-bridge")
+    env = _env(bridge["spec"]["template"]["spec"]["containers"][0])
+    assert env["BRIDGE_INGEST_URL"] == "http://credit-exchange-ingest"
+    assert env["BRIDGE_PUBLISH_URL"] == "http://credit-exchange-publish"
+    for name in ("BRIDGE_PROVINCE_TOKEN", "BRIDGE_PUBLISH_TOKEN", "BRIDGE_NATIONAL_TOKENS"):
+        assert env[name]["secretKeyRef"]["name"] == "exchange-bridge", name
+    assert "BRIDGE_PROVINCE_URL" not in env  # no province configured in the example values: nothing is pushed
