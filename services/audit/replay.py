@@ -23,7 +23,7 @@ import asyncio
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TextIO
@@ -54,7 +54,16 @@ from services.manifests import MANIFESTS as ALL_MANIFESTS
 # The services the audit replay rebuilds (the others declare ReplaySeed.NONE in their manifests).
 MANIFESTS = tuple(m for m in ALL_MANIFESTS if m.replay is not ReplaySeed.NONE)
 
-Handle = Callable[[AsyncConnection, CloudEvent], Awaitable[None]]
+Handle = Callable[[AsyncConnection, Sequence[CloudEvent]], Awaitable[None]]
+"""Applies events in order in the caller's transaction: a batch, as the live consumer hands a poll over."""
+
+
+def one_by_one(handle: Callable[[AsyncConnection, CloudEvent], Awaitable[None]]) -> Handle:
+    async def each(conn: AsyncConnection, events: Sequence[CloudEvent]) -> None:
+        for event in events:
+            await handle(conn, event)
+
+    return each
 
 
 @dataclass
@@ -135,8 +144,9 @@ def _handlers(
         audit_topic=settings.topic("audit.access"),
     )
     return {
-        "grading": record_handler(load_context(settings, clock, schema=scratch["grading"])),
-        "sanctions": SanctionsHandler(sanctions).handle,
+        "grading": one_by_one(record_handler(load_context(settings, clock, schema=scratch["grading"]))),
+        # sanctions has one path, batch-native, as its live consumer runs it
+        "sanctions": SanctionsHandler(sanctions).handle_batch,
     }
 
 
@@ -209,14 +219,13 @@ async def _apply(
             batch = todo[first : first + batch_size]
             try:
                 async with engines[service].begin() as conn:
-                    for event in batch:
-                        await handle(conn, event)
+                    await handle(conn, batch)
             except Exception:  # some event of the batch is refused: find it, keep the others
                 async with engines[service].begin() as conn:
                     for event in batch:
                         try:
                             async with conn.begin_nested():
-                                await handle(conn, event)
+                                await handle(conn, [event])
                         except Exception as exc:  # the live consumer dead-letters such an event
                             report.refused.setdefault(service, []).append(f"{event.id}: {exc!r}"[:300])
                             report.applied[service] -= 1
@@ -314,7 +323,7 @@ async def replay(
         handlers = _handlers(settings, catalogue, scratch_engine, clock, scratch)
         engines = {"grading": scratch_engine, "sanctions": scratch_engine}
         if rebuild is not None:
-            handlers["publish"] = rebuild.handle
+            handlers["publish"] = one_by_one(rebuild.handle)
             engines["publish"] = rebuild.engine
             events["publish"] = rebuild.order(events["publish"])
         else:
