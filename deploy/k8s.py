@@ -26,6 +26,9 @@ import yaml
 
 VALUES_FILE = Path(__file__).resolve().parent / "kubernetes" / "values.yaml"
 SERVICES = ("ingest", "grading", "sanctions", "publish", "supervision", "reports", "bridge")
+"""The services that use Kafka (each with its own Kafka user)."""
+WORKBENCH = "workbench"
+"""The department workbench: no Kafka user; it reaches the services through their Kubernetes Services."""
 PORT = 8000  # inside the pod every service listens on one port; Services expose it as `http`
 
 Obj = dict[str, Any]
@@ -60,16 +63,20 @@ def _secret_env(name: str, secret: Mapping[str, str]) -> Obj:
 
 def _common_env(values: Obj, service: str | None) -> list[Obj]:
     """Settings every process shares (services/common/settings.py). DATABASE_URL comes whole from a Secret:
-    it embeds the password."""
+    it embeds the password. The workbench gets no broker settings: it has no Kafka user."""
     kafka = values["kafka"]
     env: list[Obj] = [
         {"name": "EXCHANGE_ENVIRONMENT", "value": values["environment"]},
         _secret_env("DATABASE_URL", values["postgres"]["urlSecret"]),
+        {"name": "EXCHANGE_LOG_LEVEL", "value": values["logLevel"]},
+    ]
+    if service == WORKBENCH:
+        return env
+    env += [
         {"name": "KAFKA_BOOTSTRAP", "value": kafka["bootstrap"]},
         {"name": "EXCHANGE_TOPIC_PREFIX", "value": values["topicPrefix"]},
         {"name": "EXCHANGE_KAFKA_REPLICATION_FACTOR", "value": str(kafka["replicationFactor"])},
         {"name": "EXCHANGE_KAFKA_SECURITY_PROTOCOL", "value": kafka["securityProtocol"]},
-        {"name": "EXCHANGE_LOG_LEVEL", "value": values["logLevel"]},
     ]
     if kafka["securityProtocol"] != "PLAINTEXT":
         user = kafka["users"][service or "admin"]
@@ -90,6 +97,10 @@ def _container(values: Obj, service: str) -> Obj:
         {"name": f"{prefix}_PORT", "value": str(PORT)},
     ]
     mounts: list[Obj] = []
+    if service == WORKBENCH:
+        # It reports and reads through the services' public APIs with its own credential, as a system does.
+        env.append(_secret_env("WORKBENCH_TOKEN", values["workbench"]["tokenSecret"]))
+        env += [{"name": f"WORKBENCH_{svc.upper()}_URL", "value": f"http://{values['name']}-{svc}"} for svc in SERVICES]
     if service == "ingest":
         env.append({"name": "INGEST_SIGNING_KEY_FILE", "value": "/var/run/exchange/keys/receipt-ed25519.pem"})
         env.append({"name": "INGEST_PUBLIC_KEYS_DIR", "value": "/var/run/exchange/public-keys"})
@@ -214,7 +225,7 @@ def _migrate_job(values: Obj) -> Obj:
 
 def render(values: Obj) -> list[Obj]:
     objects: list[Obj] = [_migrate_job(values)]
-    for service in SERVICES:
+    for service in (*SERVICES, WORKBENCH):
         objects += [_deployment(values, service), _service(values, service)]
     return objects
 

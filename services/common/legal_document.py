@@ -19,6 +19,12 @@ NEEDS_DOCUMENT: Mapping[str, tuple[str, str]] = {
 }
 
 
+def needs_legal_document(record_type: str) -> bool:
+    """Whether this type's adverse records (watch-list 列入, 违诺) must name a legally effective document;
+    grading asks it of the adverse records it found, so an entry's other actions never reach it."""
+    return record_type in NEEDS_DOCUMENT
+
+
 def lacks_legal_document(record_type: str, data: Mapping[str, Any]) -> bool:
     """An adverse watch-list entry or broken commitment that names no legally effective document."""
     needed = NEEDS_DOCUMENT.get(record_type)

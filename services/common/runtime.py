@@ -230,19 +230,26 @@ async def _start_with_retry(start: Callable[[], Awaitable[None]], stop: asyncio.
             delay = min(delay * 2, 10.0)
 
 
-def serve(app_path: str, *, service: str, host: str, port: int, settings: CommonSettings) -> None:
+def serve(
+    app_path: str, *, service: str, host: str, port: int, settings: CommonSettings, uses_kafka: bool = True
+) -> None:
     """Entry point of `python -m services.<name>`: check configuration, then run uvicorn.
 
-    Configuration mistakes end here with one line on stderr and exit code 2, not a traceback.
+    Configuration mistakes end here with one line on stderr and exit code 2, not a traceback. In production
+    the guard also reads the real topics' replication from the broker (`uses_kafka=False`: the workbench).
     """
     import uvicorn
 
     from services.common import logs
     from services.common.net import port_is_free
-    from services.common.production import production_problems
+    from services.common.production import is_production, production_problems, topic_replication_problems
 
     logs.configure(service, settings.log_level)
-    refusals = production_problems(settings, signing_key_file=getattr(settings, "signing_key_file", None))
+    refusals = production_problems(
+        settings, signing_key_file=getattr(settings, "signing_key_file", None), uses_kafka=uses_kafka
+    )
+    if not refusals and uses_kafka and is_production(settings):
+        refusals = asyncio.run(topic_replication_problems(settings))
     if refusals:
         for line in refusals:
             print(f"{service}: refusing to start in production: {line}", file=sys.stderr)

@@ -49,8 +49,11 @@ def clock_entry(row: Mapping[str, Any], *, now: datetime, calendar: WorkingDayCa
     }
 
 
-def summary(entries: Iterable[Mapping[str, Any]], names: Mapping[str, str]) -> list[dict[str, Any]]:
-    """Per department: how many records are in each clock state (late split by who is responsible)."""
+def summary(
+    entries: Iterable[Mapping[str, Any]], names: Mapping[str, str], *, split: tuple[str, ...] = ("late", "overdue")
+) -> list[dict[str, Any]]:
+    """Per department: how many entries are in each clock state, the `split` states also by who is
+    responsible (the department or the exchange). Disclosures and withdrawals are counted alike."""
     counts: dict[str, Counter[str]] = {}
     for entry in entries:
         tally = counts.setdefault(entry["department"], Counter())
@@ -62,10 +65,7 @@ def summary(entries: Iterable[Mapping[str, Any]], names: Mapping[str, str]) -> l
             "department": department,
             "department_name": names.get(department, department),
             **{state: tally[state] for state in STATES},
-            "late_department": tally["late_department"],
-            "late_exchange": tally["late_exchange"],
-            "overdue_department": tally["overdue_department"],
-            "overdue_exchange": tally["overdue_exchange"],
+            **{f"{state}_{who}": tally[f"{state}_{who}"] for state in split for who in ("department", "exchange")},
         }
         for department, tally in sorted(counts.items())
     ]

@@ -16,7 +16,6 @@ penalty | revocation event | 3 working days"), per record and per department. Pu
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -24,11 +23,10 @@ from typing import Any
 
 from services.common.calendar import Deadline, WorkingDayCalendar
 from services.common.clock import SHANGHAI
+from services.publish import deadlines
 from services.publish.rules import disclosure_state
 from services.publish.rules.derive import PUBLISHED, WITHDRAWN, Change, Derived, Previous
 from services.publish.rules.withdrawal import REVOCATION
-
-STATES = ("met", "late", "pending", "at_risk", "overdue")
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,20 +114,6 @@ def clock_entry(row: Mapping[str, Any], *, now: datetime, calendar: WorkingDayCa
 
 
 def summary(entries: Iterable[Mapping[str, Any]], names: Mapping[str, str]) -> list[dict[str, Any]]:
-    """Per department: withdrawals met and late (late split by who is responsible)."""
-    counts: dict[str, Counter[str]] = {}
-    for entry in entries:
-        tally = counts.setdefault(entry["department"], Counter())
-        tally[entry["state"]] += 1
-        if entry["responsible"]:
-            tally[f"{entry['state']}_{entry['responsible']}"] += 1
-    return [
-        {
-            "department": department,
-            "department_name": names.get(department, department),
-            **{state: tally[state] for state in STATES},
-            "late_department": tally["late_department"],
-            "late_exchange": tally["late_exchange"],
-        }
-        for department, tally in sorted(counts.items())
-    ]
+    """Per department: withdrawals met and late (late split by who is responsible); a withdrawal is never
+    counted overdue by whom, so only `late` is split."""
+    return deadlines.summary(entries, names, split=("late",))

@@ -128,6 +128,9 @@ async def cases(
     department: Annotated[str | None, Query(description="implementing department; a department sees its own")] = None,
     state: State | None = None,
     code: Annotated[str | None, Query(max_length=64, description="only this subject's cases")] = None,
+    awaiting_feedback: Annotated[
+        bool, Query(description="only cases whose instruction (to `department`) still awaits feedback (待反馈)")
+    ] = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
@@ -140,9 +143,17 @@ async def cases(
     )
     async with ctx.engine.connect() as conn:
         rows = await ctx.store.list_cases(
-            conn, department=department, state=state, code=code, limit=limit, offset=offset
+            conn,
+            department=department,
+            state=state,
+            code=code,
+            limit=limit,
+            offset=offset,
+            awaiting_feedback=awaiting_feedback,
         )
-    filters = f"department={department or '*'},state={state or '*'}"
+    filters = f"department={department or '*'},state={state or '*'}" + (
+        ",awaiting_feedback" if awaiting_feedback else ""
+    )
     await _log(
         ctx, principal, what=f"cases:{filters}", subject=code or "*", purpose=purpose, answer=f"{len(rows)} cases"
     )

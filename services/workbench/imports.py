@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.common.catalogue import RecordType
-from services.workbench import sheets
+from services.workbench import messages, sheets
 from services.workbench.accounts import Staff
 from services.workbench.client import Services, ServiceUnavailable
 
@@ -52,13 +52,5 @@ def _row_result(row: sheets.Row, result: dict[str, Any], record_type: RecordType
     status = result["status"]
     if status in (200, 202):
         return sheets.RowResult(row, True, result["receipt"]["hash"], (), replayed=status == 200)
-    problems = [
-        sheets.CellProblem(
-            row.number,
-            sheets.column_of_pointer(str(e.get("path", "")), record_type, row.record),
-            str(e.get("code", "")),
-            str(e.get("message", "")),
-        )
-        for e in result.get("errors", [])
-    ]
+    problems = messages.cell_problems(result.get("errors", []), row, record_type)
     return sheets.RowResult(row, False, None, problems)

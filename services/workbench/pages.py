@@ -25,9 +25,9 @@ from sqlalchemy import text
 from starlette.datastructures import FormData, UploadFile
 
 from services.common.catalogue import RecordType
-from services.workbench import accounts, charts, sheets
+from services.workbench import accounts, charts, messages, sheets
 from services.workbench.accounts import ROLE_TITLES, Session, Staff, StaffRole
-from services.workbench.client import ServiceUnavailable
+from services.workbench.client import Services, ServiceUnavailable
 from services.workbench.conditions import conditions_of
 from services.workbench.context import WorkbenchContext
 from services.workbench.imports import submit_rows
@@ -251,6 +251,25 @@ class Due:
     overdue: bool
 
 
+CASE_PAGE = 1000  # sanctions' largest page
+
+
+async def _cases_awaiting_feedback(services: Services, staff: Staff, params: dict[str, str]) -> list[dict[str, Any]]:
+    """Every case whose instruction to the department awaits its feedback, page by page: a court's upload
+    of thousands of defaulters must not leave the 1,001st off the 待办."""
+    found: list[dict[str, Any]] = []
+    while True:
+        page = await services.json(
+            "sanctions",
+            "/v1/cases",
+            staff,
+            {**params, "awaiting_feedback": "true", "limit": str(CASE_PAGE), "offset": str(len(found))},
+        )
+        found += page["cases"]
+        if len(page["cases"]) < CASE_PAGE:
+            return found
+
+
 @router.get("/")
 async def todo(request: Request) -> Response:
     current = await session(request)
@@ -261,7 +280,12 @@ async def todo(request: Request) -> Response:
     params = {"department": staff.department}
     services = ctx.services
     items: list[Due] = []
-    objections = await services.json("publish", "/v1/objections", staff, params)
+    # Publish answers the soonest due first, up to its largest page; more than that is said, not hidden.
+    listed = {**params, "limit": "1000"}
+    more: list[str] = []
+    objections = await services.json("publish", "/v1/objections", staff, listed)
+    if objections.get("truncated"):
+        more.append("异议核实")
     for o in objections["objections"]:
         items.append(
             Due(
@@ -273,7 +297,9 @@ async def todo(request: Request) -> Response:
                 bool(o.get("overdue")),
             )
         )
-    repairs = await services.json("publish", "/v1/repairs", staff, params)
+    repairs = await services.json("publish", "/v1/repairs", staff, listed)
+    if repairs.get("truncated"):
+        more.append("信用修复")
     for r in repairs["repairs"]:
         step = "受理" if r["state"] == "filed" else "决定"
         due = r["accept_due"] if step == "受理" else r["decide_due"]
@@ -287,8 +313,7 @@ async def todo(request: Request) -> Response:
                 bool(r.get("overdue")),
             )
         )
-    cases = await services.json("sanctions", "/v1/cases", staff, {**params, "limit": "1000"})
-    for c in cases["cases"]:
+    for c in await _cases_awaiting_feedback(services, staff, params):
         mine = [i for i in c["instructions"] if i["department"] == staff.department]
         if mine and mine[0]["feedback_state"] != "answered":
             items.append(
@@ -302,7 +327,9 @@ async def todo(request: Request) -> Response:
                 )
             )
     for state in ("overdue", "at_risk"):
-        clock = await services.json("publish", "/v1/deadlines", staff, {**params, "state": state})
+        clock = await services.json("publish", "/v1/deadlines", staff, {**listed, "state": state})
+        if clock.get("truncated"):
+            more.append("公示时限" + ("已超期" if state == "overdue" else "临近"))
         for d in clock["records"]:
             items.append(
                 Due(
@@ -338,7 +365,7 @@ async def todo(request: Request) -> Response:
             )
         )
     items.sort(key=lambda i: (i.due or "9999", i.kind))
-    return render("todo.html", **_page(current, items=items, today=ctx.today().isoformat()))
+    return render("todo.html", **_page(current, items=items, more=more, today=ctx.today().isoformat()))
 
 
 # -- item pages -------------------------------------------------------------------------------------------
@@ -565,7 +592,9 @@ async def report_submit(request: Request, type_name: str) -> Response:
     if action == "preview":
         response = await ctx.services.call("ingest", "POST", "/v1/records:preview", staff, json=record)
         preview = response.json()
-        problems = _problems(preview.get("validation", {}).get("errors", preview.get("errors", [])), row, record_type)
+        problems = messages.cell_problems(
+            preview.get("validation", {}).get("errors", preview.get("errors", [])), row, record_type
+        )
         model = _form_model(ctx, record_type, raw, staff, problems)
         return render("report_form.html", **_page(current, form=model, preview=preview))
     response = await ctx.services.call("ingest", "POST", "/v1/records", staff, json=record)
@@ -584,7 +613,7 @@ async def report_submit(request: Request, type_name: str) -> Response:
             detail={"type": record_type.name, "replayed": response.status_code == 200},
         )
         return render("receipt.html", **_page(current, receipt=receipt, record=record, record_type=record_type))
-    problems = _problems(body.get("errors", []), row, record_type)
+    problems = messages.cell_problems(body.get("errors", []), row, record_type)
     await accounts.record_action(
         ctx.engine,
         at=ctx.now(),
@@ -597,18 +626,6 @@ async def report_submit(request: Request, type_name: str) -> Response:
     )
     model = _form_model(ctx, record_type, raw, staff, problems)
     return render("report_form.html", 422, **_page(current, form=model))
-
-
-def _problems(errors: list[dict[str, Any]], row: sheets.Row, record_type: RecordType) -> list[sheets.CellProblem]:
-    return [
-        sheets.CellProblem(
-            row.number,
-            sheets.column_of_pointer(str(e.get("path", "")), record_type, row.record),
-            str(e.get("code", "")),
-            str(e.get("message", "")),
-        )
-        for e in errors
-    ]
 
 
 async def _guard_answer(request: Request, staff: Staff, record: dict[str, Any]) -> None:

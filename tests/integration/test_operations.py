@@ -28,6 +28,7 @@ from services.common.auth import Role, issue, register_department
 from services.common.clock import FixedClock
 from services.common.db import create_engine
 from services.common.migrations import upgrade_all
+from services.common.production import topic_replication_problems
 from services.common.settings import CommonSettings
 from services.ingest import keyring
 from services.ingest.receipts import ReceiptSigner, verify
@@ -176,6 +177,19 @@ def test_a_bad_setting_is_one_line_not_a_traceback(
     monkeypatch.setenv("DATABASE_URL", f"postgresql://x:y@127.0.0.1:{free_port()}/nothing")
     assert exchange(["token", "list"]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+async def test_the_production_guard_reads_the_replication_of_the_real_topics_not_the_setting(
+    ingest: httpx.AsyncClient,
+) -> None:
+    # The setting says 3, as a production values file would; the test broker's topics have one replica.
+    settings = CommonSettings(EXCHANGE_KAFKA_REPLICATION_FACTOR=3)
+    (line,) = await topic_replication_problems(settings)
+    assert f"{settings.topic_prefix}records." in line
+    assert "(1)" in line
+    # A broker that cannot be reached at start is not a refusal: the service waits for it, unready.
+    unreachable = settings.model_copy(update={"kafka_bootstrap": f"127.0.0.1:{free_port()}"})
+    assert await topic_replication_problems(unreachable, timeout_s=2) == []
 
 
 async def test_topics_export_to_signed_jsonl_and_import_into_empty_topics_unchanged(

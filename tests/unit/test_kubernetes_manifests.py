@@ -26,7 +26,7 @@ def objects() -> list[dict[str, Any]]:
 
 def test_every_object_validates_against_the_kubernetes_schema(objects: list[dict[str, Any]]) -> None:
     kinds = sorted((o["kind"], o["metadata"]["name"]) for o in objects)
-    assert len(kinds) == 1 + 2 * len(k8s.SERVICES), kinds
+    assert len(kinds) == 1 + 2 * (len(k8s.SERVICES) + 1), kinds  # the migration Job; each service and the workbench
     for obj in objects:
         kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
 
@@ -44,7 +44,8 @@ def _env(container: dict[str, Any]) -> dict[str, Any]:
 
 def test_services_have_probes_resources_and_secrets_by_reference(objects: list[dict[str, Any]]) -> None:
     deployments = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Deployment"}
-    assert set(deployments) == {f"credit-exchange-{s}" for s in k8s.SERVICES}
+    assert set(deployments) == {f"credit-exchange-{s}" for s in (*k8s.SERVICES, k8s.WORKBENCH)}
+    deployments.pop("credit-exchange-workbench")  # no Kafka user: its own test below
     for name, deployment in deployments.items():
         (container,) = deployment["spec"]["template"]["spec"]["containers"]
         assert container["readinessProbe"]["httpGet"]["path"] == "/readyz", name
@@ -72,3 +73,31 @@ def test_the_rendered_settings_pass_the_production_guard(objects: list[dict[str,
     )
     assert settings.environment == "production"
     assert production_problems(settings, signing_key_file=Path(plain["INGEST_SIGNING_KEY_FILE"])) == []
+
+
+def test_the_workbench_reaches_every_service_by_its_kubernetes_service_and_has_no_kafka_settings(
+    objects: list[dict[str, Any]],
+) -> None:
+    by_name = {(o["kind"], o["metadata"]["name"]): o for o in objects}
+    deployment = by_name["Deployment", "credit-exchange-workbench"]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == ["python", "-m", "services.workbench"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    env = _env(container)
+    assert env["WORKBENCH_TOKEN"] == {"secretKeyRef": {"name": "exchange-workbench-token", "key": "token"}}
+    assert env["DATABASE_URL"] == {"secretKeyRef": {"name": "exchange-database", "key": "url"}}
+    assert not [k for k in env if "KAFKA" in k]
+    for service in k8s.SERVICES:
+        url = env[f"WORKBENCH_{service.upper()}_URL"]
+        assert ("Service", url.removeprefix("http://")) in by_name, url  # a Service that the manifests define
+    # What the workbench process reads is exactly what the manifest sets; in production its guard passes.
+    from services.workbench.settings import WorkbenchSettings
+
+    plain = {k: v for k, v in env.items() if isinstance(v, str)}
+    settings = WorkbenchSettings(
+        **{k.removeprefix("WORKBENCH_").lower(): v for k, v in plain.items() if k.startswith("WORKBENCH_")},
+        EXCHANGE_ENVIRONMENT=plain["EXCHANGE_ENVIRONMENT"],
+        DATABASE_URL="postgresql://exchange:a-long-random-one@pg:5432/exchange",
+    )
+    assert settings.ingest_url == "http://credit-exchange-ingest"
+    assert production_problems(settings, uses_kafka=False) == []

@@ -9,13 +9,14 @@ import subprocess
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import REGISTRY
 
 from services.common.calendar import WorkingDayCalendar
 from services.common.calendar_alert import missing_year, watch_calendar
 from services.common.clock import SHANGHAI, FixedClock
-from services.common.production import production_problems
+from services.common.production import production_problems, replication_problems
 from services.common.settings import REPO_ROOT, CommonSettings
 
 
@@ -99,6 +100,36 @@ def test_production_guard_accepts_a_production_configuration_and_ignores_develop
     weak = production.model_copy(update={"kafka_password": production.kafka_password.__class__("exchange")})
     assert [p.split("=")[0].split(" ")[0] for p in production_problems(weak)] == ["EXCHANGE_KAFKA_PASSWORD"]
     assert production_problems(CommonSettings(EXCHANGE_ENVIRONMENT="development")) == []
+
+
+def test_the_workbench_is_not_asked_for_broker_settings_it_does_not_use() -> None:
+    workbench = CommonSettings(
+        EXCHANGE_ENVIRONMENT="production", DATABASE_URL="postgresql://exchange:Xk9-long-random@db:5432/exchange"
+    )
+    assert production_problems(workbench, uses_kafka=False) == []
+    assert len(production_problems(workbench)) == 2  # a service with Kafka: PLAINTEXT and replication factor 1
+
+
+def test_the_guard_names_every_exchange_topic_with_fewer_than_three_replicas() -> None:
+    def topic(name: str, *replicas: int) -> dict[str, Any]:
+        return {
+            "error_code": 0,
+            "topic": name,
+            "partitions": [{"partition": i, "replicas": list(range(n))} for i, n in enumerate(replicas)],
+        }
+
+    metadata = [
+        topic("county.records.administrative_penalty", 3, 3, 3),
+        topic("county.records.court_judgment", 3, 1),  # one partition left on a single broker
+        topic("county.outcomes.grading", 2),
+        topic("other.team.topic", 1),  # not the exchange's
+    ]
+    (line,) = replication_problems(metadata, prefix="county.")
+    assert "county.records.court_judgment (1)" in line
+    assert "county.outcomes.grading (2)" in line
+    assert "penalty" not in line
+    assert "other.team" not in line
+    assert replication_problems(metadata[:1], prefix="county.") == []
 
 
 def test_replay_reports_every_difference_not_the_first_ten() -> None:

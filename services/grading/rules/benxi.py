@@ -11,8 +11,9 @@
   entries) bar A but never make C: alone they give `light.grade` (B, whose consequence is 004 L55's
   "予以重点关注"). 国办发〔2020〕49号 forbids heavy sanctions for small faults (001 L657, L666; 004 L73) and the
   watch list is "without joint sanctions" (001 L619).
-- Records of the types in `adverse.requires_document` count against the subject only with a legally
-  effective document (`document_no`, 001 L646): a v1 watch-list entry or 违诺 without one counts for nothing.
+- An adverse watch-list entry or 违诺 counts against the subject only with a legally effective document
+  (`document_no`, 001 L646: services.common.legal_document, the exchange's one statement of that rule, which
+  ingest's warning and sanctions' clean record also ask): a v1 one without it counts for nothing.
 - A national repair removes a penalty as the rule set's `national_repair` says; a repaired record is gone.
 
 What counts is data (the rule set's `positive`, `adverse`, `serious` blocks): dated records (行政奖励,
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from services.common.legal_document import needs_legal_document
 from services.grading.rules.credit_file import CreditFile, Listing, Mark, within_years
 from services.grading.rules.model import Assessment, BenxiRules, Explanation, RecordRule, RuleSetVersion
 
@@ -61,8 +63,8 @@ def _matching(marks: tuple[Mark, ...], selected: tuple[RecordRule, ...], day: da
     ]
 
 
-def _undocumented(item: Mark | Listing, rules: BenxiRules) -> bool:
-    return item.record_type in rules.requires_document and not item.document_no
+def _undocumented(item: Mark | Listing) -> bool:
+    return needs_legal_document(item.record_type) and not item.document_no
 
 
 def _in_force(listings: tuple[Listing, ...], types: frozenset[str], day: date) -> list[Listing]:
@@ -81,10 +83,10 @@ def assess(file: CreditFile, rule_set: RuleSetVersion, day: date) -> Assessment:
     serious_ids = {x.record_id for x in serious}
     found_marks = _matching(marks, rules.adverse_records, day, years)
     found_lists = [x for x in _in_force(file.listings, rules.adverse_lists, day) if x.record_id not in serious_ids]
-    undocumented: list[Mark | Listing] = [m for m in found_marks if _undocumented(m, rules)]
-    undocumented += [x for x in found_lists if _undocumented(x, rules)]
-    adverse_marks = [m for m in found_marks if not _undocumented(m, rules)]
-    adverse_lists = [x for x in found_lists if not _undocumented(x, rules)]
+    undocumented: list[Mark | Listing] = [m for m in found_marks if _undocumented(m)]
+    undocumented += [x for x in found_lists if _undocumented(x)]
+    adverse_marks = [m for m in found_marks if not _undocumented(m)]
+    adverse_lists = [x for x in found_lists if not _undocumented(x)]
     light_marks = [m for m in adverse_marks if m.severity in rules.light_penalty_severities]
     light_lists = [x for x in adverse_lists if x.record_type in rules.light_lists]
     heavy = len(adverse_marks) + len(adverse_lists) > len(light_marks) + len(light_lists)

@@ -282,7 +282,7 @@ def _measures(f: _File, raw: Any, key: str) -> Mapping[str, LevelMeasures]:
 def _benxi(f: _File, raw: Any, key: str) -> BenxiRules:
     m = f.mapping(raw, key, {"positive", "adverse", "serious", "light"})
     positive = f.mapping(m["positive"], f"{key}.positive", {"records", "lists"})
-    adverse = f.mapping(m["adverse"], f"{key}.adverse", {"records", "lists", "requires_document"})
+    adverse = f.mapping(m["adverse"], f"{key}.adverse", {"records", "lists"})
     serious = f.mapping(m["serious"], f"{key}.serious", {"lists"})
     light = f.mapping(m["light"], f"{key}.light", {"penalty_severities", "severity_table", "lists", "grade"})
     lists = frozenset(LIST_SHAPES)
@@ -306,9 +306,6 @@ def _benxi(f: _File, raw: Any, key: str) -> BenxiRules:
         light_lists=light_lists,
         light_grade=f.choice(light["grade"], f"{key}.light.grade", ("B", "C")),
         severity=table,
-        requires_document=f.choices(
-            adverse["requires_document"], f"{key}.adverse.requires_document", frozenset(DETAIL_FIELDS) | lists
-        ),
     )
 
 

@@ -141,8 +141,6 @@ class BenxiRules:
     """The grade a subject whose adverse records are all light gets (unless D)."""
     severity: SeverityTable | None = None
     """The shared severity table (services/common/severity.py) that says which penalties are 轻微."""
-    requires_document: frozenset[str] = frozenset()
-    """Record types whose adverse records count only with a legally effective document (document_no)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,12 +27,18 @@ class ReadStore(StoreBase):
         code: str | None,
         limit: int,
         offset: int,
+        awaiting_feedback: bool = False,
     ) -> list[dict[str, Any]]:
-        """Cases (newest first) with their instructions; `department`: only cases instructing it."""
+        """Cases (newest first) with their instructions; `department`: only cases instructing it;
+        `awaiting_feedback`: only cases whose instruction (to `department`, or to anyone) is not answered."""
         where: list[str] = ["TRUE"]
         params: dict[str, Any] = {"limit": limit, "offset": offset}
+        instructed = ["department = :dept" if department is not None else "TRUE"]
+        if awaiting_feedback:
+            instructed.append("feedback_state <> 'answered'")
+        if department is not None or awaiting_feedback:
+            where.append(f"case_id IN (SELECT case_id FROM {self.s}.instructions WHERE {' AND '.join(instructed)})")
         if department is not None:
-            where.append(f"case_id IN (SELECT case_id FROM {self.s}.instructions WHERE department = :dept)")
             params["dept"] = department
         if state is not None:
             where.append("state = :state")

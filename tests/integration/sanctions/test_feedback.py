@@ -76,6 +76,20 @@ async def test_feedback_state_is_tracked_per_department_and_missing_answers_are_
     )
     assert case_id in [c["case_id"] for c in pending.json()["cases"]]
 
+    async def awaiting(department: str) -> list[str]:
+        answer = await sanctions.get(
+            "/v1/cases",
+            params={"department": department, "code": code, "awaiting_feedback": "true"},
+            headers=bearer(tokens, department),
+        )
+        assert answer.status_code == 200, answer.text
+        return [c["case_id"] for c in answer.json()["cases"]]
+
+    # 待办: the departments that still owe feedback see the case; the one that answered everything does not.
+    assert await awaiting("DRC") == [case_id]  # partly answered
+    assert await awaiting("AMR") == [case_id]
+    assert await awaiting("TAX") == []
+
 
 async def test_a_department_sees_the_cases_that_instruct_it_and_only_those(
     ingest: httpx.AsyncClient, sanctions: httpx.AsyncClient, tokens: dict[str, str]

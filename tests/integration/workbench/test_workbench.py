@@ -290,6 +290,14 @@ async def test_form_errors_are_shown_at_their_fields(workbench: httpx.AsyncClien
     assert 'id="e-CF_XDR_SHXYM"' in html
     assert 'id="e-CF_WSH"' in html
 
+    # A rule of the catalogue's schema that ingest checks: the clerk reads it in Chinese at the field.
+    too_long = {**penalty_row(record), "CF_XDR_MC": "某" * 201, "action": "submit"}
+    response = await form_post(clerk, "/report/administrative_penalty", "/report/administrative_penalty", too_long)
+    assert response.status_code == 422
+    assert 'id="e-CF_XDR_MC"' in response.text
+    assert "“行政相对人名称”的长度须在 1 至 200 个字符之间" in response.text
+    assert "is too long" not in response.text
+
 
 # -- spreadsheets -----------------------------------------------------------------------------------------
 
