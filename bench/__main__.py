@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 from types import FrameType
 
 from bench.config import BenchConfig
-from bench.consumers import s2, s3
+from bench.consumers import s2, s3, s3b
+from bench.heavy import s8
 from bench.report import environment, print_report, write_json
 from bench.reports import s5 as reports_s6
 from bench.runner import Bench, Row
@@ -31,7 +32,9 @@ STEPS: list[tuple[str, str, Callable[[Bench], None]]] = [
     ("S1", "S1 ingest, single-record POSTs", s1),
     ("S1b", "S1b ingest, records:batch of 500", s1b),
     ("S3", "S3 replay (and the bare consumer baseline)", s3),
+    ("S3b", "S3b audit replay of grading, sanctions and publish", s3b),
     ("S2", "S2 full pipeline", s2),
+    ("S8", "S8 heavy subjects: cost per event against a new subject's", s8),
     ("S4", "S4 public queries", s4),
     ("S4b", "S4b portal HTML pages", s4b),
     ("S6", "S6 credit reports and batch checks", reports_s6),

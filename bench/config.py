@@ -32,6 +32,11 @@ class BenchConfig:
     s2_rate: float  # 0: min(3000, 0.7 x S1 maximum)
     s3_records: int
     s3_max_seconds: float  # a replay still running after this long is stopped; its rate so far counts
+    s3b_max_seconds: float  # the same for the audit replay (S3b)
+    s8_subjects: int  # S8: heavy subjects loaded …
+    s8_records: int  # … with this many records each …
+    s8_events: int  # … then this many new records per measured phase (new subjects, heavy subjects)
+    s8_drain_limit: float  # seconds the consumers get to commit a phase's records
     open_loop_fraction: float  # latency is measured at this fraction of the measured maximum
     connections: tuple[int, ...]  # closed-loop concurrency levels tried during warm-up
     profile: bool  # py-spy the ingest process during one S1 repetition (needs py-spy in .venv)
@@ -50,6 +55,11 @@ class BenchConfig:
             s2_rate=_float("BENCH_S2_RATE", 0.0),
             s3_records=_int("BENCH_S3_RECORDS", 20_000 if quick else 200_000),
             s3_max_seconds=_float("BENCH_S3_MAX_SECONDS", 10.0 if quick else 60.0),
+            s3b_max_seconds=_float("BENCH_S3B_MAX_SECONDS", 90.0 if quick else 600.0),
+            s8_subjects=_int("BENCH_S8_SUBJECTS", 200 if quick else 2000),
+            s8_records=_int("BENCH_S8_RECORDS", 300),
+            s8_events=_int("BENCH_S8_EVENTS", 600 if quick else 3000),
+            s8_drain_limit=_float("BENCH_S8_DRAIN_LIMIT", 900.0 if quick else 3600.0),
             open_loop_fraction=_float("BENCH_OPEN_LOOP_FRACTION", 0.7),
             connections=tuple(int(c) for c in os.environ.get("BENCH_CONNECTIONS", "16,64,128").split(",")),
             profile=os.environ.get("BENCH_PROFILE", "1") not in ("", "0"),

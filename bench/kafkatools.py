@@ -4,7 +4,7 @@ to the end of its topics (so consumers started for S2 do not first replay the ea
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -56,35 +56,46 @@ async def fast_forward(bootstrap: str, group: str, topics: Sequence[str]) -> int
 
 
 class LagProbe:
-    """Σ (end offset - committed offset) over `topics` for each group, on one admin and one consumer."""
+    """End offsets and each group's committed offsets over the topics that group consumes, on one admin
+    and one consumer. `groups` maps a group to its topics (a consumer of grade events has their lag too)."""
 
-    def __init__(self, bootstrap: str, groups: Sequence[str], topics: Sequence[str]) -> None:
+    def __init__(self, bootstrap: str, groups: Mapping[str, Sequence[str]]) -> None:
         self._bootstrap = bootstrap
-        self._groups = list(groups)
-        self._topics = list(topics)
+        self._groups = {group: list(topics) for group, topics in groups.items()}
         self._admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
         self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-        self._tps: list[TopicPartition] = []
+        self._tps: dict[str, list[TopicPartition]] = {}
 
     async def start(self) -> None:
         await self._admin.start()
         await self._consumer.start()
-        self._tps = await _partitions(self._bootstrap, self._topics)
+        every = list(dict.fromkeys(t for topics in self._groups.values() for t in topics))
+        tps = await _partitions(self._bootstrap, every)
+        self._tps = {g: [tp for tp in tps if tp.topic in set(topics)] for g, topics in self._groups.items()}
 
     async def lag(self) -> dict[str, int]:
-        return (await self.sample())[1]
+        """Messages each group has not committed, over all its topics."""
+        _, lags = await self.sample()
+        return {group: sum(by_topic.values()) for group, by_topic in lags.items()}
 
-    async def sample(self) -> tuple[int, dict[str, int]]:
-        """(Σ end offsets, lag per group): what was produced so far, and what each group has not committed."""
-        ends = await self._consumer.end_offsets(self._tps)
-        out = {}
-        for group in self._groups:
-            committed = await self._admin.list_consumer_group_offsets(group, partitions=self._tps)
-            out[group] = sum(
-                max(ends[tp] - (meta.offset if meta is not None and meta.offset >= 0 else 0), 0)
-                for tp, meta in ((tp, committed.get(tp)) for tp in self._tps)
-            )
-        return sum(ends.values()), out
+    async def sample(self) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
+        """(end offset Σ per topic, lag per group per topic): what was produced so far, and what each group
+        has not committed."""
+        every = list(dict.fromkeys(tp for tps in self._tps.values() for tp in tps))
+        ends = await self._consumer.end_offsets(every)
+        produced: dict[str, int] = {}
+        for tp in every:
+            produced[tp.topic] = produced.get(tp.topic, 0) + ends[tp]
+        out: dict[str, dict[str, int]] = {}
+        for group, tps in self._tps.items():
+            committed = await self._admin.list_consumer_group_offsets(group, partitions=tps)
+            by_topic: dict[str, int] = {}
+            for tp in tps:
+                meta = committed.get(tp)
+                done = meta.offset if meta is not None and meta.offset >= 0 else 0
+                by_topic[tp.topic] = by_topic.get(tp.topic, 0) + max(ends[tp] - done, 0)
+            out[group] = by_topic
+        return produced, out
 
     async def stop(self) -> None:
         await stop_quietly(self._consumer)

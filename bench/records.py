@@ -89,6 +89,19 @@ def _template(kind: str, categories: tuple[str, ...], fine: float, decided: str,
     return orjson.dumps(record)
 
 
+def new_subject(
+    rng: random.Random, kinds: list[str] | None = None, weights: list[float] | None = None
+) -> tuple[str, str, str]:
+    """(kind, code, name) of a subject drawn at random, its code valid."""
+    kind = rng.choices(kinds or [k for k, _ in KINDS], weights or [w for _, w in KINDS])[0]
+    if kind == "natural_person":
+        birth = f"{rng.randint(1950, 2004)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}"
+        code = citizen_id(birth)
+    else:
+        code = uscc("92" if kind == "individual_business" else "91", rng)
+    return (kind, code, subject_name(kind, rng))
+
+
 class RecordMix:
     """An endless stream of penalty bodies with the bench's mix of invalid and duplicate records."""
 
@@ -102,6 +115,7 @@ class RecordMix:
         repeat_subject: float = 0.3,
         departments: tuple[str, ...] = DEPARTMENTS,
         duplicate_distance: int = 512,
+        subjects: list[tuple[str, str, str]] | None = None,
     ) -> None:
         self._rng = random.Random(seed)
         random.seed(seed)  # tests.factories draws from the module-level generator
@@ -113,7 +127,8 @@ class RecordMix:
         self._distance = duplicate_distance
         self._count = 0
         self._recent: deque[Item] = deque(maxlen=20_000)
-        self._subjects: list[tuple[str, str, str]] = []
+        self._subjects: list[tuple[str, str, str]] = [tuple(x) for x in subjects] if subjects else []  # type: ignore[misc]
+        self._fixed = bool(subjects)  # S8: only these subjects, in turn
         today = shanghai_date(datetime.now(UTC))
         dates = [(today - timedelta(days=d)).isoformat() for d in range(1, 6)]
         rng = self._rng
@@ -133,15 +148,14 @@ class RecordMix:
 
     def _subject(self) -> tuple[str, str, str]:
         rng = self._rng
+        if self._fixed:
+            return self._subjects[self._count % len(self._subjects)]
         if self._subjects and rng.random() < self._repeat_subject:
-            return rng.choice(self._subjects)
-        kind = rng.choices(self._kinds, self._weights)[0]
-        if kind == "natural_person":
-            birth = f"{rng.randint(1950, 2004)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}"
-            code = citizen_id(birth)
-        else:
-            code = uscc("92" if kind == "individual_business" else "91", rng)
-        subject = (kind, code, subject_name(kind, rng))
+            # Realistic subject sizes: a repeated subject is drawn with a strong skew towards the earliest
+            # ones (index = n * u^3), so a few subjects gather hundreds of records over a long run and most
+            # have one or two, as a county's history has (a uniform draw gave every subject about the same few).
+            return self._subjects[int(len(self._subjects) * rng.random() ** 3)]
+        subject = new_subject(rng, self._kinds, self._weights)
         self._subjects.append(subject)
         return subject
 

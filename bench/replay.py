@@ -1,8 +1,11 @@
-"""S3: a fresh consumer group of the grading consumer catching up from offset 0 into a scratch database.
+"""S3: a fresh consumer group of the grading consumer catching up from offset 0 into a scratch database,
+with its outbox relay running (issue 18: the grades it derives are sent to Kafka as the service sends
+them, not left in the outbox), and S3b: `exchange audit replay` of all three services.
 
-It is the service's own `ConsumerLoop` with the grading service's handlers (`services.grading.app.build`),
-on an engine and Kafka clients made with the service's settings. A replay slower than the bench can
-wait for stops after `max_seconds` and reports the rate it had.
+S3 is the service's own `ConsumerLoop` with the grading service's handlers (`services.grading.app.build`)
+and its relay (`ServiceRuntime.start_relay`), on an engine and Kafka clients made with the service's
+settings. It is done when the group has committed the end offsets and the outbox is empty. A replay
+slower than the bench can wait for stops after `max_seconds` and reports the rate it had.
 """
 
 from __future__ import annotations
@@ -43,10 +46,13 @@ async def _reached(consumer: Any, ends: dict[Any, int], *, committed: bool) -> b
 async def replay(spec: dict[str, Any]) -> dict[str, Any]:
     from services.grading.settings import GradingSettings
 
-    settings = GradingSettings(DATABASE_URL=spec["database_url"], KAFKA_BOOTSTRAP=spec["bootstrap"])
+    settings = GradingSettings(
+        DATABASE_URL=spec["database_url"], KAFKA_BOOTSTRAP=spec["bootstrap"], topic_prefix=spec["topic_prefix"]
+    )
     engine = create_engine(settings.database_url, pool_size=settings.pool_size)
     runtime = ServiceRuntime(name="grading", schema="grading", settings=settings, engine=engine)
     parts = grading_parts(runtime)
+    relay = runtime.start_relay()
     ends = await end_offsets(spec["bootstrap"], spec["topics"])
     total = sum(ends.values())
     consumer = make_consumer(spec["bootstrap"], group_id=spec["group"], topics=spec["topics"], client_id="bench-s3")
@@ -86,6 +92,7 @@ async def replay(spec: dict[str, Any]) -> dict[str, Any]:
                 caught_up
                 and await _reached(consumer, ends, committed=False)
                 and await _reached(consumer, ends, committed=True)
+                and await relay.backlog() == 0
             ):
                 break
             await asyncio.sleep(0.02)
@@ -95,18 +102,88 @@ async def replay(spec: dict[str, Any]) -> dict[str, Any]:
         stop.set()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(task, timeout=10)
-        runtime.stop.set()
-        for t in runtime.tasks:
-            t.cancel()
         await consumer.stop()
         await dlq.stop()
-        await engine.dispose()
+        await runtime.close()
     return {
         "per_s": done / elapsed if elapsed else 0.0,
         "count": done,
         "total": total,
         "applied": loop.applied_total,
+        "relayed": relay.sent_total,
         "seconds": elapsed,
         "cpu_s": cpu,
-        "handler": "grading service handlers (services.grading.app.build), as the service runs them",
+        "handler": "grading service handlers (services.grading.app.build) and its outbox relay, as the service runs "
+        "them",
+    }
+
+
+class _Progress:
+    """A text stream for `exchange audit replay`'s progress lines: keeps (time, events applied so far)."""
+
+    def __init__(self) -> None:
+        self.points: list[tuple[float, int]] = []
+        self.lines: list[str] = []
+
+    def write(self, text: str) -> int:
+        for line in text.splitlines():
+            line = line.strip()
+            if line.startswith("applied ") and "/" in line:
+                self.points.append((time.perf_counter(), int(line.split()[1].split("/")[0])))
+            elif line:
+                self.lines.append(line)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+async def audit_replay(spec: dict[str, Any]) -> dict[str, Any]:
+    """S3b: `exchange audit replay` (services.audit.replay.replay) of grading, sanctions and publish from
+    offset 0, as an auditor runs it. The figure is events applied per second of its apply phase (reading
+    the topics and comparing with the live state are reported apart). A replay still applying after
+    `max_seconds` is cancelled; its rate between the first and the last progress line is the figure."""
+    from services.audit.replay import replay as audit
+    from services.common.settings import CommonSettings
+
+    settings = CommonSettings(
+        DATABASE_URL=spec["database_url"], KAFKA_BOOTSTRAP=spec["bootstrap"], topic_prefix=spec["topic_prefix"]
+    )
+    progress = _Progress()
+    meter = CpuMeter(spec["cpu"])
+    meter.start()
+    started = time.perf_counter()
+    task = asyncio.create_task(audit(settings, out=progress, progress_every=spec.get("progress_every", 1000)))  # type: ignore[arg-type]
+    done, _ = await asyncio.wait({task}, timeout=spec["max_seconds"])
+    cpu = meter.stop()
+    elapsed = time.perf_counter() - started
+    if done:
+        report = task.result()
+        applied = sum(report.applied.values())
+        return {
+            "per_s": applied / max(report.apply_seconds, 1e-6),
+            "count": applied,
+            "applied": report.applied,
+            "read": report.read,
+            "read_seconds": report.read_seconds,
+            "apply_seconds": report.apply_seconds,
+            "not_replayed": report.not_replayed,
+            "refused": {k: len(v) for k, v in report.refused.items()},
+            "identical": report.identical,
+            "complete": True,
+            "seconds": elapsed,
+            "cpu_s": cpu,
+        }
+    task.cancel()
+    with contextlib.suppress(BaseException):
+        await task  # its finally drops the scratch schemas and database
+    points = progress.points
+    rate = (points[-1][1] - points[0][1]) / (points[-1][0] - points[0][0]) if len(points) > 1 else 0.0
+    return {
+        "per_s": rate,
+        "count": points[-1][1] if points else 0,
+        "complete": False,
+        "seconds": elapsed,
+        "cpu_s": cpu,
+        "lines": progress.lines[-5:],
     }

@@ -126,7 +126,7 @@ def table(rows: list[Row]) -> str:
 def print_report(bench: Bench, env: dict[str, Any]) -> None:
     print("\n" + "=" * 100)
     print(
-        "credit-exchange bench (issue 9)",
+        "credit-exchange bench",
         "(QUICK: shortened, not comparable with targets)" if bench.config.quick else "",
     )
     print("=" * 100)
@@ -141,7 +141,9 @@ def print_report(bench: Bench, env: dict[str, Any]) -> None:
     c = bench.config
     print(
         f"S2 ran {c.s2_seconds} s (BENCH_S2_SECONDS; the target is 600 s), "
-        f"S3 replayed BENCH_S3_RECORDS={c.s3_records:,} records (the target is 1,000,000) plus what S1/S1b wrote."
+        f"S3 replayed BENCH_S3_RECORDS={c.s3_records:,} records (the target is 1,000,000) plus what S1/S1b wrote;\n"
+        f"S8 loaded {c.s8_subjects:,} subjects x {c.s8_records} records (the target is 2,000 x 300). Targets: issue 19 "
+        "(S1, S1b, S4, S4b), issue 18 (S2, S3, S3b, S8, memory), issues 16, 17, 20 (S6, S7, S5)."
     )
     profile = bench.raw.get("profile") or {}
     if profile.get("own"):

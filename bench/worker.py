@@ -93,6 +93,14 @@ async def dispatch(spec: dict[str, Any]) -> dict[str, Any]:
         from bench.replay import replay
 
         return await replay(spec)
+    if kind == "audit-replay":
+        from bench.replay import audit_replay
+
+        return await audit_replay(spec)
+    if kind == "heavy-phase":
+        from bench.heavy import phase
+
+        return await phase(spec)
     if kind == "pipeline":
         from bench.pipeline import pipeline
 

@@ -42,12 +42,22 @@ class BatchSource:
         *,
         bare: bool = False,
         clean: bool = False,
+        subjects: list[tuple[str, str, str]] | None = None,
+        repeat_subject: float = 0.3,
     ) -> None:
         invalid, duplicate = (0.0, 0.0) if clean else (0.05, 0.10)
         self._mixes = [
             (
                 dept,
-                RecordMix(seed=seed + n, tag=f"{tag}{n}", departments=(dept,), invalid=invalid, duplicate=duplicate),
+                RecordMix(
+                    seed=seed + n,
+                    tag=f"{tag}{n}",
+                    departments=(dept,),
+                    invalid=invalid,
+                    duplicate=duplicate,
+                    subjects=subjects,
+                    repeat_subject=repeat_subject,
+                ),
             )
             for n, dept in enumerate(DEPARTMENTS)
         ]

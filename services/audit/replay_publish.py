@@ -30,11 +30,12 @@ from services.common.clock import FixedClock, shanghai_date
 from services.common.db import create_engine
 from services.common.envelope import CloudEvent
 from services.common.settings import CommonSettings
+from services.common.vocabulary import EventType
 
 log = logging.getLogger(__name__)
 
-OBJECTION_FILED = "cn.credit.objection.filed"
-REPAIR_FILED = "cn.credit.repair.filed"
+OBJECTION_FILED = EventType.OBJECTION_FILED
+REPAIR_FILED = EventType.REPAIR_FILED
 SEEDS = frozenset({OBJECTION_FILED, REPAIR_FILED})
 
 

@@ -13,9 +13,10 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from services.common.records import AcceptedRecord
+from services.common.vocabulary import RecordTypeName
 
-CORRECTION = "record_correction"
-REVOCATION = "record_revocation"
+CORRECTION = RecordTypeName.RECORD_CORRECTION
+REVOCATION = RecordTypeName.RECORD_REVOCATION
 AMENDMENT_TYPES = frozenset({CORRECTION, REVOCATION})
 
 

@@ -4,8 +4,10 @@ Beyond what :func:`~services.common.catalogue.load_catalogue` refuses (unknown d
 unclassed fields), this checks that every schema compiles, is Draft 2020-12, self-contained and closed
 at every object level with a Chinese title and description on every property; that the examples in
 ``schemas/examples`` validate and agree with their envelope; that each new version of a type is
-backward compatible with the previous one (or says why not); and that the AsyncAPI file covers every
-topic. Pure apart from reading files; :func:`main_check` is the CLI entry point.
+backward compatible with the previous one (or says why not); that the AsyncAPI file covers every
+topic; and that the vocabulary module (`services/common/vocabulary.py`) names exactly the catalogue's
+record types, the AsyncAPI document's event types and the verification outcomes of the record schemas.
+Pure apart from reading files; :func:`main_check` is the CLI entry point.
 """
 
 from __future__ import annotations
@@ -32,6 +34,13 @@ from services.common.catalogue import (
     load_catalogue,
 )
 from services.common.identifiers import check_citizen_id, check_uscc
+from services.common.vocabulary import (
+    EVENT_TYPE_PREFIX,
+    EventType,
+    RecordTypeName,
+    VerificationOutcome,
+    members,
+)
 
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_ID_BASE = "https://credit-exchange.example/schemas/"
@@ -87,6 +96,7 @@ def check_catalogue(schemas_dir: Path) -> list[Problem]:
     problems += _version_problems(catalogue, schemas_dir)
     problems += _example_problems(catalogue, schemas_dir)
     problems += _asyncapi_problems(catalogue, schemas_dir)
+    problems += vocabulary_problems(catalogue, schemas_dir)
     return problems
 
 
@@ -475,4 +485,68 @@ def _asyncapi_problems(catalogue: Catalogue, schemas_dir: Path) -> list[Problem]
         for v in rt.versions.values()
         if v.schema_path not in text
     ]
+    return problems
+
+
+# --- the vocabulary ---------------------------------------------------------------------------------------
+
+
+def asyncapi_event_types(document: Mapping[str, Any]) -> tuple[set[str], set[str]]:
+    """(record types, outcome event types) the AsyncAPI document's messages declare. A message named
+    `cn.credit.<area>.<event>` lists its types in `x-ce-types`; a record message is named
+    `cn.credit.record.<type>.v<version>`."""
+    records: set[str] = set()
+    events: set[str] = set()
+    messages = (document.get("components") or {}).get("messages") or {}
+    for message in messages.values():
+        name = str(message.get("name", ""))
+        if name.startswith(f"{EVENT_TYPE_PREFIX}record."):
+            records.add(name.removeprefix(f"{EVENT_TYPE_PREFIX}record.").rsplit(".v", 1)[0])
+        elif name.endswith(".<event>"):
+            events.update(str(t) for t in message.get("x-ce-types") or ())
+        elif name.startswith(EVENT_TYPE_PREFIX):
+            events.add(name)
+    return records, events
+
+
+def _difference(where: str, what: str, code: set[str], declared: set[str], place: str) -> list[Problem]:
+    out = [
+        Problem(Severity.ERROR, where, f"{what} {name!r} is in services/common/vocabulary.py but not in {place}")
+        for name in sorted(code - declared)
+    ]
+    out += [
+        Problem(Severity.ERROR, where, f"{what} {name!r} is in {place} but not in services/common/vocabulary.py")
+        for name in sorted(declared - code)
+    ]
+    return out
+
+
+def vocabulary_problems(catalogue: Catalogue, schemas_dir: Path) -> list[Problem]:
+    """The vocabulary module against the catalogue's record types, the AsyncAPI document's record and event
+    types, and the `outcome` enum of every objection_verification schema version."""
+    record_types = set(members(RecordTypeName))
+    problems = _difference(
+        "catalogue.yaml: record_types", "record type", record_types, set(catalogue.record_types), "the catalogue"
+    )
+    try:
+        document = yaml.safe_load((schemas_dir / "asyncapi.yaml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        document = None  # _asyncapi_problems reports it
+    if isinstance(document, dict):
+        records, events = asyncapi_event_types(document)
+        problems += _difference("asyncapi.yaml", "record type", record_types, records, "the AsyncAPI messages")
+        problems += _difference(
+            "asyncapi.yaml", "event type", set(members(EventType)), events, "the AsyncAPI messages (x-ce-types)"
+        )
+    verification = catalogue.record_types.get(RecordTypeName.OBJECTION_VERIFICATION)
+    for version in verification.versions.values() if verification else ():
+        path = schemas_dir / version.schema_path
+        try:
+            schema = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # _schema_file reports it
+        declared = {str(v) for v in schema.get("properties", {}).get("outcome", {}).get("enum", ())}
+        problems += _difference(
+            version.schema_path, "verification outcome", set(members(VerificationOutcome)), declared, "the schema"
+        )
     return problems

@@ -11,11 +11,12 @@ from typing import Any
 
 from services.common.amendments import effective_records
 from services.common.records import AcceptedRecord
+from services.common.vocabulary import RecordTypeName
 
 # record type -> (field, value) that makes the record adverse, which then needs `document_no`
 NEEDS_DOCUMENT: Mapping[str, tuple[str, str]] = {
-    "watch_list": ("action", "列入"),
-    "credit_commitment": ("event", "违诺"),
+    RecordTypeName.WATCH_LIST: ("action", "列入"),
+    RecordTypeName.CREDIT_COMMITMENT: ("event", "违诺"),
 }
 
 

@@ -17,10 +17,11 @@ from datetime import date
 
 from services.common.amendments import effective_records
 from services.common.records import AcceptedRecord
+from services.common.vocabulary import RecordTypeName
 
-REPAIR_DECISION = "repair_decision"
+REPAIR_DECISION = RecordTypeName.REPAIR_DECISION
 APPROVED = "准予修复"
-REPAIRABLE_TYPES = frozenset({"administrative_penalty", "serious_untrustworthy_listing"})
+REPAIRABLE_TYPES = frozenset({RecordTypeName.ADMINISTRATIVE_PENALTY, RecordTypeName.SERIOUS_UNTRUSTWORTHY_LISTING})
 """The record types a repair decision may name: 失信信息 with a publicity period, and the serious list."""
 
 

@@ -19,8 +19,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
 from services.common.records import AcceptedRecord
+from services.common.vocabulary import RecordTypeName
 
-LISTING = "serious_untrustworthy_listing"
+LISTING = RecordTypeName.SERIOUS_UNTRUSTWORTHY_LISTING
 SUBJECT_KINDS = frozenset({"natural_person", "individual_business", "legal_person"})
 _KIND_OF_CATEGORY = {
     "法人及非法人组织": "legal_person",

@@ -16,9 +16,9 @@ from services.common.auth import Principal, Role
 from services.common.clock import today
 from services.common.http import ApiError, ApiProblem, FastJSONResponse, require
 from services.common.records import subject_records
-from services.grading.grades import SERVICE, answer, compute, subject_of
 from services.grading.handlers import GradingContext
 from services.grading.rules import RuleSet, RuleSetLookupError, rule_set_version_for
+from services.grading.rules.grades import SERVICE, answer, compute, subject_of
 
 router = APIRouter(prefix="/v1", tags=["grading"])
 Reader = Annotated[Principal, Depends(require(Role.DEPARTMENT, Role.COUNTY, Role.AUDITOR))]

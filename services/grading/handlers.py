@@ -28,7 +28,6 @@ from services.common.records import AcceptedRecord, records_of_subjects, store_r
 from services.common.settings import CommonSettings
 from services.common.ticker import OnTick, each_isolated
 from services.grading import store
-from services.grading.grades import Subject, change_event, changed, compute, effective_date, stored, subject_of
 from services.grading.rules import (
     Jurisdiction,
     RuleSetError,
@@ -36,6 +35,16 @@ from services.grading.rules import (
     RuleSets,
     load_jurisdiction,
     load_rule_sets,
+)
+from services.grading.rules.grades import (
+    StoredGrade,
+    Subject,
+    change_event,
+    changed,
+    compute,
+    effective_date,
+    stored,
+    subject_of,
 )
 from services.grading.rules.loader import JURISDICTION_FILE
 
@@ -88,12 +97,12 @@ class Regrading:
     version is in force that day: not graded) and the change event, if the grade or level moved."""
 
     subject: Subject
-    grade: store.StoredGrade | None
+    grade: StoredGrade | None
     event: CloudEvent | None
 
 
 def regrading(
-    ctx: GradingContext, code: str, records: Sequence[AcceptedRecord], day: date, previous: store.StoredGrade | None
+    ctx: GradingContext, code: str, records: Sequence[AcceptedRecord], day: date, previous: StoredGrade | None
 ) -> Regrading:
     """Grade one subject as of `day` under the default rule set from its records (pure). Raises ValueError
     for a subject kind no rule knows (the record dead-letters)."""
@@ -117,7 +126,7 @@ def regradings(
     code: str,
     records: Sequence[AcceptedRecord],
     day: date,
-    current: store.StoredGrade | None,
+    current: StoredGrade | None,
     *,
     including_today: bool,
 ) -> list[Regrading]:
@@ -138,7 +147,7 @@ def regradings(
     return steps
 
 
-def _last_grade(steps: Sequence[Regrading], stored_before: store.StoredGrade | None) -> store.StoredGrade | None:
+def _last_grade(steps: Sequence[Regrading], stored_before: StoredGrade | None) -> StoredGrade | None:
     return next((s.grade for s in reversed(steps) if s.grade is not None), stored_before)
 
 
@@ -147,7 +156,7 @@ async def _store(
     ctx: GradingContext,
     code: str,
     steps: Sequence[Regrading],
-    stored_before: store.StoredGrade | None,
+    stored_before: StoredGrade | None,
 ) -> None:
     """Write what `steps` leave behind: the subject's name and its last grade (if it moved). Flushes,
     never commits; the caller emits the steps' events."""
@@ -192,7 +201,7 @@ def batch_record_handler(ctx: GradingContext) -> BatchHandler:
         files = await records_of_subjects(conn, ctx.schema, codes)
         stored_before = await store.load_grades(conn, ctx.schema, codes, ctx.default_rule_set)
         await store_received_records(conn, ctx.schema, received)
-        current: dict[str, store.StoredGrade | None] = dict(stored_before)
+        current: dict[str, StoredGrade | None] = dict(stored_before)
         kept = {code: {(r.department, r.record_id) for r in file} for code, file in files.items()}
         steps: dict[str, list[Regrading]] = {}
         in_order: list[Regrading] = []

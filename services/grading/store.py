@@ -7,7 +7,6 @@ its own. Schema names come from code, never from a request.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -15,27 +14,9 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.common.db import sql
+from services.grading.rules.grades import StoredGrade
 
 SCHEMA = "grading"
-
-
-@dataclass(frozen=True, slots=True)
-class StoredGrade:
-    """A subject's grade under one rule set, as last computed (row of `<schema>.grades`)."""
-
-    code: str
-    rule_set: str
-    rule_set_version: int | None
-    grade: str | None
-    since: date | None
-    next_review: date | None
-    review_on: date | None
-    """When the ticker looks again: next_review, or the start of the rule set's next version if sooner."""
-    supervision_level: str | None
-    reason: str
-    subject_kind: str
-    explanation: list[dict[str, str]]
-    computed_on: date
 
 
 _COLUMNS = (

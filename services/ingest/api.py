@@ -29,15 +29,14 @@ from services.common.http import (
 )
 from services.common.metrics import REJECTIONS
 from services.common.records import records_of_subjects
-from services.common.repairs import REPAIR_DECISION, REPAIRABLE_TYPES
 from services.common.scorecard import month_of, rate
+from services.common.vocabulary import RecordTypeName
 from services.ingest import rules, store
 from services.ingest.preview import PreviewRules, as_accepted, preview
-from services.ingest.validation import Problem, RecordValidator, Verdict
+from services.ingest.validation import RecordValidator, Verdict
 from services.ingest.writer import NotDurable, Outcome, Pending, ReceiptWriter
 
-CORRECTION_TYPES = frozenset({"record_correction", "record_revocation"})
-TARGETED_TYPES = CORRECTION_TYPES | {REPAIR_DECISION}
+TARGETED_TYPES = rules.TARGETED_TYPES
 """Types that act on an earlier record of the same department and subject (谁认定、谁修复 for repairs)."""
 
 router = APIRouter()
@@ -103,51 +102,22 @@ def _too_large(limit: int) -> ApiProblem:
 async def _check_correction_target(
     request: Request, ctx: IngestContext, department: str, record: dict[str, Any], verdict: Verdict
 ) -> Verdict:
-    """A correction, revocation or repair decision must name an earlier record of the same department and
-    subject; a correction's `corrected_data` must be a valid record of the target's type and version."""
+    """The I/O of the correction-target check: read the named record, then ask the pure rule
+    (`rules.correction_target_problems`); a correction's `corrected_data` must be a valid record of the
+    target's type and version."""
     target_id = record["data"].get("target_record_id")
     if not isinstance(target_id, str):
         return verdict
     async with request.app.state.engine.connect() as conn:
         found = await store.find_records(conn, [(department, target_id)])
     target = found.get((department, target_id))
-    errors = list(verdict.errors)
-    if target is None:
-        errors.append(
-            Problem(
-                "/data/target_record_id",
-                "unknown_target",
-                f"{department} has reported no record with id {target_id!r} (未找到被更正/撤销/修复的本部门原记录)",
-            )
-        )
-    elif target.subject_code != record["subject"]["code"]:
-        errors.append(
-            Problem(
-                "/subject/code",
-                "subject_mismatch",
-                f"record {target_id!r} is about another subject; an amendment or repair decision names the subject "
-                "of the record it acts on (更正/撤销/修复记录的主体须与原记录一致)",
-            )
-        )
-    elif record["type"] == REPAIR_DECISION and target.record_type not in REPAIRABLE_TYPES:
-        errors.append(
-            Problem(
-                "/data/target_record_id",
-                "invalid_target",
-                f"a {target.record_type} record cannot be repaired; credit repair applies to "
-                f"{' and '.join(sorted(REPAIRABLE_TYPES))} records (只有行政处罚和严重失信主体名单可以信用修复)",
-            )
-        )
-    elif target.record_type in CORRECTION_TYPES:
-        errors.append(
-            Problem(
-                "/data/target_record_id",
-                "invalid_target",
-                "a correction or revocation cannot itself be corrected, revoked or repaired; name the original "
-                "(请指向原始记录)",
-            )
-        )
-    elif record["type"] == "record_correction" and "corrected_data" in record["data"]:
+    errors = [*verdict.errors, *rules.correction_target_problems(record, department, target)]
+    if (
+        target is not None
+        and len(errors) == len(verdict.errors)
+        and record["type"] == RecordTypeName.RECORD_CORRECTION
+        and "corrected_data" in record["data"]
+    ):
         errors += ctx.validator.data_problems(
             target.record_type, target.version, record["data"]["corrected_data"], "/data/corrected_data"
         )

@@ -17,8 +17,8 @@ from services.common.calendar import WorkingDayCalendar
 from services.common.catalogue import Catalogue
 from services.common.records import AcceptedRecord
 from services.common.severity import listed_document_numbers, severity_of
-from services.grading.grades import Subject, compute
 from services.grading.rules.evaluate import RuleSetLookupError
+from services.grading.rules.grades import Subject, compute
 from services.grading.rules.model import RuleSets
 from services.publish.rules.publicity import PublicityRules, publicity_window
 from services.sanctions.rules.cases import (

@@ -9,17 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 
 from services.common.catalogue import Department, RecordType
 from services.common.errors import ApiError
 from services.common.legal_document import lacks_legal_document
+from services.common.repairs import REPAIRABLE_TYPES
+from services.common.vocabulary import RecordTypeName
 
 Problem = ApiError
 
-PENALTY = "administrative_penalty"
-WATCH_LIST = "watch_list"
-SERIOUS_LISTING = "serious_untrustworthy_listing"
+CORRECTION_TYPES = frozenset({RecordTypeName.RECORD_CORRECTION, RecordTypeName.RECORD_REVOCATION})
+TARGETED_TYPES = CORRECTION_TYPES | {RecordTypeName.REPAIR_DECISION}
+"""Records that act on an earlier record of the same department (`data.target_record_id`)."""
+PENALTY = RecordTypeName.ADMINISTRATIVE_PENALTY
+WATCH_LIST = RecordTypeName.WATCH_LIST
+SERIOUS_LISTING = RecordTypeName.SERIOUS_UNTRUSTWORTHY_LISTING
 GAINS, PROPERTY = "没收违法所得", "没收非法财物"
 CONFISCATION_SPLIT = {GAINS: "confiscated_gains", PROPERTY: "confiscated_property"}
 """v2 penalty: the amount field of each confiscation kind of 处罚类别 (000 L184-L188: never summed)."""
@@ -198,6 +203,60 @@ def birth_date_problems(subject: Mapping[str, Any], decision_date: str) -> list[
                 "/subject/birth_date",
                 "birth_date_after_decision",
                 f"出生日期 {birth} 晚于决定日期 {decision_date} (birth_date is after the decision date)",
+            )
+        ]
+    return []
+
+
+class Target(Protocol):
+    """What the correction-target check needs of the earlier record (ingest's `StoredRecord`)."""
+
+    @property
+    def record_type(self) -> str: ...
+
+    @property
+    def subject_code(self) -> str: ...
+
+
+def correction_target_problems(record: Mapping[str, Any], department: str, target: Target | None) -> list[Problem]:
+    """A correction, revocation or repair decision must name an earlier record of the same department
+    (`target`: that record as stored, None when the department reported none with that id) about the same
+    subject; a repair names a repairable type; nothing acts on a correction or revocation. An empty list:
+    the target is right (a correction's `corrected_data` is then checked against the target's type)."""
+    target_id = record["data"].get("target_record_id")
+    if target is None:
+        return [
+            Problem(
+                "/data/target_record_id",
+                "unknown_target",
+                f"{department} has reported no record with id {target_id!r} (未找到被更正/撤销/修复的本部门原记录)",
+            )
+        ]
+    if target.subject_code != record["subject"]["code"]:
+        return [
+            Problem(
+                "/subject/code",
+                "subject_mismatch",
+                f"record {target_id!r} is about another subject; an amendment or repair decision names the subject "
+                "of the record it acts on (更正/撤销/修复记录的主体须与原记录一致)",
+            )
+        ]
+    if record["type"] == RecordTypeName.REPAIR_DECISION and target.record_type not in REPAIRABLE_TYPES:
+        return [
+            Problem(
+                "/data/target_record_id",
+                "invalid_target",
+                f"a {target.record_type} record cannot be repaired; credit repair applies to "
+                f"{' and '.join(sorted(REPAIRABLE_TYPES))} records (只有行政处罚和严重失信主体名单可以信用修复)",
+            )
+        ]
+    if target.record_type in CORRECTION_TYPES:
+        return [
+            Problem(
+                "/data/target_record_id",
+                "invalid_target",
+                "a correction or revocation cannot itself be corrected, revoked or repaired; name the original "
+                "(请指向原始记录)",
             )
         ]
     return []

@@ -25,6 +25,7 @@ from sqlalchemy import text
 from starlette.datastructures import FormData, UploadFile
 
 from services.common.catalogue import RecordType
+from services.common.vocabulary import RecordTypeName
 from services.workbench import accounts, charts, messages, sheets
 from services.workbench.accounts import ROLE_TITLES, Session, Staff, StaffRole
 from services.workbench.client import Services, ServiceUnavailable
@@ -47,7 +48,11 @@ SESSION_COOKIE = "wb_session"
 LOGIN_COOKIE = "wb_login_csrf"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 HEAD_ONLY_DECISIONS = frozenset({"准予修复", "不予修复"})
-ANSWER_TYPES = {"objection": "objection_verification", "repair": "repair_decision", "case": "sanction_feedback"}
+ANSWER_TYPES = {
+    "objection": RecordTypeName.OBJECTION_VERIFICATION,
+    "repair": RecordTypeName.REPAIR_DECISION,
+    "case": RecordTypeName.SANCTION_FEEDBACK,
+}
 
 
 class NeedSignIn(Exception):
@@ -631,9 +636,9 @@ async def report_submit(request: Request, type_name: str) -> Response:
 async def _guard_answer(request: Request, staff: Staff, record: dict[str, Any]) -> None:
     """An answer may only answer this department's own case; a repair's final decision is the head's."""
     data = record.get("data", {})
-    if record["type"] == "objection_verification" and isinstance(data.get("objection_id"), str):
+    if record["type"] == RecordTypeName.OBJECTION_VERIFICATION and isinstance(data.get("objection_id"), str):
         await _own_objection(request, staff, data["objection_id"])
-    if record["type"] == "repair_decision":
+    if record["type"] == RecordTypeName.REPAIR_DECISION:
         if isinstance(data.get("repair_id"), str):
             await _own_repair(request, staff, data["repair_id"])
         if data.get("decision") in HEAD_ONLY_DECISIONS and staff.role is not StaffRole.HEAD:

@@ -27,22 +27,23 @@ from __future__ import annotations
 from datetime import date
 
 from services.common.legal_document import needs_legal_document
+from services.common.vocabulary import RecordTypeName
 from services.grading.rules.credit_file import CreditFile, Listing, Mark, within_years
 from services.grading.rules.model import Assessment, BenxiRules, Explanation, RecordRule, RuleSetVersion
 
-_TYPE_NAMES = {
-    "administrative_penalty": "行政处罚",
-    "administrative_action": "行政行为",
-    "credit_commitment": "信用承诺",
-    "inspection_result": "抽查检查结果",
-    "supervision_interview": "约谈",
-    "abnormal_operation_listing": "经营异常名录",
-    "judgment_defaulter_listing": "失信被执行人名单",
-    "serious_untrustworthy_listing": "严重失信主体名单",
-    "red_list": "红名单",
-    "watch_list": "重点关注名单",
+_TYPE_NAMES: dict[str, str] = {
+    RecordTypeName.ADMINISTRATIVE_PENALTY: "行政处罚",
+    RecordTypeName.ADMINISTRATIVE_ACTION: "行政行为",
+    RecordTypeName.CREDIT_COMMITMENT: "信用承诺",
+    RecordTypeName.INSPECTION_RESULT: "抽查检查结果",
+    RecordTypeName.SUPERVISION_INTERVIEW: "约谈",
+    RecordTypeName.ABNORMAL_OPERATION_LISTING: "经营异常名录",
+    RecordTypeName.JUDGMENT_DEFAULTER_LISTING: "失信被执行人名单",
+    RecordTypeName.SERIOUS_UNTRUSTWORTHY_LISTING: "严重失信主体名单",
+    RecordTypeName.RED_LIST: "红名单",
+    RecordTypeName.WATCH_LIST: "重点关注名单",
 }
-_REASONS = {
+_REASONS: dict[str, str] = {
     "A": "A：有优良信誉信息记录，且无不良行为信息记录（004 L41）(A: a good-standing record and no adverse record)",
     "B": "B：无优良信誉信息记录，且无不良行为信息记录（004 L43）(B: neither a good-standing nor an adverse record)",
     "C": "C：有不良行为信息记录（004 L45）(C: an adverse record)",

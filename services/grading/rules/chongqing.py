@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from services.common.vocabulary import RecordTypeName
 from services.grading.rules.credit_file import (
     CONFISCATION_FIELDS,
     DAY,
@@ -47,7 +48,7 @@ _KIND_ENGLISH = {
     "没收违法所得": "confiscated gains",
     "没收非法财物": "confiscated property",
 }
-LEVEL_RAISE = "supervision_level_raise"
+LEVEL_RAISE = RecordTypeName.SUPERVISION_LEVEL_RAISE
 _LICENCE_KINDS = frozenset({"暂扣许可证件", "吊销许可证件"})
 _REASONS = {
     "A": "A 守信：一年内无计入部门（{depts}）的处罚记录（000 L181-L182）(A: no counted penalty within one year)",

@@ -20,20 +20,21 @@ from services.common.amendments import effective_records
 from services.common.records import AcceptedRecord
 from services.common.repairs import approved_repairs, repaired_on
 from services.common.severity import SeverityTable, listed_document_numbers, severity_of
+from services.common.vocabulary import RecordTypeName
 
 DAY = timedelta(days=1)
-PENALTY = "administrative_penalty"
-REGISTRATION = "subject_registration"
-DETAIL_FIELDS = {
+PENALTY = RecordTypeName.ADMINISTRATIVE_PENALTY
+REGISTRATION = RecordTypeName.SUBJECT_REGISTRATION
+DETAIL_FIELDS: dict[str, str] = {
     # Dated records the rules may name, with the field whose value(s) a rule can select on.
     PENALTY: "CF_CFLB",
-    "administrative_action": "act_kind",
-    "credit_commitment": "event",
-    "inspection_result": "result",
-    "supervision_interview": "interview_kind",
-    "supervision_level_raise": "raised_level",  # a district's raise of the supervision level (000 L295)
+    RecordTypeName.ADMINISTRATIVE_ACTION: "act_kind",
+    RecordTypeName.CREDIT_COMMITMENT: "event",
+    RecordTypeName.INSPECTION_RESULT: "result",
+    RecordTypeName.SUPERVISION_INTERVIEW: "interview_kind",
+    RecordTypeName.SUPERVISION_LEVEL_RAISE: "raised_level",  # a district's raise of the supervision level (000 L295)
 }
-DATE_FIELDS = {PENALTY: "CF_JDRQ"}  # every other type carries `decision_date`
+DATE_FIELDS: dict[str, str] = {PENALTY: "CF_JDRQ"}  # every other type carries `decision_date`
 AMOUNT_FIELDS = ("CF_NR_FK", "CF_NR_WFFF")
 GAINS, PROPERTY = "confiscated_gains", "confiscated_property"
 """v2 penalty: the two confiscations apart (万元); v1 has only their total, CF_NR_WFFF."""
@@ -54,17 +55,21 @@ class _ListShape:
     """The last day of the listing stated on the entry, if any."""
 
 
-LIST_SHAPES = {
-    "abnormal_operation_listing": _ListShape("action", frozenset({"列入"}), frozenset({"移出"}), None, None),
-    "judgment_defaulter_listing": _ListShape(
+LIST_SHAPES: dict[str, _ListShape] = {
+    RecordTypeName.ABNORMAL_OPERATION_LISTING: _ListShape(
+        "action", frozenset({"列入"}), frozenset({"移出"}), None, None
+    ),
+    RecordTypeName.JUDGMENT_DEFAULTER_LISTING: _ListShape(
         "action", frozenset({"列入"}), frozenset({"屏蔽", "撤销", "移出"}), "case_no", "listing_period_end"
     ),
     # 拟列入告知 is a prior notice, not a listing (DOMAIN §3 item 5): it is neither entry nor exit.
-    "serious_untrustworthy_listing": _ListShape(
+    RecordTypeName.SERIOUS_UNTRUSTWORTHY_LISTING: _ListShape(
         "stage", frozenset({"认定"}), frozenset({"移出"}), "list_name", "listing_period_end"
     ),
-    "red_list": _ListShape("action", frozenset({"列入"}), frozenset({"移出"}), "list_name", "valid_until"),
-    "watch_list": _ListShape("action", frozenset({"列入"}), frozenset({"移出"}), "list_name", "watch_until"),
+    RecordTypeName.RED_LIST: _ListShape("action", frozenset({"列入"}), frozenset({"移出"}), "list_name", "valid_until"),
+    RecordTypeName.WATCH_LIST: _ListShape(
+        "action", frozenset({"列入"}), frozenset({"移出"}), "list_name", "watch_until"
+    ),
 }
 
 
@@ -405,7 +410,7 @@ def _registration(record: AcceptedRecord, decided_on: date) -> Registration:
 
 
 def _key(record: AcceptedRecord, *, entry: bool) -> str | None:
-    if record.record_type == "abnormal_operation_listing":
+    if record.record_type == RecordTypeName.ABNORMAL_OPERATION_LISTING:
         # A removal names the listing it ends (listing_record_id); without it, it ends every open one.
         value = record.record_id if entry else record.data.get("listing_record_id")
         return None if value is None else str(value)

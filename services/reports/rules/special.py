@@ -14,6 +14,7 @@ from typing import Any
 from services.common.amendments import effective_records
 from services.common.catalogue import Catalogue
 from services.common.records import AcceptedRecord
+from services.common.vocabulary import RecordTypeName
 from services.reports.rules.view import (
     ADVERSE_TYPES,
     Outcome,
@@ -26,10 +27,10 @@ from services.reports.rules.view import (
 
 # The areas a 专项信用报告 speaks for (the certificates counties accept it in place of).
 AREAS: tuple[str, ...] = (
-    "administrative_penalty",
-    "serious_untrustworthy_listing",
-    "judgment_defaulter_listing",
-    "abnormal_operation_listing",
+    RecordTypeName.ADMINISTRATIVE_PENALTY,
+    RecordTypeName.SERIOUS_UNTRUSTWORTHY_LISTING,
+    RecordTypeName.JUDGMENT_DEFAULTER_LISTING,
+    RecordTypeName.ABNORMAL_OPERATION_LISTING,
 )
 
 

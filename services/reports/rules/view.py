@@ -25,6 +25,7 @@ from services.common.amendments import AMENDMENT_TYPES, EffectiveRecord, effecti
 from services.common.catalogue import Catalogue, FieldClass, TypeVersion
 from services.common.clock import SHANGHAI
 from services.common.records import AcceptedRecord
+from services.common.vocabulary import RecordTypeName
 from services.publish.rules.masking import public_view
 
 Audience = Literal["public", "department"]
@@ -32,46 +33,65 @@ AUDIENCES: tuple[Audience, ...] = ("public", "department")
 LOOK_BACK_YEARS = 3  # 004 L65 and 000 L273-L293: three years of records
 
 # Types that are answers about other records, not facts about the subject: never listed as records.
-RESPONSE_TYPES = frozenset({"sanction_feedback", "objection_verification", "repair_decision", *AMENDMENT_TYPES})
+RESPONSE_TYPES = frozenset(
+    {
+        RecordTypeName.SANCTION_FEEDBACK,
+        RecordTypeName.OBJECTION_VERIFICATION,
+        RecordTypeName.REPAIR_DECISION,
+        *AMENDMENT_TYPES,
+    }
+)
 # Internal supervision records: departments see them, the public never (they are not 双公示 or list data).
-DEPARTMENT_ONLY_TYPES = frozenset({"supervision_interview", "watch_list"})
-REGISTRATION = "subject_registration"
+DEPARTMENT_ONLY_TYPES = frozenset({RecordTypeName.SUPERVISION_INTERVIEW, RecordTypeName.WATCH_LIST})
+REGISTRATION = RecordTypeName.SUBJECT_REGISTRATION
 # List types, the field naming entry/exit, the values that put the subject on the list, and the field
 # holding the end of the listing (None: until removed).
 LISTS: Mapping[str, tuple[str, frozenset[str], str | None]] = {
-    "serious_untrustworthy_listing": ("stage", frozenset({"认定"}), "listing_period_end"),
-    "judgment_defaulter_listing": ("action", frozenset({"列入"}), "listing_period_end"),
-    "abnormal_operation_listing": ("action", frozenset({"列入"}), None),
-    "red_list": ("action", frozenset({"列入"}), "valid_until"),
-    "watch_list": ("action", frozenset({"列入"}), "watch_until"),
+    RecordTypeName.SERIOUS_UNTRUSTWORTHY_LISTING: ("stage", frozenset({"认定"}), "listing_period_end"),
+    RecordTypeName.JUDGMENT_DEFAULTER_LISTING: ("action", frozenset({"列入"}), "listing_period_end"),
+    RecordTypeName.ABNORMAL_OPERATION_LISTING: ("action", frozenset({"列入"}), None),
+    RecordTypeName.RED_LIST: ("action", frozenset({"列入"}), "valid_until"),
+    RecordTypeName.WATCH_LIST: ("action", frozenset({"列入"}), "watch_until"),
 }
 ADVERSE_TYPES = frozenset(
     {
-        "administrative_penalty",
-        "serious_untrustworthy_listing",
-        "judgment_defaulter_listing",
-        "abnormal_operation_listing",
-        "watch_list",
+        RecordTypeName.ADMINISTRATIVE_PENALTY,
+        RecordTypeName.SERIOUS_UNTRUSTWORTHY_LISTING,
+        RecordTypeName.JUDGMENT_DEFAULTER_LISTING,
+        RecordTypeName.ABNORMAL_OPERATION_LISTING,
+        RecordTypeName.WATCH_LIST,
     }
 )
 # What a report line shows of each type: (label, field). Anything the audience may not read is dropped.
 SUMMARY: Mapping[str, tuple[tuple[str, str], ...]] = {
-    "administrative_licensing": (("决定文书号", "XK_WSH"), ("许可类别", "XK_XKLB"), ("许可内容", "XK_NR")),
-    "administrative_penalty": (
+    RecordTypeName.ADMINISTRATIVE_LICENSING: (("决定文书号", "XK_WSH"), ("许可类别", "XK_XKLB"), ("许可内容", "XK_NR")),
+    RecordTypeName.ADMINISTRATIVE_PENALTY: (
         ("决定文书号", "CF_WSH"),
         ("违法行为类型", "CF_WFXW"),
         ("处罚类别", "CF_CFLB"),
         ("处罚内容", "CF_NR"),
     ),
-    "administrative_action": (("文书号", "document_no"), ("行为名称", "act_name"), ("行为内容", "content")),
-    "inspection_result": (("抽查任务编号", "task_no"), ("检查结果", "result")),
-    "serious_untrustworthy_listing": (("阶段", "stage"), ("名单", "list_name"), ("文书号", "document_no")),
-    "judgment_defaulter_listing": (("操作", "action"), ("执行案号", "case_no"), ("失信情形", "circumstances")),
-    "red_list": (("操作", "action"), ("名单", "list_name"), ("文书号", "document_no")),
-    "abnormal_operation_listing": (("操作", "action"), ("列入事由", "listing_reason"), ("文书号", "document_no")),
-    "credit_commitment": (("事件", "event"), ("承诺事项", "matter"), ("承诺书编号", "commitment_no")),
-    "supervision_interview": (("文号", "document_no"), ("约谈事由", "reason")),
-    "watch_list": (("操作", "action"), ("名单", "list_name"), ("事由", "reason")),
+    RecordTypeName.ADMINISTRATIVE_ACTION: (
+        ("文书号", "document_no"),
+        ("行为名称", "act_name"),
+        ("行为内容", "content"),
+    ),
+    RecordTypeName.INSPECTION_RESULT: (("抽查任务编号", "task_no"), ("检查结果", "result")),
+    RecordTypeName.SERIOUS_UNTRUSTWORTHY_LISTING: (("阶段", "stage"), ("名单", "list_name"), ("文书号", "document_no")),
+    RecordTypeName.JUDGMENT_DEFAULTER_LISTING: (
+        ("操作", "action"),
+        ("执行案号", "case_no"),
+        ("失信情形", "circumstances"),
+    ),
+    RecordTypeName.RED_LIST: (("操作", "action"), ("名单", "list_name"), ("文书号", "document_no")),
+    RecordTypeName.ABNORMAL_OPERATION_LISTING: (
+        ("操作", "action"),
+        ("列入事由", "listing_reason"),
+        ("文书号", "document_no"),
+    ),
+    RecordTypeName.CREDIT_COMMITMENT: (("事件", "event"), ("承诺事项", "matter"), ("承诺书编号", "commitment_no")),
+    RecordTypeName.SUPERVISION_INTERVIEW: (("文号", "document_no"), ("约谈事由", "reason")),
+    RecordTypeName.WATCH_LIST: (("操作", "action"), ("名单", "list_name"), ("事由", "reason")),
 }
 
 
@@ -359,7 +379,7 @@ def lists_in_force(
                 "record_id": e.record.record_id,
                 "since": e.record.decision_date.isoformat(),
                 "until": str(until) if until else None,
-                "red": rtype == "red_list",
+                "red": rtype == RecordTypeName.RED_LIST,
             }
         )
     return found

@@ -12,7 +12,7 @@ import pytest
 from aiokafka import ConsumerRecord
 
 from services.common.clock import SHANGHAI, FixedClock
-from services.grading.grades import explanation_records
+from services.grading.rules.grades import explanation_records
 from tests.helpers import find_on_topic, header
 from tests.integration.grading.support import company, grade_when, mentions, penalty, read_grade, registration, report
 

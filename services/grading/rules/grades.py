@@ -1,7 +1,8 @@
 """From a subject's records to its grade, its stored row, its API answer and its change event.
 
 Pure (no SQL, no HTTP, no wall clock): every function depends only on its arguments, so the consumer, the
-ticker, the API and a replay all derive the same thing from the same records.
+ticker, the API and a replay all derive the same thing from the same records. `StoredGrade` is the row
+the store keeps (`services/grading/store.py` reads and writes it).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from services.common.envelope import CloudEvent
 from services.common.outcomes import outcome_event
 from services.common.records import AcceptedRecord
 from services.common.repairs import approved_repairs
+from services.common.vocabulary import EventType, RecordTypeName, event_kind
 from services.grading.rules import (
     GradeResult,
     RuleSetLookupError,
@@ -23,10 +25,28 @@ from services.grading.rules import (
     evaluate,
     rule_set_version_for,
 )
-from services.grading.store import StoredGrade
 
 SERVICE = "grading"
-REGISTRATION = "subject_registration"
+REGISTRATION = RecordTypeName.SUBJECT_REGISTRATION
+
+
+@dataclass(frozen=True, slots=True)
+class StoredGrade:
+    """A subject's grade under one rule set, as last computed (row of `<schema>.grades`)."""
+
+    code: str
+    rule_set: str
+    rule_set_version: int | None
+    grade: str | None
+    since: date | None
+    next_review: date | None
+    review_on: date | None
+    """When the ticker looks again: next_review, or the start of the rule set's next version if sooner."""
+    supervision_level: str | None
+    reason: str
+    subject_kind: str
+    explanation: list[dict[str, str]]
+    computed_on: date
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +200,12 @@ def change_event(
         "explanation_records": explanation_records(new.explanation),
     }
     return outcome_event(
-        service=SERVICE, kind="grade.changed", subject=new.code, event_id=event_id, time=time, data=data
+        service=SERVICE,
+        kind=event_kind(EventType.GRADE_CHANGED),
+        subject=new.code,
+        event_id=event_id,
+        time=time,
+        data=data,
     )
 
 
