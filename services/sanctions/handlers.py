@@ -25,6 +25,7 @@ from services.common.outcomes import emit
 from services.common.records import AcceptedRecord, records_of_subjects, subject_records
 from services.common.repairs import REPAIR_DECISION
 from services.common.ticker import each_isolated
+from services.common.vocabulary import EventType
 from services.grading.rules import RuleSetLookupError, RuleSets, rule_set_version_for
 from services.grading.rules.model import BenxiRules
 from services.sanctions.rules import COURT, RED_LIST, SERIOUS, MeasureList
@@ -42,8 +43,8 @@ from services.sanctions.store import Store
 from services.sanctions.store import poll as poll_store
 
 RECORD_EVENT = "cn.credit.record."
-OBJECTION_FILED = "cn.credit.objection.filed"
-GRADE_CHANGED = "cn.credit.grade.changed"
+OBJECTION_FILED = EventType.OBJECTION_FILED
+GRADE_CHANGED = EventType.GRADE_CHANGED
 RELEVANT = frozenset({SERIOUS, COURT, RED_LIST, FEEDBACK, VERIFICATION, REPAIR_DECISION, *AMENDMENT_TYPES})
 """Record types that can open, end or change a case (or its feedback) of a subject without cases."""
 FEEDBACK_AND_AMENDMENTS = frozenset({FEEDBACK, *AMENDMENT_TYPES})

@@ -24,6 +24,7 @@ import orjson
 from services.common.amendments import AMENDMENT_TYPES
 from services.common.envelope import CloudEvent, dumps
 from services.common.records import AcceptedRecord
+from services.common.vocabulary import EventType
 from services.sanctions.events import (
     StoredCase,
     case_summary,
@@ -177,7 +178,7 @@ def plan_subject(
     for view in [*vanished, *views]:
         previous = _stored_case(current.get(view.case_id), stored.instructions)
         new = changes(previous, view, at=now)
-        lifecycle = [e.id for e in new if e.type != "cn.credit.sanction.instruction"]
+        lifecycle = [e.id for e in new if e.type != EventType.SANCTION_INSTRUCTION]
         current[view.case_id] = case_row(view, measure_list, [*(previous.emitted if previous else ()), *lifecycle])
         rewritten.add(view.case_id)
         instructions.update({row["instruction_id"]: row for row in instruction_rows(view)})
