@@ -241,6 +241,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "which is then only read",
     )
     replay_cmd.add_argument("--json", action="store_true")
+    replay_cmd.add_argument(
+        "--service",
+        action="append",
+        help="rebuild and compare only this service (repeatable; default: every service the replay rebuilds)",
+    )
     reports_cmd = sub.add_parser("reports", help="credit reports")
     reports_sub = reports_cmd.add_subparsers(dest="action", required=True)
     reports_verify = reports_sub.add_parser(
@@ -454,7 +459,9 @@ def _run(args: argparse.Namespace, settings: CommonSettings) -> int:
     elif args.command == "audit" and args.action == "replay":
         from services.audit.replay import print_replay, replay
 
-        outcome = asyncio.run(replay(settings, as_of=args.as_of, keep=args.keep, scratch_database=args.scratch_url))
+        outcome = asyncio.run(
+            replay(settings, as_of=args.as_of, keep=args.keep, scratch_database=args.scratch_url, services=args.service)
+        )
         return print_replay(outcome, as_json=args.json)
     elif args.command == "reports" and args.action == "verify":
         from services.reports.verify_cli import verify_file

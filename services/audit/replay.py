@@ -6,7 +6,9 @@ fixed at an as-of instant, then compare it with the live state.
 - sanctions consumes the record topics and `outcomes.grades` / `outcomes.objections` (`SanctionsHandler`),
   as the topics carry them (the grades the live grading announced, the objections publish announced);
 - publish consumes the record topics and the cases filed on its portal (`outcomes.objections` /
-  `outcomes.repairs` *filed* events), in a scratch database of its own (services/audit/replay_publish.py).
+  `outcomes.repairs` *filed* events), in a scratch database of its own (services/audit/replay_publish.py);
+- supervision consumes the record topics and `outcomes.grades`, and its plans come back from their
+  published `plan_drawn` events on `outcomes.supervision`.
 
 Events are applied in batches, each event in a savepoint of its own; an event a handler refuses is
 counted (the live service dead-letters it) and the replay carries on. Repeated event ids (a relay
@@ -46,7 +48,7 @@ from services.common.clock import SHANGHAI, FixedClock
 from services.common.db import create_engine
 from services.common.envelope import CloudEvent, EnvelopeError
 from services.common.kafka import KafkaAuth
-from services.common.manifest import ReplaySeed
+from services.common.manifest import Manifest, ReplaySeed
 from services.common.migrations import alembic_config
 from services.common.settings import CommonSettings
 from services.manifests import MANIFESTS as ALL_MANIFESTS
@@ -58,7 +60,10 @@ Handle = Callable[[AsyncConnection, Sequence[CloudEvent]], Awaitable[None]]
 """Applies events in order in the caller's transaction: a batch, as the live consumer hands a poll over."""
 
 
-def one_by_one(handle: Callable[[AsyncConnection, CloudEvent], Awaitable[None]]) -> Handle:
+EventHandle = Callable[[AsyncConnection, CloudEvent], Awaitable[None]]
+
+
+def one_by_one(handle: EventHandle) -> Handle:
     async def each(conn: AsyncConnection, events: Sequence[CloudEvent]) -> None:
         for event in events:
             await handle(conn, event)
@@ -119,6 +124,10 @@ class ReplayReport:
         )
 
 
+class _NotChosen(Exception):
+    """Publish was left out of this replay (`services`)."""
+
+
 def _migrate(service: str, schema: str, database_url: str) -> None:
     """The service's own migrations, into `schema` (blocking: Alembic runs its own loop)."""
     config = alembic_config(service, database_url)
@@ -137,31 +146,63 @@ def _handlers(
 
     sanctions = SanctionsContext(
         engine=engine,
-        store=Store(scratch["sanctions"]),
+        store=Store(scratch.get("sanctions", "sanctions")),
         measure_list=load_measure_list(settings.schemas_dir / MEASURES_FILE, departments=catalogue.departments),
         clock=clock,
         outcome_topic=settings.topic("outcomes.sanctions"),
         audit_topic=settings.topic("audit.access"),
     )
-    return {
-        "grading": one_by_one(record_handler(load_context(settings, clock, schema=scratch["grading"]))),
+    handlers: dict[str, Callable[[], Handle]] = {
+        "grading": lambda: one_by_one(record_handler(load_context(settings, clock, schema=scratch["grading"]))),
         # sanctions has one path, batch-native, as its live consumer runs it
-        "sanctions": SanctionsHandler(sanctions).handle_batch,
+        "sanctions": lambda: SanctionsHandler(sanctions).handle_batch,
+        "supervision": lambda: one_by_one(
+            _supervision_handler(settings, catalogue, engine, clock, scratch["supervision"])
+        ),
     }
+    return {service: build() for service, build in handlers.items() if service in scratch}
+
+
+def _supervision_handler(
+    settings: CommonSettings, catalogue: Catalogue, engine: AsyncEngine, clock: FixedClock, schema: str
+) -> EventHandle:
+    """Supervision's handler as its app builds it (services/supervision/app.py), on the scratch schema."""
+    from services.common.calendar import WorkingDayCalendar
+    from services.supervision.handlers import SupervisionContext, SupervisionHandler
+    from services.supervision.rules import model
+    from services.supervision.store import Store
+
+    rules = model.load(settings.schemas_dir, departments=set(catalogue.departments))
+    ctx = SupervisionContext(
+        engine=engine,
+        store=Store(schema),
+        rules=rules,
+        clock=clock,
+        outcome_topic=settings.topic("outcomes.supervision"),
+        audit_topic=settings.topic("audit.access"),
+        calendar=WorkingDayCalendar.load(settings.schemas_dir / "calendar" / "overrides.yaml"),
+        severity=model.load_severity(settings.schemas_dir, rules),
+        composite=model.load_composite_table(settings.schemas_dir, rules),
+    )
+    return SupervisionHandler(ctx).handle
 
 
 async def _read(
-    settings: CommonSettings, catalogue: Catalogue, report: ReplayReport, out: TextIO
+    settings: CommonSettings,
+    catalogue: Catalogue,
+    report: ReplayReport,
+    out: TextIO,
+    manifests: tuple[Manifest, ...] = MANIFESTS,
 ) -> dict[str, list[CloudEvent]]:
     """Each service's events, in topic order, each event id once."""
     records = tuple(name for name, topic in sorted(catalogue.topics.items()) if topic.kind == "record")
     # Each service's topics as its manifest declares them (publish's include its seeds).
-    consumed = {m.name: {settings.topic(name) for name in m.replayed(records)} for m in MANIFESTS}
+    consumed = {m.name: {settings.topic(name) for name in m.replayed(records)} for m in manifests}
     # Record topics first, then the outcome topics, in the order the manifests name them.
     read = list(
         dict.fromkeys(
             [settings.topic(name) for name in records]
-            + [t for m in MANIFESTS for t in [settings.topic(n) for n in m.replayed(records)]]
+            + [t for m in manifests for t in [settings.topic(n) for n in m.replayed(records)]]
         )
     )
     events: dict[str, list[CloudEvent]] = {service: [] for service in consumed}
@@ -258,7 +299,7 @@ async def _compare(
     async with engine.connect() as plain, scratch_engine.connect() as scratch_conn:
         conn = await plain.execution_options(isolation_level="REPEATABLE READ")
         async with conn.begin():
-            for spec in TABLES:
+            for spec in (t for t in TABLES if t.service in scratch):
                 live_rows = await read_table(conn, live[spec.service], spec, subjects)
                 rebuilt_rows = await read_table(scratch_conn, scratch[spec.service], spec, subjects)
                 found.append(compare(spec, live_rows, rebuilt_rows))
@@ -281,17 +322,20 @@ async def replay(
     progress_every: int = 1000,
     out: TextIO = sys.stderr,
     scratch_database: str | None = None,
+    services: Collection[str] | None = None,
 ) -> ReplayReport:
     """Rebuild, compare, and drop the scratch schemas (unless `keep`). `subjects` limits the comparison to
     those subject codes (every event is still applied). Progress and throughput go to `out`.
 
     With `scratch_database` (the auditor's own PostgreSQL, `--scratch-url`) everything is rebuilt there and
-    DATABASE_URL is only read: an auditor needs no write access to production."""
+    DATABASE_URL is only read: an auditor needs no write access to production. `services` limits the
+    rebuild and the comparison to those services (default: every one the manifests let the replay rebuild)."""
     instant = as_of or datetime.now(SHANGHAI)
     if instant.tzinfo is None:  # a naive --as-of is read in Asia/Shanghai, where every date is decided
         instant = instant.replace(tzinfo=SHANGHAI)
     prefix = f"replay_{uuid.uuid4().hex[:8]}"
-    scratch = {m.name: f"{prefix}_{m.name}" for m in MANIFESTS if m.replay is ReplaySeed.SCHEMA}
+    chosen = tuple(m for m in MANIFESTS if services is None or m.name in services)
+    scratch = {m.name: f"{prefix}_{m.name}" for m in chosen if m.replay is ReplaySeed.SCHEMA}
     report = ReplayReport(as_of=instant, scratch=scratch)
     # With the auditor's own scratch database, production is opened read-only: PostgreSQL itself refuses
     # any write there, whatever the auditor's role could do.
@@ -310,6 +354,8 @@ async def replay(
         for service, schema in scratch.items():
             await asyncio.to_thread(_migrate, service, schema, scratch_base)
         try:
+            if all(m.name != "publish" for m in chosen):
+                raise _NotChosen
             await create_database(scratch_engine, publish_db)
             created = True
             url = scratch_url(scratch_base, publish_db)
@@ -318,10 +364,12 @@ async def replay(
             scratch["publish"] = f"{publish_db} (database)"
         except ScratchDatabaseRefused as refused:
             report.not_replayed["publish"] = f"{refused} — grant CREATEDB to the replaying role"
+        except _NotChosen:
+            pass
         print(f"scratch {', '.join(scratch.values())} created; reading the topics from offset 0", file=out)
-        events = await _read(settings, catalogue, report, out)
+        events = await _read(settings, catalogue, report, out, chosen)
         handlers = _handlers(settings, catalogue, scratch_engine, clock, scratch)
-        engines = {"grading": scratch_engine, "sanctions": scratch_engine}
+        engines = {service: scratch_engine for service in handlers}
         if rebuild is not None:
             handlers["publish"] = one_by_one(rebuild.handle)
             engines["publish"] = rebuild.engine

@@ -40,6 +40,7 @@ class RecordTypeName:
     CREDIT_EVALUATION: Final = "credit_evaluation"  # 部门和行业信用评价
     SUPERVISION_LEVEL_RAISE: Final = "supervision_level_raise"  # 监管等级调整（提高）
     FALSE_LITIGATION_LISTING: Final = "false_litigation_listing"  # 虚假诉讼失信人
+    COMMITMENT_VERIFICATION: Final = "commitment_verification"  # 信用承诺核查结果
 
 
 class EventType:
@@ -66,6 +67,7 @@ class EventType:
     LIST_EXPIRED: Final = "cn.credit.list.expired"
     INTERVIEW_RECORDED: Final = "cn.credit.interview.recorded"
     SUPERVISION_PLAN_DRAWN: Final = "cn.credit.supervision.plan_drawn"
+    SUPERVISION_COMMITMENT_OVERDUE: Final = "cn.credit.supervision.commitment_overdue"
     AUDIT_ACCESS: Final = "cn.credit.audit.access"
 
 

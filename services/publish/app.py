@@ -14,7 +14,7 @@ from services.common.clock import Clock, shanghai_date
 from services.common.consumer_service import ConsumerParts, create_consumer_app
 from services.common.ratelimit import Limit, RateLimitMiddleware, parse_networks, rule
 from services.common.runtime import ServiceRuntime
-from services.publish import portal
+from services.publish import commitment_pages, portal
 from services.publish.api import router
 from services.publish.context import PublishContext
 from services.publish.handlers import SCHEMA, Publisher
@@ -79,7 +79,7 @@ def create_app(settings: PublishSettings | None = None, clock: Clock | None = No
         schema=SCHEMA,
         settings=settings,
         build=build,
-        routers=[router, portal.router],
+        routers=[router, portal.router, commitment_pages.router],
         title="Credit exchange — publish (信用公示)",
         description=(
             "Disclosure of 双公示 records within 7 working days, publicity periods (公示期限), objections (异议). "

@@ -22,7 +22,7 @@ from services.common.outcomes import emit, outcome_event
 from services.supervision.handlers import SupervisionContext
 from services.supervision.rules.codes import detect
 from services.supervision.rules.model import LEVELS
-from services.supervision.rules.sampling import draw, stratify
+from services.supervision.rules.sampling import draw, split_published, stratify
 from services.supervision.store import PlanRow
 
 router = APIRouter(tags=["supervision"])
@@ -87,8 +87,14 @@ async def create_plan(ctx: SupervisionContext, who: Principal, body: PlanRequest
     plan_id = f"PLAN-{who.department}-{uuid.uuid4().hex[:12].upper()}"
     now = ctx.clock.now()
     async with ctx.engine.begin() as conn:
+        by_band = ctx.composite is not None and body.rule_set == ctx.composite.id
         members = await ctx.store.population(
-            conn, body.rule_set, grades=body.grades, levels=body.levels, subject_kind=body.subject_kind
+            conn,
+            body.rule_set,
+            grades=body.grades,
+            levels=body.levels,
+            subject_kind=body.subject_kind,
+            composite_on=ctx.today() if by_band else None,
         )
         population = stratify(members)
         result = draw(population, sup.ratio, seed, body.inspectors)
@@ -111,6 +117,7 @@ async def create_plan(ctx: SupervisionContext, who: Principal, body: PlanRequest
             "sizes": result.sizes,
             "inspector_roster": sorted(set(body.inspectors)),
             "drawn": [{"code": d.code, "stratum": d.stratum, "inspectors": list(d.inspectors)} for d in result.drawn],
+            "drawn_count": len(result.drawn),
             "drawn_at": now.isoformat(),
         }
         row = PlanRow(
@@ -128,17 +135,22 @@ async def create_plan(ctx: SupervisionContext, who: Principal, body: PlanRequest
             now,
         )
         await ctx.store.add_plan(conn, row, result)
-        event = outcome_event(
-            service=SERVICE,
-            kind="supervision.plan_drawn",
-            subject=plan_id,
-            event_id=f"supervision:{plan_id}:plan_drawn",
-            time=now,
-            data=published,
-        )
-        await emit(conn, schema=ctx.store.s, topic=ctx.outcome_topic, events=[event])
-        await emit(conn, schema=ctx.store.s, topic=ctx.audit_topic, events=[event])
-    return published
+        # A large plan (a county's whole population) in parts, so no message nears Kafka's size limit.
+        parts = split_published(published, ctx.plan_part_bytes)
+        events = [
+            outcome_event(
+                service=SERVICE,
+                kind="supervision.plan_drawn",
+                subject=plan_id,
+                event_id=f"supervision:{plan_id}:plan_drawn" + (f":{p['part']}" if len(parts) > 1 else ""),
+                time=now,
+                data=p,
+            )
+            for p in parts
+        ]
+        await emit(conn, schema=ctx.store.s, topic=ctx.outcome_topic, events=events)
+        await emit(conn, schema=ctx.store.s, topic=ctx.audit_topic, events=events)
+    return {**published, "parts": len(parts)}
 
 
 @router.post("/v1/supervision/plans", status_code=201, summary="Create a 双随机 plan and draw its subjects")
@@ -303,6 +315,37 @@ async def get_evaluations(
         for r in rows
     ]
     return {"code": code, "on": day.isoformat(), "consequences": items}
+
+
+@router.get("/v1/subjects/{code}/composite", summary="The county composite evaluation (公共信用综合评价) on a day")
+async def get_composite(
+    request: Request,
+    who: Reader,
+    code: str,
+    on: Annotated[date | None, Query(description="YYYY-MM-DD, default today")] = None,
+) -> dict[str, Any]:
+    """The score, band and the records that made it, on the day (003 L59; 001 L616)."""
+    ctx = ctx_of(request)
+    if ctx.composite is None:
+        raise ApiProblem(404, [ApiError("/", "not_found", "本县未配置公共信用综合评价")])
+    day = on or ctx.today()
+    await _log(ctx, who, "supervision.composite", code)
+    async with ctx.engine.connect() as conn:
+        rows = await ctx.store.composite_of(conn, code)
+    now = next(
+        (r for r in rows if r["valid_from"] <= day and (r["valid_until"] is None or day <= r["valid_until"])), None
+    )
+    return {
+        "code": code,
+        "on": day.isoformat(),
+        "rule_set": ctx.composite.id,
+        "version": ctx.composite.version,
+        "score": now["score"] if now else None,
+        "band": now["band"] if now else None,
+        "valid_from": now["valid_from"].isoformat() if now else None,
+        "valid_until": now["valid_until"].isoformat() if now and now["valid_until"] else None,
+        "items": now["items"] if now else [],
+    }
 
 
 @router.get("/v1/supervision/code-conflicts", summary="重错码 warnings for the registration authority (003 L47)")

@@ -24,6 +24,9 @@ def create_app(settings: SupervisionSettings | None = None, clock: Clock | None 
     catalogue = load_catalogue(settings.schemas_dir)
     rules = model.load(settings.schemas_dir, departments=set(catalogue.departments))
     severity = model.load_severity(settings.schemas_dir, rules)
+    composite = model.load_composite_table(settings.schemas_dir, rules)
+    if composite is not None and composite.department not in catalogue.departments:
+        raise ValueError(f"county composite evaluation: department {composite.department!r} not in the catalogue")
     calendar = WorkingDayCalendar.load(settings.schemas_dir / "calendar" / "overrides.yaml")
 
     def build(app: FastAPI, runtime: ServiceRuntime, clock: Clock) -> ConsumerParts:
@@ -36,10 +39,13 @@ def create_app(settings: SupervisionSettings | None = None, clock: Clock | None 
             audit_topic=settings.topic("audit.access"),
             calendar=calendar,
             severity=severity,
+            composite=composite,
+            plan_part_bytes=settings.plan_part_bytes,
+            wake=runtime.wake,
         )
         app.state.supervision = ctx
         handler = SupervisionHandler(ctx)
-        return ConsumerParts(handle=handler.handle)
+        return ConsumerParts(handle=handler.handle, on_tick=handler.on_tick)
 
     return create_consumer_app(
         manifest=MANIFEST,
@@ -55,6 +61,7 @@ def create_app(settings: SupervisionSettings | None = None, clock: Clock | None 
         ),
         clock=clock,
         pool_size=settings.pool_size,
+        tick_seconds=settings.tick_seconds,
         redrive=settings.instance == "supervision",
     )
 

@@ -4,22 +4,28 @@ consequences and proposals re-derived from everything stored about it (order of 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.common.calendar import WorkingDayCalendar
-from services.common.clock import Clock, shanghai_date
+from services.common.clock import SHANGHAI, Clock, shanghai_date
 from services.common.envelope import CloudEvent
+from services.common.outcomes import emit, outcome_event
 from services.common.records import AcceptedRecord, store_received_record, subject_records
 from services.common.severity import SeverityTable
-from services.supervision.rules.derive import Grade, derive
+from services.common.ticker import each_isolated
+from services.supervision.rules.composite import CompositeTable
+from services.supervision.rules.derive import Derived, Grade, derive, overdue_alerts
 from services.supervision.rules.model import SupervisionRules
+from services.supervision.rules.sampling import PART_BYTES
 from services.supervision.store import Store
 
 RECORD_EVENT = "cn.credit.record."
 GRADE_CHANGED = "cn.credit.grade.changed"
+PLAN_DRAWN = "cn.credit.supervision.plan_drawn"
 log = logging.getLogger(__name__)
 
 
@@ -37,7 +43,11 @@ class SupervisionContext:
     audit_topic: str  # settings.topic("audit.access")
     calendar: WorkingDayCalendar
     severity: SeverityTable | None = None
+    composite: CompositeTable | None = None
+    plan_part_bytes: int = PART_BYTES
     service: str = "supervision"
+    wake: Callable[[], None] = lambda: None
+    """The outbox relay's wake (ServiceRuntime.wake), called after the ticker committed alerts."""
 
     def today(self) -> date:
         return shanghai_date(self.clock.now())
@@ -84,6 +94,9 @@ class SupervisionHandler:
             await self.store.lock_subject(conn, code)
             await self.store.save_grade(conn, code, grade, kind=kind, event_id=event.id)
             await self.recompute(conn, code)
+        elif event.type == PLAN_DRAWN:
+            # Only the audit replay reads these (the live service wrote them): the plans made through the API.
+            await self.store.add_published_plan(conn, event.data)
         else:
             log.debug("event type not used by supervision", extra={"event_id": event.id, "type": event.type})
 
@@ -91,7 +104,51 @@ class SupervisionHandler:
         await self.store.lock_subject(conn, code)
         records = await subject_records(conn, self.store.s, code)
         grades = await self.store.grades_of(conn, code)
-        derived = derive(records, grades, self.ctx.rules, self.ctx.severity)
+        derived = derive(records, grades, self.ctx.rules, self.ctx.severity, self.ctx.composite)
         latest = max(records, key=lambda r: (r.decision_date, r.record_id), default=None)
         name = str(latest.record["subject"].get("name") or "") or None if latest else None
         await self.store.replace_derived(conn, code, derived, name)
+        await self.alert(conn, code, name, derived)
+
+    async def alert(self, conn: AsyncConnection, code: str, name: str | None, derived: Derived) -> None:
+        """Each 告知承诺 / 容缺受理 item past its due date is announced once on the supervision outcome topic
+        to its accepting department. The event's id and time follow from the commitment, not from when this
+        service noticed, so a replay announces the same event."""
+        alerts = overdue_alerts(derived.obligations, self.ctx.today())
+        events = {
+            a.alert_id: outcome_event(
+                service=self.ctx.service,
+                kind="supervision.commitment_overdue",
+                subject=code,
+                event_id=f"supervision:{a.alert_id}",
+                time=datetime.combine(a.due + timedelta(days=1), time(0), SHANGHAI),
+                data={
+                    "event": "commitment_overdue",
+                    "code": code,
+                    "subject_name": name,
+                    "department": a.department,
+                    "due": a.due.isoformat(),
+                    "record_id": a.record_id,
+                    "basis": a.basis,
+                    "fulfilled_late_on": a.done_on.isoformat() if a.done_on else None,
+                },
+            )
+            for a in alerts
+        }
+        new = await self.store.record_alerts(conn, code, alerts, [events[a.alert_id].id for a in alerts])
+        if new:
+            await emit(conn, schema=self.store.s, topic=self.ctx.outcome_topic, events=[events[i] for i in sorted(new)])
+
+    async def on_tick(self, today: date) -> None:
+        """Commitments whose due date passed since the last tick, with no record arriving: their alerts."""
+        async with self.ctx.engine.connect() as conn:
+            due = await self.store.subjects_with_unalerted_overdue(conn, today)
+
+        async def one(code: str) -> None:
+            async with self.ctx.engine.begin() as conn:
+                await self.recompute(conn, code)
+
+        await each_isolated(due, one, what="supervision overdue alerts")
+        if due:
+            self.ctx.wake()
+            log.info("overdue commitments announced", extra={"subjects": len(due), "today": today.isoformat()})

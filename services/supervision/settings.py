@@ -16,3 +16,7 @@ class SupervisionSettings(CommonSettings):
     pool_size: int = 5
     db_schema: str = Field(default="supervision", pattern=r"^[a-z][a-z0-9_]*$")
     instance: str = Field(default="supervision", pattern=r"^[a-z][a-z0-9-]*$")
+    plan_part_bytes: int = Field(default=256 * 1024, ge=1024, le=512 * 1024)
+    """The most population and draw one published plan event carries; a larger plan goes out in parts."""
+    tick_seconds: float = Field(default=60.0, gt=0)
+    """How often commitments that passed their due date with no new record are looked for (alerts)."""

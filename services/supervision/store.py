@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.common.db import sql
 from services.common.envelope import dumps
 from services.supervision.rules.codes import Registered, Reported
-from services.supervision.rules.derive import Derived, Grade
+from services.supervision.rules.derive import Derived, Grade, OverdueAlert
 from services.supervision.rules.sampling import Draw, Member
 
 DEFAULT_SCHEMA = "supervision"
@@ -81,7 +81,7 @@ class Store:
             sql(f"UPDATE {s}.grades SET effective_level = :level, subject_name = :name WHERE code = :code"),
             {"code": code, "level": derived.level, "name": name},
         )
-        for table in ("obligations", "consequences", "proposals"):
+        for table in ("obligations", "consequences", "proposals", "composite"):
             await conn.execute(sql(f"DELETE FROM {s}.{table} WHERE code = :code"), {"code": code})
         if derived.obligations:
             await conn.execute(
@@ -129,6 +129,26 @@ class Store:
                     for c in derived.consequences
                 ],
             )
+        if derived.composite:
+            await conn.execute(
+                sql(
+                    f"INSERT INTO {s}.composite (code, valid_from, valid_until, score, band, items) "
+                    "VALUES (:code, :vf, :vu, :score, :band, CAST(:items AS jsonb))"
+                ),
+                [
+                    {
+                        "code": code,
+                        "vf": c.valid_from,
+                        "vu": c.valid_until,
+                        "score": c.score,
+                        "band": c.band,
+                        "items": as_json(
+                            [{"record_id": i.record_id, "label": i.label, "points": i.points} for i in c.items]
+                        ),
+                    }
+                    for c in derived.composite
+                ],
+            )
         if derived.proposals:
             await conn.execute(
                 sql(
@@ -152,6 +172,44 @@ class Store:
                 ],
             )
 
+    async def record_alerts(
+        self, conn: AsyncConnection, code: str, alerts: Sequence[OverdueAlert], event_ids: Sequence[str]
+    ) -> set[str]:
+        """The alerts not sent before (their ids); the others are left as they are."""
+        if not alerts:
+            return set()
+        rows = await conn.execute(
+            sql(
+                f"INSERT INTO {self.s}.alerts (alert_id, code, department, kind, due, record_id, event_id) "
+                "SELECT * FROM unnest(CAST(:ids AS text[]), CAST(:codes AS text[]), CAST(:depts AS text[]), "
+                "CAST(:kinds AS text[]), CAST(:dues AS date[]), CAST(:recs AS text[]), CAST(:events AS text[])) "
+                "ON CONFLICT (alert_id) DO NOTHING RETURNING alert_id"
+            ),
+            {
+                "ids": [a.alert_id for a in alerts],
+                "codes": [code] * len(alerts),
+                "depts": [a.department for a in alerts],
+                "kinds": ["commitment_overdue"] * len(alerts),
+                "dues": [a.due for a in alerts],
+                "recs": [a.record_id for a in alerts],
+                "events": list(event_ids),
+            },
+        )
+        return {r.alert_id for r in rows}
+
+    async def subjects_with_unalerted_overdue(self, conn: AsyncConnection, today: date) -> list[str]:
+        """Subjects with a commitment past due before `today` whose alert has not gone out."""
+        rows = await conn.execute(
+            sql(
+                f"SELECT DISTINCT o.code FROM {self.s}.obligations o WHERE o.kind = 'commitment_due' "
+                "AND o.due < :today AND (o.done_on IS NULL OR o.done_on > o.due) AND NOT EXISTS (SELECT 1 FROM "
+                f"{self.s}.alerts a WHERE a.alert_id = 'commitment_overdue:' || o.department || ':' || "
+                "(o.record_ids ->> 0)) ORDER BY o.code"
+            ),
+            {"today": today},
+        )
+        return [r.code for r in rows]
+
     async def population(
         self,
         conn: AsyncConnection,
@@ -160,7 +218,22 @@ class Store:
         grades: Sequence[str] = (),
         levels: Sequence[str] = (),
         subject_kind: str | None = None,
+        composite_on: date | None = None,
     ) -> list[Member]:
+        """The graded population of `rule_set`; with `composite_on`, the county composite evaluation's
+        bands in force on that day instead (strata `<band>/-`)."""
+        if composite_on is not None:
+            rows = await conn.execute(
+                sql(
+                    f"SELECT c.code, c.band FROM {self.s}.composite c WHERE c.valid_from <= :on "
+                    "AND (c.valid_until IS NULL OR :on <= c.valid_until) AND (CAST(:kind AS text) IS NULL OR "
+                    f"EXISTS (SELECT 1 FROM {self.s}.records r WHERE r.subject_code = c.code "
+                    "AND r.record -> 'subject' ->> 'kind' = :kind))"
+                ),
+                {"on": composite_on, "kind": subject_kind},
+            )
+            found = [Member(r.code, r.band, None) for r in rows]
+            return [m for m in found if not grades or m.grade in grades]
         rows = await conn.execute(
             sql(
                 f"SELECT code, grade, COALESCE(effective_level, level) AS level FROM {self.s}.grades "
@@ -208,6 +281,49 @@ class Store:
                         "inspectors": as_json(list(d.inspectors)),
                     }
                     for d in result.drawn
+                ],
+            )
+
+    async def add_published_plan(self, conn: AsyncConnection, data: dict[str, Any]) -> None:
+        """A plan (or one part of it) as its `plan_drawn` event published it: how the audit replay rebuilds
+        the plans a department made through the API. Parts and repeats add what is not there yet."""
+        drawn = list(data.get("drawn") or [])
+        await conn.execute(
+            sql(
+                f"INSERT INTO {self.s}.plans (plan_id, department, plan_name, matter, rule_set, period_from, "
+                "period_to, seed, population_size, drawn_count, published, created_at) VALUES (:id, :dept, :name, "
+                ":matter, :rs, :pf, :pt, :seed, :size, :drawn, CAST(:published AS jsonb), :at) "
+                "ON CONFLICT (plan_id) DO NOTHING"
+            ),
+            {
+                "id": data["plan_id"],
+                "dept": data["department"],
+                "name": data.get("plan_name") or "",
+                "matter": data.get("matter") or "",
+                "rs": data["rule_set"],
+                "pf": date.fromisoformat(str(data["period_from"])),
+                "pt": date.fromisoformat(str(data["period_to"])),
+                "seed": data["seed"],
+                "size": int(data["population_size"]),
+                "drawn": int(data.get("drawn_count") or len(drawn)),
+                "published": as_json({k: v for k, v in data.items() if k not in ("population", "drawn")}),
+                "at": datetime.fromisoformat(str(data["drawn_at"])),
+            },
+        )
+        if drawn:
+            await conn.execute(
+                sql(
+                    f"INSERT INTO {self.s}.plan_subjects (plan_id, code, stratum, inspectors) "
+                    "VALUES (:id, :code, :stratum, CAST(:inspectors AS jsonb)) ON CONFLICT DO NOTHING"
+                ),
+                [
+                    {
+                        "id": data["plan_id"],
+                        "code": d["code"],
+                        "stratum": d["stratum"],
+                        "inspectors": as_json(d["inspectors"]),
+                    }
+                    for d in drawn
                 ],
             )
 
@@ -270,6 +386,16 @@ class Store:
                 "AND (CAST(:dept AS text) IS NULL OR department = :dept) ORDER BY candidate_from, proposal_id"
             ),
             {"dept": department, "on": on},
+        )
+        return [dict(r._mapping) for r in rows]
+
+    async def composite_of(self, conn: AsyncConnection, code: str) -> list[dict[str, Any]]:
+        rows = await conn.execute(
+            sql(
+                f"SELECT valid_from, valid_until, score, band, items FROM {self.s}.composite WHERE code = :code "
+                "ORDER BY valid_from"
+            ),
+            {"code": code},
         )
         return [dict(r._mapping) for r in rows]
 

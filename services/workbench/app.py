@@ -18,7 +18,7 @@ from services.common.catalogue import load_catalogue
 from services.common.clock import Clock, SystemClock
 from services.common.db import create_engine
 from services.common.http import NO_OPEN_TELEMETRY, install_health
-from services.workbench import pages
+from services.workbench import pages, supervision
 from services.workbench.client import Services
 from services.workbench.context import WorkbenchContext
 from services.workbench.settings import WorkbenchSettings
@@ -48,6 +48,7 @@ def create_app(
                 "publish": settings.publish_url,
                 "sanctions": settings.sanctions_url,
                 "grading": settings.grading_url,
+                "supervision": settings.supervision_url,
             }
             owned = [httpx.AsyncClient(base_url=url, timeout=timeout) for url in urls.values()]
             chosen = dict(zip(urls, owned, strict=True))
@@ -77,6 +78,7 @@ def create_app(
         openapi_url=None,
     )
     app.include_router(pages.router)
+    app.include_router(supervision.router)
     pages.install(app)
 
     async def ready() -> dict[str, str]:

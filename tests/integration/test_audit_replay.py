@@ -1,6 +1,7 @@
-"""`exchange audit replay` (DOMAIN §10): grading, sanctions and publish rebuilt from offset 0 of the topics
-into scratch schemas (publish: a scratch database), through the services' own handlers and as of the live
-date, equal the live state; a live row altered behind the services' back is reported as a difference.
+"""`exchange audit replay` (DOMAIN §10): grading, sanctions, publish and supervision rebuilt from offset 0 of
+the topics into scratch schemas (publish: a scratch database), through the services' own handlers and as of
+the live date, equal the live state (supervision's plan included, from its published draw); a live row
+altered behind the services' back is reported as a difference.
 
 Sanctions has one path, a poll at once, and the replay applies other batches than the live polls: the
 scenario includes what could tell them apart (a grade re-announced from the same day, once in a later poll
@@ -31,31 +32,35 @@ from tests.helpers import eventually, served_in_process
 from tests.integration.grading import support as grading_support
 from tests.integration.sanctions import support as sanctions_support
 
-SERVICES = ("grading", "sanctions", "publish")
+SERVICES = ("grading", "sanctions", "publish", "supervision")
 
 
 @pytest.fixture(scope="module")
 async def services(
     stack_env: dict[str, str], clock: FixedClock, tokens: dict[str, str]
-) -> AsyncIterator[httpx.AsyncClient]:
-    """The live grading, sanctions and publish consumers in-process, on the session's fixed clock; the
-    publish client files objections as a subject would."""
+) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient]]:
+    """The live grading, sanctions, publish and supervision consumers in-process, on the session's fixed
+    clock; the publish client files objections as a subject would, the supervision client makes a plan."""
     from services.grading.app import create_app as grading_app
     from services.grading.settings import GradingSettings
     from services.publish.app import create_app as publish_app
     from services.publish.settings import PublishSettings
     from services.sanctions.app import create_app as sanctions_app
     from services.sanctions.settings import SanctionsSettings
+    from services.supervision.app import create_app as supervision_app
+    from services.supervision.settings import SupervisionSettings
 
     grading = grading_app(GradingSettings(tick_seconds=0.2), clock=clock)
     sanctions = sanctions_app(SanctionsSettings(tick_seconds=0.2), clock=clock)
     publish = publish_app(PublishSettings(tick_seconds=0.2), clock=clock)
+    supervision = supervision_app(SupervisionSettings(tick_seconds=0.2), clock=clock)
     async with (
         grading.router.lifespan_context(grading),
         sanctions.router.lifespan_context(sanctions),
         served_in_process(publish, "publish") as client,
+        served_in_process(supervision, "supervision") as planner,
     ):
-        yield client
+        yield client, planner
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +73,8 @@ async def engine(stack_env: dict[str, str]) -> AsyncIterator[AsyncEngine]:
 async def _events_about(settings: CommonSettings, codes: set[str]) -> dict[str, set[str]]:
     """Ids of the events about `codes` on the topics each service consumes."""
     records = set(record_topics(settings))
-    outcomes = {settings.topic("outcomes.grades"), settings.topic("outcomes.objections")}
+    grades = settings.topic("outcomes.grades")
+    outcomes = {grades, settings.topic("outcomes.objections")}
     ids: dict[str, set[str]] = {service: set() for service in SERVICES}
     async for m in read_all(settings.kafka_bootstrap, sorted(records | outcomes)):
         event = CloudEvent.from_kafka(list(m.headers), m.value or b"")
@@ -76,20 +82,25 @@ async def _events_about(settings: CommonSettings, codes: set[str]) -> dict[str, 
             if m.topic in records:
                 ids["grading"].add(event.id)
                 ids["publish"].add(event.id)
+            if m.topic in records or m.topic == grades:
+                ids["supervision"].add(event.id)
             ids["sanctions"].add(event.id)
     return ids
 
 
 @pytest.fixture(scope="module")
 async def scenario(
-    services: httpx.AsyncClient,
+    services: tuple[httpx.AsyncClient, httpx.AsyncClient],
     ingest: httpx.AsyncClient,
     tokens: dict[str, str],
     stack: Stack,
     engine: AsyncEngine,
 ) -> list[str]:
     """Penalties with a correction and a revocation, a registration, a serious listing with a related person
-    and an objection to it; returns the subject codes once both services have consumed every event."""
+    and an objection to it, a commitment past due and its failed 核查, a 纳税 A evaluation, and a 双随机
+    plan drawn after the grades; returns the subject codes (and the plan id) once every service has consumed
+    every event."""
+    publish, planner = services
     busy, listed = grading_support.company(), factories.uscc()
     person = factories.citizen_id("19750505")
     fined = grading_support.penalty(busy, "2026-06-01", "罚款", fine=5)
@@ -105,6 +116,14 @@ async def scenario(
     )
     listing = sanctions_support.serious_listing(listed, persons=[("法定代表人", person)])
     await sanctions_support.report(ingest, tokens, listing)
+    commitment = factories.fresh(factories.examples("credit_commitment")[0])
+    failed = factories.fresh(factories.examples("commitment_verification")[1])
+    evaluation = factories.fresh(factories.examples("credit_evaluation")[0], "TAX")
+    for record in (commitment, failed, evaluation):
+        record["subject"] = {"kind": "legal_person", "code": busy, "name": fined["subject"]["name"]}
+        who = record["id"].split("-")[0]
+        response = await ingest.post("/v1/records", json=record, headers=sanctions_support.bearer(tokens, who))
+        assert response.status_code == 202, response.text
     objection = {
         "record_id": f"HOUSING.{listing['id']}",
         "subject_code": listed,
@@ -113,7 +132,7 @@ async def scenario(
     }
 
     async def filed() -> httpx.Response | None:
-        response = await services.post("/v1/objections", json=objection)
+        response = await publish.post("/v1/objections", json=objection)
         return response if response.status_code == 201 else None  # 404 until publish has the listing
 
     await eventually(filed, what="the objection to be filed on the portal")
@@ -124,7 +143,7 @@ async def scenario(
 
     async def everything_consumed() -> bool:
         async with engine.connect() as conn:
-            for outbox in ("grading.outbox", "publish.outbox"):
+            for outbox in ("grading.outbox", "publish.outbox", "supervision.outbox"):
                 if (await conn.execute(text(f"SELECT count(*) FROM {outbox}"))).scalar_one():
                     return False  # grade changes, the objection still to reach their topics
             expected = await _events_about(settings, set(codes))
@@ -138,8 +157,22 @@ async def scenario(
                     return False
         return True
 
-    await eventually(everything_consumed, timeout=90, what="grading, sanctions and publish to consume every event")
-    return codes
+    await eventually(everything_consumed, timeout=90, what="every service to consume every event")
+    plan = await planner.post(
+        "/v1/supervision/plans",
+        json={"plan_name": "审计重放抽查", "matter": "日常检查", "period_from": "2026-11-20", "period_to": "2026-12-31",
+              "inspectors": ["张三", "李四"], "seed": "audit-replay-seed"},
+        headers=sanctions_support.bearer(tokens, "AMR"),
+    )  # fmt: skip
+    assert plan.status_code == 201, plan.text
+    assert busy in {c for codes in plan.json()["population"].values() for c in codes}
+
+    async def published() -> bool:
+        async with engine.connect() as conn:
+            return not (await conn.execute(text("SELECT count(*) FROM supervision.outbox"))).scalar_one()
+
+    await eventually(published, what="the plan on outcomes.supervision")
+    return [*codes, plan.json()["plan_id"]]
 
 
 async def _regrade(stack: Stack, engine: AsyncEngine, regraded: str, twice: str) -> None:
@@ -200,6 +233,10 @@ async def test_replay_from_the_topics_gives_the_live_grades_cases_and_related_pe
     assert lines[0].startswith(f"replay as of {clock.now().isoformat()} into scratch schemas replay_")
     assert counts["disclosures"] >= 2, lines  # the penalties (the revoked one withheld)
     assert counts["objections"] == 1, lines
+    assert counts["obligations"] >= 1, lines  # the commitment's delivery (and a patrol, by the grade)
+    assert counts["composite"] >= 3, lines
+    assert counts["proposals"] >= 1, lines  # the failed 核查
+    assert counts["plans"] == 1, lines  # rebuilt from its published draw
     assert report.applied["grading"] > 0
     assert report.applied["sanctions"] > report.applied["grading"]
     assert "applied" in progress

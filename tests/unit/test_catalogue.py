@@ -80,6 +80,7 @@ def test_catalogue_names_every_record_type_of_the_rule_book() -> None:
         "record_correction", "record_revocation", "sanction_feedback", "objection_verification",
         "repair_decision",  # the deciding department's answers to a repair application (DOMAIN §9)
         "credit_evaluation", "supervision_level_raise", "false_litigation_listing",  # issue 22
+        "commitment_verification",  # issue 22: 核查 of a commitment
     }  # fmt: skip
 
 
@@ -339,7 +340,7 @@ def test_example_whose_subject_disagrees_with_its_data_is_reported(schemas_copy:
 
 def test_main_check_prints_a_summary_and_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
     assert main_check(SCHEMAS) == 0
-    assert capsys.readouterr().out.strip().splitlines()[-1] == "catalogue OK: 20 record types, 23 versions"
+    assert capsys.readouterr().out.strip().splitlines()[-1] == "catalogue OK: 21 record types, 24 versions"
 
 
 def test_main_check_exits_non_zero_on_errors(schemas_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:

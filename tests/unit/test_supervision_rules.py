@@ -184,3 +184,154 @@ def test_three_light_penalties_of_one_kind_in_two_years_propose_stricter_supervi
     (proposal,) = derive(warnings, [], RULES, severity).proposals
     assert (proposal.kind, proposal.department, proposal.candidate_from) == ("repeated_light", "AMR", date(2026, 11, 2))
     assert not derive(warnings[:2], [], RULES, severity).proposals
+
+
+def _commitment(event: str, day: str, n: int, **data: Any) -> AcceptedRecord:
+    r = factories.fresh(factories.examples("credit_commitment")[0])
+    r["decision_date"] = r["data"]["decision_date"] = day
+    r["data"] |= {"event": event, **data}
+    if event != "作出":
+        r["data"].pop("text", None)
+    return accepted(r, n)
+
+
+def _verification(result: str, day: str, n: int) -> AcceptedRecord:
+    r = factories.fresh(factories.examples("commitment_verification")[0 if result == "符合承诺" else 1])
+    r["decision_date"] = r["data"]["decision_date"] = r["data"]["verified_on"] = day
+    return accepted(r, n)
+
+
+def test_a_commitment_past_due_alerts_its_department_once_and_a_verification_closes_it() -> None:
+    made = _commitment("作出", "2026-04-03", 1)
+    (due,) = derive([made], [], RULES).obligations
+    assert (due.kind, due.department, due.due, due.done_on) == ("commitment_due", "AMR", date(2026, 5, 20), None)
+    assert from_derive([made], date(2026, 5, 20)) == []  # due today: not yet past
+    (alert,) = from_derive([made], date(2026, 5, 21))
+    assert (alert.department, alert.record_id) == ("AMR", made.record_id)
+    assert alert.alert_id == f"commitment_overdue:AMR:{made.record_id}"
+    on_time = [made, _verification("符合承诺", "2026-05-18", 2)]
+    (closed,) = derive(on_time, [], RULES).obligations
+    assert closed.done_on == date(2026, 5, 18)
+    assert from_derive(on_time, date(2026, 12, 1)) == []
+    late = [made, _verification("符合承诺", "2026-06-02", 2)]
+    (announced,) = from_derive(late, date(2026, 12, 1))  # delivered after the date: it was overdue then
+    assert announced.done_on == date(2026, 6, 2)
+
+
+def from_derive(records: list[AcceptedRecord], today: date) -> list[Any]:
+    from services.supervision.rules.derive import overdue_alerts
+
+    return overdue_alerts(derive(records, [], RULES).obligations, today)
+
+
+def test_a_failed_verification_asks_for_the_breach_decision_and_a_documented_breach_opens_the_measures() -> None:
+    made = _commitment("作出", "2026-04-03", 1)
+    failed = _verification("不符合承诺", "2026-05-21", 2)
+    (pending,) = derive([made, failed], [], RULES).proposals
+    assert (pending.kind, pending.department) == ("commitment_unfulfilled", "AMR")
+    assert pending.details["measures"] == ["撤销食品经营许可", "三年内不适用容缺受理"]
+    breach = _commitment("违诺", "2026-05-25", 3, breach_details="未补交", document_kind="撤销行政许可决定书",
+                         document_no="示市监撤许〔2026〕3号")  # fmt: skip
+    (proposal,) = derive([made, failed, breach], [], RULES).proposals
+    assert (proposal.kind, proposal.details["document_missing"]) == ("commitment_breach", False)
+    assert proposal.details["measures"] == ["撤销食品经营许可", "三年内不适用容缺受理"]
+    assert proposal.details["verification_record_id"] == failed.record_id
+    bare = _commitment("违诺", "2026-05-25", 3, breach_details="未补交")
+    (unproven,) = derive([made, bare], [], RULES).proposals
+    assert unproven.details["document_missing"] is True
+    assert "001 L646" in unproven.title
+
+
+def _tax(grade: str, year: int, n: int, code: str | None = None) -> AcceptedRecord:
+    r = factories.fresh(factories.examples("credit_evaluation")[0], "TAX")
+    r["subject"]["code"] = code or r["subject"]["code"]
+    r["decision_date"] = r["data"]["decision_date"] = r["data"]["valid_from"] = f"{year}-04-01"
+    r["data"] |= {"grade": grade, "valid_until": f"{year + 1}-03-31"}
+    return accepted(r, n)
+
+
+def test_a_tax_a_gives_its_reward_and_the_green_channel_only_for_three_a_years_running() -> None:
+    def rewards(records: list[AcceptedRecord], on: date) -> list[str]:
+        found = derive(records, [], RULES).consequences
+        return sorted(
+            c.text[:5] for c in found if c.kind == "reward" and c.valid_from <= on <= (c.valid_until or date.max)
+        )
+
+    one = [_tax("A", 2026, 1)]
+    assert rewards(one, date(2026, 6, 1)) == ["主动向社会"]
+    assert rewards(one, date(2027, 4, 1)) == []  # expired with its validity
+    three = [_tax("A", 2024, 1), _tax("A", 2025, 2), _tax("A", 2026, 3)]
+    assert rewards(three, date(2026, 6, 1)) == ["主动向社会", "绿色通道（"]
+    assert rewards(three, date(2025, 6, 1)) == ["主动向社会"]  # the second A of the run: no green channel
+    broken = [_tax("A", 2024, 1), _tax("B", 2025, 2), _tax("A", 2026, 3)]
+    assert rewards(broken, date(2026, 6, 1)) == ["主动向社会"]
+
+
+def test_the_county_composite_evaluation_bands_rewards_and_ends_with_the_window() -> None:
+    from services.supervision.rules.composite import on, timeline
+
+    schemas = Path(__file__).resolve().parents[2] / "schemas"
+    table = model.load_composite_table(schemas, RULES)
+    severity = model.load_severity(schemas, RULES)
+    assert table is not None
+    red = factories.fresh(factories.examples("red_list")[0])
+    code = red["subject"]["code"]
+    red["decision_date"] = red["data"]["decision_date"] = "2026-01-10"
+    tax = _tax("A", 2026, 2, code)
+    records = [accepted(red), tax]
+    segments = timeline(records, table, severity)
+    assert [(s.valid_from, s.score, s.band) for s in segments][:2] == [
+        (date(2026, 1, 10), 90, "优"),  # 80 + 红名单 10
+        (date(2026, 4, 1), 95, "优"),  # + 纳税 A 5
+    ]
+    assert on(segments, date(2029, 1, 10)) is not None
+    assert on(segments, date(2029, 6, 1)).band == "良"  # type: ignore[union-attr]  # both past 3 years: base 80
+    derived = derive(records, [], RULES, severity, table)
+    (reward,) = [c for c in derived.consequences if c.scale == "公共信用综合评价" and c.valid_from == date(2026, 1, 10)]
+    assert (reward.kind, reward.grade, reward.department) == ("reward", "优", "DRC")
+    serious = factories.penalty(code=code, categories=("吊销许可证件",), fine=None, decision_date="2026-06-01")
+    worse = timeline([*records, accepted(serious, 3)], table, severity)
+    assert on(worse, date(2026, 6, 1)).band == "中"  # type: ignore[union-attr]  # 95 - 25 = 70
+
+
+def test_a_plan_over_composite_bands_draws_more_of_the_poor_band() -> None:
+    sup = RULES.rule_sets["county-composite"]
+    strata = stratify([Member(f"91500101{i:010d}", "优" if i % 2 else "差", None) for i in range(1000)])
+    result = draw(strata, sup.ratio, "composite-seed")
+    assert result.sizes == {"优/-": 15, "差/-": 150}
+
+
+def _published(members: list[Member], seed: str) -> dict[str, Any]:
+    result = draw(stratify(members), SUP.ratio, seed, ["张三", "李四", "王五"])
+    return {
+        "event": "plan_drawn",
+        "plan_id": "PLAN-AMR-TEST",
+        "seed": seed,
+        "population_size": result.population_size,
+        "population": result.population,
+        "ratios": {s: SUP.ratio(s) for s in result.population},
+        "sizes": result.sizes,
+        "inspector_roster": ["张三", "李四", "王五"],
+        "drawn": [{"code": d.code, "stratum": d.stratum, "inspectors": list(d.inspectors)} for d in result.drawn],
+    }
+
+
+def test_a_plan_over_10000_subjects_is_published_in_parts_that_an_auditor_puts_together() -> None:
+    import orjson
+
+    from services.supervision.rules.sampling import PART_BYTES, assemble, split_published
+
+    published = _published(population(60_000), "chunk-seed")
+    parts = split_published(published)
+    sizes = [len(orjson.dumps(p)) for p in parts]  # as the outbox serialises them
+    assert len(orjson.dumps(published)) > 1_000_000  # one message would not fit
+    assert len(parts) > 4
+    assert max(sizes) < PART_BYTES + 4_096 < 1_000_000
+    assert [(p["part"], p["parts"]) for p in parts] == [(n, len(parts)) for n in range(1, len(parts) + 1)]
+    whole = assemble(list(reversed(parts)))
+    assert whole == published
+    assert redraw(whole) == published["drawn"]
+    assert len(split_published(_published(population(10_000), "s"))) == 2  # 10,000 subjects: already parts
+    assert len(split_published(_published(population(2_000), "s"))) == 1
+    with pytest.raises(ValueError, match="parts"):
+        assemble(parts[1:])

@@ -166,3 +166,21 @@ class PublicReads:
         sql = f"SELECT count(*) AS n FROM (SELECT 1 FROM publish.disclosures WHERE {where} LIMIT $1) AS found"
         rows = await self._fetch(sql, *args)
         return int(rows[0]["n"])
+
+    async def commitments(
+        self, kind: str, *, before: tuple[date, str] | None = None, limit: int
+    ) -> list[tuple[date, str, str]]:
+        """Published 信用承诺 of one commitment_kind (信用修复型 …), newest decision first (the portal's
+        commitment pages)."""
+        where = (
+            "state = 'published' AND record_type = 'credit_commitment' "
+            "AND content::jsonb #>> '{data,commitment_kind}' = $2"
+        )
+        args: list[Any] = [limit, kind]
+        if before is not None:
+            where += " AND (decision_date, public_id) < ($3, $4)"
+            args += [before[0], before[1]]
+        rows = await self._fetch(
+            f"SELECT decision_date, public_id, {_BODY} FROM publish.disclosures WHERE {where}{_ORDER} LIMIT $1", *args
+        )
+        return [(r["decision_date"], r["public_id"], r["body"]) for r in rows]

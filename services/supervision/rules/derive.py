@@ -15,15 +15,19 @@ from datetime import date, timedelta
 from typing import Any
 
 from services.common.amendments import effective_records
+from services.common.legal_document import lacks_legal_document
 from services.common.records import AcceptedRecord
 from services.common.severity import Severity, SeverityTable, listed_document_numbers, severity_of
+from services.common.vocabulary import RecordTypeName
 from services.grading.rules.credit_file import build_credit_file, years_after
+from services.supervision.rules.composite import CompositeTable, Segment, timeline
 from services.supervision.rules.model import LEVELS, SupervisionRules
 
 INSPECTION = "inspection_result"
 EVALUATION = "credit_evaluation"
 LEVEL_RAISE = "supervision_level_raise"
 COMMITMENT = "credit_commitment"
+VERIFICATION = RecordTypeName.COMMITMENT_VERIFICATION
 INTERVIEW = "supervision_interview"
 ABNORMAL = "abnormal_operation_listing"
 PENALTY = "administrative_penalty"
@@ -92,6 +96,8 @@ class Derived:
     obligations: tuple[Obligation, ...]
     consequences: tuple[Consequence, ...]
     proposals: tuple[Proposal, ...]
+    composite: tuple[Segment, ...] = ()
+    """The county composite evaluation (公共信用综合评价) over time."""
 
 
 def _day(value: object) -> date | None:
@@ -109,6 +115,7 @@ def derive(
     grades: Sequence[Grade],
     rules: SupervisionRules,
     severity: SeverityTable | None = None,
+    composite: CompositeTable | None = None,
 ) -> Derived:
     kept = [e.record for e in effective_records(records)]
     by_type: dict[str, list[AcceptedRecord]] = {}
@@ -131,7 +138,7 @@ def derive(
         )
     consequences, evaluation_obligations = _evaluations(by_type.get(EVALUATION, []), inspections, rules)
     obligations += evaluation_obligations
-    commitment_obligations, breaches = _commitments(by_type.get(COMMITMENT, []), rules)
+    commitment_obligations, breaches = _commitments(by_type.get(COMMITMENT, []), by_type.get(VERIFICATION, []), rules)
     obligations += commitment_obligations
     proposals = [*_points(by_type.get(EVALUATION, []), rules), *breaches]
     proposals += _abnormal(by_type.get(ABNORMAL, []), rules)
@@ -140,9 +147,32 @@ def derive(
     interview_obligations, overdue = _interviews(by_type.get(INTERVIEW, []), inspections, rules)
     obligations += interview_obligations
     proposals += overdue
+    segments = timeline(records, composite, severity) if composite is not None and severity is not None else []
+    consequences += _composite_consequences(segments, composite) if composite is not None else []
     return Derived(
-        level=level, obligations=tuple(obligations), consequences=tuple(consequences), proposals=tuple(proposals)
+        level=level,
+        obligations=tuple(obligations),
+        consequences=tuple(consequences),
+        proposals=tuple(proposals),
+        composite=tuple(segments),
     )
+
+
+def _composite_consequences(segments: Sequence[Segment], table: CompositeTable) -> list[Consequence]:
+    """优 → reward, 差 → restriction (003 L59), for as long as the band lasts."""
+    out = []
+    for s in segments:
+        c = table.consequences.get(s.band)
+        if c is None:
+            continue
+        for kind, text in (("reward", c.reward), ("restriction", c.restriction)):
+            if text:
+                record_id = f"{table.id}:{s.valid_from.isoformat()}"
+                out.append(
+                    Consequence(table.department, table.title, s.band, kind, text, s.valid_from, s.valid_until,
+                                record_id, c.source)
+                )  # fmt: skip
+    return out
 
 
 def _first_after(inspections: Sequence[AcceptedRecord], day: date) -> AcceptedRecord | None:
@@ -227,13 +257,15 @@ def _evaluations(
         c = scale.consequences[grade]
         start = _day(e.data.get("valid_from")) or e.decision_date
         until = _day(e.data.get("valid_until"))
-        for kind, text in (("reward", c.reward), ("restriction", c.restriction)):
-            if text:
-                consequences.append(
-                    Consequence(
-                        e.department, scale_name(rules, scale), grade, kind, text, start, until, e.record_id, c.source
+        name = scale_name(rules, scale)
+        streaks = [s for s in scale.streaks if s.grade == grade and _consecutive(evaluations, e, s.years)]
+        found = [(c.reward, c.restriction, c.source), *((s.reward, s.restriction, s.source) for s in streaks)]
+        for reward, restriction, source in found:
+            for kind, text in (("reward", reward), ("restriction", restriction)):
+                if text:
+                    consequences.append(
+                        Consequence(e.department, name, grade, kind, text, start, until, e.record_id, source)
                     )
-                )
         if c.inspections_per_year:
             every = 12 // c.inspections_per_year
             mine = [i for i in inspections if i.department == scale.department]
@@ -249,6 +281,22 @@ def _evaluations(
                 )
             )
     return consequences, obligations
+
+
+def _year(e: AcceptedRecord) -> int:
+    return (_day(e.data.get("valid_from")) or e.decision_date).year
+
+
+def _consecutive(evaluations: Sequence[AcceptedRecord], e: AcceptedRecord, years: int) -> bool:
+    """`e`'s grade in each of the `years` evaluation years up to e's (the year its validity starts); in a
+    year evaluated more than once, the latest evaluation of that year counts."""
+    latest: dict[int, AcceptedRecord] = {}
+    for x in evaluations:  # sorted by decision date: a later one of the same year replaces the earlier
+        if x.data.get("scale") == e.data.get("scale") and x.decision_date <= e.decision_date:
+            latest[_year(x)] = x
+    latest[_year(e)] = e
+    want = e.data.get("grade")
+    return all(y in latest and latest[y].data.get("grade") == want for y in range(_year(e) - years + 1, _year(e) + 1))
 
 
 def scale_name(rules: SupervisionRules, scale: object) -> str:
@@ -290,25 +338,33 @@ def _points(evaluations: Sequence[AcceptedRecord], rules: SupervisionRules) -> l
 
 
 def _commitments(
-    commitments: Sequence[AcceptedRecord], rules: SupervisionRules
+    commitments: Sequence[AcceptedRecord], verifications: Sequence[AcceptedRecord], rules: SupervisionRules
 ) -> tuple[list[Obligation], list[Proposal]]:
-    """告知承诺 / 容缺受理: delivery due at `fulfilment_deadline` (done by a 履行 of the same number); a 违诺
-    opens the measures the catalogue names for the matter, in the accepting department's 待办."""
+    """告知承诺 / 容缺受理: delivery due at `fulfilment_deadline`, done by a 履行, a 违诺 or a 核查
+    (commitment_verification) of the same number. A 核查 不符合承诺 puts the breach decision in the accepting
+    department's 待办; a 违诺 opens the measures the catalogue names for the matter there. A 违诺 naming no
+    legally effective document (a v1 record, 001 L646) is still listed, marked as not yet actionable."""
     by_no: dict[str, list[AcceptedRecord]] = {}
     for c in commitments:
         by_no.setdefault(str(c.data.get("commitment_no")), []).append(c)
+    checks: dict[str, list[AcceptedRecord]] = {}
+    for v in verifications:
+        checks.setdefault(str(v.data.get("commitment_no")), []).append(v)
     obligations, proposals = [], []
     for number, events in sorted(by_no.items()):
         made = next((c for c in events if c.data.get("event") == "作出"), None)
         kept = next((c for c in events if c.data.get("event") == "履行"), None)
         broken = next((c for c in events if c.data.get("event") == "违诺"), None)
+        checked = checks.get(number, [])
+        failed = next((v for v in checked if v.data.get("result") == "不符合承诺"), None)
         if (
             made is not None
             and made.data.get("commitment_kind") in DUE_COMMITMENTS
             and made.data.get("fulfilment_deadline")
         ):
             entry = rules.commitment(str(made.data.get("matter")))
-            closed = kept or broken
+            closing = [r for r in (kept, broken, *checked) if r is not None]
+            closed = min(closing, key=_closed_on) if closing else None
             obligations.append(
                 Obligation(
                     made.department,
@@ -317,17 +373,38 @@ def _commitments(
                     made.decision_date,
                     f"{made.data.get('commitment_kind')}「{number}」：{entry.delivers}；核查方式：{entry.verification}",
                     (made.record_id,),
-                    closed.decision_date if closed else None,
+                    _closed_on(closed) if closed else None,
                     closed.record_id if closed else None,
+                )
+            )
+        if failed is not None and broken is None:
+            entry = rules.commitment(str(failed.data.get("matter")))
+            proposals.append(
+                Proposal(
+                    failed.department,
+                    "commitment_unfulfilled",
+                    "承诺核查不符合：依法认定违诺（载明文书）后启动承诺目录所列措施",
+                    failed.decision_date,
+                    (failed.record_id, *([made.record_id] if made else [])),
+                    {
+                        "commitment_no": number,
+                        "matter": failed.data.get("matter"),
+                        "findings": failed.data.get("findings"),
+                        "measures": entry.on_breach,
+                        "source": entry.source,
+                    },
                 )
             )
         if broken is not None:
             entry = rules.commitment(str(broken.data.get("matter")))
+            undocumented = lacks_legal_document(COMMITMENT, broken.data)
             proposals.append(
                 Proposal(
                     broken.department,
                     "commitment_breach",
-                    "违背信用承诺：启动承诺目录所列措施",
+                    "违背信用承诺：启动承诺目录所列措施"
+                    if not undocumented
+                    else "违背信用承诺（未载明生效文书，001 L646）：补报文书后方可启动承诺目录所列措施",
                     broken.decision_date,
                     (broken.record_id, *([made.record_id] if made else [])),
                     {
@@ -336,12 +413,41 @@ def _commitments(
                         "measures": entry.on_breach,
                         "document_kind": broken.data.get("document_kind"),
                         "document_no": broken.data.get("document_no"),
+                        "document_missing": undocumented,
                         "related_record_id": (made or broken).data.get("related_record_id"),
+                        "verification_record_id": failed.record_id if failed else None,
                         "source": entry.source,
                     },
                 )
             )
     return obligations, proposals
+
+
+def _closed_on(record: AcceptedRecord) -> date:
+    return _day(record.data.get("verified_on")) or record.decision_date
+
+
+@dataclass(frozen=True, slots=True)
+class OverdueAlert:
+    """A commitment's delivery past its due date, for the accepting department (one per commitment)."""
+
+    alert_id: str
+    department: str
+    due: date
+    record_id: str
+    basis: str
+    done_on: date | None
+
+
+def overdue_alerts(obligations: Sequence[Obligation], today: date) -> list[OverdueAlert]:
+    """告知承诺 / 容缺受理 items whose due date passed before `today` undone (or done only after it): the
+    alert the accepting department gets. The same for a live service on the day and a replay after it."""
+    return [
+        OverdueAlert(f"commitment_overdue:{o.department}:{o.record_ids[0]}", o.department, o.due, o.record_ids[0],
+                     o.basis, o.done_on)
+        for o in obligations
+        if o.kind == "commitment_due" and o.record_ids and o.due < today and (o.done_on is None or o.done_on > o.due)
+    ]  # fmt: skip
 
 
 def _abnormal(listings: Sequence[AcceptedRecord], rules: SupervisionRules) -> list[Proposal]:

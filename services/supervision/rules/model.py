@@ -11,6 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.common.severity import SeverityTable, load_severity_table
+from services.supervision.rules.composite import CompositeTable, load_composite
 
 SUPERVISION_FILE = Path("rulesets/supervision/supervision.yaml")
 LEVELS = ("I", "II", "III", "IV")
@@ -25,10 +26,10 @@ class RuleSetSupervision(_Closed):
     department: str
     ratios: dict[str, Ratio]
     default_ratio: Ratio
-    patrol_months: dict[str, int | None]
-    revocation_recheck_months: int = Field(gt=0)
-    revocation_licence: str
-    result_entry_working_days: int = Field(ge=0)
+    patrol_months: dict[str, int | None] = Field(default_factory=dict)
+    revocation_recheck_months: int = Field(default=3, gt=0)
+    revocation_licence: str = "营业执照"
+    result_entry_working_days: int = Field(default=2, ge=0)
 
     @model_validator(mode="after")
     def _levels(self) -> RuleSetSupervision:
@@ -37,7 +38,7 @@ class RuleSetSupervision(_Closed):
             raise ValueError(f"patrol_months names unknown levels {sorted(unknown)}")
         for stratum in self.ratios:
             grade, _, level = stratum.partition("/")
-            if not grade or level not in LEVELS:
+            if not grade or level not in (*LEVELS, "-"):
                 raise ValueError(f"ratio key {stratum!r} is not <grade>/<level>")
         return self
 
@@ -52,14 +53,25 @@ class Consequence(_Closed):
     source: str
 
 
+class Streak(_Closed):
+    """A consequence of the same grade in consecutive evaluation years (连续 3 年 A 级, 002 L166)."""
+
+    grade: str
+    years: int = Field(ge=2)
+    reward: str | None = None
+    restriction: str | None = None
+    source: str
+
+
 class EvaluationScale(_Closed):
     department: str
     grades: list[str]
     consequences: dict[str, Consequence]
+    streaks: list[Streak] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _graded(self) -> EvaluationScale:
-        unknown = set(self.consequences) - set(self.grades)
+        unknown = (set(self.consequences) | {s.grade for s in self.streaks}) - set(self.grades)
         if unknown:
             raise ValueError(f"consequences for grades the scale does not have: {sorted(unknown)}")
         return self
@@ -99,6 +111,9 @@ class SupervisionRules(_Closed):
     points_rules: list[PointsRule]
     escalations: Escalations
     commitments: dict[str, CommitmentEntry]
+    composite_evaluation: str | None = None
+    """Path of the county composite evaluation table (公共信用综合评价), relative to the supervision file;
+    a `rule_sets` entry of its id draws plans by its bands."""
 
     @model_validator(mode="after")
     def _references(self) -> SupervisionRules:
@@ -122,6 +137,13 @@ class SupervisionRules(_Closed):
 def load_severity(schemas_dir: Path, rules: SupervisionRules) -> SeverityTable:
     """The shared 轻微 / 一般 / 严重 table the repeated-light escalation counts with."""
     return load_severity_table(((schemas_dir / SUPERVISION_FILE).parent / rules.escalations.severity_table).resolve())
+
+
+def load_composite_table(schemas_dir: Path, rules: SupervisionRules) -> CompositeTable | None:
+    """The 公共信用综合评价 table the supervision file names, if any."""
+    if rules.composite_evaluation is None:
+        return None
+    return load_composite(((schemas_dir / SUPERVISION_FILE).parent / rules.composite_evaluation).resolve())
 
 
 def load(schemas_dir: Path, departments: set[str] | None = None) -> SupervisionRules:

@@ -14,9 +14,11 @@ consecutive pairs; the i-th drawn subject (in draw order) gets pair i mod the nu
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 UNGRADED = "-"
 
@@ -113,3 +115,67 @@ def redraw(published: Mapping[str, object]) -> list[dict[str, object]]:
         raise ValueError("not a plan_drawn event: population, ratios and inspector_roster are needed")
     result = draw(population, lambda s: float(ratios[s]), str(published["seed"]), [str(r) for r in roster])
     return [{"code": d.code, "stratum": d.stratum, "inspectors": list(d.inspectors)} for d in result.drawn]
+
+
+PART_BYTES = 256 * 1024
+"""The most population and drawn entries one published part carries (JSON bytes): well under Kafka's 1 MB
+default message size whatever the roster, so a plan of any size is published whole."""
+_SLICED = ("population", "drawn")
+
+
+def _size(value: object) -> int:
+    if isinstance(value, str) and value.isalnum() and value.isascii():  # a credit code: no escaping
+        return len(value) + 2
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
+
+
+def split_published(published: Mapping[str, Any], part_bytes: int = PART_BYTES) -> list[dict[str, Any]]:
+    """The plan event's data as parts: each part repeats the plan (id, seed, ratios, sizes, roster …) with
+    `part` / `parts` and carries a slice of the population (stratum → codes) and of the drawn list, in
+    order. One part when everything fits. `assemble` puts them back together."""
+    header = {k: v for k, v in published.items() if k not in _SLICED}
+    population = published["population"]
+    drawn = published["drawn"]
+    if not isinstance(population, Mapping) or not isinstance(drawn, list):
+        raise ValueError("not a plan_drawn event: population and drawn are needed")
+    slices: list[dict[str, Any]] = []
+    current: dict[str, Any] = {"population": {}, "drawn": []}
+    used = 0
+    budget = max(part_bytes - _size(header), part_bytes // 4)  # each part repeats the plan's header
+
+    def add(size: int) -> None:
+        nonlocal current, used
+        if used + size > budget and (current["population"] or current["drawn"]):
+            slices.append(current)
+            current, used = {"population": {}, "drawn": []}, 0
+        used += size
+
+    for stratum, codes in population.items():
+        for code in codes:
+            add(_size(code) + 1)
+            current["population"].setdefault(stratum, []).append(code)
+    for entry in drawn:
+        add(_size(entry) + 1)
+        current["drawn"].append(entry)
+    slices.append(current)
+    return [{**header, "part": n, "parts": len(slices), **s} for n, s in enumerate(slices, start=1)]
+
+
+def assemble(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One plan event's data from all its parts (any order); ValueError if one is missing or they disagree."""
+    if not parts:
+        raise ValueError("no parts")
+    ordered = sorted(parts, key=lambda p: int(p.get("part") or 1))
+    expected = int(ordered[0].get("parts") or 1)
+    if [int(p.get("part") or 1) for p in ordered] != list(range(1, expected + 1)):
+        raise ValueError(f"plan {ordered[0].get('plan_id')}: parts {[p.get('part') for p in ordered]} of {expected}")
+    header = {k: v for k, v in ordered[0].items() if k not in (*_SLICED, "part", "parts")}
+    population: dict[str, list[str]] = {}
+    drawn: list[Any] = []
+    for p in ordered:
+        if {k: v for k, v in p.items() if k not in (*_SLICED, "part", "parts")} != header:
+            raise ValueError(f"plan {header.get('plan_id')}: part {p.get('part')} describes another plan")
+        for stratum, codes in dict(p.get("population") or {}).items():
+            population.setdefault(stratum, []).extend(codes)
+        drawn.extend(list(p.get("drawn") or []))
+    return {**header, "population": population, "drawn": drawn}

@@ -21,7 +21,8 @@ async def supervision(
     from services.supervision.app import create_app
     from services.supervision.settings import SupervisionSettings
 
-    app = create_app(SupervisionSettings(), clock=clock)
+    # Small parts, so that the plans of these tests are published in several events as a county's are.
+    app = create_app(SupervisionSettings(plan_part_bytes=1024), clock=clock)
     async with served_in_process(app, "supervision") as client:
         yield client
 

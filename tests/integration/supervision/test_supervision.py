@@ -21,7 +21,7 @@ from playwright.async_api import async_playwright
 
 from deploy.stack import Stack
 from services.common.envelope import CloudEvent
-from services.supervision.rules.sampling import redraw
+from services.supervision.rules.sampling import assemble, redraw
 from tests import factories
 from tests.helpers import eventually, find_on_topic
 from tests.integration.sanctions.support import bearer, report
@@ -57,6 +57,13 @@ async def send_grades(producer: AIOKafkaProducer, stack_env: dict[str, str], eve
     for e in events:
         await producer.send(topic, value=e.kafka_value(), key=e.kafka_key(), headers=e.kafka_headers())
     await producer.flush()
+
+
+def part_of(message: Any, plan_id: str) -> int | None:
+    """The part number of a plan_drawn message of `plan_id` (None for any other message)."""
+    if message.key != plan_id.encode():
+        return None
+    return int(orjson.loads(message.value or b"{}").get("part") or 1)
 
 
 async def get(client: httpx.AsyncClient, tokens: dict[str, str], who: str, url: str, **params: str) -> Any:
@@ -119,8 +126,16 @@ async def test_revoked_subject_is_due_for_a_recheck_and_a_plan_is_drawn_publishe
     assert plan["sizes"]["B/II"] == -(-plan["ratios"]["B/II"] * len(plan["population"]["B/II"]) // 1)
 
     topic = stack_env["EXCHANGE_TOPIC_PREFIX"] + "outcomes.supervision"
-    message = await find_on_topic(stack.bootstrap, topic, lambda m: m.key == plan["plan_id"].encode())
-    published = orjson.loads(message.value or b"{}")
+    assert plan["parts"] > 1  # the fixture's small parts: published as a large plan is
+    parts = [
+        orjson.loads(
+            (await find_on_topic(stack.bootstrap, topic, lambda m, n=n: part_of(m, plan["plan_id"]) == n)).value
+            or b"{}"
+        )
+        for n in range(1, plan["parts"] + 1)
+    ]
+    published = assemble(parts)
+    assert published["population"] == plan["population"]
     assert redraw(published) == plan["drawn"]
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "services.cli", "supervision", "redraw", "--plan", plan["plan_id"], "--json",
@@ -149,7 +164,11 @@ async def test_revoked_subject_is_due_for_a_recheck_and_a_plan_is_drawn_publishe
 
 
 async def test_commitment_past_due_alerts_and_a_breach_opens_the_named_measure(
-    supervision: httpx.AsyncClient, ingest: httpx.AsyncClient, tokens: dict[str, str]
+    supervision: httpx.AsyncClient,
+    ingest: httpx.AsyncClient,
+    tokens: dict[str, str],
+    stack: Stack,
+    stack_env: dict[str, str],
 ) -> None:
     made = factories.fresh(factories.examples("credit_commitment")[0])
     code = factories.uscc()
@@ -164,6 +183,16 @@ async def test_commitment_past_due_alerts_and_a_breach_opens_the_named_measure(
     assert (due["due"], due["overdue"]) == ("2026-05-20", True)
     overdue = await get(supervision, tokens, "COUNTY", "/v1/supervision/overdue")
     assert overdue["departments"]["AMR"]["commitment_due"] >= 1
+    topic = stack_env["EXCHANGE_TOPIC_PREFIX"] + "outcomes.supervision"
+    message = await find_on_topic(stack.bootstrap, topic, lambda m: m.key == code.encode())
+    announced = orjson.loads(message.value or b"{}")
+    assert (announced["event"], announced["department"], announced["due"], announced["record_id"]) == (
+        "commitment_overdue",
+        "AMR",
+        "2026-05-20",
+        made["id"],
+    )
+    assert dict(message.headers)["ce_type"] == b"cn.credit.supervision.commitment_overdue"
 
     broken = factories.fresh(made)
     broken["decision_date"] = "2026-06-01"
@@ -178,7 +207,38 @@ async def test_commitment_past_due_alerts_and_a_breach_opens_the_named_measure(
 
     (proposal,) = await eventually(breach, what="the breach in the 待办")
     assert proposal["details"]["measures"] == ["撤销食品经营许可", "三年内不适用容缺受理"]
+    assert proposal["details"]["document_missing"] is True  # a v1 违诺 names no document (001 L646)
     assert not await alert()
+
+
+async def test_a_verification_closes_a_commitment_and_a_documented_breach_opens_the_measure(
+    supervision: httpx.AsyncClient, ingest: httpx.AsyncClient, tokens: dict[str, str]
+) -> None:
+    made = factories.fresh(factories.examples("credit_commitment")[0])
+    code = made["subject"]["code"] = factories.uscc()
+    made["data"]["commitment_no"] = f"示市监承诺〔2026〕{code[-6:]}"
+    made["data"]["fulfilment_deadline"] = "2026-12-31"
+    failed = factories.fresh(factories.examples("commitment_verification")[1])
+    failed["subject"]["code"] = code
+    failed["data"]["commitment_no"] = made["data"]["commitment_no"]
+    for record in (made, failed):
+        await report(ingest, tokens, record)
+
+    async def proposals(kind: str) -> Any:
+        body = await get(supervision, tokens, "AMR", "/v1/supervision/proposals")
+        return [p for p in body["proposals"] if p["code"] == code and p["kind"] == kind]
+
+    (pending,) = await eventually(lambda: proposals("commitment_unfulfilled"), what="the failed 核查 in the 待办")
+    assert pending["evidence"] == [failed["id"], made["id"]]
+    breach = factories.fresh(factories.examples("credit_commitment")[2])
+    breach["subject"]["code"] = code
+    breach["data"]["commitment_no"] = made["data"]["commitment_no"]
+    breach["decision_date"] = breach["data"]["decision_date"] = "2026-07-02"  # catalogue v2 from 2026-07-01
+    await report(ingest, tokens, breach)
+    (opened,) = await eventually(lambda: proposals("commitment_breach"), what="the documented breach")
+    assert opened["details"]["document_no"] == "示市监撤许〔2026〕3号"
+    assert (opened["details"]["document_missing"], opened["details"]["measures"][0]) == (False, "撤销食品经营许可")
+    assert await proposals("commitment_unfulfilled") == []
 
 
 async def test_a_tax_a_evaluation_gives_the_reward_until_its_validity_ends(
@@ -194,9 +254,12 @@ async def test_a_tax_a_evaluation_gives_the_reward_until_its_validity_ends(
         return [c for c in body["consequences"] if c["kind"] == "reward"]
 
     (reward,) = await eventually(lambda: rewards("2027-03-31"), what="the 纳税 A reward")
-    assert reward["text"].startswith("绿色通道")
+    assert reward["text"].startswith("主动向社会公告年度A级纳税人名单")  # the green channel needs 3 A years (002 L166)
     assert reward["valid_until"] == "2027-03-31"
     assert await rewards("2027-04-01") == []
+    composite = await get(supervision, tokens, "COUNTY", f"/v1/subjects/{code}/composite", on="2026-06-01")
+    assert (composite["score"], composite["band"]) == (85, "良")  # 80 + 纳税 A 5 (county-composite.yaml)
+    assert [i["record_id"] for i in composite["items"]] == [evaluation["id"]]
 
 
 async def test_code_conflicts_are_warnings_for_the_registration_authority_only(

@@ -1,4 +1,4 @@
-"""The workbench in-process, speaking over HTTP semantics to ingest, publish and sanctions in-process (real
+"""The workbench in-process, speaking over HTTP semantics to ingest, publish, sanctions and supervision in-process (real
 PostgreSQL and Kafka of the test stack, the session's clock). Package-scoped, like the portal's."""
 
 from __future__ import annotations
@@ -42,6 +42,18 @@ async def sanctions(
 
 
 @pytest.fixture(scope="package")
+async def supervision(
+    stack_env: dict[str, str], clock: FixedClock, tokens: dict[str, str]
+) -> AsyncIterator[httpx.AsyncClient]:
+    from services.supervision.app import create_app
+    from services.supervision.settings import SupervisionSettings
+
+    app = create_app(SupervisionSettings(), clock=clock)
+    async with served_in_process(app, "supervision") as client:
+        yield client
+
+
+@pytest.fixture(scope="package")
 async def workbench(
     stack_env: dict[str, str],
     clock: FixedClock,
@@ -49,12 +61,19 @@ async def workbench(
     ingest: httpx.AsyncClient,
     publish: httpx.AsyncClient,
     sanctions: httpx.AsyncClient,
+    supervision: httpx.AsyncClient,
 ) -> AsyncIterator[httpx.AsyncClient]:
     from services.workbench.app import create_app
     from services.workbench.settings import WorkbenchSettings
 
     settings = WorkbenchSettings(token=tokens["TOKEN_WORKBENCH"], max_upload_bytes=5 * 1024 * 1024)
-    clients = {"ingest": ingest, "publish": publish, "sanctions": sanctions, "grading": ingest}
+    clients = {
+        "ingest": ingest,
+        "publish": publish,
+        "sanctions": sanctions,
+        "grading": ingest,
+        "supervision": supervision,
+    }
     app = create_app(settings, clock=clock, clients=clients)
     async with served_in_process(app, "workbench") as client:
         await add_staff(client)

@@ -2,6 +2,7 @@
 downloads the penalty template, fills it with openpyxl (valid rows, a wrong check character, a missing
 required cell), uploads it and reads the result sheet; answers an objection from 待办 and sees the case
 change on the public portal; previews a penalty; the county office opens the scorecard and exports it.
+The clerk also draws a 双随机 plan and reads the patrol and proposal lists from the navigation (issue 22).
 Screenshots are saved to ``.run/artifacts/workbench/``."""
 
 from __future__ import annotations
@@ -80,6 +81,24 @@ async def test_clerk_and_county_office_in_a_real_browser(
             await page.get_by_role("heading", name="待办").first.wait_for()
             await page.get_by_role("link", name=f"异议 {objection_id}").wait_for()
             await shot(page, "2-todo")
+
+            # Supervision from the navigation (issue 22): a 双随机 plan drawn, the patrol list, the proposals.
+            await page.get_by_role("link", name="抽查计划").click()
+            await page.get_by_role("heading", name="双随机抽查计划").wait_for()
+            await page.get_by_label("计划名称").fill("工作台抽查计划")
+            await page.get_by_label("抽查事项").fill("食品经营许可情况检查")
+            await page.get_by_label("开始日期").fill("2026-11-20")
+            await page.get_by_label("结束日期").fill("2026-12-31")
+            await page.get_by_label("执法检查人员（每行一人）").fill("张三\n李四")
+            await page.get_by_role("button", name="抽取并公开").click()
+            await page.get_by_role("heading", name="工作台抽查计划").wait_for()
+            assert "随机种子" in await page.content()
+            await page.get_by_role("link", name="巡查任务").click()
+            await page.get_by_role("heading", name="巡查待办").wait_for()
+            await page.get_by_role("link", name="惩戒建议").click()
+            await page.get_by_role("heading", name="惩戒建议待办").wait_for()
+            assert "平台不作认定" in await page.content()
+            await shot(page, "2b-supervision-proposals")
 
             # The spreadsheet: template, fill, upload, result sheet.
             await page.get_by_role("link", name="报送").first.click()
