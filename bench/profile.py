@@ -96,7 +96,8 @@ def profile_ingest(bench: Bench, *, port: int, connections: int) -> None:
     folded = RESULTS / f"{bench.raw.get('started', 'run')}.ingest.folded"
     seconds = bench.config.seconds
     pid = bench.stack.service_pid("ingest")
-    argv = [spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "200"]
+    # --subprocesses: ingest may run several worker processes under uvicorn's supervisor (INGEST_WORKERS).
+    argv = [spy, "record", "--pid", str(pid), "--subprocesses", "--duration", str(int(seconds)), "--rate", "200"]
     proc = subprocess.Popen(
         [*argv, "--format", "raw", "--output", str(folded)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )

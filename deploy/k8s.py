@@ -104,6 +104,8 @@ def _container(values: Obj, service: str) -> Obj:
     if service == "ingest":
         env.append({"name": "INGEST_SIGNING_KEY_FILE", "value": "/var/run/exchange/keys/receipt-ed25519.pem"})
         env.append({"name": "INGEST_PUBLIC_KEYS_DIR", "value": "/var/run/exchange/public-keys"})
+        # One worker process per pod (a container sees the node's cores, not its CPU request): scale by replicas.
+        env.append({"name": "INGEST_WORKERS", "value": "1"})
         mounts += [
             {"name": "signing-key", "mountPath": "/var/run/exchange/keys", "readOnly": True},
             {"name": "public-keys", "mountPath": "/var/run/exchange/public-keys", "readOnly": True},

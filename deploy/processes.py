@@ -59,6 +59,30 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of group `pgid` still runs (a zombie waiting for its reaper does not count: it
+    holds no socket and no session)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return True
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # it exited meanwhile
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
 def read_pid(pid_file: Path) -> int | None:
     try:
         return int(pid_file.read_text().strip())
@@ -109,6 +133,14 @@ def stop_pid_file(pid_file: Path, *, timeout: float = 30.0, sig: int = signal.SI
                 os.killpg(pid, signal.SIGKILL)
             while pid_alive(pid):
                 time.sleep(0.05)
+        # The rest of its process group too (ingest's worker processes hold the listening socket): the
+        # port is free and the database sessions are gone only once every member has exited.
+        deadline = time.monotonic() + timeout
+        while _group_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if _group_alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
     _CHILDREN.pop(pid, None)
     pid_file.unlink(missing_ok=True)
     return was_running

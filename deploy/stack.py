@@ -13,6 +13,7 @@ Each step prints what it does; a failing step ends with one line saying which st
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -257,6 +258,11 @@ class Stack:
                 wanted: list[tuple[str, Role, str | None, str]] = [
                     (f"TOKEN_{code}", Role.DEPARTMENT, code, name) for code, name in DEMO_DEPARTMENTS.items()
                 ]
+                # The national-list channel (issue 20): the bridge imports national lists under these.
+                wanted += [
+                    (f"TOKEN_NATIONAL_{code}", Role.DEPARTMENT, code, f"national:{code}")
+                    for code in ("COURT", "TAX", "AMR", "DRC")
+                ]
                 wanted += [
                     ("TOKEN_COUNTY", Role.COUNTY, None, "县信用平台"),
                     ("TOKEN_AUDITOR", Role.AUDITOR, None, "审计"),
@@ -289,16 +295,22 @@ class Stack:
     def service_log(self, service: str, instance: int = 1) -> Path:
         return self.config.state_dir / "logs" / f"{service}{'' if instance == 1 else instance}.log"
 
-    def start_service(self, service: str, *, instance: int = 1, port: int | None = None) -> None:
-        """Start one process of `service`; further instances (another port) join the same consumer group."""
+    def start_service(
+        self, service: str, *, instance: int = 1, port: int | None = None, env: dict[str, str] | None = None
+    ) -> None:
+        """Start one process of `service`; further instances (another port) join the same consumer group.
+        `env` adds settings for this process only (e.g. `INGEST_WORKERS`: ingest runs that many worker
+        processes, by default one per usable core, at most 4)."""
         port = port or self.config.service_ports[service]
         require_free_port(port, service)
         env = {
             **os.environ,
             **self.env(),
             **(self.workbench_env() if service == WORKBENCH else self.kafka_auth(service).env()),
+            **(self.bridge_env() if service == "bridge" else {}),
             f"{service.upper()}_PORT": str(port),
             "PYTHONUNBUFFERED": "1",
+            **(env or {}),
         }
         spawn(
             [sys.executable, "-m", f"services.{service}"],
@@ -338,6 +350,18 @@ class Stack:
         token = self.ensure_demo_tokens()["TOKEN_WORKBENCH"]
         urls = {f"WORKBENCH_{svc.upper()}_URL": self.service_url(svc) for svc in SERVICES}
         return {"WORKBENCH_TOKEN": token, **urls}
+
+    def bridge_env(self) -> dict[str, str]:
+        """Where the bridge files what comes down (national lists through ingest, 信用中国 repairs through
+        publish) and the credentials it does it with."""
+        tokens = self.ensure_demo_tokens()
+        national = {code: tokens[f"TOKEN_NATIONAL_{code}"] for code in ("COURT", "TAX", "AMR", "DRC")}
+        return {
+            "BRIDGE_INGEST_URL": self.service_url("ingest"),
+            "BRIDGE_PUBLISH_URL": self.service_url("publish"),
+            "BRIDGE_PUBLISH_TOKEN": tokens["TOKEN_COUNTY"],
+            "BRIDGE_NATIONAL_TOKENS": json.dumps(national),
+        }
 
     def start_services(self) -> None:
         for service in SERVICES:

@@ -10,12 +10,15 @@ from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
+import httpx
+import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.bridge import province, store
+from services.bridge.rules import inbound as inbound_rules
 from services.bridge.rules.audience import FAMILIES, may_subscribe
 from services.bridge.settings import BridgeSettings
 from services.bridge.wakeup import Wakeup
@@ -28,6 +31,8 @@ router = APIRouter()
 Reader = Annotated[Principal, Depends(require(Role.DEPARTMENT, Role.COUNTY, Role.AUDITOR))]
 Subscriber = Annotated[Principal, Depends(require(Role.DEPARTMENT, Role.COUNTY))]
 County = Annotated[Principal, Depends(require(Role.COUNTY, Role.AUDITOR))]
+CountyOffice = Annotated[Principal, Depends(require(Role.COUNTY))]
+MAX_INBOUND_BYTES = 20 * 1024 * 1024
 
 
 def _bad(path: str, message: str, code: str = "invalid") -> ApiProblem:
@@ -281,3 +286,179 @@ async def get_export(request: Request, caller: County, day: date) -> Response:
         media_type="application/x-ndjson",
         headers={"content-disposition": f'attachment; filename="{name}"'},
     )
+
+
+def _inbound_view(head: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
+    counts = dict.fromkeys(("accepted", "duplicate", "refused", "pending"), 0)
+    for r in rows:
+        counts[r["state"]] = counts.get(r["state"], 0) + 1
+    return {
+        "id": head["id"],
+        "batch_id": head["batch_id"],
+        "received_at": head["received_at"].isoformat(),
+        "received_by": head["received_by"],
+        "rows": head["rows"],
+        "counts": counts,
+        "records": [
+            {
+                "n": r["n"],
+                "id": r["row_id"],
+                "list": r["list"],
+                "department": r["department"],
+                "record_type": r["record_type"],
+                "subject": r["subject"],
+                "state": r["state"],
+                "receipt": r["receipt"],
+                "errors": r["errors"],
+                "attempts": r["attempts"],
+                "last_error": r["last_error"],
+            }
+            for r in rows
+        ],
+    }
+
+
+@router.post(
+    "/v1/bridge/inbound",
+    status_code=201,
+    summary="Import a national list file (国家级名单导入, cx-national/1): per-row state",
+)
+async def post_inbound(request: Request, caller: CountyOffice) -> Response:
+    engine = request.app.state.engine
+    raw = await request.body()
+    if len(raw) > MAX_INBOUND_BYTES:
+        raise ApiProblem(413, [ApiError("", "too_large", f"文件过大（至多 {MAX_INBOUND_BYTES} 字节）")])
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise _bad("", f"文件不是合法的 JSON (not JSON: {exc})", "malformed_file") from None
+    problem = inbound_rules.file_problem(body)
+    if problem is not None:
+        raise _bad(problem.pointer, problem.message, problem.code)
+    catalogue = request.app.state.catalogue
+    file_id = await request.app.state.inbound.receive(body, caller.name, catalogue.departments, catalogue.record_types)
+    async with engine.connect() as conn:
+        found = await store.inbound_file(conn, file_id)
+    assert found is not None
+    return FastJSONResponse(_inbound_view(*found), status_code=201)
+
+
+@router.get("/v1/bridge/inbound", summary="National list files received, newest first, with row counts")
+async def list_inbound(request: Request, caller: County, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> Response:
+    async with request.app.state.engine.connect() as conn:
+        files = await store.inbound_files(conn, limit)
+    return FastJSONResponse(
+        {
+            "files": [
+                {
+                    **{k: f[k] for k in ("id", "batch_id", "received_by", "rows", "counts")},
+                    "received_at": f["received_at"].isoformat(),
+                }
+                for f in files
+            ]
+        }
+    )
+
+
+@router.get("/v1/bridge/inbound/{file_id}", summary="One national list file: every row's state, receipt, reasons")
+async def get_inbound(request: Request, caller: County, file_id: str) -> Response:
+    async with request.app.state.engine.connect() as conn:
+        found = await store.inbound_file(conn, file_id)
+    if found is None:
+        raise ApiProblem(404, [ApiError("/path/file_id", "not_found", "没有该导入文件 (no such file)")])
+    return FastJSONResponse(_inbound_view(*found))
+
+
+class ForwardedRepair(BaseModel):
+    """A repair application filed at 信用中国 and forwarded down (docs/bridge-wire-format.md §5)."""
+
+    model_config = ConfigDict(extra="forbid")
+    format: str = Field(pattern="^cx-repair/1$")
+    reference: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
+    record_id: str = Field(min_length=3, max_length=200, description="公示记录编号 <部门>.<部门记录编号>")
+    subject_code: str = Field(min_length=1, max_length=64)
+    commitment: str = Field(min_length=10, max_length=4000)
+    fulfilment: str = Field(min_length=1, max_length=4000)
+    contact: str = Field(min_length=1, max_length=200)
+
+
+def _forward_view(forward: dict[str, Any], answers: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "reference": forward["reference"],
+        "repair_id": forward["repair_id"],
+        "record_id": forward["record_id"],
+        "subject_code": forward["subject"],
+        "state": forward["state"],
+        "received_at": forward["received_at"].isoformat(),
+        "answer": forward["answer"],
+        "sent_back": [
+            {
+                "event_id": a["event_id"],
+                "decision": a["payload"].get("decision"),
+                "case_state": a["payload"].get("state"),
+                "delivery": a["state"],
+                "attempts": a["attempts"],
+                "acknowledged_at": a["answered_at"].isoformat() if a["answered_at"] else None,
+                "last_error": a["last_error"],
+            }
+            for a in answers
+        ],
+    }
+
+
+@router.post(
+    "/v1/bridge/repairs",
+    status_code=201,
+    summary="A repair application forwarded by 信用中国 enters the repair flow (信用修复申请转办)",
+)
+async def post_forwarded_repair(request: Request, caller: CountyOffice, body: ForwardedRepair) -> Response:
+    engine, settings, clock, _ = _state(request)
+    async with engine.connect() as conn:
+        earlier = await store.get_forward(conn, body.reference)
+    if earlier is not None and earlier["state"] == "filed":
+        # A resend of the same application: the case already exists, nothing is filed twice.
+        async with engine.connect() as conn:
+            answers = await store.repair_answers(conn, earlier["repair_id"])
+        return FastJSONResponse(_forward_view(earlier, answers), status_code=200)
+    if not settings.publish_url or settings.publish_token is None:
+        raise ApiProblem(503, [ApiError("", "not_configured", "未配置公示服务地址 (BRIDGE_PUBLISH_URL is not set)")])
+    application = body.model_dump(exclude={"format", "reference"}) | {"external_reference": body.reference}
+    try:
+        async with httpx.AsyncClient(base_url=settings.publish_url, timeout=30, trust_env=False) as client:
+            response = await client.post(
+                "/v1/repairs",
+                json=application,
+                headers={"authorization": f"Bearer {settings.publish_token.get_secret_value()}"},
+            )
+    except httpx.HTTPError as exc:
+        message = f"公示服务暂不可用，请稍后重发 (publish unreachable: {type(exc).__name__})"
+        raise ApiProblem(503, [ApiError("", "unavailable", message)]) from None
+    if response.status_code >= 500:
+        raise ApiProblem(503, [ApiError("", "unavailable", f"公示服务暂不可用 (HTTP {response.status_code})")])
+    answer = response.json()
+    filed = response.status_code == 201
+    forward = {
+        "reference": body.reference,
+        "repair_id": answer["repair"]["repair_id"] if filed else None,
+        "record_id": body.record_id,
+        "subject": body.subject_code,
+        "received_at": clock.now(),
+        "state": "filed" if filed else "refused",
+        "answer": answer["repair"] if filed else {"status": response.status_code, "errors": answer.get("errors", [])},
+    }
+    async with engine.begin() as conn:
+        await store.put_forward(conn, forward)
+        stored = await store.get_forward(conn, body.reference)
+    assert stored is not None
+    return FastJSONResponse(_forward_view(stored, []), status_code=201 if filed else 422)
+
+
+@router.get("/v1/bridge/repairs/{reference}", summary="A forwarded repair application and the answers sent back")
+async def get_forwarded_repair(request: Request, caller: County, reference: str) -> Response:
+    engine, *_ = _state(request)
+    async with engine.connect() as conn:
+        forward = await store.get_forward(conn, reference)
+        answers = await store.repair_answers(conn, forward["repair_id"]) if forward and forward["repair_id"] else []
+    if forward is None:
+        raise ApiProblem(404, [ApiError("/path/reference", "not_found", "没有该转办申请 (no such reference)")])
+    return FastJSONResponse(_forward_view(forward, answers))

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from services.bridge import store
 from services.bridge.api import router
 from services.bridge.handlers import BridgeContext, batch_handler, single_handler
+from services.bridge.inbound import InboundImporter
 from services.bridge.manifest import MANIFEST
 from services.bridge.province import ProvincePusher
 from services.bridge.settings import BridgeSettings
@@ -59,11 +60,15 @@ def build(app: FastAPI, runtime: ServiceRuntime, clock: Clock) -> ConsumerParts:
     app.state.wakeup = wakeup
     dispatcher = Dispatcher(runtime.engine, settings, clock, wakeup)
     pusher = ProvincePusher(runtime.engine, settings, clock, wakeup)
+    importer = InboundImporter(runtime.engine, settings, clock, wakeup)
     app.state.dispatcher = dispatcher
     app.state.province = pusher
+    app.state.inbound = importer
+    app.state.catalogue = catalogue
     runtime.spawn("listen", wakeup.listen(settings.asyncpg_dsn, runtime.stop))
     runtime.spawn("webhooks", dispatcher.run(runtime.stop))
     runtime.spawn("province", pusher.run(runtime.stop))
+    runtime.spawn("inbound", importer.run(runtime.stop))
     runtime.spawn("backlog", sample_backlogs(runtime, settings.backlog_sample_seconds))
     return ConsumerParts(handle=single_handler(ctx), handle_batch=batch_handler(ctx))
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.bridge import store
 from services.bridge.rules.audience import FAMILIES, departments_named, family, wants
-from services.bridge.rules.national import to_province
+from services.bridge.rules.national import REPAIR_ANSWERED, ProvinceRecord, repair_answer, to_province
 from services.bridge.wakeup import CHANNEL
 from services.common.calendar import WorkingDayCalendar
 from services.common.clock import Clock, shanghai_date
@@ -62,17 +62,25 @@ def batch_handler(ctx: BridgeContext) -> BatchHandler:
         ]
         await store.insert_deliveries(conn, deliveries)
         province: list[dict[str, Any]] = []
+        answered = [str(e.data.get("repair_id")) for e in chosen if e.type == REPAIR_ANSWERED]
+        forwarded = await store.forwarded_repairs(conn, answered)
         for e in chosen:
             day = shanghai_date(e.time)
-            record = to_province(
-                e.id,
-                e.type,
-                e.subject,
-                day,
-                e.data,
-                uscc=ctx.uscc,
-                withdrawal_working_days=ctx.withdrawal_working_days,
-            )
+            reference = forwarded.get(str(e.data.get("repair_id"))) if e.type == REPAIR_ANSWERED else None
+            if reference is not None:
+                record: ProvinceRecord | None = repair_answer(
+                    e.id, e.subject, day, e.data, reference=reference, uscc=ctx.uscc
+                )
+            else:
+                record = to_province(
+                    e.id,
+                    e.type,
+                    e.subject,
+                    day,
+                    e.data,
+                    uscc=ctx.uscc,
+                    withdrawal_working_days=ctx.withdrawal_working_days,
+                )
             if record is None:
                 continue
             due = (

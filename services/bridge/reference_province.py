@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-ACTIONS = frozenset({"I", "U", "D"})
+ACTIONS = frozenset({"I", "U", "D", "R"})  # R: the answer on a repair application 信用中国 forwarded
 
 
 class ProvinceState:
@@ -46,6 +46,8 @@ def create_app(state: ProvinceState | None = None) -> FastAPI:
                 problem = "unknown action"
             elif len(str(record.get("department_uscc", ""))) != 18:
                 problem = "department_uscc is not an 18-character USCC"
+            elif record.get("action") == "R" and not record.get("reference"):
+                problem = "a repair answer names no 信用中国 reference"
             if problem:
                 results.append({"id": rid, "status": "refused", "reason": problem})
                 continue

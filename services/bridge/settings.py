@@ -41,3 +41,11 @@ class BridgeSettings(CommonSettings):
     province_timeout_seconds: float = Field(default=30.0, gt=0)
     province_retry_base_seconds: float = Field(default=30.0, gt=0)
     province_retry_cap_seconds: float = Field(default=900.0, gt=0)
+    # Inbound national lists (docs/bridge-wire-format.md §4): rows go to ingest under the national-channel
+    # credential of their receiving department (a department token issued with the name `national:<code>`),
+    # given as JSON: BRIDGE_NATIONAL_TOKENS='{"COURT": "cx_…", "TAX": "cx_…"}'.
+    ingest_url: str | None = None
+    national_tokens: dict[str, SecretStr] = Field(default_factory=dict)
+    # Repair applications forwarded by 信用中国 (§5) are filed with publish under this county credential.
+    publish_url: str | None = None
+    publish_token: SecretStr | None = None

@@ -188,19 +188,24 @@ async def alerts_of(conn: AsyncConnection, sub_id: str) -> list[dict[str, Any]]:
 
 async def claim_deliveries(conn: AsyncConnection, now: datetime, lease_until: datetime, limit: int) -> list[Any]:
     """Lease up to `limit` due deliveries, each the oldest pending one of its (subscription, subject): the
-    next event about a subject waits until the previous one is delivered (order per subject). The lease
-    is re-checked by the UPDATE, so two dispatchers never send the same delivery at once."""
+    next event about a subject waits until the previous one is delivered (order per subject).
+
+    The walk goes through the pending deliveries in id order (index `deliveries_pending_id`) and keeps a
+    row only when no older pending row of its queue exists (a probe of `deliveries_pending`), so a claim
+    reads about as many rows as it leases instead of every pending row. `FOR UPDATE SKIP LOCKED` lets
+    replicas claim side by side without waiting, and the lease (re-checked under the lock) keeps a
+    delivery from being sent twice at once."""
     rows = await conn.execute(
         sql(
-            "WITH heads AS (SELECT DISTINCT ON (subscription_id, subject) id, next_attempt_at, lease_until, "
-            "subscription_id FROM bridge.deliveries WHERE state = 'pending' ORDER BY subscription_id, subject, id), "
-            "due AS (SELECT h.id FROM heads h JOIN bridge.subscriptions s ON s.id = h.subscription_id "
-            "AND s.state = 'active' WHERE h.next_attempt_at <= :now "
-            "AND (h.lease_until IS NULL OR h.lease_until < :now) "
-            "ORDER BY h.id LIMIT :n) "
+            "WITH due AS (SELECT d.id FROM bridge.deliveries d JOIN bridge.subscriptions s "
+            "ON s.id = d.subscription_id AND s.state = 'active' "
+            "WHERE d.state = 'pending' AND d.next_attempt_at <= :now "
+            "AND (d.lease_until IS NULL OR d.lease_until < :now) "
+            "AND NOT EXISTS (SELECT 1 FROM bridge.deliveries p WHERE p.state = 'pending' "
+            "AND p.subscription_id = d.subscription_id AND p.subject = d.subject AND p.id < d.id) "
+            "ORDER BY d.id LIMIT :n FOR UPDATE OF d SKIP LOCKED) "
             "UPDATE bridge.deliveries d SET lease_until = :lease FROM due, bridge.feed f, bridge.subscriptions s "
             "WHERE d.id = due.id AND f.event_id = d.event_id AND s.id = d.subscription_id "
-            "AND (d.lease_until IS NULL OR d.lease_until < :now) "
             "RETURNING d.id, d.subscription_id, d.attempts, d.first_failed_at, d.event_id, f.type, f.source, "
             "f.subject, f.time, f.data, s.url, s.secret"
         ),
@@ -210,31 +215,56 @@ async def claim_deliveries(conn: AsyncConnection, now: datetime, lease_until: da
 
 
 async def record_attempts(conn: AsyncConnection, delivered: list[dict[str, Any]], failed: list[dict[str, Any]]) -> None:
+    """One statement per kind for a whole batch of outcomes (arrays through unnest, not one UPDATE per
+    delivery: the writer keeps up with thousands of deliveries a second)."""
     if delivered:
         await conn.execute(
             sql(
-                "UPDATE bridge.deliveries SET state = 'delivered', attempts = attempts + 1, delivered_at = :at, "
-                "last_status = :status, last_error = NULL, lease_until = NULL WHERE id = :id"
+                "UPDATE bridge.deliveries d SET state = 'delivered', attempts = d.attempts + 1, delivered_at = u.at, "
+                "last_status = u.status, last_error = NULL, lease_until = NULL "
+                "FROM unnest(CAST(:ids AS bigint[]), CAST(:ats AS timestamptz[]), CAST(:statuses AS integer[])) "
+                "AS u(id, at, status) WHERE d.id = u.id"
             ),
-            delivered,
+            {
+                "ids": [r["id"] for r in delivered],
+                "ats": [r["at"] for r in delivered],
+                "statuses": [r["status"] for r in delivered],
+            },
         )
     if failed:
         await conn.execute(
             sql(
-                "UPDATE bridge.deliveries SET attempts = attempts + 1, next_attempt_at = :next, "
-                "first_failed_at = COALESCE(first_failed_at, :at), last_status = :status, last_error = :error, "
-                "lease_until = NULL WHERE id = :id"
+                "UPDATE bridge.deliveries d SET attempts = d.attempts + 1, next_attempt_at = u.next, "
+                "first_failed_at = COALESCE(d.first_failed_at, u.at), last_status = u.status, last_error = u.error, "
+                "lease_until = NULL FROM unnest(CAST(:ids AS bigint[]), CAST(:ats AS timestamptz[]), "
+                "CAST(:statuses AS integer[]), CAST(:errors AS text[]), CAST(:nexts AS timestamptz[])) "
+                "AS u(id, at, status, error, next) WHERE d.id = u.id"
             ),
-            failed,
+            {
+                "ids": [r["id"] for r in failed],
+                "ats": [r["at"] for r in failed],
+                "statuses": [r["status"] for r in failed],
+                "errors": [r["error"] for r in failed],
+                "nexts": [r["next"] for r in failed],
+            },
         )
-    attempts = [{k: r[k] for k in ("id", "n", "at", "status", "error", "duration_ms")} for r in [*delivered, *failed]]
+    attempts = [*delivered, *failed]
     if attempts:
         await conn.execute(
             sql(
                 "INSERT INTO bridge.attempts (delivery_id, n, at, status, error, duration_ms) "
-                "VALUES (:id, :n, :at, :status, :error, :duration_ms) ON CONFLICT DO NOTHING"
+                "SELECT * FROM unnest(CAST(:ids AS bigint[]), CAST(:ns AS integer[]), CAST(:ats AS timestamptz[]), "
+                "CAST(:statuses AS integer[]), CAST(:errors AS text[]), CAST(:durations AS integer[])) "
+                "ON CONFLICT DO NOTHING"
             ),
-            attempts,
+            {
+                "ids": [r["id"] for r in attempts],
+                "ns": [r["n"] for r in attempts],
+                "ats": [r["at"] for r in attempts],
+                "statuses": [r["status"] for r in attempts],
+                "errors": [r["error"] for r in attempts],
+                "durations": [r["duration_ms"] for r in attempts],
+            },
         )
 
 
@@ -348,3 +378,146 @@ async def backlogs(conn: AsyncConnection) -> tuple[dict[str, int], int]:
     webhooks = dict.fromkeys(SUBSCRIPTION_STATES, 0) | {str(row[0]): int(row[1]) for row in rows}
     province = await conn.scalar(sql("SELECT count(*) FROM bridge.province WHERE state = 'pending'"))
     return webhooks, int(province or 0)
+
+
+# -- inbound national lists ---------------------------------------------------------------------------
+
+
+async def insert_inbound(conn: AsyncConnection, file: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+    await conn.execute(
+        sql(
+            "INSERT INTO bridge.inbound_files (id, batch_id, received_at, received_by, rows) "
+            "VALUES (:id, :batch_id, :received_at, :received_by, :rows)"
+        ),
+        file,
+    )
+    await conn.execute(
+        sql(
+            "INSERT INTO bridge.inbound_rows (file_id, n, row_id, list, department, record_type, subject, envelope, "
+            "state, errors, next_attempt_at, done_at) VALUES (:file_id, :n, :row_id, :list, :department, "
+            ":record_type, :subject, CAST(:envelope AS jsonb), :state, CAST(:errors AS jsonb), :now, :done_at)"
+        ),
+        rows,
+    )
+
+
+async def claim_inbound(conn: AsyncConnection, now: datetime, lease_until: datetime, limit: int) -> list[Any]:
+    rows = await conn.execute(
+        sql(
+            "UPDATE bridge.inbound_rows r SET lease_until = :lease FROM (SELECT file_id, n FROM bridge.inbound_rows "
+            "WHERE state = 'pending' AND next_attempt_at <= :now AND (lease_until IS NULL OR lease_until < :now) "
+            "ORDER BY next_attempt_at, file_id, n LIMIT :n FOR UPDATE SKIP LOCKED) due "
+            "WHERE r.file_id = due.file_id AND r.n = due.n "
+            "RETURNING r.file_id, r.n, r.department, r.envelope, r.attempts"
+        ),
+        {"now": now, "lease": lease_until, "n": limit},
+    )
+    return sorted(rows, key=lambda r: (r.file_id, r.n))
+
+
+async def inbound_answered(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await conn.execute(
+            sql(
+                "UPDATE bridge.inbound_rows SET state = :state, receipt = CAST(:receipt AS jsonb), "
+                "errors = CAST(:errors AS jsonb), attempts = attempts + 1, done_at = :at, last_error = NULL, "
+                "lease_until = NULL WHERE file_id = :file_id AND n = :n AND state = 'pending'"
+            ),
+            rows,
+        )
+
+
+async def inbound_failed(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await conn.execute(
+            sql(
+                "UPDATE bridge.inbound_rows SET attempts = attempts + 1, next_attempt_at = :next, "
+                "last_error = :error, lease_until = NULL WHERE file_id = :file_id AND n = :n AND state = 'pending'"
+            ),
+            rows,
+        )
+
+
+async def inbound_file(conn: AsyncConnection, file_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+    head = (
+        await conn.execute(
+            sql("SELECT id, batch_id, received_at, received_by, rows FROM bridge.inbound_files WHERE id = :id"),
+            {"id": file_id},
+        )
+    ).first()
+    if head is None:
+        return None
+    rows = await conn.execute(
+        sql(
+            "SELECT n, row_id, list, department, record_type, subject, state, receipt, errors, attempts, last_error, "
+            "done_at FROM bridge.inbound_rows WHERE file_id = :id ORDER BY n"
+        ),
+        {"id": file_id},
+    )
+    return dict(head._mapping), [dict(r._mapping) for r in rows]
+
+
+async def inbound_files(conn: AsyncConnection, limit: int) -> list[dict[str, Any]]:
+    rows = await conn.execute(
+        sql(
+            "SELECT f.id, f.batch_id, f.received_at, f.received_by, f.rows, "
+            "COALESCE((SELECT jsonb_object_agg(state, n) FROM (SELECT state, count(*) AS n FROM bridge.inbound_rows "
+            "WHERE file_id = f.id GROUP BY state) c), '{}'::jsonb) AS counts "
+            "FROM bridge.inbound_files f ORDER BY f.received_at DESC, f.id LIMIT :n"
+        ),
+        {"n": limit},
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+# -- repair applications forwarded by 信用中国 -----------------------------------------------------------
+
+
+async def get_forward(conn: AsyncConnection, reference: str) -> dict[str, Any] | None:
+    row = (
+        await conn.execute(
+            sql(
+                "SELECT reference, repair_id, record_id, subject, received_at, state, answer "
+                "FROM bridge.repair_forwards WHERE reference = :ref"
+            ),
+            {"ref": reference},
+        )
+    ).first()
+    return dict(row._mapping) if row else None
+
+
+async def put_forward(conn: AsyncConnection, values: dict[str, Any]) -> None:
+    """Keep a forwarded application's outcome; a refused one may be forwarded again (and then filed)."""
+    await conn.execute(
+        sql(
+            "INSERT INTO bridge.repair_forwards (reference, repair_id, record_id, subject, received_at, state, answer) "
+            "VALUES (:reference, :repair_id, :record_id, :subject, :received_at, :state, CAST(:answer AS jsonb)) "
+            "ON CONFLICT (reference) DO UPDATE SET repair_id = EXCLUDED.repair_id, state = EXCLUDED.state, "
+            "answer = EXCLUDED.answer, received_at = EXCLUDED.received_at "
+            "WHERE bridge.repair_forwards.state = 'refused'"
+        ),
+        {**values, "answer": orjson.dumps(values["answer"]).decode()},
+    )
+
+
+async def forwarded_repairs(conn: AsyncConnection, repair_ids: list[str]) -> dict[str, str]:
+    """repair id → 信用中国 reference, for the applications that came through the bridge."""
+    if not repair_ids:
+        return {}
+    rows = await conn.execute(
+        sql("SELECT repair_id, reference FROM bridge.repair_forwards WHERE repair_id = ANY(:ids)"),
+        {"ids": repair_ids},
+    )
+    return {r.repair_id: r.reference for r in rows}
+
+
+async def repair_answers(conn: AsyncConnection, repair_id: str) -> list[dict[str, Any]]:
+    """The county's answers on one forwarded application as sent back to the province, with their state."""
+    rows = await conn.execute(
+        sql(
+            "SELECT event_id, payload, state, attempts, answered_at, last_error, answer FROM bridge.province "
+            "WHERE record_type = 'credit_repair' AND record_id = :id ORDER BY seq"
+        ),
+        {"id": repair_id},
+    )
+    return [dict(r._mapping) for r in rows]

@@ -45,6 +45,16 @@ class Principal:
         return self.department or self.role.value
 
 
+# The national-list channel (issue 20): a department credential issued under this name prefix (the bridge
+# holds one per receiving department) is the only one whose records may carry `source` (envelope.json).
+# Issuing it is an operator act like issuing any token (`exchange token`).
+NATIONAL_CHANNEL_PREFIX = "national:"
+
+
+def is_national_channel(principal: Principal) -> bool:
+    return principal.role is Role.DEPARTMENT and principal.name.startswith(NATIONAL_CHANNEL_PREFIX)
+
+
 @dataclass(frozen=True, slots=True)
 class IssuedToken:
     credential_id: str

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import multiprocess as prometheus_multiprocess
 
 from services.common import request_id
 
@@ -18,26 +23,46 @@ LATENCY = Histogram(
     ["service", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
-OUTBOX_BACKLOG = Gauge("exchange_outbox_backlog", "Rows waiting in the outbox", ["schema"])
-WEBHOOK_BACKLOG = Gauge(
-    "exchange_webhook_backlog", "Webhook deliveries waiting (bridge), per subscription state", ["subscription_state"]
+# Gauges say how to combine the processes of one service in Prometheus' multiprocess mode (a service run
+# with several worker processes, e.g. INGEST_WORKERS): a sampled state such as a backlog is the same table
+# seen by every process, so the most recent sample of a live process is the truth; an alert flag is raised
+# if any live process raises it. Outside multiprocess mode the mode is ignored.
+OUTBOX_BACKLOG = Gauge(
+    "exchange_outbox_backlog", "Rows waiting in the outbox", ["schema"], multiprocess_mode="livemostrecent"
 )
-PROVINCE_BACKLOG = Gauge("exchange_province_backlog", "Records waiting to be accepted by the provincial platform")
+WEBHOOK_BACKLOG = Gauge(
+    "exchange_webhook_backlog",
+    "Webhook deliveries waiting (bridge), per subscription state",
+    ["subscription_state"],
+    multiprocess_mode="livemostrecent",
+)
+PROVINCE_BACKLOG = Gauge(
+    "exchange_province_backlog",
+    "Records waiting to be accepted by the provincial platform",
+    multiprocess_mode="livemostrecent",
+)
 OUTBOX_SENT = Counter("exchange_outbox_sent_total", "Events relayed from the outbox to Kafka", ["schema"])
 OUTBOX_ERRORS = Counter("exchange_outbox_errors_total", "Relay pauses caused by errors", ["schema"])
 CONSUMED = Counter("exchange_consumed_total", "Events applied by a consumer", ["group", "topic"])
 DUPLICATES = Counter("exchange_duplicates_total", "Redelivered events the inbox dropped", ["group", "topic"])
 DEAD_LETTERS = Counter("exchange_dead_letters_total", "Events sent to a dead-letter topic", ["group", "topic"])
-CONSUMER_LAG = Gauge("exchange_consumer_lag", "Messages behind the high watermark", ["group", "topic", "partition"])
+CONSUMER_LAG = Gauge(
+    "exchange_consumer_lag",
+    "Messages behind the high watermark",
+    ["group", "topic", "partition"],
+    multiprocess_mode="livemostrecent",
+)
 CONSUMER_GROUP_LAG = Gauge(
     "exchange_consumer_group_lag",
     "Messages behind the high watermark, summed over this replica's partitions",
     ["group"],
+    multiprocess_mode="livesum",  # each process owns its own partitions
 )
 CALENDAR_YEAR_MISSING = Gauge(
     "exchange_calendar_year_missing",
     "1 when the working-day calendar lacks the holiday schedule of a year it needs (the year is the label)",
     ["year"],
+    multiprocess_mode="livemax",
 )
 REJECTIONS = Counter(
     "exchange_ingest_rejections_total",
@@ -110,5 +135,72 @@ class RequestMetrics:
             request_id.reset(token)
 
 
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def multiprocess_dir() -> Path | None:
+    """The folder the worker processes of this service share their metrics through, if several run."""
+    folder = os.environ.get(MULTIPROC_ENV)
+    return Path(folder) if folder else None
+
+
+def prepare_multiprocess(service: str) -> Path:
+    """Before a service starts several worker processes: the folder they share metrics through, empty.
+
+    prometheus_client reads PROMETHEUS_MULTIPROC_DIR when it is imported, so this runs in the parent and the
+    (spawned) workers inherit it. An operator's folder is emptied (files of an earlier run would be added
+    to this one's counters); without one, a private temporary folder is made, removed at exit by
+    `remove_multiprocess_dir`."""
+    given = multiprocess_dir()
+    if given is None:
+        folder = Path(tempfile.mkdtemp(prefix=f"exchange-{service}-metrics-"))
+    else:
+        folder = given
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("*.db"):
+            stale.unlink(missing_ok=True)
+    os.environ[MULTIPROC_ENV] = str(folder)
+    return folder
+
+
+def remove_multiprocess_dir(folder: Path, *, made_here: bool) -> None:
+    if made_here:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def worker_started() -> None:
+    """A worker process starts: drop the `live*` gauges of workers that died without saying so (a crash;
+    uvicorn's supervisor replaced them), so that a dead worker's last sample never shows."""
+    folder = multiprocess_dir()
+    if folder is None:
+        return
+    for path in folder.glob("gauge_live*_*.db"):
+        pid = int(path.stem.rsplit("_", 1)[1])
+        if pid != os.getpid() and not _alive(pid):
+            prometheus_multiprocess.mark_process_dead(pid, str(folder))  # type: ignore[no-untyped-call]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def worker_stopped() -> None:
+    """A worker process ends: its `live*` gauges leave the sums (counters and histograms stay: they count)."""
+    if multiprocess_dir() is not None:
+        prometheus_multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+
+
 def render() -> tuple[bytes, str]:
+    """The exposition: in multiprocess mode the sum over every worker's files (counters and histograms
+    add up, gauges as their `multiprocess_mode` says); otherwise this process's registry."""
+    if multiprocess_dir() is not None:
+        registry = CollectorRegistry()
+        prometheus_multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(), CONTENT_TYPE_LATEST

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaProducer
@@ -57,6 +58,7 @@ class OutboxRelay:
         schema: str,
         batch_size: int = 1000,
         idle_poll_seconds: float = 0.2,
+        listen: str | None = None,
     ) -> None:
         self._engine = engine
         self._producer = producer
@@ -64,6 +66,9 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._idle = idle_poll_seconds
         self._wake = asyncio.Event()
+        # A channel the writers NOTIFY in their commit: `wake` only reaches the relay of the same process, and
+        # the leader may be another worker process or replica (it would otherwise wait for its idle poll).
+        self._listen = listen
         self.sent_total = 0
 
     def wake(self) -> None:
@@ -87,7 +92,10 @@ class OutboxRelay:
                     if not got:
                         await sleep_or_stop(stop, 2.0)  # another replica relays; stand by
                         continue
-                    await self._relay_while_leader(stop)
+                    if self._listen is None:
+                        await self._relay_while_leader(stop)
+                    else:
+                        await self._relay_listening(lock_conn, self._listen, stop)
                 backoff = 0.5
             except asyncio.CancelledError:
                 raise
@@ -99,6 +107,20 @@ class OutboxRelay:
                 )
                 await sleep_or_stop(stop, backoff)
                 backoff = min(backoff * 2, 10.0)
+
+    async def _relay_listening(self, lock_conn: AsyncConnection, channel: str, stop: asyncio.Event) -> None:
+        """Lead while listening on `channel` on the lock's connection (idle while the lock is held)."""
+        driver: Any = (await lock_conn.get_raw_connection()).driver_connection
+
+        def woken(*_: object) -> None:
+            self._wake.set()
+
+        await driver.add_listener(channel, woken)
+        try:
+            await self._relay_while_leader(stop)
+        finally:
+            with contextlib.suppress(Exception):
+                await driver.remove_listener(channel, woken)
 
     async def _relay_while_leader(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -87,12 +87,13 @@ class ServiceRuntime:
 
         self.tasks.append(asyncio.create_task(guarded(), name=f"{self.name}:{what}"))
 
-    def start_relay(self) -> OutboxRelay:
-        """The outbox relay with its own producer; Kafka may be down now, the relay waits for it."""
+    def start_relay(self, *, listen: str | None = None) -> OutboxRelay:
+        """The outbox relay with its own producer; Kafka may be down now, the relay waits for it. `listen`:
+        the channel writers NOTIFY on commit, when processes other than this one fill the outbox."""
         self.producer = make_producer(
             self.settings.kafka_bootstrap, client_id=f"{self.name}-relay", auth=self.kafka_auth
         )
-        relay = OutboxRelay(self.engine, self.producer, schema=self.schema)
+        relay = OutboxRelay(self.engine, self.producer, schema=self.schema, listen=listen)
         self.relay = relay
         producer = self.producer
 
@@ -231,12 +232,25 @@ async def _start_with_retry(start: Callable[[], Awaitable[None]], stop: asyncio.
 
 
 def serve(
-    app_path: str, *, service: str, host: str, port: int, settings: CommonSettings, uses_kafka: bool = True
+    app_path: str,
+    *,
+    service: str,
+    host: str,
+    port: int,
+    settings: CommonSettings,
+    uses_kafka: bool = True,
+    workers: int = 1,
 ) -> None:
     """Entry point of `python -m services.<name>`: check configuration, then run uvicorn.
 
     Configuration mistakes end here with one line on stderr and exit code 2, not a traceback. In production
     the guard also reads the real topics' replication from the broker (`uses_kafka=False`: the workbench).
+
+    `workers` > 1 runs that many worker processes on one listening socket (uvicorn's supervisor restarts a
+    worker that dies); each runs the app's lifespan on its own, so what must happen once per service has to
+    elect itself (the outbox relay does, by advisory lock), and `/metrics` adds up every worker's counters
+    through Prometheus' multiprocess mode (metrics.prepare_multiprocess). The app factory configures
+    logging again in each worker (`configure_worker`): workers are spawned, not forked.
     """
     import uvicorn
 
@@ -273,14 +287,31 @@ def serve(
     except DatabaseUnavailable as exc:
         print(f"{service}: {exc} (DATABASE_URL={describe(settings.database_url)})", file=sys.stderr)
         raise SystemExit(2) from None
-    uvicorn.run(
-        app_path,
-        factory=True,
-        host=host,
-        port=port,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        log_config=None,
-        timeout_graceful_shutdown=10,
-    )
+    folder = None
+    made_here = metrics.multiprocess_dir() is None
+    if workers > 1:
+        folder = metrics.prepare_multiprocess(service)
+        log.info("starting worker processes", extra={"workers": workers, "metrics_dir": str(folder)})
+    try:
+        uvicorn.run(
+            app_path,
+            factory=True,
+            host=host,
+            port=port,
+            loop="uvloop",
+            http="httptools",
+            access_log=False,
+            log_config=None,
+            timeout_graceful_shutdown=10,
+            workers=workers if workers > 1 else None,
+        )
+    finally:
+        if folder is not None:
+            metrics.remove_multiprocess_dir(folder, made_here=made_here)
+
+
+def configure_worker(service: str, settings: CommonSettings) -> None:
+    """In an app factory: the logging `serve` set up, again in a spawned worker process (harmless in one)."""
+    from services.common import logs
+
+    logs.configure(service, settings.log_level)

@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Scope
 
 from services.common.access_log import log_access
-from services.common.auth import Principal, Role
+from services.common.auth import Principal, Role, is_national_channel
 from services.common.clock import Clock, shanghai_date
 from services.common.errors import ApiError, problem_body
 from services.common.http import (
@@ -147,9 +147,10 @@ async def _judge(
     batch_notices: Mapping[str, list[date]] | None = None,
     *,
     count: bool = True,
+    national: bool = False,
 ) -> Verdict:
     """`batch_notices`: 拟列入告知 accepted earlier in the same batch, by subject code (not yet stored)."""
-    verdict = ctx.validator.validate(record, department=department, today=today)
+    verdict = ctx.validator.validate(record, department=department, today=today, national_channel=national)
     if verdict.accepted and verdict.record_type and verdict.record_type.name in TARGETED_TYPES:
         verdict = await _check_correction_target(request, ctx, department, record, verdict)
     if verdict.accepted and verdict.record_type and rules.is_listing_decision(verdict.record_type.name, record["data"]):
@@ -198,7 +199,9 @@ async def post_record(request: Request) -> Response:
     ctx = _ctx(request)
     record = await read_json(request, ctx.max_body_bytes)
     assert caller.department is not None
-    verdict = await _judge(request, ctx, caller.department, record, shanghai_date(ctx.clock.now()))
+    verdict = await _judge(
+        request, ctx, caller.department, record, shanghai_date(ctx.clock.now()), national=is_national_channel(caller)
+    )
     if verdict.forbidden:
         raise forbidden(verdict.forbidden.message, verdict.forbidden.path)
     if verdict.errors:
@@ -227,7 +230,9 @@ async def post_batch(request: Request) -> Response:
     pending: list[tuple[int, Pending]] = []
     notices: dict[str, list[date]] = {}
     for index, record in enumerate(records):
-        verdict = await _judge(request, ctx, caller.department, record, today, notices)
+        verdict = await _judge(
+            request, ctx, caller.department, record, today, notices, national=is_national_channel(caller)
+        )
         if verdict.forbidden:
             results[index] = {"index": index, "status": 403, "errors": [verdict.forbidden.as_dict()]}
         elif verdict.errors:
@@ -262,7 +267,9 @@ async def post_preview(request: Request) -> Response:
     assert caller.department is not None
     now = ctx.clock.now()
     today = shanghai_date(now)
-    verdict = await _judge(request, ctx, caller.department, record, today, count=False)
+    verdict = await _judge(
+        request, ctx, caller.department, record, today, count=False, national=is_national_channel(caller)
+    )
     if verdict.forbidden:
         raise forbidden(verdict.forbidden.message, verdict.forbidden.path)
     body: dict[str, Any] = {

@@ -12,6 +12,7 @@ import orjson
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
+from services.common import metrics
 from services.common.calendar import WorkingDayCalendar
 from services.common.calendar_alert import watch_calendar
 from services.common.catalogue import Catalogue, load_catalogue
@@ -21,7 +22,7 @@ from services.common.http import NO_OPEN_TELEMETRY, FastJSONResponse, install_er
 from services.common.jurisdiction import load_service_levels
 from services.common.metrics import RequestMetrics
 from services.common.openapi import DOCS_PARAMETERS, install_openapi
-from services.common.runtime import ServiceRuntime
+from services.common.runtime import ServiceRuntime, configure_worker
 from services.common.tasks import sleep_or_stop
 from services.ingest import keyring, store
 from services.ingest.api import IngestContext, fast_routes, router
@@ -50,7 +51,8 @@ def create_app(settings: IngestSettings | None = None, clock: Clock | None = Non
         runtime = await ServiceRuntime.start(SERVICE, store.SCHEMA, settings, pool_size=settings.pool_size)
         runtime.kafka_required = False
         signer = ReceiptSigner.from_file(settings.signing_key_file)
-        relay = runtime.start_relay()
+        # Worker processes and replicas share one leading relay (advisory lock); commits notify it.
+        relay = runtime.start_relay(listen=store.OUTBOX_CHANNEL)
         writer = ReceiptWriter(
             asyncpg_dsn(settings.database_url),
             signer=signer,
@@ -84,10 +86,12 @@ def create_app(settings: IngestSettings | None = None, clock: Clock | None = Non
         runtime.spawn("writer", writer.run(runtime.stop))
         runtime.spawn("rejection-counts", _flush_rejections(runtime, rejections, clock))
         runtime.spawn("calendar-alert", watch_calendar(calendar, clock, runtime.stop, settings.calendar_check_seconds))
+        metrics.worker_started()
         try:
             yield
         finally:
             await runtime.close()
+            metrics.worker_stopped()
 
     # Swagger UI / ReDoc assets served by the service itself (no CDN: county networks have no internet).
     app = FastAPIOffline(
@@ -159,4 +163,6 @@ def load_preview_rules(schemas_dir: Path, catalogue: Catalogue, calendar: Workin
 
 
 def factory() -> FastAPI:
-    return create_app()
+    settings = IngestSettings()
+    configure_worker(SERVICE, settings)
+    return create_app(settings)

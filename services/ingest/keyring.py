@@ -44,7 +44,11 @@ def publish(key_file: Path, public_key: Ed25519PublicKey) -> str:
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{kid}.pem"
     if not target.exists():
-        target.write_text(public_pem(public_key))
+        # Written aside and renamed: the worker processes of one ingest publish at the same moment, and one
+        # of them may read the folder (`published_keys`) while another writes.
+        staging = folder / f".{kid}.{os.getpid()}.tmp"
+        staging.write_text(public_pem(public_key))
+        os.replace(staging, target)
     return kid
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field
@@ -21,8 +22,15 @@ class IngestSettings(CommonSettings):
     max_body_bytes: int = 1_048_576
     max_batch: int = 1000
     pool_size: int = 10
+    # Worker processes on the one port (`services.common.runtime.serve`). Ingest is CPU-bound Python, one
+    # process per core; None: the cores this process may use, at most 4 (beyond that, run replicas). Where
+    # the core count seen is not the CPU limit (a container), set it to the limit.
+    workers: int | None = Field(default=None, ge=1, le=64)
     # A group commit (chain-head locks, inserts, COMMIT) that takes longer answers 503 instead of hanging
     # (writer.py: database_slow, or outcome_unknown when COMMIT itself did not answer in time).
     commit_timeout_seconds: float = Field(default=5.0, gt=0)
     # How often the missing-holiday-year alert is re-evaluated (log line + exchange_calendar_year_missing).
     calendar_check_seconds: float = Field(default=3600.0, gt=0)
+
+    def worker_count(self) -> int:
+        return self.workers or max(1, min(4, len(os.sched_getaffinity(0))))

@@ -153,7 +153,8 @@ async def add_rejections(conn: AsyncConnection, day: date, counts: dict[tuple[st
             "VALUES (:day, :dept, :type, :code, :n) ON CONFLICT (day, department, record_type, code) "
             "DO UPDATE SET count = ingest.rejections.count + EXCLUDED.count"
         ),
-        [{"day": day, "dept": d, "type": t, "code": c, "n": n} for (d, t, c), n in counts.items()],
+        # In key order: two worker processes flushing the same keys lock their rows in the same order.
+        [{"day": day, "dept": d, "type": t, "code": c, "n": n} for (d, t, c), n in sorted(counts.items())],
     )
 
 
@@ -266,8 +267,11 @@ WITH new_records AS (
   FROM unnest($16::text[], $17::int8[], $18::text[]) AS h(department, seq, head_hash)
   WHERE c.department = h.department
 )
-SELECT 1
+SELECT pg_notify('ingest_outbox', '')
 """
+OUTBOX_CHANNEL = "ingest_outbox"
+"""WRITE_BATCH notifies this channel (delivered at COMMIT, deduplicated per transaction), so the relay that
+leads wakes at once whichever worker process or replica committed (see services/common/outbox.py)."""
 
 
 async def lock_heads(conn: asyncpg.Connection, departments: Iterable[str]) -> dict[str, ChainHead]:

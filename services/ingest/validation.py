@@ -83,10 +83,22 @@ class RecordValidator:
         """Schema problems of `data` as a record of `record_type` v`version` (also used for corrections)."""
         return list(_schema_problems(self._data[(record_type, version)], data, base))
 
-    def validate(self, submission: Any, *, department: str, today: date) -> Verdict:
+    def validate(self, submission: Any, *, department: str, today: date, national_channel: bool = False) -> Verdict:
         envelope_errors = list(_schema_problems(self._envelope, submission, ""))
         if envelope_errors:
             return Verdict(None, None, tuple(envelope_errors), ())
+        if "source" in submission and not national_channel:
+            return Verdict(
+                None,
+                None,
+                (),
+                (),
+                Problem(
+                    "/source",
+                    "source_not_allowed",
+                    "只有国家级名单通道可以报送 source (only the national-list channel credential may set source)",
+                ),
+            )
         record_type = self.catalogue.record_types.get(submission["type"])
         if record_type is None:
             known = ", ".join(sorted(self.catalogue.record_types))

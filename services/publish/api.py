@@ -237,6 +237,17 @@ class RepairIn(BaseModel):
     commitment: str = Field(min_length=10, max_length=4000, description="信用承诺（承诺内容将作为信用记录留存）")
     fulfilment: str = Field(min_length=1, max_length=4000, description="法定义务履行情况（如罚款缴纳凭证号）")
     contact: str = Field(min_length=1, max_length=200, description="联系方式（不公开）")
+    external_reference: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$",
+        description="信用中国转来的申请编号 (county only: the bridge forwards repairs filed at 信用中国)",
+    )
+
+
+# A repair filed at 信用中国 (NDRC Order 36: the single intake) keeps its reference as who raised it.
+CREDIT_CHINA = "信用中国:"
 
 
 @router.post("/v1/repairs", status_code=201, summary="Apply for credit repair of a record (申请信用修复)")
@@ -244,6 +255,11 @@ async def post_repair(request: Request, body: RepairIn, caller: OptionalPrincipa
     """After the minimum publicity period of a repairable record; refused with the reason otherwise."""
     if caller is not None and caller.role is Role.AUDITOR:
         raise forbidden("auditors read, they do not apply for repair (审计只读)")
+    if body.external_reference is not None and (caller is None or caller.role is not Role.COUNTY):
+        raise forbidden("只有县信用平台可转交信用中国的修复申请 (only the county forwards 信用中国 applications)")
+    raised_by = "subject" if caller is None else caller.department or caller.role.value
+    if body.external_reference is not None:
+        raised_by = CREDIT_CHINA + body.external_reference
     try:
         case = await repairs.file_repair(
             _ctx(request),
@@ -252,7 +268,7 @@ async def post_repair(request: Request, body: RepairIn, caller: OptionalPrincipa
             commitment=body.commitment,
             fulfilment=body.fulfilment,
             contact=body.contact,
-            raised_by="subject" if caller is None else caller.department or caller.role.value,
+            raised_by=raised_by,
             trusted=caller is not None,
         )
     except filing.Refused as refused:

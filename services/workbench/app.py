@@ -31,7 +31,7 @@ def create_app(
     clock: Clock | None = None,
     clients: Mapping[str, httpx.AsyncClient] | None = None,
 ) -> FastAPI:
-    """`clients`: HTTP clients of ingest, publish, sanctions and grading (default: their URLs)."""
+    """`clients`: HTTP clients of ingest, publish, sanctions, grading and bridge (default: their URLs)."""
     settings = settings or WorkbenchSettings()
     clock = clock or SystemClock()
     catalogue = load_catalogue(settings.schemas_dir)
@@ -48,6 +48,7 @@ def create_app(
                 "publish": settings.publish_url,
                 "sanctions": settings.sanctions_url,
                 "grading": settings.grading_url,
+                "bridge": settings.bridge_url,
                 "supervision": settings.supervision_url,
             }
             owned = [httpx.AsyncClient(base_url=url, timeout=timeout) for url in urls.values()]

@@ -934,3 +934,45 @@ def install(app: Any) -> None:
     app.add_exception_handler(NeedSignIn, on_need_sign_in)
     app.add_exception_handler(Refused, on_refused)
     app.add_exception_handler(ServiceUnavailable, on_unavailable)
+
+
+# -- webhook subscriptions and their delivery log (订阅推送, through the bridge's API) ----------------------
+
+DELIVERY_STATES = {"pending": "待投递", "delivered": "已送达"}
+SUBSCRIPTION_STATES = {"active": "正常", "paused": "已暂停", "deleted": "已删除"}
+
+
+@router.get("/subscriptions")
+async def subscriptions(request: Request, sub: str | None = None, state: str | None = None) -> Response:
+    """The signed-in staff member's department's (or the county's) webhook subscriptions and, for one of
+    them, its delivery log: attempts, last status and error per delivery, each attempt, alerts. Read through
+    the bridge's API acting for the user, so the bridge's own rule decides what is shown."""
+    current = await session(request)
+    ctx = _ctx(request)
+    listed = await ctx.services.json("bridge", "/v1/subscriptions", current.staff)
+    chosen: dict[str, Any] | None = None
+    deliveries: list[dict[str, Any]] = []
+    if sub:
+        found = await ctx.services.call("bridge", "GET", f"/v1/subscriptions/{quote(sub, safe='')}", current.staff)
+        if found.status_code == 404:
+            raise Refused(404, "没有该订阅，或该订阅不属于本部门。")
+        if found.status_code != 200:
+            raise ServiceUnavailable(f"bridge 服务返回 {found.status_code}：{found.text[:200]}")
+        chosen = found.json()
+        params = {"limit": "200"} | ({"state": state} if state in DELIVERY_STATES else {})
+        log_page = await ctx.services.json(
+            "bridge", f"/v1/subscriptions/{quote(sub, safe='')}/deliveries", current.staff, params=params
+        )
+        deliveries = log_page["deliveries"]
+    return render(
+        "subscriptions.html",
+        **_page(
+            current,
+            subscriptions=listed["subscriptions"],
+            chosen=chosen,
+            deliveries=deliveries,
+            state=state if state in DELIVERY_STATES else None,
+            delivery_states=DELIVERY_STATES,
+            subscription_states=SUBSCRIPTION_STATES,
+        ),
+    )

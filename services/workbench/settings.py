@@ -19,6 +19,7 @@ class WorkbenchSettings(CommonSettings):
     grading_url: str = "http://127.0.0.1:8002"
     sanctions_url: str = "http://127.0.0.1:8003"
     publish_url: str = "http://127.0.0.1:8004"
+    bridge_url: str = "http://127.0.0.1:8008"
     supervision_url: str = "http://127.0.0.1:8005"
     token: SecretStr | None = None
     """The workbench credential (`exchange token issue --role workbench`); `make up` issues one."""

@@ -1,4 +1,4 @@
-"""The four services in-process (real PostgreSQL and Kafka of the test stack, the session's clock), the
+"""The services in-process (real PostgreSQL and Kafka of the test stack, the session's clock), the
 callers of the authorization matrix, and the same apps served on a real loopback port by uvicorn for
 the tools that speak HTTP over a socket (schemathesis, slow clients, X-Forwarded-For).
 
@@ -84,15 +84,37 @@ async def reports(
 
 
 @pytest.fixture(scope="package")
+async def bridge(
+    stack_env: dict[str, str], clock: FixedClock, tokens: dict[str, str]
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The bridge with nothing configured downstream (no province, ingest or publish): the matrix's requests
+    stop at the role check or at validation; a feed long-poll is held at most a second."""
+    from services.bridge.app import create_app
+    from services.bridge.settings import BridgeSettings
+
+    settings = BridgeSettings(feed_max_wait_seconds=1.0, idle_seconds=0.2)
+    async with served_in_process(create_app(settings, clock=clock), "bridge") as client:
+        yield client
+
+
+@pytest.fixture(scope="package")
 async def apps(
     ingest: httpx.AsyncClient,
     grading: httpx.AsyncClient,
     sanctions: httpx.AsyncClient,
     publish: httpx.AsyncClient,
     reports: httpx.AsyncClient,
+    bridge: httpx.AsyncClient,
 ) -> dict[str, httpx.AsyncClient]:
     """Service name → its in-process client (``client.app`` is the running app)."""
-    return {"ingest": ingest, "grading": grading, "sanctions": sanctions, "publish": publish, "reports": reports}
+    return {
+        "ingest": ingest,
+        "grading": grading,
+        "sanctions": sanctions,
+        "publish": publish,
+        "reports": reports,
+        "bridge": bridge,
+    }
 
 
 @pytest.fixture(scope="package")

@@ -36,6 +36,8 @@ FILERS = DEPTS | {"county", "public", "workbench"}
 EVERYONE = TOKENS | {"public", "revoked", "garbage", "workbench"}  # endpoints that never look at a token
 UNAUTHENTICATED = frozenset({"public", "revoked", "garbage"})
 ACTORS = sorted(EVERYONE)
+SUBSCRIBERS = DEPTS | {"county"}  # webhook subscriptions (the auditor reads every log, subscribes to nothing)
+COUNTY_OFFICE_AND_AUDITOR = frozenset({"county", "auditor"})
 
 NOBODY_CODE = "91500101MA00000000"  # a well-formed code no test reports about (check character not needed)
 MONTH = "2026-11"
@@ -135,6 +137,9 @@ MATRIX: dict[str, dict[tuple[str, str], Row]] = {
         ("GET", "/repairs/new"): Row(EVERYONE),
         ("POST", "/repairs/new"): Row(EVERYONE, form=REPAIR),
         ("GET", "/cases"): Row(EVERYONE),
+        # Public 信用承诺 pages (issue 22).
+        ("GET", "/commitments"): Row(EVERYONE),
+        ("GET", "/commitments/{slug}"): Row(EVERYONE, path="/commitments/no-such-kind"),
         ("GET", "/objections/{objection_id}"): Row(
             EVERYONE, path="/objections/OBJ-20261120-00000000", params={"code": NOBODY_CODE}
         ),
@@ -162,6 +167,28 @@ MATRIX: dict[str, dict[tuple[str, str], Row]] = {
         ("GET", "/verify"): Row(EVERYONE, params={"number": "XYBG-20261120-9999999"}),
         ("POST", "/verify"): Row(EVERYONE, form={"number": "XYBG-20261120-9999999"}),
         ("POST", "/portal/reports"): Row(EVERYONE, form={"code": NOBODY_CODE}),
+    },
+    # Issue 20. The feed and the delivery logs: every token (a department its own); subscribing: departments
+    # and the county; the province's reconciliation and file, national list imports and forwarded repairs:
+    # the county office (the auditor reads them).
+    "bridge": {
+        **DOCS_AND_HEALTH,
+        ("GET", "/v1/outcomes"): Row(TOKENS),
+        ("POST", "/v1/subscriptions"): Row(SUBSCRIBERS, json={}),
+        ("GET", "/v1/subscriptions"): Row(TOKENS),
+        ("GET", "/v1/subscriptions/{sub_id}"): Row(TOKENS, path="/v1/subscriptions/sub_nosuch"),
+        ("GET", "/v1/subscriptions/{sub_id}/deliveries"): Row(TOKENS, path="/v1/subscriptions/sub_nosuch/deliveries"),
+        ("POST", "/v1/subscriptions/{sub_id}/resume"): Row(SUBSCRIBERS, path="/v1/subscriptions/sub_nosuch/resume"),
+        ("DELETE", "/v1/subscriptions/{sub_id}"): Row(SUBSCRIBERS, path="/v1/subscriptions/sub_nosuch"),
+        ("GET", "/v1/bridge/reconciliation"): Row(COUNTY_OFFICE_AND_AUDITOR, params={"date": "2026-11-20"}),
+        ("GET", "/v1/bridge/exports/{day}"): Row(COUNTY_OFFICE_AND_AUDITOR, path="/v1/bridge/exports/2026-11-20"),
+        ("POST", "/v1/bridge/inbound"): Row(frozenset({"county"}), json={}),
+        ("GET", "/v1/bridge/inbound"): Row(COUNTY_OFFICE_AND_AUDITOR),
+        ("GET", "/v1/bridge/inbound/{file_id}"): Row(COUNTY_OFFICE_AND_AUDITOR, path="/v1/bridge/inbound/inb_nosuch"),
+        ("POST", "/v1/bridge/repairs"): Row(frozenset({"county"}), json={}),
+        ("GET", "/v1/bridge/repairs/{reference}"): Row(
+            COUNTY_OFFICE_AND_AUDITOR, path="/v1/bridge/repairs/XYZG-NOSUCH"
+        ),
     },
 }
 ROWS = [(service, method, template) for service, rows in MATRIX.items() for method, template in rows]

@@ -186,7 +186,7 @@ def _parameter_cases(spec: dict[str, Any]) -> Iterator[tuple[str, str, str, dict
                 yield method.upper(), path, tested["name"], query, tested["in"]
 
 
-@pytest.mark.parametrize("service", ["ingest", "grading", "sanctions", "publish"])
+@pytest.mark.parametrize("service", ["ingest", "grading", "sanctions", "publish", "bridge"])
 @pytest.mark.parametrize(
     ("label", "value"),
     [("nul", "A\x00B"), ("long", "长" * 5000), ("control", "\x1b[31m\r\n"), ("huge-number", "9" * 40)],

@@ -36,7 +36,7 @@ from schemathesis.specs.openapi.checks import negative_data_rejection, response_
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "12"))
 REQUEST_TIMEOUT = 10.0  # seconds; a request that takes longer is a hang as far as a client can tell
-SERVICES = ("ingest", "grading", "sanctions", "publish")
+SERVICES = ("ingest", "grading", "sanctions", "publish", "bridge")
 # Operations that answer invalid *items* inside a 207 (API.md: "valid items are accepted even when others
 # fail"), so an invalid item is not a 4xx of the whole request; their items' answers are checked below.
 PER_ITEM_ANSWERS = {("POST", "/v1/records:batch")}

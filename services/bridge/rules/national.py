@@ -38,6 +38,10 @@ class ProvinceRecord:
     payload: dict[str, Any]
 
 
+# Record ids of entries imported from a national list (rules/inbound.py RECORD_ID_PREFIX).
+NATIONAL_RECORD_PREFIX = "nat:"
+
+
 def to_province(
     event_id: str,
     event_type: str,
@@ -55,6 +59,8 @@ def to_province(
         return None
     record_type = str(data.get("record_type", ""))
     record_id = str(data.get("record_id", ""))
+    if record_id.startswith(NATIONAL_RECORD_PREFIX):
+        return None  # imported from a national list: it came down from there, it does not go back up
     fields = data.get("content") if event_type.startswith("cn.credit.disclosure.") else data.get("data")
     payload = {
         "format": FORMAT_VERSION,
@@ -78,5 +84,46 @@ def to_province(
         subject=subject,
         event_date=event_date,
         must_reach_by_working_days=withdrawal_working_days if action == "D" else None,
+        payload=payload,
+    )
+
+
+REPAIR_FORMAT = "cx-repair/1"
+REPAIR_ANSWERED = "cn.credit.repair.answered"
+
+
+def repair_answer(
+    event_id: str, subject: str, event_date: date, data: dict[str, Any], *, reference: str, uscc: dict[str, str]
+) -> ProvinceRecord:
+    """The county's answer (受理, 不予受理, 延长办理期限, 准予修复, 不予修复) on a repair application that
+    信用中国 forwarded, as the record that goes back up (docs/bridge-wire-format.md §5): action `R`."""
+    department = str(data.get("department", ""))
+    repair_id = str(data.get("repair_id", ""))
+    payload: dict[str, Any] = {
+        "format": REPAIR_FORMAT,
+        "id": event_id,
+        "action": "R",
+        "data_type": "credit_repair",
+        "department": department,
+        "department_uscc": uscc.get(department, ""),
+        "record_key": f"{department}.{data.get('record_id', '')}",
+        "subject_code": subject,
+        "decision_date": event_date.isoformat(),
+        "reference": reference,
+        "repair_id": repair_id,
+        "decision": data.get("decision"),
+        "state": data.get("state"),
+        "reason": data.get("explanation"),
+        "fields": {},
+    }
+    return ProvinceRecord(
+        event_id=event_id,
+        action="R",
+        record_type="credit_repair",
+        department=department,
+        record_id=repair_id,
+        subject=subject,
+        event_date=event_date,
+        must_reach_by_working_days=None,
         payload=payload,
     )

@@ -4,10 +4,22 @@ They are the hot path (a few hundred requests per second, p99 under 20 ms): a pl
 third of a pooled SQLAlchemy connection with pre-ping per query. The public JSON is stored ready to serve
 and completed in SQL (objection flag and status), so a request neither parses nor renders JSON.
 
-Name search, in two bounded steps: the fragment is first looked for among the :data:`RECENT_WINDOW` newest
-records (a common fragment such as 重庆 fills a page there at once); otherwise through the GIN index on the
-name's characters and character pairs (``search_tokens``), which is fast precisely because few rows carry
-all the fragment's pairs. ``ILIKE`` decides in both steps.
+One query plan per kind of query (EXPLAIN of each in docs/decisions.md, issue 19):
+
+- a whole credit code: the partial index ``disclosures_subject_order`` (subject code, then newest first), so
+  the page is read in order and stops at the limit, no sort;
+- part of a name (a prefix is a part too: the search means "contains"), in two bounded steps of ONE
+  statement: the fragment is first looked for among the :data:`RECENT_WINDOW` newest records (a common
+  fragment such as 重庆 fills a page there at once, an index-only scan of ``disclosures_public_order``);
+  only when that found less than a page, through the GIN index on the name's characters and character pairs
+  (``search_tokens``), which is fast precisely because few rows carry all the fragment's pairs (a one-time
+  filter: the GIN scan is never started otherwise). ``ILIKE`` decides in both steps;
+- nothing: the newest first, ``disclosures_public_order``.
+
+Statements are prepared once per connection (asyncpg's statement cache). Lookups whose best plan does not
+depend on the values (a code, a public id, a list page) run on connections that keep PostgreSQL's plan
+cache (a generic plan after a few executions: no planning per request); a name fragment's plan depends on
+how rare it is, so those run on connections that plan each execution for its own values.
 """
 
 from __future__ import annotations
@@ -47,13 +59,14 @@ class PublicReads:
 
     def __init__(self, dsn: str, *, size: int) -> None:
         self._dsn, self._size = dsn, size
-        self._pool: asyncpg.Pool | None = None
+        # plan_cache_mode → pool: "auto" for lookups by value, "force_custom_plan" for name fragments.
+        self._pools: dict[str, asyncpg.Pool] = {}
         self._lock = asyncio.Lock()
 
-    async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+    async def _fetch(self, sql: str, *args: Any, custom_plan: bool = False) -> list[asyncpg.Record]:
         for attempt in (1, 2):  # a connection the server dropped is replaced once, then we give up
             try:
-                pool = await self._connected()
+                pool = await self._connected("force_custom_plan" if custom_plan else "auto")
                 async with pool.acquire(timeout=2) as conn:
                     rows: list[asyncpg.Record] = await conn.fetch(sql, *args, timeout=5)
                     return rows
@@ -62,25 +75,25 @@ class PublicReads:
                     raise ReadsUnavailable(f"{type(exc).__name__}: {exc}") from exc
         raise AssertionError("unreachable")
 
-    async def _connected(self) -> asyncpg.Pool:
+    async def _connected(self, plan_cache_mode: str) -> asyncpg.Pool:
         async with self._lock:
-            if self._pool is None:
-                self._pool = await asyncpg.create_pool(
+            pool = self._pools.get(plan_cache_mode)
+            if pool is None:
+                pool = self._pools[plan_cache_mode] = await asyncpg.create_pool(
                     self._dsn,
                     min_size=1,
                     max_size=self._size,
-                    # A generic plan cannot know how rare a fragment is; plan each query for its own values.
                     server_settings={
                         "application_name": "credit-exchange-publish-reads",
                         "timezone": "UTC",
-                        "plan_cache_mode": "force_custom_plan",
+                        "plan_cache_mode": plan_cache_mode,
                     },
                 )
-            return self._pool
+            return pool
 
     async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
+        for pool in self._pools.values():
+            await pool.close()
 
     async def published(self, public_id: str) -> str | None:
         """The public JSON of a published disclosure, ready to send."""
@@ -127,20 +140,21 @@ class PublicReads:
             rows = await self._fetch(f"{select} WHERE {where}{_ORDER} LIMIT $1", *args)
         else:
             pattern, tokens = fragment
-            recent = (
-                f"WITH page AS (SELECT public_id FROM (SELECT decision_date, public_id, subject_name "
-                f"FROM publish.disclosures WHERE {where}{_ORDER} LIMIT {RECENT_WINDOW}) AS recent "
-                f"WHERE subject_name ILIKE ${n + 1}{_ORDER} LIMIT $1) {select} JOIN page USING (public_id){_ORDER}"
+            # `found` (the GIN step) holds every match, those of the recent window included (the tokens are a
+            # necessary condition), so the page is the recent matches when they fill it, else found's first.
+            # `(SELECT count(*) FROM recent)` is an init plan: a one-time filter that skips the GIN scan.
+            both = (
+                f"WITH recent AS MATERIALIZED (SELECT decision_date, public_id FROM (SELECT decision_date, "
+                f"public_id, subject_name FROM publish.disclosures WHERE {where}{_ORDER} LIMIT {RECENT_WINDOW}) "
+                f"AS window_ WHERE subject_name ILIKE ${n + 1}{_ORDER} LIMIT $1), "
+                f"found AS MATERIALIZED (SELECT decision_date, public_id FROM publish.disclosures "
+                f"WHERE (SELECT count(*) FROM recent) < $1 AND {where} AND search_tokens @> ${n + 2}::text[] "
+                f"AND subject_name ILIKE ${n + 1}), "
+                f"page AS (SELECT public_id FROM recent WHERE (SELECT count(*) FROM recent) >= $1 "
+                f"UNION ALL (SELECT public_id FROM found{_ORDER} LIMIT $1)) "
+                f"{select} JOIN page USING (public_id){_ORDER}"
             )
-            rows = await self._fetch(recent, *args, pattern)
-            if len(rows) < limit:
-                indexed = (
-                    f"WITH found AS MATERIALIZED (SELECT public_id, decision_date FROM publish.disclosures "
-                    f"WHERE {where} AND search_tokens @> ${n + 2}::text[] AND subject_name ILIKE ${n + 1}), "
-                    f"page AS (SELECT public_id FROM found{_ORDER} LIMIT $1) "
-                    f"{select} JOIN page USING (public_id){_ORDER}"
-                )
-                rows = await self._fetch(indexed, *args, pattern, tokens)
+            rows = await self._fetch(both, *args, pattern, tokens, custom_plan=True)
         return [(r["decision_date"], r["public_id"], r["body"]) for r in rows]
 
     async def count(
@@ -164,7 +178,7 @@ class PublicReads:
             args += [fragment[0], fragment[1]]
             where += f" AND search_tokens @> ${len(args)}::text[] AND subject_name ILIKE ${len(args) - 1}"
         sql = f"SELECT count(*) AS n FROM (SELECT 1 FROM publish.disclosures WHERE {where} LIMIT $1) AS found"
-        rows = await self._fetch(sql, *args)
+        rows = await self._fetch(sql, *args, custom_plan=fragment is not None)
         return int(rows[0]["n"])
 
     async def commitments(

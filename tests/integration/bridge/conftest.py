@@ -17,11 +17,13 @@ import pytest
 import uvicorn
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
+from pydantic import SecretStr
 
 from deploy.processes import free_port
 from deploy.stack import Stack
 from services.bridge.reference_province import ProvinceState
 from services.bridge.reference_province import create_app as province_app
+from services.common.clock import FixedClock
 from services.common.envelope import CloudEvent
 from services.common.outcomes import outcome_event
 from tests.helpers import served_in_process
@@ -77,9 +79,60 @@ async def province_url(province_state: ProvinceState) -> AsyncIterator[str]:
         yield url
 
 
+NATIONAL_DEPARTMENTS = ("COURT", "TAX", "AMR", "DRC")
+
+
 @pytest.fixture(scope="session")
+async def national_tokens(stack: Stack, tokens: dict[str, str]) -> dict[str, str]:
+    """The national-list channel's credentials: one department token per receiving department, issued
+    under the `national:` name (the only credentials whose records may carry `source`)."""
+    from services.common.auth import Role, issue
+    from services.common.db import create_engine
+
+    engine = create_engine(stack.database_url, pool_size=1)
+    try:
+        return {
+            d: (await issue(engine, role=Role.DEPARTMENT, name=f"national:{d}", department=d)).token
+            for d in NATIONAL_DEPARTMENTS
+        }
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="package")
+async def ingest_url(ingest: httpx.AsyncClient) -> AsyncIterator[str]:
+    """The session's in-process ingest (root conftest) also served on loopback: the bridge posts to it."""
+    async with on_loopback(ingest.app) as url:  # type: ignore[attr-defined]
+        yield url
+
+
+@pytest.fixture(scope="package")
+async def publish(stack_env: dict[str, str], clock: FixedClock) -> AsyncIterator[httpx.AsyncClient]:
+    """Publish in-process on the session clock, also served on loopback (the bridge files repairs there).
+    Package-scoped, like every in-process consumer here: it stops when the bridge's tests are done."""
+    from services.publish.app import create_app
+    from services.publish.settings import PublishSettings
+
+    app = create_app(PublishSettings(tick_seconds=0.2), clock=clock)
+    async with served_in_process(app, "publish") as client:
+        yield client
+
+
+@pytest.fixture(scope="package")
+async def publish_url(publish: httpx.AsyncClient) -> AsyncIterator[str]:
+    async with on_loopback(publish.app) as url:  # type: ignore[attr-defined]
+        yield url
+
+
+@pytest.fixture(scope="package")
 async def bridge(
-    stack_env: dict[str, str], bridge_clock: MovableClock, tokens: dict[str, str], province_url: str
+    stack_env: dict[str, str],
+    bridge_clock: MovableClock,
+    tokens: dict[str, str],
+    province_url: str,
+    ingest_url: str,
+    national_tokens: dict[str, str],
+    publish_url: str,
 ) -> AsyncIterator[httpx.AsyncClient]:
     from services.bridge.app import create_app
     from services.bridge.settings import BridgeSettings
@@ -95,6 +148,10 @@ async def bridge(
         province_retry_base_seconds=0.05,
         province_retry_cap_seconds=0.3,
         backlog_sample_seconds=0.1,
+        ingest_url=ingest_url,
+        national_tokens={d: SecretStr(t) for d, t in national_tokens.items()},
+        publish_url=publish_url,
+        publish_token=SecretStr(tokens["TOKEN_COUNTY"]),
     )
     app = create_app(settings, clock=bridge_clock)
     async with served_in_process(app, "bridge") as client:
