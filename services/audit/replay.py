@@ -25,7 +25,7 @@ import asyncio
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TextIO
@@ -56,7 +56,19 @@ from services.manifests import MANIFESTS as ALL_MANIFESTS
 # The services the audit replay rebuilds (the others declare ReplaySeed.NONE in their manifests).
 MANIFESTS = tuple(m for m in ALL_MANIFESTS if m.replay is not ReplaySeed.NONE)
 
-Handle = Callable[[AsyncConnection, CloudEvent], Awaitable[None]]
+Handle = Callable[[AsyncConnection, Sequence[CloudEvent]], Awaitable[None]]
+"""Applies events in order in the caller's transaction: a batch, as the live consumer hands a poll over."""
+
+
+EventHandle = Callable[[AsyncConnection, CloudEvent], Awaitable[None]]
+
+
+def one_by_one(handle: EventHandle) -> Handle:
+    async def each(conn: AsyncConnection, events: Sequence[CloudEvent]) -> None:
+        for event in events:
+            await handle(conn, event)
+
+    return each
 
 
 @dataclass
@@ -141,16 +153,19 @@ def _handlers(
         audit_topic=settings.topic("audit.access"),
     )
     handlers: dict[str, Callable[[], Handle]] = {
-        "grading": lambda: record_handler(load_context(settings, clock, schema=scratch["grading"])),
-        "sanctions": lambda: SanctionsHandler(sanctions).handle,
-        "supervision": lambda: _supervision_handler(settings, catalogue, engine, clock, scratch["supervision"]),
+        "grading": lambda: one_by_one(record_handler(load_context(settings, clock, schema=scratch["grading"]))),
+        # sanctions has one path, batch-native, as its live consumer runs it
+        "sanctions": lambda: SanctionsHandler(sanctions).handle_batch,
+        "supervision": lambda: one_by_one(
+            _supervision_handler(settings, catalogue, engine, clock, scratch["supervision"])
+        ),
     }
     return {service: build() for service, build in handlers.items() if service in scratch}
 
 
 def _supervision_handler(
     settings: CommonSettings, catalogue: Catalogue, engine: AsyncEngine, clock: FixedClock, schema: str
-) -> Handle:
+) -> EventHandle:
     """Supervision's handler as its app builds it (services/supervision/app.py), on the scratch schema."""
     from services.common.calendar import WorkingDayCalendar
     from services.supervision.handlers import SupervisionContext, SupervisionHandler
@@ -245,14 +260,13 @@ async def _apply(
             batch = todo[first : first + batch_size]
             try:
                 async with engines[service].begin() as conn:
-                    for event in batch:
-                        await handle(conn, event)
+                    await handle(conn, batch)
             except Exception:  # some event of the batch is refused: find it, keep the others
                 async with engines[service].begin() as conn:
                     for event in batch:
                         try:
                             async with conn.begin_nested():
-                                await handle(conn, event)
+                                await handle(conn, [event])
                         except Exception as exc:  # the live consumer dead-letters such an event
                             report.refused.setdefault(service, []).append(f"{event.id}: {exc!r}"[:300])
                             report.applied[service] -= 1
@@ -357,7 +371,7 @@ async def replay(
         handlers = _handlers(settings, catalogue, scratch_engine, clock, scratch)
         engines = {service: scratch_engine for service in handlers}
         if rebuild is not None:
-            handlers["publish"] = rebuild.handle
+            handlers["publish"] = one_by_one(rebuild.handle)
             engines["publish"] = rebuild.engine
             events["publish"] = rebuild.order(events["publish"])
         else:

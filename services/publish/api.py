@@ -33,8 +33,8 @@ from services.common.http import (
 from services.common.scorecard import month_of
 from services.publish import deadlines, filing, objections, repairs, scorecard, store, withdrawals
 from services.publish.context import PublishContext
-from services.publish.derive import query_tokens
 from services.publish.filing import normalise_code
+from services.publish.rules.derive import query_tokens
 from services.publish.rules.withdrawal import notice
 
 router = APIRouter()

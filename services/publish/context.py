@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.common.calendar import CalendarOverridesError, WorkingDayCalendar
 from services.common.catalogue import Catalogue
 from services.common.clock import Clock, shanghai_date
-from services.publish.derive import DisclosureRules
 from services.publish.rules import PublicityRules
+from services.publish.rules.derive import DisclosureRules
 from services.publish.settings import PublishSettings
 from services.publish.store import PublicReads
 

@@ -39,8 +39,8 @@ from typing import Any
 
 from services.common.envelope import CloudEvent
 from services.common.outcomes import outcome_event
-from services.publish.derive import Derived
 from services.publish.rules import list_rule
+from services.publish.rules.derive import Derived
 
 SERVICE = "publish"
 

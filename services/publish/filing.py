@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.common.records import AcceptedRecord
 from services.publish import store
-from services.publish.derive import split_public_id
+from services.publish.rules.derive import split_public_id
 
 
 def normalise_code(text: str) -> str:

@@ -1,9 +1,10 @@
 """Message handling and time-driven changes of the publish service.
 
-:meth:`Publisher.handle` runs inside the consumer's transaction (with the inbox row) and never commits:
-it keeps the record, applies what it says to objections, then recomputes the subject's disclosures from
-the subject's whole file (derived state is a pure function of records + today) and announces only what
-changed. :meth:`Publisher.on_tick` owns one short transaction per subject or objection batch.
+:meth:`Publisher.handle_batch` (one path for every poll; a single event is a poll of one) runs inside the
+consumer's transaction (with the inbox rows) and never commits: it keeps the records, applies what they say
+to objections and repairs, then recomputes the subjects' disclosures from each subject's whole file
+(derived state is a pure function of records + today) and announces only what changed.
+:meth:`Publisher.on_tick` owns one short transaction per subject or objection batch.
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.common.amendments import AMENDMENT_TYPES
 from services.common.clock import shanghai_date
 from services.common.envelope import CloudEvent
-from services.common.records import AcceptedRecord, store_received_record, store_received_records
+from services.common.records import AcceptedRecord, store_received_records
 from services.common.ticker import each_isolated
 from services.publish import events, store
 from services.publish.announce import announce
 from services.publish.context import PublishContext
-from services.publish.derive import Change, Derived, Previous, derive_disclosures, needs_saving, plan_change
 from services.publish.repairs import apply_decision, escalate_late
 from services.publish.rules import list_events
+from services.publish.rules.derive import Change, Derived, Previous, derive_disclosures, needs_saving, plan_change
 from services.publish.withdrawals import Withdrawal, withdrawal_of
 
 SCHEMA = store.SCHEMA
@@ -47,18 +48,35 @@ class Publisher:
     # -- records ------------------------------------------------------------------------------------
 
     async def handle(self, conn: AsyncConnection, event: CloudEvent) -> None:
-        await self._handle_record(conn, AcceptedRecord.from_event(event))
+        """One event: a poll of one."""
+        await self.handle_batch(conn, [event])
 
-    async def _handle_record(self, conn: AsyncConnection, accepted: AcceptedRecord) -> None:
-        await store_received_record(conn, SCHEMA, accepted)
+    async def handle_batch(self, conn: AsyncConnection, batch: Sequence[CloudEvent]) -> None:
+        """A consumed poll, in order, inside the consumer's transaction. Each record is one of two kinds,
+        whatever the poll around it: a plain record touches only its own subject's disclosures and is
+        recomputed in memory with the other plain records next to it (`_plain`); a record that acts beyond
+        that (an objection answer, a repair decision, a correction or revocation) takes a step of its own
+        (`_acting`) between them."""
+        run: list[AcceptedRecord] = []
+        for accepted in [AcceptedRecord.from_event(event) for event in batch]:
+            if accepted.record_type in ACTS_ON_OTHERS:
+                await self._plain(conn, run)
+                run = []
+                await self._acting(conn, accepted)
+            else:
+                run.append(accepted)
+        await self._plain(conn, run)
+
+    async def _acting(self, conn: AsyncConnection, accepted: AcceptedRecord) -> None:
+        """Keep the record, apply what it says to objections and repairs, recompute the subjects it reaches."""
+        await store_received_records(conn, SCHEMA, [accepted])
         subjects = {accepted.subject_code}
         target_id = accepted.data.get("target_record_id")
         if accepted.record_type in AMENDMENT_TYPES and isinstance(target_id, str):
             target = await store.find_record(conn, accepted.department, target_id)
             if target is not None:
                 subjects.add(target.subject_code)  # an amendment filed under another code still reaches it
-        for code in sorted(subjects):
-            await store.lock_subject(conn, code)
+        await store.lock_subjects(conn, sorted(subjects))
         if accepted.record_type == VERIFICATION:
             await self._answer(conn, accepted)
         elif accepted.record_type == REPAIR_DECISION:
@@ -73,31 +91,26 @@ class Publisher:
         for code in sorted(subjects):
             await self.recompute(conn, code, as_of=shanghai_date(now), now=now)
 
-    async def handle_batch(self, conn: AsyncConnection, batch: Sequence[CloudEvent]) -> None:
-        """A consumed batch, with the effect of `handle` on each event in order. A run of plain records
-        (anything but objection answers, repair decisions, corrections and revocations) touches only its
-        own subjects' disclosures: the run's subjects are locked, their files and disclosures read once,
-        each record's recomputation done in memory in order (every event kept), each disclosure written
-        once."""
-        run: list[AcceptedRecord] = []
-        for event in batch:
-            accepted = AcceptedRecord.from_event(event)
-            if accepted.record_type in ACTS_ON_OTHERS:
-                await self._recompute_run(conn, run)
-                run = []
-                await self._handle_record(conn, accepted)
-            else:
-                run.append(accepted)
-        await self._recompute_run(conn, run)
-
-    async def _recompute_run(self, conn: AsyncConnection, records: Sequence[AcceptedRecord]) -> None:
+    async def _plain(self, conn: AsyncConnection, records: Sequence[AcceptedRecord]) -> None:
+        """A run of plain records. A record whose correction or revocation was consumed before it (filed under
+        another code: it joins the subject's file once the record is stored) is an acting one after all."""
         if not records:
             return
-        if await store.amended_before_arrival(conn, [(r.department, r.record_id) for r in records]):
-            # A correction consumed before its record, filed under another code, joins the subject's file
-            # once the record is stored: rare enough to take the one-by-one path.
-            for record in records:
-                await self._handle_record(conn, record)
+        amended = await store.amended_before_arrival(conn, [(r.department, r.record_id) for r in records])
+        run: list[AcceptedRecord] = []
+        for record in records:
+            if (record.department, record.record_id) in amended:
+                await self._in_memory(conn, run)
+                run = []
+                await self._acting(conn, record)
+            else:
+                run.append(record)
+        await self._in_memory(conn, run)
+
+    async def _in_memory(self, conn: AsyncConnection, records: Sequence[AcceptedRecord]) -> None:
+        """Plain records: their subjects are locked, their files and disclosures read once, each record's
+        recomputation done in memory in order (every event kept), each disclosure written once."""
+        if not records:
             return
         codes = sorted({r.subject_code for r in records})
         await store.lock_subjects(conn, codes)

@@ -17,8 +17,8 @@ from services.common.clock import SHANGHAI, shanghai_date
 from services.publish import events, store
 from services.publish.announce import announce
 from services.publish.context import PublishContext
-from services.publish.derive import public_id
 from services.publish.filing import Refused, subjects_record
+from services.publish.rules.derive import public_id
 
 STATE_LABELS = {
     "verifying": "核实中",

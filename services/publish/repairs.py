@@ -30,8 +30,8 @@ from services.common.repairs import approved_repairs
 from services.publish import events, store
 from services.publish.announce import announce
 from services.publish.context import PublishContext
-from services.publish.derive import Derived, derive_disclosures, public_id
 from services.publish.filing import Refused, subjects_record
+from services.publish.rules.derive import Derived, derive_disclosures, public_id
 
 log = logging.getLogger(__name__)
 

@@ -24,8 +24,8 @@ from typing import Any
 from services.common.calendar import Deadline, WorkingDayCalendar
 from services.common.clock import SHANGHAI
 from services.publish import deadlines
-from services.publish.derive import PUBLISHED, WITHDRAWN, Change, Derived, Previous
 from services.publish.rules import disclosure_state
+from services.publish.rules.derive import PUBLISHED, WITHDRAWN, Change, Derived, Previous
 from services.publish.rules.withdrawal import REVOCATION
 
 

@@ -17,9 +17,9 @@ from services.common.auth import Principal, Role
 from services.common.http import ApiError, ApiProblem, FastJSONResponse, department_scope, require
 from services.common.records import subject_records
 from services.common.scorecard import month_of, rate
-from services.sanctions.derive import CaseView, clean_record_case
 from services.sanctions.handlers import SanctionsContext, subject_cases
 from services.sanctions.rules import Case, CaseState, restriction_answer
+from services.sanctions.rules.derive import CaseView, clean_record_case
 from services.sanctions.rules.measures import Measure
 
 router = APIRouter(tags=["sanctions"])

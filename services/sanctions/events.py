@@ -19,8 +19,8 @@ from typing import Any
 
 from services.common.envelope import CloudEvent, dumps
 from services.common.outcomes import outcome_event
-from services.sanctions.derive import CaseView, InstructionView, measure_item
 from services.sanctions.rules import CaseState
+from services.sanctions.rules.derive import CaseView, InstructionView, measure_item
 
 SERVICE = "sanctions"
 _EVENT_FOR_STATE = {CaseState.SUSPENDED: "suspended", CaseState.LIFTED: "lifted", CaseState.OPEN: "resumed"}

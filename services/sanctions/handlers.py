@@ -1,16 +1,18 @@
-"""Message handlers of the sanctions service: one function per message kind; each runs inside the
-consumer's transaction (with the inbox row) and never commits itself.
+"""Message handlers of the sanctions service: a dispatch table by event kind, one path for every poll.
 
-Every message ends in `recompute()` of the subjects it concerns: the cases of a subject are derived from
-everything stored about it (records, objections, grades) as of today, compared with what was last
-announced, and only the differences are emitted. Order of arrival across topics does not matter.
+The consumer hands over a whole poll (a single event is a poll of one), inside its transaction with the
+inbox rows; nothing here commits. The poll's inputs (records, objections, grades) are added in one
+statement per kind; the subjects they concern are locked and read at once (records, objections, grades,
+stored cases, instructions, related persons), their cases derived in memory with the pure rules
+(rules/derive.py, rules/plan.py), and only the rows that changed are written, one statement per table.
+Only the differences are announced (through the outbox). Order of arrival across topics does not matter.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -20,32 +22,32 @@ from services.common.amendments import AMENDMENT_TYPES
 from services.common.clock import Clock, shanghai_date
 from services.common.envelope import CloudEvent
 from services.common.outcomes import emit
-from services.common.records import AcceptedRecord, store_received_record, store_received_records, subject_records
+from services.common.records import AcceptedRecord, records_of_subjects, subject_records
 from services.common.repairs import REPAIR_DECISION
 from services.common.ticker import each_isolated
+from services.common.vocabulary import EventType
 from services.grading.rules import RuleSetLookupError, RuleSets, rule_set_version_for
 from services.grading.rules.model import BenxiRules
-from services.sanctions.derive import (
+from services.sanctions.rules import COURT, RED_LIST, SERIOUS, MeasureList
+from services.sanctions.rules.clean_record import ADVERSE_RULE_SET
+from services.sanctions.rules.derive import (
     FEEDBACK,
     VERIFICATION,
     CaseView,
     GradeChange,
     Objection,
-    attach_feedback,
     derive_cases,
-    subject_name,
 )
-from services.sanctions.events import changes, orphan_lifted
-from services.sanctions.rules import COURT, RED_LIST, SERIOUS, MeasureList
-from services.sanctions.rules.clean_record import ADVERSE_RULE_SET
+from services.sanctions.rules.plan import Inputs, Plan, derive_poll, feedback_by_case, plan_subject, with_feedback
 from services.sanctions.store import Store
+from services.sanctions.store import poll as poll_store
 
 RECORD_EVENT = "cn.credit.record."
-OBJECTION_FILED = "cn.credit.objection.filed"
-OBJECTION_WITHDRAWN = "cn.credit.objection.withdrawn"
-GRADE_CHANGED = "cn.credit.grade.changed"
-NO_MEASURE = "触发依据已不存在或措施清单已无适用措施"
+OBJECTION_FILED = EventType.OBJECTION_FILED
+GRADE_CHANGED = EventType.GRADE_CHANGED
 RELEVANT = frozenset({SERIOUS, COURT, RED_LIST, FEEDBACK, VERIFICATION, REPAIR_DECISION, *AMENDMENT_TYPES})
+"""Record types that can open, end or change a case (or its feedback) of a subject without cases."""
+FEEDBACK_AND_AMENDMENTS = frozenset({FEEDBACK, *AMENDMENT_TYPES})
 
 log = logging.getLogger(__name__)
 
@@ -101,15 +103,6 @@ def parse_objection(event: CloudEvent) -> tuple[Objection, datetime]:
     return objection, filed_at
 
 
-def parse_withdrawal(event: CloudEvent) -> tuple[str, date]:
-    data = event.data
-    try:
-        when = data.get("withdrawn_at")
-        return _text(data, "objection_id"), shanghai_date(datetime.fromisoformat(str(when)) if when else event.time)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise MalformedOutcomeEvent(f"objection event {event.id} is not in the agreed shape: {exc!r}") from exc
-
-
 def parse_grade(event: CloudEvent) -> GradeChange:
     """`cn.credit.grade.changed` from grading: {code, new_grade, rule_set, effective_date, subject_kind …}."""
     data = event.data
@@ -150,13 +143,49 @@ async def subject_cases(
 ) -> list[CaseView]:
     """The subject's cases as of `as_of`, from everything stored about it (reads only; `records`: its
     records, when the caller already has them)."""
+    schema = ctx.store.s
     return derive_cases(
-        records=records if records is not None else await subject_records(conn, ctx.store.s, code),
-        objections=await ctx.store.objections_of(conn, code),
-        grades=await ctx.store.grades_of(conn, code),
+        records=records if records is not None else await subject_records(conn, schema, code),
+        objections=(await poll_store.objections_of(conn, schema, [code])).get(code, []),
+        grades=(await poll_store.grades_of(conn, schema, [code])).get(code, []),
         measure_list=ctx.measure_list,
         as_of=as_of,
     )
+
+
+@dataclass
+class Poll:
+    """A poll's inputs by kind, each with its position in the poll."""
+
+    records: list[tuple[int, AcceptedRecord]] = field(default_factory=list)
+    objections: list[tuple[int, Objection, datetime]] = field(default_factory=list)
+    grades: list[tuple[int, GradeChange]] = field(default_factory=list)
+
+
+def _on_record(poll: Poll, n: int, event: CloudEvent) -> None:
+    poll.records.append((n, AcceptedRecord.from_event(event)))
+
+
+def _on_objection(poll: Poll, n: int, event: CloudEvent) -> None:
+    objection, filed_at = parse_objection(event)
+    poll.objections.append((n, objection, filed_at))
+
+
+def _on_grade(poll: Poll, n: int, event: CloudEvent) -> None:
+    poll.grades.append((n, parse_grade(event)))
+
+
+RECORD = "record"
+DISPATCH: dict[str, Callable[[Poll, int, CloudEvent], None]] = {
+    RECORD: _on_record,
+    OBJECTION_FILED: _on_objection,
+    GRADE_CHANGED: _on_grade,
+}
+"""What each kind of event adds to a poll; every other type is ignored (publish emits no withdrawal)."""
+
+
+def kind_of(event: CloudEvent) -> str:
+    return RECORD if event.type.startswith(RECORD_EVENT) else event.type
 
 
 class SanctionsHandler:
@@ -165,103 +194,91 @@ class SanctionsHandler:
         self.store = ctx.store
 
     async def handle(self, conn: AsyncConnection, event: CloudEvent) -> None:
-        """Raises for an event it cannot read (→ `<topic>.dlq` with the reason); unknown types are ignored."""
-        if event.type.startswith(RECORD_EVENT):
-            await self.on_record(conn, AcceptedRecord.from_event(event))
-        elif event.type == OBJECTION_FILED:
-            objection, filed_at = parse_objection(event)
-            await self.store.add_objection(conn, objection, filed_at=filed_at)
-            await self.recompute(conn, objection.subject_code)
-        elif event.type == OBJECTION_WITHDRAWN:
-            objection_id, on = parse_withdrawal(event)
-            code = await self.store.withdraw_objection(conn, objection_id, on)
-            if code is None:
-                log.info("withdrawal of an objection never filed", extra={"objection_id": objection_id})
-            else:
-                await self.recompute(conn, code)
-        elif event.type == GRADE_CHANGED:
-            change = parse_grade(event)
-            await self.store.add_grade(conn, change)
-            await self.recompute(conn, change.code)
-        else:
-            log.debug("event type not used by sanctions", extra={"event_id": event.id, "type": event.type})
+        """One event: a poll of one."""
+        await self.handle_batch(conn, [event])
 
     async def handle_batch(self, conn: AsyncConnection, events: Sequence[CloudEvent]) -> None:
-        """A consumed batch, with the effect of `handle` on each event in order. Most records cannot open
-        or end a case (licences, penalties, registrations …); a run of them is stored in one statement,
-        and only those about a subject with cases go through `on_record` one by one."""
-        run: list[AcceptedRecord] = []
-        for event in events:
-            if event.type.startswith(RECORD_EVENT):
-                record = AcceptedRecord.from_event(event)
-                if record.record_type not in RELEVANT:
-                    run.append(record)
-                    continue
-            await self._store_run(conn, run)
-            run = []
-            await self.handle(conn, event)
-        await self._store_run(conn, run)
+        """A consumed poll, in the consumer's transaction. Raises for an event it cannot read (the consumer
+        then applies the events alone and dead-letters that one, with the reason)."""
+        poll = Poll()
+        for n, event in enumerate(events):
+            add = DISPATCH.get(kind_of(event))
+            if add is None:
+                log.debug("event type not used by sanctions", extra={"event_id": event.id, "type": event.type})
+                continue
+            add(poll, n, event)
+        s = self.store.s
+        new_records = await poll_store.add_records(conn, s, [r for _, r in poll.records])
+        new_objections = await poll_store.add_objections(conn, s, [(o, at) for _, o, at in poll.objections])
+        new_grades = await poll_store.add_grades(conn, s, [g for _, g in poll.grades])
+        positions: dict[tuple[str, str], int] = {}
+        for n, record in poll.records:
+            if record.event_id in new_records:
+                positions.setdefault(("record", record.event_id), n)  # the first copy is the one kept
+        for n, objection, _ in poll.objections:
+            if objection.objection_id in new_objections:
+                positions.setdefault(("objection", objection.objection_id), n)
+        for n, grade in poll.grades:
+            if grade.event_id in new_grades:
+                positions.setdefault(("grade", grade.event_id), n)
+        subjects = {o.subject_code for _, o, _ in poll.objections} | {g.code for _, g in poll.grades}
+        subjects |= {r.subject_code for _, r in poll.records if r.record_type in RELEVANT}
+        # A record that cannot open or end a case still renames the subject of the cases it has (the name
+        # shown on a case is the latest record's); feedback filed under another code by mistake is still
+        # its case's feedback.
+        plain = sorted({r.subject_code for _, r in poll.records} - subjects)
+        answered = sorted({str(r.data.get("case_id")) for _, r in poll.records if r.record_type == FEEDBACK})
+        subjects |= await poll_store.case_subjects(conn, s, plain, answered)
+        await self.recompute(conn, sorted(subjects), positions)
 
-    async def _store_run(self, conn: AsyncConnection, records: Sequence[AcceptedRecord]) -> None:
-        if not records:
+    async def recompute(
+        self, conn: AsyncConnection, codes: Sequence[str], positions: Mapping[tuple[str, str], int] | None = None
+    ) -> None:
+        """Derive the subjects' cases as of today, write the rows that changed and emit what changed (in
+        `conn`'s transaction). `positions`: where the poll's new inputs came in it (rules/plan.py)."""
+        if not codes:
             return
-        # No record of the run can give a subject its first case, so who has cases cannot change meanwhile;
-        # the others' records touch nothing but the records table, whatever their order.
-        with_cases = await self.store.subjects_with_cases(conn, sorted({r.subject_code for r in records}))
-        await store_received_records(conn, self.store.s, [r for r in records if r.subject_code not in with_cases])
-        for record in records:
-            if record.subject_code in with_cases:
-                await self.on_record(conn, record)
-
-    async def on_record(self, conn: AsyncConnection, record: AcceptedRecord) -> None:
-        await store_received_record(conn, self.store.s, record)
-        if record.record_type not in RELEVANT:
-            # It cannot open or end a case, but it may rename the subject of the cases it has (the name
-            # shown on a case is the latest record's): stored cases must not depend on arrival order.
-            if await self.store.has_cases(conn, record.subject_code):
-                await self.recompute(conn, record.subject_code)
-            return
-        subjects = {record.subject_code}
-        if record.record_type == FEEDBACK:  # filed under another code by mistake: still its case's feedback
-            subjects |= await self.store.subjects_of_cases(conn, [str(record.data.get("case_id"))])
-        for code in sorted(subjects):
-            await self.recompute(conn, code)
-
-    async def recompute(self, conn: AsyncConnection, code: str) -> None:
-        """Derive the subject's cases as of today, store them and emit what changed (in `conn`'s transaction)."""
-        ctx = self.ctx
-        today = ctx.today()
-        await self.store.lock_subject(conn, code)
-        records = await subject_records(conn, ctx.store.s, code)
-        views = await subject_cases(conn, ctx, code, today, records)
-        if views:
-            views = attach_feedback(views, await self.store.feedback_records(conn, code, [v.case_id for v in views]))
-        stored = await self.store.stored_cases(conn, code)
-        had_cases = bool(stored)
-        now = ctx.clock.now()
-        events = []
-        for view in views:
-            previous = stored.pop(view.case_id, None)
-            new = changes(previous, view, at=now)
-            lifecycle = [e.id for e in new if e.type != "cn.credit.sanction.instruction"]
-            await self.store.save_case(
-                conn, view, ctx.measure_list, [*(previous.emitted if previous else ()), *lifecycle]
+        ctx, s = self.ctx, self.store.s
+        today, now = ctx.today(), ctx.clock.now()
+        positions = positions or {}
+        await poll_store.lock_subjects(conn, s, codes)
+        files = await records_of_subjects(conn, s, codes)
+        objections = await poll_store.objections_of(conn, s, codes)
+        grades = await poll_store.grades_of(conn, s, codes)
+        derived = {
+            code: derive_poll(
+                Inputs(files.get(code, []), objections.get(code, []), grades.get(code, []), positions),
+                ctx.measure_list,
+                today,
             )
-            events += new
-        if stored:  # cases no longer derived keep the subject's current name, whatever the arrival order
-            await self.store.rename_cases(conn, code, subject_name(records), list(stored))
-        for orphan in stored.values():
-            if orphan.state != "lifted":
-                # Lifted from its own start: a case whose trigger no longer derives from the log was never in
-                # force, and a date taken from when this service noticed would differ in a replay.
-                on = orphan.since or today
-                event = orphan_lifted(orphan, on=on, reason=NO_MEASURE, at=now)
-                await self.store.lift_orphan(conn, orphan.case_id, on, NO_MEASURE, [*orphan.emitted, event.id])
-                events.append(event)
-        if views or had_cases:  # a subject that never had a case has no related persons to replace
-            await self.store.replace_related_persons(conn, code, views)
-        if events:
-            await emit(conn, schema=ctx.store.s, topic=ctx.outcome_topic, events=events)
+            for code in codes
+        }
+        case_ids = sorted(
+            {v.case_id for d in derived.values() for v in d.views} | {c for d in derived.values() for c in d.vanished}
+        )
+        own = [r for code in codes for r in files.get(code, []) if r.record_type in FEEDBACK_AND_AMENDMENTS]
+        feedback = feedback_by_case([*own, *await poll_store.feedback_filed_elsewhere(conn, s, codes, case_ids)])
+        stored = await poll_store.stored_rows(conn, s, codes)
+        plan = Plan()
+        for code in codes:
+            d = derived[code]
+            plan_subject(
+                plan,
+                code=code,
+                records=files.get(code, []),
+                views=with_feedback(d.views, feedback, positions),
+                vanished=[
+                    with_feedback([view], feedback, positions, before=point)[0]
+                    for _, (point, view) in sorted(d.vanished.items())
+                ],
+                stored=stored[code],
+                measure_list=ctx.measure_list,
+                today=today,
+                now=now,
+            )
+        await poll_store.write(conn, s, plan)
+        if plan.events:
+            await emit(conn, schema=s, topic=ctx.outcome_topic, events=plan.events)
 
     async def on_tick(self, today: date) -> None:
         """Cases whose term ended (listing_period_end passed) are lifted and every department told."""
@@ -270,7 +287,7 @@ class SanctionsHandler:
 
         async def one(code: str) -> None:
             async with self.ctx.engine.begin() as conn:
-                await self.recompute(conn, code)
+                await self.recompute(conn, [code])
 
         await each_isolated(due, one, what="sanctions re-evaluation")
         if due:

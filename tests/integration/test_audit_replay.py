@@ -1,7 +1,11 @@
 """`exchange audit replay` (DOMAIN §10): grading, sanctions, publish and supervision rebuilt from offset 0 of
 the topics into scratch schemas (publish: a scratch database), through the services' own handlers and as of
 the live date, equal the live state (supervision's plan included, from its published draw); a live row
-altered behind the services' back is reported as a difference."""
+altered behind the services' back is reported as a difference.
+
+Sanctions has one path, a poll at once, and the replay applies other batches than the live polls: the
+scenario includes what could tell them apart (a grade re-announced from the same day, once in a later poll
+and once right after the first announcement, whose first case exists only in between)."""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -131,7 +136,9 @@ async def scenario(
         return response if response.status_code == 201 else None  # 404 until publish has the listing
 
     await eventually(filed, what="the objection to be filed on the portal")
-    codes = [busy, listed, person]
+    regraded, twice = factories.uscc(), factories.uscc()
+    await _regrade(stack, engine, regraded, twice)
+    codes = [busy, listed, person, regraded, twice]
     settings = CommonSettings()
 
     async def everything_consumed() -> bool:
@@ -166,6 +173,42 @@ async def scenario(
 
     await eventually(published, what="the plan on outcomes.supervision")
     return [*codes, plan.json()["plan_id"]]
+
+
+async def _regrade(stack: Stack, engine: AsyncEngine, regraded: str, twice: str) -> None:
+    """Grading announces C, then D from the same day (the C period never was): for `regraded` once the C
+    case is stored, for `twice` right after the first announcement. Either way the C case ends lifted from
+    its start, the D case open."""
+    topic = f"{stack.config.topic_prefix}outcomes.grades"
+    producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, enable_idempotence=True, acks="all")
+    await producer.start()
+
+    async def announce(code: str, grade: str) -> None:
+        event = sanctions_support.grade_changed(code, rule_set="benxi-2017", old="B", new=grade, effective="2026-11-12")
+        await sanctions_support.publish(producer, topic, event)
+
+    async def states(code: str) -> dict[str, str] | None:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                text("SELECT trigger_kind, state FROM sanctions.cases WHERE subject_code = :c"), {"c": code}
+            )
+            return {r.trigger_kind: r.state for r in rows} or None
+
+    try:
+        await announce(regraded, "C")
+        await eventually(lambda: states(regraded), what="the C case")
+        await announce(twice, "C")
+        await announce(twice, "D")
+        await announce(regraded, "D")
+    finally:
+        await producer.stop()
+    settled = {"grade:benxi-2017:C": "lifted", "grade:benxi-2017:D": "open"}
+    for code in (regraded, twice):
+
+        async def done(code: str = code) -> bool:
+            return await states(code) == settled
+
+        await eventually(done, what=f"the C case of {code} lifted, the D case open")
 
 
 async def _replay(clock: FixedClock, codes: list[str]) -> tuple[ReplayReport, str]:

@@ -12,9 +12,9 @@ import orjson
 
 from services.common.clock import SHANGHAI
 from services.common.records import AcceptedRecord
-from services.publish.derive import DisclosureRules, Previous, derive_disclosures, plan_change
 from services.publish.filing import normalise_code
 from services.publish.rules import HIDDEN_NAME, hide_name, minor_on_decision, publicity_window, should_publish
+from services.publish.rules.derive import DisclosureRules, Previous, derive_disclosures, plan_change
 from services.publish.rules.publicity import DEFAULT_NON_REPAIRABLE_BASIS, non_repairable_basis
 from services.publish.rules.withdrawal import notice
 from services.publish.withdrawals import Withdrawal, clock_entry, withdrawal_of

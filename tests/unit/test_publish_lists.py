@@ -16,8 +16,8 @@ import pytest
 from services.common.calendar import WorkingDayCalendar
 from services.common.catalogue import load_catalogue
 from services.common.records import AcceptedRecord
-from services.publish.derive import Derived, DisclosureRules, derive_disclosures
 from services.publish.rules import list_events, load_publicity_rules
+from services.publish.rules.derive import Derived, DisclosureRules, derive_disclosures
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 RULES = DisclosureRules(

@@ -17,7 +17,6 @@ from services.common.clock import SHANGHAI
 from services.common.records import AcceptedRecord
 from services.grading.rules import load_rule_sets, rule_set_version_for
 from services.grading.rules.model import BenxiRules
-from services.sanctions.derive import GradeChange, Objection, derive_cases, grade_triggers
 from services.sanctions.rules import (
     Case,
     CaseState,
@@ -40,6 +39,7 @@ from services.sanctions.rules import (
     triggers_of,
 )
 from services.sanctions.rules.clean_record import ADVERSE_RULE_SET, clean_record_trigger, clean_since
+from services.sanctions.rules.derive import GradeChange, Objection, derive_cases, grade_triggers
 from tests.factories import examples
 
 COMPANY = "915001012031456727"  # 示范县恒达建材有限公司 in the schema examples

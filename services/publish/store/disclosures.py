@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.common.clock import SHANGHAI
 from services.common.db import sql
-from services.publish.derive import Change, Derived, Previous, name_tokens, storage_key
+from services.publish.rules.derive import Change, Derived, Previous, name_tokens, storage_key
 
 
 async def disclosures_for_update(conn: AsyncConnection, subject_code: str) -> dict[str, Previous]:

@@ -67,18 +67,20 @@ async def subject_file(conn: AsyncConnection, subject_code: str) -> list[Accepte
     return [record_from_row(r.record, r.receipt) for r in rows]
 
 
-async def amended_before_arrival(conn: AsyncConnection, keys: Sequence[tuple[str, str]]) -> bool:
-    """Is there a stored correction or revocation of any of these (department, record id) — one consumed
-    before the record it amends?"""
+async def amended_before_arrival(conn: AsyncConnection, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Those of these (department, record id) with a stored correction or revocation: one consumed before
+    the record it amends."""
+    if not keys:
+        return set()
     found = await conn.execute(
         sql(
-            "SELECT 1 FROM publish.records a JOIN unnest(CAST(:d AS text[]), CAST(:r AS text[])) AS k(d, r) "
-            "ON a.department = k.d AND a.record->'data'->>'target_record_id' = k.r "
-            "WHERE a.record_type IN ('record_correction', 'record_revocation') LIMIT 1"
+            "SELECT DISTINCT k.d, k.r FROM publish.records a JOIN unnest(CAST(:d AS text[]), CAST(:r AS text[])) "
+            "AS k(d, r) ON a.department = k.d AND a.record->'data'->>'target_record_id' = k.r "
+            "WHERE a.record_type IN ('record_correction', 'record_revocation')"
         ),
         {"d": [d for d, _ in keys], "r": [r for _, r in keys]},
     )
-    return found.first() is not None
+    return {(row.d, row.r) for row in found}
 
 
 async def find_record(conn: AsyncConnection, department: str, record_id: str) -> AcceptedRecord | None:

@@ -9,8 +9,8 @@ from typing import Any
 from services.common.calendar import WorkingDayCalendar
 from services.common.catalogue import load_catalogue
 from services.common.records import AcceptedRecord
-from services.publish.derive import DisclosureRules, derive_disclosures, name_tokens, query_tokens
 from services.publish.rules import load_publicity_rules
+from services.publish.rules.derive import DisclosureRules, derive_disclosures, name_tokens, query_tokens
 from tests import factories
 
 RULES = DisclosureRules(

@@ -86,9 +86,10 @@ async def test_feedback_state_is_tracked_per_department_and_missing_answers_are_
         return [c["case_id"] for c in answer.json()["cases"]]
 
     # 待办: the departments that still owe feedback see the case; the one that answered everything does not.
-    assert await awaiting("DRC") == [case_id]  # partly answered
-    assert await awaiting("AMR") == [case_id]
-    assert await awaiting("TAX") == []
+    # (Grading, when it runs beside us, may open a grade case of its own for the subject.)
+    assert case_id in await awaiting("DRC")  # partly answered
+    assert case_id in await awaiting("AMR")
+    assert case_id not in await awaiting("TAX")
 
 
 async def test_a_department_sees_the_cases_that_instruct_it_and_only_those(
