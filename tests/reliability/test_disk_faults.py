@@ -9,6 +9,7 @@ cluster (the `postgres` user over its socket) and, for the full disk, a 1 MiB tm
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import os
@@ -66,6 +67,12 @@ def superuser_sql(stack: Stack, sql: str) -> str:
     result = subprocess.run(argv, capture_output=True, text=True, check=False)
     assert result.returncode == 0, f"{sql}: {result.stderr.strip()}"
     return result.stdout.strip()
+
+
+async def as_superuser(stack: Stack, sql: str) -> str:
+    """`superuser_sql` off the event loop: the in-process services keep running while psql waits (a
+    VACUUM FULL waits for the relay's open transaction, which needs the loop to finish)."""
+    return await asyncio.to_thread(superuser_sql, stack, sql)
 
 
 @contextlib.contextmanager
@@ -143,15 +150,15 @@ async def test_a_full_disk_under_the_outbox_answers_503_stores_nothing_and_recov
     assert warm_up.status_code == 202
     await eventually(lambda: _is_zero(outbox_rows(engine)), what="the outbox to drain")
     with small_disk() as disk:
-        superuser_sql(stack, f"CREATE TABLESPACE {TABLESPACE} LOCATION '{disk}'")
+        await as_superuser(stack, f"CREATE TABLESPACE {TABLESPACE} LOCATION '{disk}'")
         try:
             # After a long session the drained outbox still holds dead rows' pages (MBs): compact it first,
             # so moving it fits on the small disk.
-            superuser_sql(stack, "VACUUM FULL ingest.outbox")
-            superuser_sql(stack, f"ALTER TABLE ingest.outbox SET TABLESPACE {TABLESPACE}")
+            await as_superuser(stack, "VACUUM FULL ingest.outbox")
+            await as_superuser(stack, f"ALTER TABLE ingest.outbox SET TABLESPACE {TABLESPACE}")
             # The relay deleted the warm-up's row; drop the emptied page too, so the next row needs new space.
-            superuser_sql(stack, "VACUUM (TRUNCATE true) ingest.outbox")
-            assert superuser_sql(stack, "SELECT pg_relation_size('ingest.outbox')") == "0"
+            await as_superuser(stack, "VACUUM (TRUNCATE true) ingest.outbox")
+            assert await as_superuser(stack, "SELECT pg_relation_size('ingest.outbox')") == "0"
             filler = fill(disk)
             head = await chain_head(engine)
             record = factories.penalty()
@@ -171,8 +178,8 @@ async def test_a_full_disk_under_the_outbox_answers_503_stores_nothing_and_recov
             assert (receipt["seq"], receipt["prev_hash"]) == (head[0] + 1, head[1])  # no gap in the chain
             await eventually(lambda: _is_zero(outbox_rows(engine)), what="the relay to send it")
         finally:
-            superuser_sql(stack, "ALTER TABLE ingest.outbox SET TABLESPACE pg_default")
-            superuser_sql(stack, f"DROP TABLESPACE IF EXISTS {TABLESPACE}")
+            await as_superuser(stack, "ALTER TABLE ingest.outbox SET TABLESPACE pg_default")
+            await as_superuser(stack, f"DROP TABLESPACE IF EXISTS {TABLESPACE}")
 
 
 async def test_a_stalled_write_on_the_chain_head_is_bounded_503_then_accepted_after_release(
@@ -203,8 +210,8 @@ async def test_a_commit_that_does_not_answer_is_503_outcome_unknown_and_the_retr
     caller's wait is bounded, the outcome is unknown, and the batch does commit once the wait ends."""
     assert (await ingest_app.post("/v1/records", json=factories.penalty(), headers=auth(tokens))).status_code == 202
     in_flight, queued = factories.penalty(), factories.penalty()
-    superuser_sql(stack, "ALTER SYSTEM SET synchronous_standby_names = 'exchange_test_absent_standby'")
-    superuser_sql(stack, "SELECT pg_reload_conf()")
+    await as_superuser(stack, "ALTER SYSTEM SET synchronous_standby_names = 'exchange_test_absent_standby'")
+    await as_superuser(stack, "SELECT pg_reload_conf()")
     try:
         await eventually(lambda: _sync_standby_required(engine), what="the synchronous standby setting")
         started = time.monotonic()
@@ -215,8 +222,8 @@ async def test_a_commit_that_does_not_answer_is_503_outcome_unknown_and_the_retr
         slow = await ingest_app.post("/v1/records", json=queued, headers=auth(tokens))
         assert_503(slow, "database_slow", "5")
     finally:
-        superuser_sql(stack, "ALTER SYSTEM RESET synchronous_standby_names")
-        superuser_sql(stack, "SELECT pg_reload_conf()")
+        await as_superuser(stack, "ALTER SYSTEM RESET synchronous_standby_names")
+        await as_superuser(stack, "SELECT pg_reload_conf()")
     # the unconfirmed commit did happen: the retry gets the original receipt, not a second record
     original = await eventually(lambda: stored(engine, in_flight["id"]), what="the waiting commit to finish")
     retried = await ingest_app.post("/v1/records", json=in_flight, headers=auth(tokens))
