@@ -52,21 +52,22 @@ async def store_received_record(conn: Any, schema: str, accepted: AcceptedRecord
     await store_received_records(conn, schema, [accepted])
 
 
-async def store_received_records(conn: Any, schema: str, records: Sequence[AcceptedRecord]) -> None:
+async def store_received_records(conn: Any, schema: str, records: Sequence[AcceptedRecord]) -> set[str]:
     """Keep consumed records in the service's own `records` table, in one round trip (inside the caller's
-    transaction; the first copy of an id is kept)."""
+    transaction; the first copy of an id is kept). Returns the event ids (`<department>/<record id>`) of
+    the records that were new."""
     # Imported here, not at the top: the pure rule packages import AcceptedRecord and must not pull in SQL.
     from services.common.db import sql
     from services.common.envelope import dumps
 
-    await conn.execute(
+    rows = await conn.execute(
         sql(
             f"INSERT INTO {schema}.records (department, record_id, record_type, subject_code, decision_date, "
             "received_at, record, receipt) SELECT d, r, t, s, dd, ra, rec, rcpt "
             "FROM unnest(CAST(:d AS text[]), CAST(:r AS text[]), CAST(:t AS text[]), CAST(:s AS text[]), "
             "CAST(:dd AS date[]), CAST(:ra AS timestamptz[]), "
             "CAST(:rec AS jsonb[]), CAST(:rcpt AS jsonb[])) WITH ORDINALITY AS u(d, r, t, s, dd, ra, rec, rcpt, n) "
-            "ORDER BY n ON CONFLICT (department, record_id) DO NOTHING"
+            "ORDER BY n ON CONFLICT (department, record_id) DO NOTHING RETURNING department, record_id"
         ),
         {
             "d": [a.department for a in records],
@@ -79,6 +80,7 @@ async def store_received_records(conn: Any, schema: str, records: Sequence[Accep
             "rcpt": [dumps(a.receipt).decode() for a in records],
         },
     )
+    return {f"{r.department}/{r.record_id}" for r in rows}
 
 
 async def records_of_subjects(conn: Any, schema: str, codes: Sequence[str]) -> dict[str, list[AcceptedRecord]]:

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.common.amendments import AMENDMENT_TYPES
 from services.common.db import sql
 from services.common.envelope import dumps
-from services.common.records import AcceptedRecord, record_from_row
+from services.common.records import AcceptedRecord, record_from_row, store_received_records
 from services.sanctions.rules.derive import FEEDBACK, GradeChange, Objection
 from services.sanctions.rules.plan import Plan, RelatedKey, Row, Stored
 
@@ -39,27 +39,7 @@ async def add_records(conn: AsyncConnection, schema: str, records: Sequence[Acce
     """Keep the consumed records (the first copy of an id); the event ids of those that were new."""
     if not records:
         return set()
-    rows = await conn.execute(
-        sql(
-            f"INSERT INTO {schema}.records (department, record_id, record_type, subject_code, decision_date, "
-            "received_at, record, receipt) SELECT d, r, t, s, dd, ra, rec, rcpt "
-            "FROM unnest(CAST(:d AS text[]), CAST(:r AS text[]), CAST(:t AS text[]), CAST(:s AS text[]), "
-            "CAST(:dd AS date[]), CAST(:ra AS timestamptz[]), "
-            "CAST(:rec AS jsonb[]), CAST(:rcpt AS jsonb[])) WITH ORDINALITY AS u(d, r, t, s, dd, ra, rec, rcpt, n) "
-            "ORDER BY n ON CONFLICT (department, record_id) DO NOTHING RETURNING department, record_id"
-        ),
-        {
-            "d": [a.department for a in records],
-            "r": [a.record_id for a in records],
-            "t": [a.record_type for a in records],
-            "s": [a.subject_code for a in records],
-            "dd": [a.decision_date for a in records],
-            "ra": [a.received_at for a in records],
-            "rec": [_json(a.record) for a in records],
-            "rcpt": [_json(a.receipt) for a in records],
-        },
-    )
-    return {f"{r.department}/{r.record_id}" for r in rows}
+    return await store_received_records(conn, schema, records)
 
 
 async def add_objections(
