@@ -240,6 +240,7 @@ def serve(
     settings: CommonSettings,
     uses_kafka: bool = True,
     workers: int = 1,
+    worker_healthcheck_seconds: int = 60,
 ) -> None:
     """Entry point of `python -m services.<name>`: check configuration, then run uvicorn.
 
@@ -251,6 +252,12 @@ def serve(
     elect itself (the outbox relay does, by advisory lock), and `/metrics` adds up every worker's counters
     through Prometheus' multiprocess mode (metrics.prepare_multiprocess). The app factory configures
     logging again in each worker (`configure_worker`): workers are spawned, not forked.
+
+    `worker_healthcheck_seconds`: how long the supervisor waits for a worker to answer its ping before it
+    kills and replaces it. uvicorn's 5 s is shorter than a spawned worker's imports take on a busy machine
+    (seven services starting at once on two cores): every replacement was killed the same way and ingest
+    never became ready. The answering thread runs beside the event loop, so only a wedged process misses
+    a minute.
     """
     import uvicorn
 
@@ -304,6 +311,7 @@ def serve(
             log_config=None,
             timeout_graceful_shutdown=10,
             workers=workers if workers > 1 else None,
+            timeout_worker_healthcheck=worker_healthcheck_seconds,
         )
     finally:
         if folder is not None:
