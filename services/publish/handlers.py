@@ -10,7 +10,9 @@ to objections and repairs, then recomputes the subjects' disclosures from each s
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -25,7 +27,19 @@ from services.publish.announce import announce
 from services.publish.context import PublishContext
 from services.publish.repairs import apply_decision, escalate_late
 from services.publish.rules import list_events
-from services.publish.rules.derive import Change, Derived, Previous, derive_disclosures, needs_saving, plan_change
+from services.publish.rules.derive import (
+    Change,
+    Derived,
+    DisclosureRules,
+    Previous,
+    SubjectView,
+    changes_only_itself,
+    derive_added,
+    derive_file,
+    needs_saving,
+    plan_change,
+    public_id,
+)
 from services.publish.withdrawals import Withdrawal, withdrawal_of
 
 SCHEMA = store.SCHEMA
@@ -37,13 +51,27 @@ ACTS_ON_OTHERS = frozenset({VERIFICATION, REPAIR_DECISION, *AMENDMENT_TYPES})
 """Record types whose handling reaches beyond their own subject's disclosures (objections, repairs, an
 amended record filed under another code)."""
 
+KEPT_SUBJECTS = 50_000
+"""Subjects whose last derivation a publisher keeps (a few hundred bytes each), least recently used evicted."""
+
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _Kept:
+    """What a whole-file derivation of a subject found, valid while the subject's stored stamp is ``stamp``."""
+
+    stamp: int
+    as_of: date
+    rules: DisclosureRules
+    view: SubjectView
 
 
 class Publisher:
     def __init__(self, ctx: PublishContext) -> None:
         self.ctx = ctx
         self._calendar_checked: object | None = None
+        self._kept: OrderedDict[str, _Kept] = OrderedDict()
 
     # -- records ------------------------------------------------------------------------------------
 
@@ -108,17 +136,35 @@ class Publisher:
         await self._in_memory(conn, run)
 
     async def _in_memory(self, conn: AsyncConnection, records: Sequence[AcceptedRecord]) -> None:
-        """Plain records: their subjects are locked, their files and disclosures read once, each record's
-        recomputation done in memory in order (every event kept), each disclosure written once."""
+        """Plain records: their subjects are locked and given a new derivation stamp, each record's
+        recomputation done in memory in order (every event kept), each disclosure written once.
+
+        A subject whose last derivation this handler kept (same stamp, as-of day and rules) and whose records
+        in the run all change only themselves is not read: each new record's disclosure is derived alone on the
+        kept :class:`SubjectView` (`derive_added`), which is what deriving the whole file would give, the
+        file's other disclosures staying as stored. Any other subject's records and disclosures are read
+        once and its whole file derived for each record."""
         if not records:
             return
         codes = sorted({r.subject_code for r in records})
         await store.lock_subjects(conn, codes)
-        files = await store.subject_files(conn, codes)
-        stored = await store.disclosures_of_subjects(conn, codes)
-        await store_received_records(conn, SCHEMA, records)
+        stamps = await store.restamp(conn, codes)
         now = self.ctx.now()
         as_of = shanghai_date(now)
+        rules = self.ctx.rules
+        shared = {r.subject_code for r in records if not changes_only_itself(r)}
+        views = {
+            code: view
+            for code in codes
+            if code not in shared and (view := self._kept_view(code, stamps[code][0], as_of, rules)) is not None
+        }
+        whole = [code for code in codes if code not in views]
+        files: dict[str, list[AcceptedRecord]] = {code: [] for code in whole}
+        files |= await store.subject_files(conn, whole) if whole else {}
+        stored = await store.disclosures_of_subjects(conn, whole) if whole else {}
+        new = await store_received_records(conn, SCHEMA, records)
+        added = [r for r in records if r.subject_code in views and r.event_id in new]
+        previous = await store.disclosures_by_id(conn, [public_id(r.department, r.record_id) for r in added])
         kept = {code: {(r.department, r.record_id) for r in file} for code, file in files.items()}
         writes: dict[str, tuple[Derived, Change]] = {}
         outcome: list[tuple[str, CloudEvent]] = []
@@ -126,40 +172,70 @@ class Publisher:
         for record in records:
             code = record.subject_code
             key = (record.department, record.record_id)
-            if key not in kept.setdefault(code, set()):  # the first copy is kept (ON CONFLICT DO NOTHING)
-                kept[code].add(key)
-                files.setdefault(code, []).append(record)
-            self._plan(
-                files[code], stored[code], as_of=as_of, now=now, writes=writes, outcome=outcome, withdrawn=withdrawn
-            )
+            first = key not in kept.setdefault(code, set())  # the first copy is kept (ON CONFLICT DO NOTHING)
+            kept[code].add(key)
+            if code in files or code not in views:
+                if first:
+                    files.setdefault(code, []).append(record)
+                derived, views[code] = derive_file(files[code], rules, as_of)
+                self._plan(derived, stored[code], now=now, writes=writes, outcome=outcome, withdrawn=withdrawn)
+            elif first and record.event_id in new:  # else in the file the kept derivation was made from
+                one = derive_added(record, views[code], rules, as_of)
+                self._plan([one] if one else [], previous, now=now, writes=writes, outcome=outcome, withdrawn=withdrawn)
         await self._write(conn, writes, outcome, now, withdrawn)
+        for code in codes:
+            self._keep(code, _Kept(stamps[code][1], as_of, rules, views[code]))
 
     async def recompute(self, conn: AsyncConnection, subject_code: str, *, as_of: date, now: datetime) -> None:
-        """Bring one subject's stored disclosures up to date (caller holds the subject lock)."""
+        """Bring one subject's stored disclosures up to date from its whole file (caller holds the subject lock)."""
+        stamps = await store.restamp(conn, [subject_code])
         records = await store.subject_file(conn, subject_code)
         previous = await store.disclosures_for_update(conn, subject_code)
         writes: dict[str, tuple[Derived, Change]] = {}
         outcome: list[tuple[str, CloudEvent]] = []
         withdrawn: list[Withdrawal] = []
-        self._plan(records, previous, as_of=as_of, now=now, writes=writes, outcome=outcome, withdrawn=withdrawn)
+        rules = self.ctx.rules
+        derived, view = derive_file(records, rules, as_of)
+        self._plan(derived, previous, now=now, writes=writes, outcome=outcome, withdrawn=withdrawn)
         await self._write(conn, writes, outcome, now, withdrawn)
+        self._keep(subject_code, _Kept(stamps[subject_code][1], as_of, rules, view))
+
+    def _kept_view(self, code: str, stamp: int | None, as_of: date, rules: DisclosureRules) -> SubjectView | None:
+        """The kept view of a subject, if the stored disclosures still come from the derivation it was kept
+        with (nobody has derived the subject since) on the same day with the same rules."""
+        kept = self._kept.get(code)
+        if kept is None or stamp is None or kept.stamp != stamp or kept.as_of != as_of:
+            return None
+        if not (
+            kept.rules.catalogue is rules.catalogue
+            and kept.rules.rules is rules.rules
+            and kept.rules.calendar is rules.calendar
+        ):
+            return None
+        self._kept.move_to_end(code)
+        return kept.view
+
+    def _keep(self, code: str, kept: _Kept) -> None:
+        self._kept[code] = kept
+        self._kept.move_to_end(code)
+        while len(self._kept) > KEPT_SUBJECTS:
+            self._kept.popitem(last=False)
 
     def _plan(
         self,
-        records: Sequence[AcceptedRecord],
+        derived_disclosures: Sequence[Derived],
         previous: dict[str, Previous],
         *,
-        as_of: date,
         now: datetime,
         writes: dict[str, tuple[Derived, Change]],
         outcome: list[tuple[str, CloudEvent]],
         withdrawn: list[Withdrawal],
     ) -> None:
-        """Derive one subject's disclosures and add what must be written (the last write of a disclosure
-        wins), announced (topic, event), and put on the withdrawal clock; `previous` becomes what will be
-        stored. A list record's change of list state (rules/lists.py) is announced on ``outcomes.lists`` too."""
+        """Add what must be written for these derived disclosures (the last write of a disclosure wins),
+        announced (topic, event), and put on the withdrawal clock; `previous` becomes what will be stored. A
+        list record's change of list state (rules/lists.py) is announced on ``outcomes.lists`` too."""
         ctx = self.ctx
-        for derived in derive_disclosures(records, ctx.rules, as_of):
+        for derived in derived_disclosures:
             before = previous.get(derived.public_id)
             change = plan_change(before, derived, now)
             clock = withdrawal_of(

@@ -626,3 +626,61 @@ def test_loader_requires_exactly_one_severity_table(tmp_path: Path) -> None:
     (_copy_rules(tmp_path) / "severity.yaml").unlink()
     with pytest.raises(PublicityRulesError, match="exactly one severity_table"):
         load_publicity_rules(tmp_path)
+
+
+# --- a record added alone equals the whole file derived again (issue 18) ----------------------------------
+
+
+def _heavy_file() -> list[AcceptedRecord]:
+    """Every example record, plus penalties one of which a 认定 rests on, one repaired and one corrected."""
+    from tests.factories import all_examples
+
+    file = [_accepted(envelope, department=envelope.get("department", "AMR")) for _, envelope in all_examples()]
+    file = [r for r in file if r.record_type not in {"record_correction", "record_revocation", "repair_decision"}]
+    listed, repaired, corrected = (
+        penalty("2026-05-11", ("罚款",), CF_NR_FK=50_000, CF_WSH=f"渝文{n}号") for n in range(3)
+    )
+    listed, repaired, corrected = (
+        replace(r, record_id=f"AMR-HEAVY-{n}", record={**r.record, "id": f"AMR-HEAVY-{n}"})
+        for n, r in enumerate((listed, repaired, corrected))
+    )
+    listing = _example("serious_untrustworthy_listing")
+    listing["data"].update({"stage": "认定", "underlying_document_no": listed.data["CF_WSH"]})
+    listing["id"] = "AMR-HEAVY-LISTING"
+    approval = _example("repair_decision")
+    approval["id"] = "AMR-HEAVY-REPAIR"
+    approval["data"].update({"target_record_id": repaired.record_id, "decision": "准予修复"})
+    approval["decision_date"] = approval["data"]["decision_date"] = "2027-06-01"
+    correction = _example("record_correction")
+    correction["data"]["target_record_id"] = corrected.record_id
+    correction["id"] = "AMR-HEAVY-CORRECTION"
+    file += [listed, repaired, corrected, _accepted(listing), _accepted(approval), _accepted(correction)]
+    return list({(r.department, r.record_id): r for r in reversed(file)}.values())  # one copy of each
+
+
+@pytest.mark.parametrize("as_of", [date(2026, 6, 1), date(2027, 7, 1)])
+def test_a_record_that_changes_only_itself_derived_alone_equals_the_whole_file_again(as_of: date) -> None:
+    from services.publish.rules.derive import (
+        DisclosureRules,
+        changes_only_itself,
+        derive_added,
+        derive_file,
+        public_id,
+    )
+
+    rules = DisclosureRules(CATALOGUE, RULES, CALENDAR)
+    file = _heavy_file()
+    amended = {(r.department, r.data.get("target_record_id")) for r in file if r.record_type == "record_correction"}
+    alone = [r for r in file if changes_only_itself(r) and (r.department, r.record_id) not in amended]
+    assert {"administrative_penalty", "administrative_licensing"} <= {r.record_type for r in alone}
+    assert any(not changes_only_itself(r) for r in file)
+    whole, _ = derive_file(file, rules, as_of)
+    by_id = {d.public_id: d for d in whole}
+    assert any(d.repaired for d in whole) == (as_of > date(2027, 6, 1))
+    for record in alone:
+        others = [r for r in file if r is not record]
+        before, view = derive_file(others, rules, as_of)
+        assert {d.public_id: d for d in before} == {
+            k: v for k, v in by_id.items() if k != public_id(record.department, record.record_id)
+        }
+        assert derive_added(record, view, rules, as_of) == by_id.get(public_id(record.department, record.record_id))

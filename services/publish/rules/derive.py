@@ -16,14 +16,16 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from services.common.amendments import EffectiveRecord, effective_records
+from services.common.amendments import AMENDMENT_TYPES, EffectiveRecord, effective_records
 from services.common.calendar import Deadline, WorkingDayCalendar
 from services.common.catalogue import Catalogue, RecordType
 from services.common.identifiers import mask_id_number, mask_person_name
 from services.common.records import AcceptedRecord
-from services.common.repairs import approved_repairs
+from services.common.repairs import REPAIR_DECISION, approved_repairs
+from services.common.severity import LISTING
 from services.publish.rules import (
     HIDDEN_NAME,
+    LIST_RULES,
     Decision,
     ListDecision,
     PublicityRules,
@@ -115,12 +117,44 @@ class Derived:
     masked ones masked; never restricted ones), carried by list events, never stored or served."""
 
 
+@dataclass(frozen=True, slots=True)
+class SubjectView:
+    """What a subject's whole file contributes to the disclosure of each of its records besides the record
+    itself and its amendments: the document numbers a serious-untrustworthy 认定 rests on, and the approved
+    repairs. Kept between events (handlers.py), so a record that changes only itself is derived without
+    reading the file again."""
+
+    listed: frozenset[str]
+    repairs: Mapping[tuple[str, str], AcceptedRecord]
+
+
+SHARED_INPUT_TYPES = frozenset({*AMENDMENT_TYPES, REPAIR_DECISION, LISTING, *LIST_RULES})
+"""Record types that other records' disclosures depend on: amendments (`effective_records`), repair decisions
+(`approved_repairs`), 认定 records (`listed_document_numbers`) and list records (`list_decisions`, which
+weighs a type's entries and exits together). Every other record changes no disclosure but its own."""
+
+
+def changes_only_itself(record: AcceptedRecord) -> bool:
+    """Whether adding ``record`` to a file changes no other record's disclosure and not the file's
+    :class:`SubjectView` (given that no amendment of it is in the file)."""
+    return record.record_type not in SHARED_INPUT_TYPES
+
+
 def derive_disclosures(records: Iterable[AcceptedRecord], rules: DisclosureRules, as_of: date) -> list[Derived]:
     """Every disclosure record among ``records`` (one subject's file), with amendments applied."""
+    return derive_file(records, rules, as_of)[0]
+
+
+def derive_file(
+    records: Iterable[AcceptedRecord], rules: DisclosureRules, as_of: date
+) -> tuple[list[Derived], SubjectView]:
+    """:func:`derive_disclosures`, and the file's :class:`SubjectView`."""
     records = list(records)
     effective = effective_records(records, keep_revoked=True)
-    listed = listed_document_numbers(e.record for e in effective if e.amendment.revoked_by is None)
-    repairs = approved_repairs(records)
+    view = SubjectView(
+        listed=listed_document_numbers(e.record for e in effective if e.amendment.revoked_by is None),
+        repairs=approved_repairs(records),
+    )
     lists = list_decisions(effective, as_of)
     derived = []
     for item in effective:
@@ -129,9 +163,22 @@ def derive_disclosures(records: Iterable[AcceptedRecord], rules: DisclosureRules
         if record_type is not None and on_list is not None:
             derived.append(_derive_listed(item, record_type, rules, on_list))
         elif record_type is not None and record_type.disclosure:
-            approval = repairs.get((item.record.department, item.record.record_id))
-            derived.append(_derive(item, record_type, rules, as_of, listed, approval))
-    return derived
+            approval = view.repairs.get((item.record.department, item.record.record_id))
+            derived.append(_derive(item, record_type, rules, as_of, view.listed, approval))
+    return derived, view
+
+
+def derive_added(record: AcceptedRecord, view: SubjectView, rules: DisclosureRules, as_of: date) -> Derived | None:
+    """The disclosure of ``record`` (:func:`changes_only_itself`, no amendment of it in the file) added to a
+    file whose view is ``view``: exactly what :func:`derive_file` of the file plus the record derives for it,
+    while every other record's disclosure stays what it was (tests/unit/test_publish_rules.py holds the two
+    to it). None when the record is not a disclosure record."""
+    record_type = rules.catalogue.record_types.get(record.record_type)
+    if record_type is None or not record_type.disclosure:
+        return None
+    (item,) = effective_records([record], keep_revoked=True)
+    approval = view.repairs.get((record.department, record.record_id))
+    return _derive(item, record_type, rules, as_of, view.listed, approval)
 
 
 def _derive(

@@ -5,13 +5,16 @@ advisory lock), so the consumer, the ticker, the objection endpoint and other re
 their read-modify-write of one subject.
 
 Modules: ``records`` (locks, consumed records), ``disclosures`` (derived state, deadline rows), ``public``
-(the public queries, on their own asyncpg pool), ``feed`` (the HTTP outcome feed), ``objections``
+(the public queries, on their own asyncpg pool), ``derivations`` (which derivation a subject's
+disclosures come from), ``feed`` (the HTTP outcome feed), ``objections``
 (objection cases), ``repairs`` (credit-repair cases), ``withdrawals`` (the 3-working-day withdrawal clock).
 Import this package, not them.
 """
 
+from services.publish.store.derivations import restamp
 from services.publish.store.disclosures import (
     deadline_rows,
+    disclosures_by_id,
     disclosures_for_update,
     disclosures_of_subjects,
     provisional_disclosures,
@@ -78,6 +81,7 @@ __all__ = [
     "answer_objection",
     "append_feed",
     "deadline_rows",
+    "disclosures_by_id",
     "disclosures_for_update",
     "disclosures_of_subjects",
     "escalate_late_repairs",
@@ -100,6 +104,7 @@ __all__ = [
     "repair",
     "repairs_of",
     "resolve_upheld",
+    "restamp",
     "rows_due_between",
     "save_disclosure",
     "save_withdrawals",

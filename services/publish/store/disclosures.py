@@ -37,6 +37,21 @@ async def disclosures_of_subjects(
     return found
 
 
+async def disclosures_by_id(conn: AsyncConnection, public_ids: Sequence[str]) -> dict[str, Previous]:
+    """What is stored of these disclosures (those that exist), by public id."""
+    if not public_ids:
+        return {}
+    rows = await conn.execute(
+        sql(
+            "SELECT public_id, state, version, published_at, withdrawn_at, content, subject_name, "
+            "due_date, due_provisional, exempt, reason, withdraw_on FROM publish.disclosures "
+            "WHERE public_id = ANY(CAST(:p AS text[]))"
+        ),
+        {"p": list(public_ids)},
+    )
+    return {r.public_id: _previous(r) for r in rows}
+
+
 def _previous(r: Any) -> Previous:
     return Previous(
         r.state,
