@@ -684,3 +684,23 @@ def test_a_record_that_changes_only_itself_derived_alone_equals_the_whole_file_a
             k: v for k, v in by_id.items() if k != public_id(record.department, record.record_id)
         }
         assert derive_added(record, view, rules, as_of) == by_id.get(public_id(record.department, record.record_id))
+
+
+@pytest.mark.parametrize("as_of", [date(2026, 6, 1), date(2027, 7, 1)])
+def test_a_whole_derivation_stored_is_a_fixed_point(as_of: date) -> None:
+    """Deriving the same file again on the same day against what was stored plans no write, event, withdrawal
+    clock or list event: what lets a record derived alone leave the others' stored rows as they are."""
+    from services.publish.rules import list_events
+    from services.publish.rules.derive import DisclosureRules, derive_file, needs_saving, plan_change
+    from services.publish.store import saved
+    from services.publish.withdrawals import withdrawal_of
+
+    rules, now = DisclosureRules(CATALOGUE, RULES, CALENDAR), datetime(2026, 12, 1, tzinfo=SHANGHAI)
+    stored = {d.public_id: saved(d, plan_change(None, d, now)) for d in derive_file(_heavy_file(), rules, as_of)[0]}
+    for derived in derive_file(_heavy_file(), rules, as_of)[0]:
+        before = stored[derived.public_id]
+        change = plan_change(before, derived, now)
+        assert change.event is None
+        assert not needs_saving(before, derived, change)
+        assert withdrawal_of(before, derived, change, now=now, calendar=CALENDAR, working_days=3) is None
+        assert list_events(before.content.get("listing"), derived.content.get("listing")) == []
