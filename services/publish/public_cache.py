@@ -18,6 +18,7 @@ happened; ``exchange_public_cache_hits_total`` / ``exchange_public_cache_misses_
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
@@ -49,6 +50,8 @@ class PublicCache:
         self.max_bytes = max_bytes
         self._answers: OrderedDict[Hashable, _Answer] = OrderedDict()
         self._bytes = 0
+        self._next_read: asyncio.Future[Generation | None] | None = None
+        self._reader: asyncio.Task[None] | None = None
 
     @property
     def enabled(self) -> bool:
@@ -80,6 +83,32 @@ class PublicCache:
             _, dropped = self._answers.popitem(last=False)
             self._bytes -= len(dropped.body)
 
+    async def generation(self, read: Callable[[], Awaitable[Generation | None]]) -> Generation | None:
+        """The current generation, from a read that *started after this call*: requests that arrive while a
+        read is running share the next one (one statement per round trip, whatever the concurrency). A read
+        already running when a request arrives may have taken its snapshot before a commit the request must
+        see, so it is never shared with that request."""
+        if self._next_read is None:
+            self._next_read = asyncio.get_running_loop().create_future()
+            if self._reader is None or self._reader.done():
+                self._reader = asyncio.create_task(self._read_generations(read))
+        return await asyncio.shield(self._next_read)
+
+    async def _read_generations(self, read: Callable[[], Awaitable[Generation | None]]) -> None:
+        while (waiting := self._next_read) is not None:
+            self._next_read = None  # whoever arrives from now on waits for the next read
+            try:
+                waiting.set_result(await read())
+            except Exception as exc:  # every waiter gets it (ReadsUnavailable: each computes, answers 503)
+                waiting.set_exception(exc)
+                waiting.exception()  # retrieved here too: all its waiters may have gone (disconnected)
+            except BaseException:  # cancelled (shutdown): nobody may wait forever
+                for pending in (waiting, self._next_read):
+                    if pending is not None and not pending.done():
+                        pending.cancel()
+                self._next_read = None
+                raise
+
     async def serve(
         self,
         request: Request,
@@ -93,7 +122,7 @@ class PublicCache:
         if not self.enabled or "authorization" in request.headers:
             return await compute()
         try:
-            generation = await reads.generation()
+            generation = await self.generation(reads.generation)
         except ReadsUnavailable:
             return await compute()  # it answers the database's unavailability as the route does (503)
         full_key = (page, key)

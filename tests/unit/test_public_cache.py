@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from services.publish.public_cache import PublicCache, _Answer
 
 
@@ -44,3 +46,26 @@ def test_the_least_recently_used_answers_leave_first_when_the_bytes_run_out() ->
 def test_a_cache_of_no_bytes_is_off() -> None:
     assert not PublicCache(max_bytes=0).enabled
     assert PublicCache(max_bytes=1).enabled
+
+
+async def test_requests_share_a_generation_read_that_started_after_they_arrived() -> None:
+    cache = PublicCache(max_bytes=1000)
+    started: list[int] = []
+    release = asyncio.Event()
+
+    async def read() -> tuple[str, int]:
+        started.append(len(started))
+        await release.wait()
+        return ("e", len(started))
+
+    first = asyncio.create_task(cache.generation(read))
+    await asyncio.sleep(0)  # the read starts
+    await asyncio.sleep(0)
+    assert started == [0]
+    later = [asyncio.create_task(cache.generation(read)) for _ in range(5)]  # arrive during the first read
+    await asyncio.sleep(0)
+    assert started == [0]  # they wait for a read of their own, not the running one
+    release.set()
+    assert await first == ("e", 1)
+    assert {await t for t in later} == {("e", 2)}  # one read for all five, started after they arrived
+    assert started == [0, 1]
