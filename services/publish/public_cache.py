@@ -50,6 +50,7 @@ class PublicCache:
         self.max_bytes = max_bytes
         self._answers: OrderedDict[Hashable, _Answer] = OrderedDict()
         self._bytes = 0
+        self._latest: Generation | None = None
         self._next_read: asyncio.Future[Generation | None] | None = None
         self._reader: asyncio.Task[None] | None = None
 
@@ -66,6 +67,14 @@ class PublicCache:
             return None
         self._answers.move_to_end(key)
         return answer
+
+    def _seen(self, generation: Generation) -> None:
+        """A counter gone back within its epoch (a database restored under the running service): forget all."""
+        latest = self._latest
+        if latest is not None and latest[0] == generation[0] and generation[1] < latest[1]:
+            self._answers.clear()
+            self._bytes = 0
+        self._latest = generation
 
     def put(self, key: Hashable, answer: _Answer) -> None:
         if len(answer.body) > self.max_bytes // 8:  # one huge answer must not flush everything else
@@ -127,6 +136,7 @@ class PublicCache:
             return await compute()  # it answers the database's unavailability as the route does (503)
         full_key = (page, key)
         if generation is not None:
+            self._seen(generation)
             answer = self.get(full_key, generation)
             if answer is not None:
                 HITS.labels(page).inc()
