@@ -68,6 +68,8 @@ class BenchStack:
         self.stack = Stack(self.config)
         self.tokens: dict[str, str] = {}
         self.running: set[str] = set()
+        self.settings: dict[str, dict[str, str]] = {}
+        """The settings each service was last started with (``start_services(..., env=)``)."""
 
     # -- life cycle --------------------------------------------------------------------------------
 
@@ -82,11 +84,12 @@ class BenchStack:
             self.stack.postgres.start()
         self.tokens = self.stack.ensure_demo_tokens()
 
-    def start_services(self, *services: str) -> None:
+    def start_services(self, *services: str, env: dict[str, str] | None = None) -> None:
         for service in services:
             if service not in self.running:
-                self.stack.start_service(service)
+                self.stack.start_service(service, env=env)
                 self.running.add(service)
+                self.settings[service] = dict(env or {})
         for service in services:
             self.stack.wait_ready(service, timeout=90)
 

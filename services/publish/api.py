@@ -126,43 +126,54 @@ async def search_disclosures(
     if cursor and before is None:
         raise _bad_query("/query/cursor", "cursor must be the next_cursor of a previous page")
     text = (q or "").strip()
-    try:
-        types = [record_type] if record_type else None
-        rows = await find_published(_ctx(request), text, before=before, record_types=types, limit=limit + 1)
-    except store.ReadsUnavailable:
-        raise _unavailable() from None
-    page = rows[:limit]
-    next_cursor = None
-    if len(rows) > limit:
-        decided_on, last_id, _ = page[-1]
-        next_cursor = make_cursor(decided_on, last_id)
-    items = b",".join(body.encode() for _, _, body in page)
-    head = orjson.dumps({"q": text, "next_cursor": next_cursor})[:-1]
-    return Response(head + b',"items":[' + items + b"]}", media_type="application/json")
+    ctx = _ctx(request)
+
+    async def compute() -> Response:
+        try:
+            types = [record_type] if record_type else None
+            rows = await find_published(ctx, text, before=before, record_types=types, limit=limit + 1)
+        except store.ReadsUnavailable:
+            raise _unavailable() from None
+        page = rows[:limit]
+        next_cursor = None
+        if len(rows) > limit:
+            decided_on, last_id, _ = page[-1]
+            next_cursor = make_cursor(decided_on, last_id)
+        items = b",".join(body.encode() for _, _, body in page)
+        head = orjson.dumps({"q": text, "next_cursor": next_cursor})[:-1]
+        return Response(head + b',"items":[' + items + b"]}", media_type="application/json")
+
+    key = (text, limit, cursor, record_type)
+    return await ctx.public_cache.serve(request, ctx.reads, "search", key, compute)
 
 
 @router.get("/v1/disclosures/{record_id}", summary="One published record (公示记录)")
 async def get_disclosure(request: Request, record_id: str) -> Response:
     """A published record's public JSON; a record its department revoked or changed off the portal answers
     410 with the notice (已撤销 / 已更正 and the reason, 行政处罚法 Art. 48) and none of its content."""
-    reads = _ctx(request).reads
-    try:
-        body = await reads.published(record_id)
-        gone = await reads.withdrawn(record_id) if body is None else None
-    except store.ReadsUnavailable:
-        raise _unavailable() from None
-    shown = notice(orjson.loads(gone)) if gone is not None else None
-    if shown is not None:
-        why = shown["withdrawal"]["reason"]
-        message = f"该记录{shown['status']}，已撤下公示：{why} (withdrawn by its department: {why})"
-        return FastJSONResponse(
-            {**problem_body(410, [ApiError("/path/record_id", "withdrawn", message)]), "record": shown},
-            status_code=410,
-        )
-    if body is None:
-        message = "没有公示中的这条记录（可能从未公示或已撤下） (no published record with this id)"
-        raise ApiProblem(404, [ApiError("/path/record_id", "not_found", message)])
-    return Response(body.encode(), media_type="application/json")
+    ctx = _ctx(request)
+    reads = ctx.reads
+
+    async def compute() -> Response:
+        try:
+            body = await reads.published(record_id)
+            gone = await reads.withdrawn(record_id) if body is None else None
+        except store.ReadsUnavailable:
+            raise _unavailable() from None
+        shown = notice(orjson.loads(gone)) if gone is not None else None
+        if shown is not None:
+            why = shown["withdrawal"]["reason"]
+            message = f"该记录{shown['status']}，已撤下公示：{why} (withdrawn by its department: {why})"
+            return FastJSONResponse(
+                {**problem_body(410, [ApiError("/path/record_id", "withdrawn", message)]), "record": shown},
+                status_code=410,
+            )
+        if body is None:
+            message = "没有公示中的这条记录（可能从未公示或已撤下） (no published record with this id)"
+            raise ApiProblem(404, [ApiError("/path/record_id", "not_found", message)])
+        return Response(body.encode(), media_type="application/json")
+
+    return await ctx.public_cache.serve(request, reads, "record", record_id, compute)
 
 
 class ObjectionIn(BaseModel):

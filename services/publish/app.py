@@ -19,6 +19,7 @@ from services.publish.api import router
 from services.publish.context import PublishContext
 from services.publish.handlers import SCHEMA, Publisher
 from services.publish.manifest import MANIFEST
+from services.publish.public_cache import PublicCache
 from services.publish.rules import load_publicity_rules
 from services.publish.settings import PublishSettings
 from services.publish.store import PublicReads
@@ -62,6 +63,7 @@ def create_app(settings: PublishSettings | None = None, clock: Clock | None = No
             publicity=publicity,
             calendar=calendar,
             reads=PublicReads(settings.asyncpg_dsn, size=settings.pool_size),
+            public_cache=PublicCache(max_bytes=settings.public_cache_bytes if settings.public_cache else 0),
         )
         runtime.spawn("public-reads", _close_at_stop(ctx.reads, runtime.stop))
         ctx.refresh_calendar()  # remembers the file's stamp, so a later edit is noticed

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 import orjson
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from services.publish import store
 from services.publish.api import make_cursor, parse_cursor
@@ -42,21 +42,32 @@ async def commitments_index() -> HTMLResponse:
 @router.get("/commitments/{slug}", response_class=HTMLResponse)
 async def commitments_page(
     request: Request, slug: str, cursor: Annotated[str | None, Query(max_length=300)] = None
-) -> HTMLResponse:
+) -> Response:
     """The published commitments of one kind, newest decision first, a page at a time."""
     if slug not in KINDS:
         return _page("message.html", 404, title="未找到", message="没有这一类信用承诺。")
     kind, title = KINDS[slug]
     before = parse_cursor(cursor) if cursor else None
-    try:
-        rows = await _ctx(request).reads.commitments(kind, before=before, limit=PAGE_SIZE + 1)
-    except store.ReadsUnavailable:
-        return _unavailable()
-    page = rows[:PAGE_SIZE]
-    items: list[dict[str, Any]] = [orjson.loads(body) for _, _, body in page]
-    following = None
-    if len(rows) > PAGE_SIZE:
-        following = f"/commitments/{slug}?" + urlencode({"cursor": make_cursor(page[-1][0], page[-1][1])})
-    return _page(
-        "commitments.html", slug=slug, title=title, kind=kind, items=items, next_page=following, continued=bool(cursor)
-    )
+    ctx = _ctx(request)
+
+    async def compute() -> Response:
+        try:
+            rows = await ctx.reads.commitments(kind, before=before, limit=PAGE_SIZE + 1)
+        except store.ReadsUnavailable:
+            return _unavailable()
+        page = rows[:PAGE_SIZE]
+        items: list[dict[str, Any]] = [orjson.loads(body) for _, _, body in page]
+        following = None
+        if len(rows) > PAGE_SIZE:
+            following = f"/commitments/{slug}?" + urlencode({"cursor": make_cursor(page[-1][0], page[-1][1])})
+        return _page(
+            "commitments.html",
+            slug=slug,
+            title=title,
+            kind=kind,
+            items=items,
+            next_page=following,
+            continued=bool(cursor),
+        )
+
+    return await ctx.public_cache.serve(request, ctx.reads, "commitments", (slug, cursor), compute)

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.common.calendar import CalendarOverridesError, WorkingDayCalendar
 from services.common.catalogue import Catalogue
 from services.common.clock import Clock, shanghai_date
+from services.publish.public_cache import PublicCache
 from services.publish.rules import PublicityRules
 from services.publish.rules.derive import DisclosureRules
 from services.publish.settings import PublishSettings
@@ -36,6 +37,8 @@ class PublishContext:
     reads: PublicReads
     wake: Callable[[], None] = lambda: None
     """Lets the outbox relay send what a transaction outside the consumer loop has just committed."""
+    public_cache: PublicCache = field(default_factory=lambda: PublicCache(max_bytes=0))
+    """Anonymous public answers (off unless the app turns it on: ``PUBLISH_PUBLIC_CACHE``)."""
     _overrides_stamp: float | None = field(default=None, repr=False)
 
     @property

@@ -147,93 +147,112 @@ async def home(
     request: Request,
     q: Annotated[str | None, Query(max_length=100)] = None,
     cursor: Annotated[str | None, Query(max_length=300)] = None,
-) -> HTMLResponse:
+) -> Response:
     """The search page; with ``q``, the published records found (newest decision first), a page at a time."""
     text = (q or "").strip()
-    items: list[dict[str, Any]] = []
-    total, following = 0, None
-    if text:
-        try:
-            items, total, following = await _paged(_ctx(request), text, cursor)
-        except store.ReadsUnavailable:
-            return _unavailable()
-    return _page(
-        "home.html",
-        q=text,
-        searched=bool(text),
-        items=items,
-        total=_total(total),
-        next_page=_next_link("/", following, q=text),
-        continued=bool(cursor),
-        lists=_list_titles(_ctx(request)),
-    )
+    ctx = _ctx(request)
+
+    async def compute() -> Response:
+        items: list[dict[str, Any]] = []
+        total, following = 0, None
+        if text:
+            try:
+                items, total, following = await _paged(ctx, text, cursor)
+            except store.ReadsUnavailable:
+                return _unavailable()
+        return _page(
+            "home.html",
+            q=text,
+            searched=bool(text),
+            items=items,
+            total=_total(total),
+            next_page=_next_link("/", following, q=text),
+            continued=bool(cursor),
+            lists=_list_titles(ctx),
+        )
+
+    if not text:  # the bare search form reads nothing
+        return await compute()
+    return await ctx.public_cache.serve(request, ctx.reads, "home", (text, cursor), compute)
 
 
 @router.get("/subjects/{code}", response_class=HTMLResponse)
-async def subject(
-    request: Request, code: str, cursor: Annotated[str | None, Query(max_length=300)] = None
-) -> HTMLResponse:
+async def subject(request: Request, code: str, cursor: Annotated[str | None, Query(max_length=300)] = None) -> Response:
     """Everything published about one subject (by its whole credit code or ID number): the lists it is on
     now, then every published record, a page at a time."""
     if not is_code(code):
         return _page("message.html", 404, title="未找到", message="请输入完整的统一社会信用代码或身份证号码。")
     ctx = _ctx(request)
-    try:
-        on_lists = await find_published(ctx, code, record_types=PUBLIC_LISTS, limit=100)
-        items, total, following = await _paged(ctx, code, cursor)
-    except store.ReadsUnavailable:
-        return _unavailable()
-    # Entries only: a commitment's published 履行 / 违诺 record is not a list the subject is on.
-    listed = [item for _, _, body in on_lists if (item := orjson.loads(body)).get("listing", {}).get("kind") == "entry"]
-    name = (items or listed)[0]["subject"]["name"] if items or listed else None
-    return _page(
-        "subject.html",
-        code=normalise_code(code),
-        name=name,
-        items=items,
-        listed=listed,
-        total=_total(total),
-        count=total,
-        next_page=_next_link(f"/subjects/{quote(normalise_code(code))}", following),
-        continued=bool(cursor),
-        offers_report=not check_citizen_id(normalise_code(code)).ok,  # a person's report: at the counter
-    )
+
+    async def compute() -> Response:
+        try:
+            on_lists = await find_published(ctx, code, record_types=PUBLIC_LISTS, limit=100)
+            items, total, following = await _paged(ctx, code, cursor)
+        except store.ReadsUnavailable:
+            return _unavailable()
+        # Entries only: a commitment's published 履行 / 违诺 record is not a list the subject is on.
+        listed = [
+            item for _, _, body in on_lists if (item := orjson.loads(body)).get("listing", {}).get("kind") == "entry"
+        ]
+        name = (items or listed)[0]["subject"]["name"] if items or listed else None
+        return _page(
+            "subject.html",
+            code=normalise_code(code),
+            name=name,
+            items=items,
+            listed=listed,
+            total=_total(total),
+            count=total,
+            next_page=_next_link(f"/subjects/{quote(normalise_code(code))}", following),
+            continued=bool(cursor),
+            offers_report=not check_citizen_id(normalise_code(code)).ok,  # a person's report: at the counter
+        )
+
+    return await ctx.public_cache.serve(request, ctx.reads, "subject", (code, cursor), compute)
 
 
 @router.get("/lists", response_class=HTMLResponse)
-async def lists_index(request: Request) -> HTMLResponse:
+async def lists_index(request: Request) -> Response:
     """The published lists (名单公示), each with how many entries are in force."""
     ctx = _ctx(request)
-    try:
-        counts = {name: await count_published(ctx, "", record_types=[name]) for name in PUBLIC_LISTS}
-    except store.ReadsUnavailable:
-        return _unavailable()
-    entries = [{"name": n, "title": t, "total": _total(counts[n])} for n, t in _list_titles(ctx)]
-    return _page("lists.html", entries=entries)
+
+    async def compute() -> Response:
+        try:
+            counts = {name: await count_published(ctx, "", record_types=[name]) for name in PUBLIC_LISTS}
+        except store.ReadsUnavailable:
+            return _unavailable()
+        entries = [{"name": n, "title": t, "total": _total(counts[n])} for n, t in _list_titles(ctx)]
+        return _page("lists.html", entries=entries)
+
+    return await ctx.public_cache.serve(request, ctx.reads, "lists", "", compute)
 
 
 @router.get("/lists/{record_type}", response_class=HTMLResponse)
 async def list_page(
     request: Request, record_type: str, cursor: Annotated[str | None, Query(max_length=300)] = None
-) -> HTMLResponse:
+) -> Response:
     """One list's entries in force, newest decision first, a page at a time."""
     ctx = _ctx(request)
     titles = dict(_list_titles(ctx))
     if record_type not in titles:
         return _page("message.html", 404, title="未找到", message="没有这个公示名单。")
-    try:
-        items, total, following = await _paged(ctx, "", cursor, record_types=[record_type])
-    except store.ReadsUnavailable:
-        return _unavailable()
-    return _page(
-        "list.html",
-        record_type=record_type,
-        title=titles[record_type],
-        items=items,
-        total=_total(total),
-        next_page=_next_link(f"/lists/{record_type}", following),
-        continued=bool(cursor),
-    )
+
+    async def compute() -> Response:
+        try:
+            items, total, following = await _paged(ctx, "", cursor, record_types=[record_type])
+        except store.ReadsUnavailable:
+            return _unavailable()
+        return _page(
+            "list.html",
+            record_type=record_type,
+            title=titles[record_type],
+            items=items,
+            total=_total(total),
+            next_page=_next_link(f"/lists/{record_type}", following),
+            continued=bool(cursor),
+        )
+
+    return await ctx.public_cache.serve(request, ctx.reads, "list", (record_type, cursor), compute)
 
 
 def _list_titles(ctx: PublishContext) -> list[tuple[str, str]]:
@@ -243,21 +262,26 @@ def _list_titles(ctx: PublishContext) -> list[tuple[str, str]]:
 
 
 @router.get("/records/{public_id}", response_class=HTMLResponse)
-async def record(request: Request, public_id: str) -> HTMLResponse:
-    reads = _ctx(request).reads
-    try:
-        body = await reads.published(public_id)
-        gone = await reads.withdrawn(public_id) if body is None else None
-    except store.ReadsUnavailable:
-        return _unavailable()
-    shown = notice(orjson.loads(gone)) if gone is not None else None
-    if shown is not None:  # an old link to a revoked record: withdrawn, and why (行政处罚法 Art. 48)
-        return _page("withdrawn.html", 410, item=shown)
-    if body is None:
-        message = "没有公示中的这条记录（可能从未公示，或公示期满、已撤销而撤下）。"
-        return _page("message.html", 404, title="未找到该记录", message=message)
-    item = orjson.loads(body)
-    return _page("record.html", item=item, titles=_field_titles(_ctx(request), item["record_type"]))
+async def record(request: Request, public_id: str) -> Response:
+    ctx = _ctx(request)
+    reads = ctx.reads
+
+    async def compute() -> Response:
+        try:
+            body = await reads.published(public_id)
+            gone = await reads.withdrawn(public_id) if body is None else None
+        except store.ReadsUnavailable:
+            return _unavailable()
+        shown = notice(orjson.loads(gone)) if gone is not None else None
+        if shown is not None:  # an old link to a revoked record: withdrawn, and why (行政处罚法 Art. 48)
+            return _page("withdrawn.html", 410, item=shown)
+        if body is None:
+            message = "没有公示中的这条记录（可能从未公示，或公示期满、已撤销而撤下）。"
+            return _page("message.html", 404, title="未找到该记录", message=message)
+        item = orjson.loads(body)
+        return _page("record.html", item=item, titles=_field_titles(ctx, item["record_type"]))
+
+    return await ctx.public_cache.serve(request, reads, "record_page", public_id, compute)
 
 
 def _field_titles(ctx: PublishContext, record_type: str) -> dict[str, str]:

@@ -37,6 +37,11 @@ class PublishSettings(CommonSettings):
     reports_url: str = "http://127.0.0.1:8006"
     """The reports service as the public reaches it: the portal's 下载信用报告, 专项信用报告 and 报告核验
     post or link there (issue 16)."""
+    public_cache: bool = True
+    """Keep anonymous public answers (search, record, portal pages) per process, served only while no change to
+    the public rows has committed since (``services/publish/public_cache.py``); ``PUBLISH_PUBLIC_CACHE=0`` off."""
+    public_cache_bytes: int = Field(default=32 * 1024 * 1024, ge=0)
+    """Bound of the cache: the bytes of the answers it keeps, least recently used out first."""
     public_max_body_bytes: int = Field(default=65_536, ge=1024)
     """Largest body of a /v1/ request (413 beyond): a 4000-character reason, JSON-escaped, is ~27 KiB."""
 

@@ -95,6 +95,12 @@ class PublicReads:
         for pool in self._pools.values():
             await pool.close()
 
+    async def generation(self) -> tuple[str, int] | None:
+        """The generation of what these reads show (``publish.public_generation``, bumped in the transaction
+        of every change to ``publish.disclosures``): the public read cache's check, one cheap statement."""
+        rows = await self._fetch("SELECT epoch::text AS epoch, n FROM publish.public_generation")
+        return (str(rows[0]["epoch"]), int(rows[0]["n"])) if rows else None
+
     async def published(self, public_id: str) -> str | None:
         """The public JSON of a published disclosure, ready to send."""
         sql = f"SELECT {_BODY} FROM publish.disclosures WHERE public_id = $1 AND state = 'published'"

@@ -1,0 +1,63 @@
+"""The generation of what the public reads show (issue 19, the public read cache): one row, bumped in the
+transaction of every change to ``publish.disclosures`` by a trigger on the table itself, so no writer (the
+consumer, the ticker, an objection filed on the portal, a repair decision, a hand-written statement) can
+change a public row without it. A cached public answer is served only while the generation it was computed
+at is still the current one (``services/publish/public_cache.py``).
+
+Why a deferred constraint trigger (row-level, runs at COMMIT) rather than a plain statement trigger: the bump
+takes the counter row's lock until COMMIT. Taken at the first write, it would serialise every writing
+transaction from that write to its end, and two writers that lock subjects in between (the consumer locks
+the subjects of a poll run by run; the portal's objection locks its subject) could deadlock on it. Taken at
+COMMIT, after every other lock of the transaction, it is held for microseconds and waits for nobody. It
+fires per changed row, but only the first call of a transaction updates the row (``bumped_by``). TRUNCATE has
+no row triggers: a statement trigger covers it. Both are ``ENABLE ALWAYS`` (also under
+``session_replication_role = replica``).
+
+Revision ID: publish_0007_public_generation
+"""
+
+from alembic import op
+
+revision = "publish_0007_public_generation"
+down_revision = "publish_0006_search_by_code"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.execute(
+        "CREATE TABLE publish.public_generation ("
+        " only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),"
+        # A new table (a schema rebuilt under a running service) starts a new epoch: the counter alone would
+        # start again at 0 and meet answers cached at the old table's 0.
+        " epoch uuid NOT NULL DEFAULT gen_random_uuid(),"
+        " n bigint NOT NULL DEFAULT 0,"
+        " bumped_by xid8)"
+    )
+    op.execute("INSERT INTO publish.public_generation DEFAULT VALUES")
+    op.execute(
+        "CREATE FUNCTION publish.bump_public_generation() RETURNS trigger LANGUAGE plpgsql AS $$ "
+        "BEGIN "
+        "UPDATE publish.public_generation SET n = n + 1, bumped_by = pg_current_xact_id() "
+        "WHERE bumped_by IS DISTINCT FROM pg_current_xact_id(); "
+        "RETURN NULL; "
+        "END $$"
+    )
+    op.execute(
+        "CREATE CONSTRAINT TRIGGER disclosures_public_generation "
+        "AFTER INSERT OR UPDATE OR DELETE ON publish.disclosures DEFERRABLE INITIALLY DEFERRED "
+        "FOR EACH ROW EXECUTE FUNCTION publish.bump_public_generation()"
+    )
+    op.execute(
+        "CREATE TRIGGER disclosures_public_generation_truncate AFTER TRUNCATE ON publish.disclosures "
+        "FOR EACH STATEMENT EXECUTE FUNCTION publish.bump_public_generation()"
+    )
+    op.execute("ALTER TABLE publish.disclosures ENABLE ALWAYS TRIGGER disclosures_public_generation")
+    op.execute("ALTER TABLE publish.disclosures ENABLE ALWAYS TRIGGER disclosures_public_generation_truncate")
+
+
+def downgrade() -> None:
+    op.execute("DROP TRIGGER IF EXISTS disclosures_public_generation_truncate ON publish.disclosures")
+    op.execute("DROP TRIGGER IF EXISTS disclosures_public_generation ON publish.disclosures")
+    op.execute("DROP FUNCTION IF EXISTS publish.bump_public_generation()")
+    op.execute("DROP TABLE IF EXISTS publish.public_generation")
