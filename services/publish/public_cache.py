@@ -3,7 +3,7 @@ public JSON, the portal's home, subject, list, commitment and record pages.
 
 It can never serve what a committed change took off: every change to ``publish.disclosures`` (the only
 table those reads read) bumps a generation in the same transaction (a trigger on the table, migration
-``publish_0007_public_generation``), and every request first reads the current generation (one prepared
+``publish_0008_public_generation``), and every request first reads the current generation (one prepared
 statement) and is answered from the cache only by an answer computed at that very generation; otherwise
 the answer is computed again. The generation is read *before* the answer is computed, so an answer is
 labelled with a generation no newer than the data it shows; it is served only while no change has committed

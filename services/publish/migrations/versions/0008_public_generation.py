@@ -13,13 +13,13 @@ fires per changed row, but only the first call of a transaction updates the row 
 no row triggers: a statement trigger covers it. Both are ``ENABLE ALWAYS`` (also under
 ``session_replication_role = replica``).
 
-Revision ID: publish_0007_public_generation
+Revision ID: publish_0008_public_generation
 """
 
 from alembic import op
 
-revision = "publish_0007_public_generation"
-down_revision = "publish_0006_search_by_code"
+revision = "publish_0008_public_generation"
+down_revision = "publish_0007_derivations"
 branch_labels = None
 depends_on = None
 
