@@ -129,6 +129,9 @@ class Penalty:
     split_estimated: bool = False
     repaired: bool = False
     """A national repair was approved on or before as_of (and the record is not marked non_repairable)."""
+    memo: dict[object, Any] = dataclasses.field(default_factory=dict, compare=False, hash=False, repr=False)
+    """What the engines derive from this penalty alone (its classification, its explanation lines): a
+    penalty is kept with its record (`AcceptedRecord.derived`), so a later event of the subject reuses them."""
 
 
 @dataclass(frozen=True, slots=True)
