@@ -20,7 +20,7 @@
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from operator import itemgetter
 
@@ -76,10 +76,11 @@ class _Hit:
 class _Scored:
     penalty: Penalty
     hits: tuple[_Hit, ...]
+    serious: tuple[_Hit, ...] = field(init=False)
+    """The D hits."""
 
-    @property
-    def serious(self) -> tuple[_Hit, ...]:
-        return tuple(h for h in self.hits if h.serious_repairable is not None)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "serious", tuple(h for h in self.hits if h.serious_repairable is not None))
 
 
 def classify(penalty: Penalty, rules: ChongqingRules, subject_kind: str) -> tuple[_Hit, ...]:
@@ -153,6 +154,16 @@ def _classified(file: CreditFile, penalty: Penalty, rules: ChongqingRules) -> tu
     return found[1]
 
 
+def _scored(file: CreditFile, penalty: Penalty, rule_set: RuleSetVersion, rules: ChongqingRules) -> _Scored | None:
+    """The penalty with its classification, None when a repair removed it (`_counts`); kept with it."""
+    key = ("chongqing.scored", file.subject_kind)
+    found: tuple[RuleSetVersion, _Scored | None] | None = penalty.memo.get(key)
+    if found is None or found[0] is not rule_set:
+        hits = _classified(file, penalty, rules)
+        found = penalty.memo[key] = (rule_set, _Scored(penalty, hits) if _counts(penalty, rule_set, hits) else None)
+    return found[1]
+
+
 def _resumed_after(file: CreditFile, penalty: Penalty, day: date) -> Registration | None:
     later = [r for r in file.resumptions() if penalty.decided_on < r.decided_on <= day]
     return later[0] if later else None
@@ -192,9 +203,10 @@ class _Basis:
     bc_notes: tuple[tuple[_Scored | None, tuple[Note, ...]], ...]
     """The chain's lines per penalty: its B/C hits', or for a penalty with none the restart line, given
     with the penalty (first) because it is left out on a day its D is in force."""
-    hitless: tuple[_Scored, ...]
+    hitless_notes: tuple[Note, ...]
     hitless_last_days: tuple[date, ...]
-    """Penalties that give nothing (non-counted departments), with the last day each is still explained."""
+    """The lines of the penalties that give nothing (non-counted departments), with the last day each is
+    still explained (in the order of the penalties, so the days never decrease)."""
 
 
 def _basis(file: CreditFile, rule_set: RuleSetVersion, rules: ChongqingRules, day: date) -> _Basis:
@@ -207,11 +219,7 @@ def _basis(file: CreditFile, rule_set: RuleSetVersion, rules: ChongqingRules, da
     if found is not None and found.rule_set is rule_set:
         return found
     years = rules.repair_years
-    scored = [
-        _Scored(p, hits)
-        for p in file.penalties[:count]
-        if _counts(p, rule_set, (hits := _classified(file, p, rules)))
-    ]
+    scored = [s for p in file.penalties[:count] if (s := _scored(file, p, rule_set, rules)) is not None]
     qualifying = [s for s in scored if s.hits]
     chain = _chain(qualifying, years)
     last_day = years_after(chain[0].penalty.decided_on, years) if chain else None
@@ -224,7 +232,7 @@ def _basis(file: CreditFile, rule_set: RuleSetVersion, rules: ChongqingRules, da
         else:
             restart = _note(s.penalty, "新的处罚记录，修复期重新起算（000 L195）", f"restarts; {until}")
             bc_notes.append((s, (restart,)))
-    hitless = tuple(s for s in scored if not s.hits)
+    hitless = [s.penalty for s in scored if not s.hits]
     found = file.memo[key] = _Basis(
         rule_set=rule_set,
         candidates=tuple((s, hit) for s in qualifying for hit in s.serious),
@@ -232,8 +240,11 @@ def _basis(file: CreditFile, rule_set: RuleSetVersion, rules: ChongqingRules, da
         chain_last_day=last_day,
         chain_grade=worst(h.grade for s in chain for h in s.hits if h.serious_repairable is None),
         bc_notes=tuple(bc_notes),
-        hitless=hitless,
-        hitless_last_days=tuple(years_after(s.penalty.decided_on, years) for s in hitless),
+        hitless_notes=tuple(
+            _note(p, f"非计入部门（{p.department}）的处罚（000 L181-L188）", "不影响 A-C 等级 (counts only for D)")
+            for p in hitless
+        ),
+        hitless_last_days=tuple(years_after(p.decided_on, years) for p in hitless),
     )
     return found
 
@@ -280,32 +291,43 @@ def assess(file: CreditFile, rule_set: RuleSetVersion, day: date) -> Assessment:
         for restarting, lines in basis.bc_notes:
             if restarting is None or id(restarting) not in in_force:
                 notes.extend(lines)
-    first = bisect_left(basis.hitless_last_days, day)
-    for s in basis.hitless[first:]:
-        rule = f"非计入部门（{s.penalty.department}）的处罚（000 L181-L188）"
-        notes.append(_note(s.penalty, rule, "不影响 A-C 等级 (counts only for D)"))
+    notes.extend(basis.hitless_notes[bisect_left(basis.hitless_last_days, day) :])
 
-    grade, since, reason = _grade(rules, kind, serious, chain)
+    grade, since, reason = _grade(rules, kind, serious, chain, basis.chain_grade)
     level = _supervision(file, rules, grade, day, notes)
     closure = file.closure_on(day)
     if closure is not None:
         reason += f"；主体已于 {closure.decided_on} 注销 (deregistered on {closure.decided_on})"
     notes.sort(key=itemgetter(0))
-    ordered = tuple(dict.fromkeys(e for _, e in notes))
-    return Assessment(grade, reason, since, level, ordered)
+    return Assessment(grade, reason, since, level, _distinct(notes))
+
+
+def _distinct(notes: list[Note]) -> tuple[Explanation, ...]:
+    """The lines of sorted `notes`, each once (the first). Equal lines have equal sort keys (a line's date is
+    that of the record it names), so only a run of equal keys can repeat one: no hashing of every line."""
+    ordered: list[Explanation] = []
+    run: list[Explanation] = []
+    previous: tuple[date, str, str] | None = None
+    for key, line in notes:
+        if key != previous:
+            previous, run = key, [line]
+            ordered.append(line)
+        elif line not in run:
+            run.append(line)
+            ordered.append(line)
+    return tuple(ordered)
 
 
 def _grade(
-    rules: ChongqingRules, kind: str, serious: list[tuple[_Scored, _Hit]], chain: tuple[_Scored, ...]
+    rules: ChongqingRules, kind: str, serious: list[tuple[_Scored, _Hit]], chain: tuple[_Scored, ...], bc: str | None
 ) -> tuple[str, date | None, str]:
-    """Worst wins (000 L193): D if a serious penalty is in force, else the chain's worst B/C, else A."""
+    """Worst wins (000 L193): D if a serious penalty is in force, else the chain's worst B/C (`bc`), else A."""
     if serious:
         named = "、".join(dict.fromkeys(h.named_as for _, h in serious))
         english = "; ".join(dict.fromkeys(h.english for _, h in serious))
         since = max(s.penalty.decided_on for s, _ in serious)
         return "D", since, _REASONS["D"].format(named=named, english=english)
-    bc = worst(h.grade for s in chain for h in s.hits if h.serious_repairable is None)
-    if bc is not None:
+    if chain and bc is not None:
         return bc, chain[0].penalty.decided_on, _REASONS[bc].format(t=f"{rules.thresholds_yuan[kind]:,}")
     return "A", None, _REASONS["A"].format(depts="、".join(sorted(rules.counted_departments)))
 
@@ -335,9 +357,7 @@ def _serious_effect(
     return f"D；{repaired_on} 修复 (repaired on {repaired_on})"
 
 
-def _supervision(
-    file: CreditFile, rules: ChongqingRules, grade: str, day: date, notes: list[Note]
-) -> str | None:
+def _supervision(file: CreditFile, rules: ChongqingRules, grade: str, day: date, notes: list[Note]) -> str | None:
     """The level of 000 L257-L295 from the rule set's table.
 
     The table is the level "本办法规定" (a floor): 第三十七条 (L295) lets a district raise a level, never
@@ -383,5 +403,7 @@ def _note(penalty: Penalty, rule: str, effect: str) -> Note:
     if found is None:
         corrected = "（已更正 corrected）" if penalty.corrected else ""
         text = f"{penalty.decided_on} {rule}{corrected}"
-        found = penalty.memo[key] = _line(penalty.decided_on, Explanation(penalty.record_id, penalty.department, text, effect))
+        found = penalty.memo[key] = _line(
+            penalty.decided_on, Explanation(penalty.record_id, penalty.department, text, effect)
+        )
     return found
