@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import operator
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import date
@@ -203,6 +204,8 @@ class _Basis:
     bc_notes: tuple[tuple[_Scored | None, tuple[Note, ...]], ...]
     """The chain's lines per penalty: its B/C hits', or for a penalty with none the restart line, given
     with the penalty (first) because it is left out on a day its D is in force."""
+    bc_lines: tuple[Note, ...]
+    """All of `bc_notes`' lines: the chain's lines on a day no restarting penalty's D is in force."""
     hitless_notes: tuple[Note, ...]
     hitless_last_days: tuple[date, ...]
     """The lines of the penalties that give nothing (non-counted departments), with the last day each is
@@ -223,15 +226,7 @@ def _basis(file: CreditFile, rule_set: RuleSetVersion, rules: ChongqingRules, da
     qualifying = [s for s in scored if s.hits]
     chain = _chain(qualifying, years)
     last_day = years_after(chain[0].penalty.decided_on, years) if chain else None
-    until = f"修复期至 {last_day} (repair period ends {last_day})"
-    bc_notes: list[tuple[_Scored | None, tuple[Note, ...]]] = []
-    for s in chain:
-        bc_hits = [h for h in s.hits if h.serious_repairable is None]
-        if bc_hits:
-            bc_notes.append((None, tuple(_note(s.penalty, hit.rule, f"{hit.grade}；{until}") for hit in bc_hits)))
-        else:
-            restart = _note(s.penalty, "新的处罚记录，修复期重新起算（000 L195）", f"restarts; {until}")
-            bc_notes.append((s, (restart,)))
+    bc_notes = [_chain_lines(s, last_day) for s in chain] if last_day is not None else []
     hitless = [s.penalty for s in scored if not s.hits]
     found = file.memo[key] = _Basis(
         rule_set=rule_set,
@@ -240,12 +235,35 @@ def _basis(file: CreditFile, rule_set: RuleSetVersion, rules: ChongqingRules, da
         chain_last_day=last_day,
         chain_grade=worst(h.grade for s in chain for h in s.hits if h.serious_repairable is None),
         bc_notes=tuple(bc_notes),
-        hitless_notes=tuple(
-            _note(p, f"非计入部门（{p.department}）的处罚（000 L181-L188）", "不影响 A-C 等级 (counts only for D)")
-            for p in hitless
-        ),
+        bc_lines=tuple(line for _, lines in bc_notes for line in lines),
+        hitless_notes=tuple(map(_hitless_note, hitless)),
         hitless_last_days=tuple(years_after(p.decided_on, years) for p in hitless),
     )
+    return found
+
+
+def _chain_lines(s: _Scored, last_day: date) -> tuple[_Scored | None, tuple[Note, ...]]:
+    """A chain penalty's lines when the chain's repair period ends on `last_day` (`_Basis.bc_notes`), kept
+    with the penalty for the next event (the period moves only when a later penalty comes)."""
+    found: tuple[_Scored, date, tuple[_Scored | None, tuple[Note, ...]]] | None = s.penalty.memo.get("chongqing.chain")
+    if found is not None and found[0] is s and found[1] == last_day:
+        return found[2]
+    until = f"修复期至 {last_day} (repair period ends {last_day})"
+    bc_hits = [h for h in s.hits if h.serious_repairable is None]
+    lines: tuple[_Scored | None, tuple[Note, ...]]
+    if bc_hits:
+        lines = (None, tuple(_note(s.penalty, hit.rule, f"{hit.grade}；{until}") for hit in bc_hits))
+    else:
+        lines = (s, (_note(s.penalty, "新的处罚记录，修复期重新起算（000 L195）", f"restarts; {until}"),))
+    s.penalty.memo["chongqing.chain"] = (s, last_day, lines)
+    return lines
+
+
+def _hitless_note(penalty: Penalty) -> Note:
+    found: Note | None = penalty.memo.get("chongqing.hitless")
+    if found is None:
+        rule = f"非计入部门（{penalty.department}）的处罚（000 L181-L188）"
+        found = penalty.memo["chongqing.hitless"] = _note(penalty, rule, "不影响 A-C 等级 (counts only for D)")
     return found
 
 
@@ -286,11 +304,13 @@ def assess(file: CreditFile, rule_set: RuleSetVersion, day: date) -> Assessment:
     basis = _basis(file, rule_set, rules, day)
     notes: list[Note] = []
     serious, chain = _in_force(file, basis, rules.repair_years, day, notes)
-    if chain:
+    if chain and serious:
         in_force = {id(s) for s, _ in serious}
         for restarting, lines in basis.bc_notes:
             if restarting is None or id(restarting) not in in_force:
                 notes.extend(lines)
+    elif chain:
+        notes.extend(basis.bc_lines)
     notes.extend(basis.hitless_notes[bisect_left(basis.hitless_last_days, day) :])
 
     grade, since, reason = _grade(rules, kind, serious, chain, basis.chain_grade)
@@ -305,6 +325,9 @@ def assess(file: CreditFile, rule_set: RuleSetVersion, day: date) -> Assessment:
 def _distinct(notes: list[Note]) -> tuple[Explanation, ...]:
     """The lines of sorted `notes`, each once (the first). Equal lines have equal sort keys (a line's date is
     that of the record it names), so only a run of equal keys can repeat one: no hashing of every line."""
+    keys = list(map(itemgetter(0), notes))
+    if not any(map(operator.eq, keys, keys[1:])):
+        return tuple(map(itemgetter(1), notes))
     ordered: list[Explanation] = []
     run: list[Explanation] = []
     previous: tuple[date, str, str] | None = None
