@@ -252,9 +252,10 @@ def _chain_lines(s: _Scored, last_day: date) -> tuple[_Scored | None, tuple[Note
     bc_hits = [h for h in s.hits if h.serious_repairable is None]
     lines: tuple[_Scored | None, tuple[Note, ...]]
     if bc_hits:
-        lines = (None, tuple(_note(s.penalty, hit.rule, f"{hit.grade}；{until}") for hit in bc_hits))
+        lines = (None, tuple(_note(s.penalty, hit.rule, f"{hit.grade}；{until}", keep=False) for hit in bc_hits))
     else:
-        lines = (s, (_note(s.penalty, "新的处罚记录，修复期重新起算（000 L195）", f"restarts; {until}"),))
+        restart = _note(s.penalty, "新的处罚记录，修复期重新起算（000 L195）", f"restarts; {until}", keep=False)
+        lines = (s, (restart,))
     s.penalty.memo["chongqing.chain"] = (s, last_day, lines)
     return lines
 
@@ -418,15 +419,16 @@ def _line(day: date, explanation: Explanation) -> Note:
     return (day, explanation.record_id, explanation.rule), explanation
 
 
-def _note(penalty: Penalty, rule: str, effect: str) -> Note:
-    """The explanation line of a penalty, made once per penalty, rule and effect and kept with the penalty
-    (the same lines come back on every day assessed and at every later event of the subject)."""
+def _note(penalty: Penalty, rule: str, effect: str, *, keep: bool = True) -> Note:
+    """The explanation line of a penalty; with `keep`, made once per penalty, rule and effect and kept with
+    the penalty (the same lines come back on every day assessed and at every later event of the subject).
+    The chain's lines name the day its period ends, which moves: `_chain_lines` keeps only the latest."""
     key = ("chongqing.note", rule, effect)
-    found: Note | None = penalty.memo.get(key)
+    found: Note | None = penalty.memo.get(key) if keep else None
     if found is None:
         corrected = "（已更正 corrected）" if penalty.corrected else ""
         text = f"{penalty.decided_on} {rule}{corrected}"
-        found = penalty.memo[key] = _line(
-            penalty.decided_on, Explanation(penalty.record_id, penalty.department, text, effect)
-        )
+        found = _line(penalty.decided_on, Explanation(penalty.record_id, penalty.department, text, effect))
+        if keep:
+            penalty.memo[key] = found
     return found

@@ -16,7 +16,7 @@ import operator
 from bisect import bisect_right, insort
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import TypeVar, overload
 
@@ -126,7 +126,8 @@ class SubjectRecords(Sequence[AcceptedRecord]):
             if len(self._files) >= 8:
                 self._files.pop(next(iter(self._files)))
             kept = self._files[key] = _KeptFile(severity, listed, file)
-        return kept.file
+        # A memo of its own: what an evaluation derives for its days is not kept beyond it.
+        return replace(kept.file, memo={})
 
     def __len__(self) -> int:
         return len(self._records)
