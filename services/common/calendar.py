@@ -37,10 +37,10 @@ from types import MappingProxyType
 from typing import Any
 
 import chinese_calendar
-import yaml
 
 from services.common.clock import SHANGHAI, shanghai_date
 from services.common.jurisdiction import JURISDICTION_FILE, load_service_levels
+from services.common.yaml_files import YamlFileError, read_yaml
 
 __all__ = [
     "SHANGHAI",
@@ -257,11 +257,12 @@ def default_overrides_path() -> Path:
 
 def load_overrides(path: Path) -> dict[int, YearOverride]:
     """Read and strictly validate an overrides file; errors name the file and the entry."""
-    with path.open(encoding="utf-8") as stream:
-        try:
-            document = yaml.load(stream, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
-        except yaml.YAMLError as error:
-            raise CalendarOverridesError(f"{path}: not valid YAML: {error}") from error
+    if not path.is_file():  # named explicitly and absent: the caller's mistake, not a malformed file
+        raise FileNotFoundError(f"{path}: no calendar overrides file")
+    try:
+        document = read_yaml(path)
+    except YamlFileError as error:
+        raise CalendarOverridesError(str(error)) from error
     if not isinstance(document, dict):
         raise CalendarOverridesError(f"{path}: expected a mapping with 'version' and 'years'")
     _expect_keys(path, "top level", document, {"version", "years"})
@@ -330,24 +331,6 @@ def _expect_keys(path: Path, where: str, mapping: dict[Any, Any], expected: set[
             f"{path}: {where}: expected keys {sorted(expected)}; "
             f"missing {sorted(missing)}, unknown {sorted(map(str, unknown))}"
         )
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that rejects duplicate keys (PyYAML keeps the last one silently)."""
-
-
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    loader.flatten_mapping(node)
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-        seen.add(key)
-    return loader.construct_mapping(node)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 @cache

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
-import yaml
 
 from services.common.calendar import WorkingDayCalendar
 from services.common.catalogue import (
@@ -41,6 +40,7 @@ from services.common.vocabulary import (
     VerificationOutcome,
     members,
 )
+from services.common.yaml_files import YamlFileError, read_yaml
 
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_ID_BASE = "https://credit-exchange.example/schemas/"
@@ -468,10 +468,10 @@ def _asyncapi_problems(catalogue: Catalogue, schemas_dir: Path) -> list[Problem]
     """Every topic has a channel (default prefix) and every schema version is referenced."""
     path = schemas_dir / "asyncapi.yaml"
     try:
-        text = path.read_text(encoding="utf-8")
-        document = yaml.safe_load(text)
-    except (OSError, yaml.YAMLError) as exc:
-        return [Problem(Severity.WARNING, "asyncapi.yaml", f"cannot read: {exc}")]
+        document = read_yaml(path)
+    except YamlFileError as exc:
+        return [Problem(Severity.WARNING, "asyncapi.yaml", str(exc).removeprefix(f"{path}: "))]
+    text = path.read_text(encoding="utf-8")
     channels = document.get("channels", {}) if isinstance(document, dict) else {}
     addresses = {c.get("address") for c in channels.values() if isinstance(c, dict)}
     problems = [
@@ -529,8 +529,8 @@ def vocabulary_problems(catalogue: Catalogue, schemas_dir: Path) -> list[Problem
         "catalogue.yaml: record_types", "record type", record_types, set(catalogue.record_types), "the catalogue"
     )
     try:
-        document = yaml.safe_load((schemas_dir / "asyncapi.yaml").read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
+        document = read_yaml(schemas_dir / "asyncapi.yaml")
+    except YamlFileError:
         document = None  # _asyncapi_problems reports it
     if isinstance(document, dict):
         records, events = asyncapi_event_types(document)

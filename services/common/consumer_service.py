@@ -31,9 +31,9 @@ from services.common.ticker import OnTick, run_ticker
 class ConsumerParts:
     handle: Handler
     handle_batch: BatchHandler | None = None
-    """If given, the live consumer applies each poll's new events through it instead of `handle`. Sanctions and
-    publish have only this path (their `handle` is a poll of one); grading's `handle` is what the audit replay
-    applies one event at a time (the two must have the same effect)."""
+    """If given, the live consumer applies each poll's new events through it instead of `handle`. Sanctions,
+    publish and supervision have only this path (their `handle` is a poll of one); grading's `handle` is what
+    the audit replay applies one event at a time (the two must have the same effect)."""
     on_tick: OnTick | None = None
 
 

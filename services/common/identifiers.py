@@ -25,7 +25,7 @@ from datetime import date
 from functools import cache, lru_cache
 from pathlib import Path
 
-import yaml
+from services.common.yaml_files import read_yaml
 
 __all__ = [
     "CITIZEN_ID_CHECK",
@@ -321,8 +321,7 @@ def _province_codes() -> frozenset[str]:
     schemas = os.environ.get("EXCHANGE_SCHEMAS_DIR")
     base = Path(schemas) if schemas else Path(__file__).resolve().parents[2] / "schemas"
     path = base / "reference" / "gb2260_prefixes.yaml"
-    with path.open(encoding="utf-8") as stream:
-        document = yaml.safe_load(stream)
+    document = read_yaml(path)
     provinces = document.get("provinces") if isinstance(document, dict) else None
     if not isinstance(provinces, dict) or not all(
         isinstance(key, str) and len(key) == 2 and key.isdigit() for key in provinces

@@ -17,7 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
+from services.common.yaml_files import YamlFileError, read_yaml
 
 __all__ = [
     "JURISDICTION_FILE",
@@ -71,9 +71,9 @@ _MINIMUM = {name: 1 for name in ServiceLevels.__dataclass_fields__} | {"repair_e
 def load_jurisdiction_file(path: Path) -> JurisdictionFile:
     """Read and strictly check `path`; raises :class:`JurisdictionError` naming the file and the key."""
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise JurisdictionError(f"{path}: cannot read: {exc}") from exc
+        document = read_yaml(path)
+    except YamlFileError as exc:
+        raise JurisdictionError(str(exc)) from exc
     top = _mapping(path, document, "", _TOP_KEYS)
     raw_levels = _mapping(path, top["service_levels"], "service_levels", frozenset(_MINIMUM))
     levels = ServiceLevels(

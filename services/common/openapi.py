@@ -11,11 +11,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from services.common.errors import PROBLEM_TYPE_PREFIX
+from services.common.yaml_files import read_yaml
 
 Extend = Callable[[dict[str, Any]], None]
 
@@ -151,9 +151,7 @@ ERROR_STATUSES = {
 
 
 def load_operations(schemas_dir: Path, service: str) -> dict[str, dict[str, Any]]:
-    data: dict[str, dict[str, dict[str, Any]]] = yaml.safe_load(
-        (schemas_dir / "openapi" / "operations.yaml").read_text(encoding="utf-8")
-    )
+    data: dict[str, dict[str, dict[str, Any]]] = read_yaml(schemas_dir / "openapi" / "operations.yaml")
     return data.get(service, {})
 
 

@@ -15,11 +15,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal, Self
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
 from services.common.records import AcceptedRecord
 from services.common.vocabulary import RecordTypeName
+from services.common.yaml_files import read_yaml
 
 LISTING = RecordTypeName.SERIOUS_UNTRUSTWORTHY_LISTING
 SUBJECT_KINDS = frozenset({"natural_person", "individual_business", "legal_person"})
@@ -163,6 +163,6 @@ def severity_of(
 def load_severity_table(path: Path) -> SeverityTable:
     """The severity table in ``path`` (raises ValueError naming the file when it cannot be used)."""
     try:
-        return SeverityTable.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except (OSError, yaml.YAMLError, ValueError) as exc:
+        return SeverityTable.model_validate(read_yaml(path))
+    except ValueError as exc:
         raise ValueError(f"{path}: not a usable severity table: {exc}") from exc

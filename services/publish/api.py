@@ -34,6 +34,7 @@ from services.common.scorecard import month_of
 from services.publish import deadlines, filing, objections, repairs, scorecard, store, withdrawals
 from services.publish.context import PublishContext
 from services.publish.filing import normalise_code
+from services.publish.rules.cases import objection_overdue
 from services.publish.rules.derive import query_tokens
 from services.publish.rules.withdrawal import notice
 
@@ -221,7 +222,7 @@ async def list_objections(
     await _log(ctx, caller, "objections", department or "*")
     today = ctx.today()
     items = [
-        {**objections.view(c), "department": c["department"], "overdue": objections.is_overdue(c, today)}
+        {**objections.view(c), "department": c["department"], "overdue": objection_overdue(c, today)}
         for c in cases[:limit]
     ]
     return FastJSONResponse(

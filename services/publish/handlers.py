@@ -25,6 +25,7 @@ from services.publish.announce import announce
 from services.publish.context import PublishContext
 from services.publish.repairs import apply_decision, escalate_late
 from services.publish.rules import list_events
+from services.publish.rules.cases import objection_answer
 from services.publish.rules.derive import Change, Derived, Previous, derive_disclosures, needs_saving, plan_change
 from services.publish.withdrawals import Withdrawal, withdrawal_of
 
@@ -32,7 +33,6 @@ SCHEMA = store.SCHEMA
 VERIFICATION = "objection_verification"
 REPAIR_DECISION = "repair_decision"
 DISCLOSURES, LISTS = "outcomes.disclosures", "outcomes.lists"
-UPHELD_OUTCOMES = frozenset({"属实", "部分属实"})
 ACTS_ON_OTHERS = frozenset({VERIFICATION, REPAIR_DECISION, *AMENDMENT_TYPES})
 """Record types whose handling reaches beyond their own subject's disclosures (objections, repairs, an
 amended record filed under another code)."""
@@ -211,26 +211,18 @@ class Publisher:
             )
             return
         await store.lock_subject(conn, case["subject_code"])
-        upheld = data.get("outcome") in UPHELD_OUTCOMES
-        corrected = [
-            a
-            for a in await store.amendments_of(conn, case["department"], case["record_id"])
-            if a.received_at >= case["filed_at"]
-        ]
-        resolved = upheld and bool(corrected)
-        # Resolved by the first correction or revocation after the filing, once both it and the answer are
-        # there: the same whichever of the two topics was consumed first (live or in a replay).
-        resolved_at = max(verification.received_at, corrected[0].received_at) if resolved else None
+        amendments = await store.amendments_of(conn, case["department"], case["record_id"])
+        decided = objection_answer(verification, case["filed_at"], amendments)
         answered = await store.answer_objection(
             conn,
             case["id"],
-            state="resolved" if resolved else "upheld" if upheld else "rejected",
+            state=decided.state,
             outcome=data.get("outcome"),
             explanation=data.get("explanation"),
             verification_id=verification.record_id,
             answered_at=verification.received_at,
-            resolved_at=resolved_at if resolved else verification.received_at if not upheld else None,
-            resolved_by=corrected[0].record_id if resolved else verification.record_id if not upheld else None,
+            resolved_at=decided.resolved_at,
+            resolved_by=decided.resolved_by,
         )
         if answered is None:
             log.info("objection already answered; the later answer is kept as a record only", extra={"id": case["id"]})
@@ -239,7 +231,7 @@ class Publisher:
         answer = events.objection_answered(
             answered,
             outcome=str(data.get("outcome")),
-            upheld=upheld,
+            upheld=decided.upheld,
             verification_record_id=verification.record_id,
             now=verification.received_at,
         )

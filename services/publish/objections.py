@@ -1,34 +1,22 @@
 """Objections (异议, DOMAIN §9): filing a case and showing its state. The answer arrives as an
 ``objection_verification`` record (services/publish/handlers.py); late answers are escalated on tick.
 
-A case is ``OBJ-<yyyymmdd>-<8 hex>`` (filing date in Asia/Shanghai). States: ``verifying`` 核实中 →
-``escalated`` 逾期未核实 (still awaiting the answer) → ``rejected`` 不属实 (flag cleared) or ``upheld`` 属实
-(the flag stays until the provider's correction or revocation arrives, then ``resolved``).
+A case is ``OBJ-<yyyymmdd>-<8 hex>`` (filing date in Asia/Shanghai); its states and what moves it between
+them are in services/publish/rules/cases.py.
 """
 
 from __future__ import annotations
 
 import secrets
-from datetime import date
 from typing import Any
 
-from services.common.amendments import AMENDMENT_TYPES, REVOCATION
 from services.common.clock import SHANGHAI, shanghai_date
 from services.publish import events, store
 from services.publish.announce import announce
 from services.publish.context import PublishContext
 from services.publish.filing import Refused, subjects_record
+from services.publish.rules.cases import OBJECTION_STATE_LABELS, objection_refusal
 from services.publish.rules.derive import public_id
-
-STATE_LABELS = {
-    "verifying": "核实中",
-    "escalated": "逾期未核实，已督办",
-    "upheld": "异议属实，待信息提供部门更正或撤销",
-    "resolved": "异议属实，已更正或撤销",
-    "rejected": "异议不属实，维持原记录",
-}
-AWAITING = frozenset({"verifying", "escalated"})
-NOT_OBJECTABLE = frozenset({*AMENDMENT_TYPES, "objection_verification", "sanction_feedback", "repair_decision"})
 
 
 async def file_objection(
@@ -39,13 +27,10 @@ async def file_objection(
     async with ctx.engine.begin() as conn:
         record = await subjects_record(conn, record_id, subject_code, trusted=trusted)
         department, own_id = record.department, record.record_id
-        if record.record_type in NOT_OBJECTABLE:
-            message = "请对原始记录提出异议 (object to the original record, not to this one)"
-            raise Refused(422, "/record_id", "not_objectable", message)
         await store.lock_subject(conn, subject_code)
-        if any(a.record_type == REVOCATION for a in await store.amendments_of(conn, department, own_id)):
-            message = "该记录已被撤销，无需异议 (the record has already been revoked)"
-            raise Refused(409, "/record_id", "revoked", message)
+        amendments = await store.amendments_of(conn, department, own_id)
+        if (refusal := objection_refusal(record.record_type, amendments)) is not None:
+            raise Refused(refusal.status, refusal.path, refusal.code, refusal.message)
         now = ctx.now()
         filed_on = shanghai_date(now)
         due = ctx.calendar.add_working_days(filed_on, ctx.settings.service_levels.objection_verification_working_days)
@@ -74,11 +59,6 @@ async def file_objection(
     return case
 
 
-def is_overdue(case: dict[str, Any], today: date) -> bool:
-    """Still awaiting the provider's answer after its (final) due date."""
-    return bool(case["state"] in AWAITING and not case["due_provisional"] and case["due_date"] < today)
-
-
 def view(case: dict[str, Any]) -> dict[str, Any]:
     """The case as its subject sees it (the filer's contact is never shown)."""
 
@@ -93,7 +73,7 @@ def view(case: dict[str, Any]) -> dict[str, Any]:
         "raised_by": case["raised_by"],
         "reason": case["reason"],
         "state": case["state"],
-        "state_label": STATE_LABELS[case["state"]],
+        "state_label": OBJECTION_STATE_LABELS[case["state"]],
         "filed_at": when("filed_at"),
         "due": case["due_date"].isoformat(),
         "provisional": case["due_provisional"],

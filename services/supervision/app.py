@@ -45,7 +45,7 @@ def create_app(settings: SupervisionSettings | None = None, clock: Clock | None 
         )
         app.state.supervision = ctx
         handler = SupervisionHandler(ctx)
-        return ConsumerParts(handle=handler.handle, on_tick=handler.on_tick)
+        return ConsumerParts(handle=handler.handle, handle_batch=handler.handle_batch, on_tick=handler.on_tick)
 
     return create_consumer_app(
         manifest=MANIFEST,

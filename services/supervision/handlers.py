@@ -4,7 +4,7 @@ consequences and proposals re-derived from everything stored about it (order of 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -14,7 +14,7 @@ from services.common.calendar import WorkingDayCalendar
 from services.common.clock import SHANGHAI, Clock, shanghai_date
 from services.common.envelope import CloudEvent
 from services.common.outcomes import emit, outcome_event
-from services.common.records import AcceptedRecord, store_received_record, subject_records
+from services.common.records import AcceptedRecord, store_received_records, subject_records
 from services.common.severity import SeverityTable
 from services.common.ticker import each_isolated
 from services.supervision.rules.composite import CompositeTable
@@ -85,20 +85,35 @@ class SupervisionHandler:
         self.store = ctx.store
 
     async def handle(self, conn: AsyncConnection, event: CloudEvent) -> None:
-        if event.type.startswith(RECORD_EVENT):
-            record = AcceptedRecord.from_event(event)
-            await store_received_record(conn, self.store.s, record)
-            await self.recompute(conn, record.subject_code)
-        elif event.type == GRADE_CHANGED:
-            code, grade, kind = parse_grade(event)
+        """One event: a poll of one (what the audit replay applies), so there is a single path."""
+        await self.handle_batch(conn, [event])
+
+    async def handle_batch(self, conn: AsyncConnection, batch: Sequence[CloudEvent]) -> None:
+        """A consumed poll inside the consumer's transaction: its subjects locked in one order, its records
+        kept in one statement, its grades saved in order, then each subject touched derived once (what is
+        derived depends on everything stored about the subject, not on the order it arrived in)."""
+        records: list[AcceptedRecord] = []
+        grades: list[tuple[str, Grade, str | None, str]] = []
+        for event in batch:
+            if event.type.startswith(RECORD_EVENT):
+                records.append(AcceptedRecord.from_event(event))
+            elif event.type == GRADE_CHANGED:
+                code, grade, kind = parse_grade(event)
+                grades.append((code, grade, kind, event.id))
+            elif event.type == PLAN_DRAWN:
+                # Only the audit replay reads these (the live service wrote them): the plans made through the API.
+                await self.store.add_published_plan(conn, event.data)
+            else:
+                log.debug("event type not used by supervision", extra={"event_id": event.id, "type": event.type})
+        touched = sorted({r.subject_code for r in records} | {code for code, *_ in grades})
+        for code in touched:  # sorted: two transactions never wait on each other's subjects in a cycle
             await self.store.lock_subject(conn, code)
-            await self.store.save_grade(conn, code, grade, kind=kind, event_id=event.id)
+        if records:
+            await store_received_records(conn, self.store.s, records)
+        for code, grade, kind, event_id in grades:
+            await self.store.save_grade(conn, code, grade, kind=kind, event_id=event_id)
+        for code in touched:
             await self.recompute(conn, code)
-        elif event.type == PLAN_DRAWN:
-            # Only the audit replay reads these (the live service wrote them): the plans made through the API.
-            await self.store.add_published_plan(conn, event.data)
-        else:
-            log.debug("event type not used by supervision", extra={"event_id": event.id, "type": event.type})
 
     async def recompute(self, conn: AsyncConnection, code: str) -> None:
         await self.store.lock_subject(conn, code)

@@ -1,6 +1,6 @@
 """Every error code the services can answer is in the Chinese table of docs/错误码.md, so an integrator
 who meets one can look it up (issue 21). Codes are found in the source: the code argument of ApiError,
-Problem, Refused and NotDurable, and `code=` keywords."""
+Problem, Refused, Refusal and NotDurable, and `code=` keywords."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 TABLE = (REPO / "docs" / "错误码.md").read_text(encoding="utf-8")
-CARRIERS = frozenset({"ApiError", "Problem", "Refused", "NotDurable"})
+CARRIERS = frozenset({"ApiError", "Problem", "Refused", "Refusal", "NotDurable"})
 
 
 def _codes() -> set[str]:

@@ -602,7 +602,7 @@ def _copy_rules(tmp_path: Path) -> Path:
             id="serious-shorter-than-general",
         ),
         pytest.param(
-            "ndrc-order-36.yaml", "version: 1\n", "version: 1\nversion: 2\n", "duplicate keys", id="duplicate-key"
+            "ndrc-order-36.yaml", "version: 1\n", "version: 1\nversion: 2\n", "duplicate key", id="duplicate-key"
         ),
         pytest.param(
             "severity.yaml",

@@ -14,10 +14,9 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, NoReturn
 
-import yaml
-
 from services.common.jurisdiction import JurisdictionError, load_jurisdiction_file
 from services.common.severity import load_severity_table
+from services.common.yaml_files import YamlFileError, read_yaml
 from services.grading.rules.credit_file import DETAIL_FIELDS, GAINS, LIST_SHAPES, PROPERTY
 from services.grading.rules.model import (
     CONSEQUENCE_EFFECTS,
@@ -116,9 +115,9 @@ def _join(key: str, name: str) -> str:
 
 def _read(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise RuleSetError(f"{path}: cannot read: {exc}") from exc
+        return read_yaml(path)
+    except YamlFileError as exc:
+        raise RuleSetError(str(exc)) from exc
 
 
 def load_rule_sets(schemas_dir: Path) -> RuleSets:

@@ -23,12 +23,12 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal, Self
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, ValidationError, model_validator
 
 from services.common.calendar import Deadline, WorkingDayCalendar
 from services.common.records import AcceptedRecord
 from services.common.severity import Severity, SeverityTable, severity_of
+from services.common.yaml_files import YamlFileError, read_yaml
 
 PENALTY = "administrative_penalty"
 RULES_DIR = Path("rulesets") / "publicity"
@@ -211,7 +211,7 @@ def load_publicity_rules(schemas_dir: Path) -> PublicityRules:
     tables: list[SeverityTable] = []
     for path in sorted(folder.glob("*.yaml")):
         try:
-            document = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # noqa: S506 (safe subclass)
+            document = read_yaml(path)
             kind = document.get("kind") if isinstance(document, dict) else None
             if kind == "publicity_rule_set":
                 rule_sets.append(PublicityRuleSet.model_validate(document))
@@ -219,7 +219,9 @@ def load_publicity_rules(schemas_dir: Path) -> PublicityRules:
                 tables.append(SeverityTable.model_validate(document))
             else:
                 problems.append(f"{path.name}: kind must be publicity_rule_set or severity_table, got {kind!r}")
-        except (OSError, yaml.YAMLError, ValidationError) as exc:
+        except YamlFileError as exc:
+            problems.append(str(exc).replace(str(path), path.name, 1))
+        except ValidationError as exc:
             problems.append(f"{path.name}: {exc}")
     rule_sets.sort(key=lambda r: r.applies_to_decisions.from_ or date.min)
     problems += _range_problems(rule_sets)
@@ -355,19 +357,3 @@ def _range_problems(rule_sets: list[PublicityRuleSet]) -> list[str]:
         if end is None or begin is None or begin != end + timedelta(days=1):
             problems.append(f"{earlier.id} (to {end}) and {later.id} (from {begin}) overlap or leave a gap")
     return problems
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that rejects duplicate keys (PyYAML would keep the last one silently)."""
-
-
-def _mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    loader.flatten_mapping(node)
-    keys = [loader.construct_object(key) for key, _ in node.value]
-    duplicates = sorted({str(k) for k in keys if keys.count(k) > 1})
-    if duplicates:
-        raise yaml.constructor.ConstructorError(None, None, f"duplicate keys {duplicates}", node.start_mark)
-    return loader.construct_mapping(node)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)

@@ -19,7 +19,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-import yaml
+from services.common.yaml_files import YamlFileError, read_yaml
 
 MEASURES_FILE = "measures.yaml"
 SUBJECT_KINDS = ("legal_person", "individual_business", "natural_person")
@@ -153,9 +153,9 @@ def load_measure_list(path: Path, *, departments: Collection[str]) -> MeasureLis
     Raises :class:`MeasureListError` with every problem found (an unreadable file is one problem too).
     """
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise MeasureListError([(str(path), f"cannot read: {exc}")]) from exc
+        raw = read_yaml(path)
+    except YamlFileError as exc:
+        raise MeasureListError([(str(path), str(exc).removeprefix(f"{path}: "))]) from exc
     return parse_measure_list(raw, source=str(path), departments=departments)
 
 

@@ -15,13 +15,13 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.common.amendments import effective_records
 from services.common.legal_document import lacks_legal_document
 from services.common.records import AcceptedRecord
 from services.common.severity import Severity, SeverityTable, listed_document_numbers, severity_of
+from services.common.yaml_files import read_yaml
 from services.grading.rules.credit_file import years_after
 
 PENALTY = "administrative_penalty"
@@ -105,7 +105,7 @@ class Segment:
 
 def load_composite(path: Path) -> CompositeTable:
     """Raises ValueError (pydantic's ValidationError is one) on any problem of the file."""
-    return CompositeTable.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    return CompositeTable.model_validate(read_yaml(path))
 
 
 def _matches(data: dict[str, object], wanted: dict[str, str]) -> bool:

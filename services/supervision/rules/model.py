@@ -7,10 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.common.severity import SeverityTable, load_severity_table
+from services.common.yaml_files import read_yaml
 from services.supervision.rules.composite import CompositeTable, load_composite
 
 SUPERVISION_FILE = Path("rulesets/supervision/supervision.yaml")
@@ -148,7 +148,7 @@ def load_composite_table(schemas_dir: Path, rules: SupervisionRules) -> Composit
 
 def load(schemas_dir: Path, departments: set[str] | None = None) -> SupervisionRules:
     """Raises ValueError (pydantic's ValidationError is one) on any problem of the file."""
-    raw = yaml.safe_load((schemas_dir / SUPERVISION_FILE).read_text(encoding="utf-8"))
+    raw = read_yaml(schemas_dir / SUPERVISION_FILE)
     rules = SupervisionRules.model_validate(raw)
     if departments is not None:
         unknown = rules.departments() - departments

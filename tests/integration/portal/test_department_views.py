@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from services.publish.objections import is_overdue
+from services.publish.rules.cases import objection_overdue as is_overdue
 from tests.integration.portal.support import case_of, file_on_portal, published
 from tests.integration.publish.support import bearer
 
