@@ -31,6 +31,7 @@ from services.grading.rules.credit_file import (
     DAY,
     LICENCE_VERBS,
     CreditFile,
+    Mark,
     Penalty,
     Registration,
     years_after,
@@ -79,9 +80,12 @@ class _Scored:
     hits: tuple[_Hit, ...]
     serious: tuple[_Hit, ...] = field(init=False)
     """The D hits."""
+    bc: str | None = field(init=False)
+    """The worst B/C hit's grade."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "serious", tuple(h for h in self.hits if h.serious_repairable is not None))
+        object.__setattr__(self, "bc", worst(h.grade for h in self.hits if h.serious_repairable is None))
 
 
 def classify(penalty: Penalty, rules: ChongqingRules, subject_kind: str) -> tuple[_Hit, ...]:
@@ -230,10 +234,10 @@ def _basis(file: CreditFile, rule_set: RuleSetVersion, rules: ChongqingRules, da
     hitless = [s.penalty for s in scored if not s.hits]
     found = file.memo[key] = _Basis(
         rule_set=rule_set,
-        candidates=tuple((s, hit) for s in qualifying for hit in s.serious),
+        candidates=tuple((s, hit) for s in qualifying if s.serious for hit in s.serious),
         chain=tuple(chain),
         chain_last_day=last_day,
-        chain_grade=worst(h.grade for s in chain for h in s.hits if h.serious_repairable is None),
+        chain_grade=worst({s.bc for s in chain if s.bc is not None}),
         bc_notes=tuple(bc_notes),
         bc_lines=tuple(line for _, lines in bc_notes for line in lines),
         hitless_notes=tuple(map(_hitless_note, hitless)),
@@ -404,7 +408,10 @@ def _supervision(file: CreditFile, rules: ChongqingRules, grade: str, day: date,
         notes.append(
             _line(registration.decided_on, Explanation(registration.record_id, registration.department, rule, effect))
         )
-    for raise_ in (m for m in file.marks if m.record_type == LEVEL_RAISE and m.decided_on <= day):
+    raises: list[Mark] | None = file.memo.get("chongqing.raises")
+    if raises is None:
+        raises = file.memo["chongqing.raises"] = [m for m in file.marks if m.record_type == LEVEL_RAISE]
+    for raise_ in (m for m in raises if m.decided_on <= day):
         raised = next((lvl for lvl in raise_.details if lvl in LEVELS), None)
         if raised is None or (level is not None and LEVELS.index(raised) <= LEVELS.index(level)):
             continue
