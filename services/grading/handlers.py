@@ -47,6 +47,7 @@ from services.grading.rules.grades import (
     subject_of,
 )
 from services.grading.rules.loader import JURISDICTION_FILE
+from services.grading.rules.subject_records import KeptSubjects
 
 SCHEMA = store.SCHEMA
 REVIEW_BATCH = 1000
@@ -67,6 +68,8 @@ class GradingContext:
     schema: str = SCHEMA
     files: SubjectFiles = field(default_factory=SubjectFiles, compare=False)
     """Subjects' files kept parsed between polls (a heavy subject costs the records added since)."""
+    kept: KeptSubjects = field(default_factory=KeptSubjects, compare=False)
+    """What grading derives from a subject's records as a whole, extended at each event, not redone."""
 
     @property
     def default_rule_set(self) -> str:
@@ -213,7 +216,8 @@ def batch_record_handler(ctx: GradingContext) -> BatchHandler:
             if key not in kept.setdefault(code, set()):  # the first copy is kept (ON CONFLICT DO NOTHING)
                 kept[code].add(key)
                 files.setdefault(code, []).append(record)
-            new = regradings(ctx, code, files[code], day, current.get(code), including_today=True)
+            records = ctx.kept.of(code, files[code])
+            new = regradings(ctx, code, records, day, current.get(code), including_today=True)
             steps.setdefault(code, []).extend(new)
             in_order += new
             current[code] = _last_grade(new, current.get(code))
@@ -233,7 +237,7 @@ async def review(conn: AsyncConnection, ctx: GradingContext, code: str, day: dat
         return
     records = (await ctx.files.read(conn, ctx.schema, [code])).get(code, [])
     if records:
-        steps = regradings(ctx, code, records, day, current, including_today=False)
+        steps = regradings(ctx, code, ctx.kept.of(code, records), day, current, including_today=False)
         await _store(conn, ctx, code, steps, current)
         await _emit(conn, ctx, steps)
 

@@ -7,7 +7,7 @@ Checklist when extending:
 - a new rule set of an existing engine: add its YAML (file name = id) and a test; nothing else. Every
   version states its `national_repair` (what an approved 准予修复 does to the file).
 - a new engine: a module with `assess(file, rule_set, day) -> Assessment`, its rules type in `model`,
-  its YAML block in `loader`, and an entry in `evaluate.ENGINES`.
+  its YAML block in `loader`, and entries in `evaluate.ENGINES` and `evaluate.GRADERS` (its grade alone).
 - a new record type the rules must read: `credit_file` (DETAIL_FIELDS for dated records, LIST_SHAPES for
   lists), then name it in the rule sets that use it.
 """

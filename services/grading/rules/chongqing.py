@@ -19,8 +19,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import operator
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass, field
 from datetime import date
+from operator import itemgetter
 
 from services.common.vocabulary import RecordTypeName
 from services.grading.rules.credit_file import (
@@ -28,6 +31,7 @@ from services.grading.rules.credit_file import (
     DAY,
     LICENCE_VERBS,
     CreditFile,
+    Mark,
     Penalty,
     Registration,
     years_after,
@@ -74,10 +78,14 @@ class _Hit:
 class _Scored:
     penalty: Penalty
     hits: tuple[_Hit, ...]
+    serious: tuple[_Hit, ...] = field(init=False)
+    """The D hits."""
+    bc: str | None = field(init=False)
+    """The worst B/C hit's grade."""
 
-    @property
-    def serious(self) -> tuple[_Hit, ...]:
-        return tuple(h for h in self.hits if h.serious_repairable is not None)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "serious", tuple(h for h in self.hits if h.serious_repairable is not None))
+        object.__setattr__(self, "bc", worst(h.grade for h in self.hits if h.serious_repairable is None))
 
 
 def classify(penalty: Penalty, rules: ChongqingRules, subject_kind: str) -> tuple[_Hit, ...]:
@@ -142,12 +150,23 @@ def _counts(penalty: Penalty, rule_set: RuleSetVersion, hits: tuple[_Hit, ...]) 
 
 
 def _classified(file: CreditFile, penalty: Penalty, rules: ChongqingRules) -> tuple[_Hit, ...]:
-    """`classify`, once per penalty of the file and rule set (the file holds both alive, so ids are stable)."""
-    key = ("chongqing.classify", id(penalty), id(rules))
-    hits: tuple[_Hit, ...] | None = file.memo.get(key)
-    if hits is None:
-        hits = file.memo[key] = classify(penalty, rules, file.subject_kind)
-    return hits
+    """`classify`, kept with the penalty (a penalty is derived once per record and kept with it, so a later
+    event of the subject classifies only its new penalties); the rules object is checked, not just named."""
+    key = ("chongqing.classify", file.subject_kind)
+    found: tuple[ChongqingRules, tuple[_Hit, ...]] | None = penalty.memo.get(key)
+    if found is None or found[0] is not rules:
+        found = penalty.memo[key] = (rules, classify(penalty, rules, file.subject_kind))
+    return found[1]
+
+
+def _scored(file: CreditFile, penalty: Penalty, rule_set: RuleSetVersion, rules: ChongqingRules) -> _Scored | None:
+    """The penalty with its classification, None when a repair removed it (`_counts`); kept with it."""
+    key = ("chongqing.scored", file.subject_kind)
+    found: tuple[RuleSetVersion, _Scored | None] | None = penalty.memo.get(key)
+    if found is None or found[0] is not rule_set:
+        hits = _classified(file, penalty, rules)
+        found = penalty.memo[key] = (rule_set, _Scored(penalty, hits) if _counts(penalty, rule_set, hits) else None)
+    return found[1]
 
 
 def _resumed_after(file: CreditFile, penalty: Penalty, day: date) -> Registration | None:
@@ -155,9 +174,10 @@ def _resumed_after(file: CreditFile, penalty: Penalty, day: date) -> Registratio
     return later[0] if later else None
 
 
-def _chain(scored: list[_Scored], repair_years: int, day: date) -> list[_Scored]:
-    """The qualifying penalties whose B/C repair period is still running on `day` (000 L195)."""
-    if not scored or day > years_after(scored[-1].penalty.decided_on, repair_years):
+def _chain(scored: list[_Scored], repair_years: int) -> list[_Scored]:
+    """The qualifying penalties whose B/C repair periods run into each other up to the latest (000 L195),
+    latest first: the chain on any day up to one year after the latest (after it, none)."""
+    if not scored:
         return []
     chain = [scored[-1]]
     for earlier in reversed(scored[:-1]):
@@ -167,61 +187,175 @@ def _chain(scored: list[_Scored], repair_years: int, day: date) -> list[_Scored]
     return chain
 
 
-def assess(file: CreditFile, rule_set: RuleSetVersion, day: date) -> Assessment:
+Note = tuple[tuple[date, str, str], Explanation]
+"""An explanation line with what orders it: (date, record id, rule)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Basis:
+    """What the penalties decided on or before a day give, whatever that day is after the latest of them:
+    one per number of such penalties, kept in the file's memo, so each other day of the same penalties only
+    compares dates (an evaluation asks about up to ~6 days, all after the latest penalty but today's)."""
+
+    rule_set: RuleSetVersion
+    candidates: tuple[tuple[_Scored, _Hit], ...]
+    """The D hits of the qualifying penalties, in order: each in force or not depending on the day."""
+    chain: tuple[_Scored, ...]
+    chain_last_day: date | None
+    """The last day of the chain's repair period: after it there is no chain (None: no qualifying penalty)."""
+    chain_grade: str | None
+    """The worst B/C of the chain."""
+    bc_notes: tuple[tuple[_Scored | None, tuple[Note, ...]], ...]
+    """The chain's lines per penalty: its B/C hits', or for a penalty with none the restart line, given
+    with the penalty (first) because it is left out on a day its D is in force."""
+    bc_lines: tuple[Note, ...]
+    """All of `bc_notes`' lines: the chain's lines on a day no restarting penalty's D is in force."""
+    hitless_notes: tuple[Note, ...]
+    hitless_last_days: tuple[date, ...]
+    """The lines of the penalties that give nothing (non-counted departments), with the last day each is
+    still explained (in the order of the penalties, so the days never decrease)."""
+
+
+def _basis(file: CreditFile, rule_set: RuleSetVersion, rules: ChongqingRules, day: date) -> _Basis:
+    dates: list[date] | None = file.memo.get("chongqing.dates")
+    if dates is None:
+        dates = file.memo["chongqing.dates"] = [p.decided_on for p in file.penalties]
+    count = bisect_right(dates, day)
+    key = ("chongqing.basis", count)
+    found: _Basis | None = file.memo.get(key)
+    if found is not None and found.rule_set is rule_set:
+        return found
+    years = rules.repair_years
+    scored = [s for p in file.penalties[:count] if (s := _scored(file, p, rule_set, rules)) is not None]
+    qualifying = [s for s in scored if s.hits]
+    chain = _chain(qualifying, years)
+    last_day = years_after(chain[0].penalty.decided_on, years) if chain else None
+    bc_notes = [_chain_lines(s, last_day) for s in chain] if last_day is not None else []
+    hitless = [s.penalty for s in scored if not s.hits]
+    found = file.memo[key] = _Basis(
+        rule_set=rule_set,
+        candidates=tuple((s, hit) for s in qualifying if s.serious for hit in s.serious),
+        chain=tuple(chain),
+        chain_last_day=last_day,
+        chain_grade=worst({s.bc for s in chain if s.bc is not None}),
+        bc_notes=tuple(bc_notes),
+        bc_lines=tuple(line for _, lines in bc_notes for line in lines),
+        hitless_notes=tuple(map(_hitless_note, hitless)),
+        hitless_last_days=tuple(years_after(p.decided_on, years) for p in hitless),
+    )
+    return found
+
+
+def _chain_lines(s: _Scored, last_day: date) -> tuple[_Scored | None, tuple[Note, ...]]:
+    """A chain penalty's lines when the chain's repair period ends on `last_day` (`_Basis.bc_notes`), kept
+    with the penalty for the next event (the period moves only when a later penalty comes)."""
+    found: tuple[_Scored, date, tuple[_Scored | None, tuple[Note, ...]]] | None = s.penalty.memo.get("chongqing.chain")
+    if found is not None and found[0] is s and found[1] == last_day:
+        return found[2]
+    until = f"修复期至 {last_day} (repair period ends {last_day})"
+    bc_hits = [h for h in s.hits if h.serious_repairable is None]
+    lines: tuple[_Scored | None, tuple[Note, ...]]
+    if bc_hits:
+        lines = (None, tuple(_note(s.penalty, hit.rule, f"{hit.grade}；{until}", keep=False) for hit in bc_hits))
+    else:
+        restart = _note(s.penalty, "新的处罚记录，修复期重新起算（000 L195）", f"restarts; {until}", keep=False)
+        lines = (s, (restart,))
+    s.penalty.memo["chongqing.chain"] = (s, last_day, lines)
+    return lines
+
+
+def _hitless_note(penalty: Penalty) -> Note:
+    found: Note | None = penalty.memo.get("chongqing.hitless")
+    if found is None:
+        rule = f"非计入部门（{penalty.department}）的处罚（000 L181-L188）"
+        found = penalty.memo["chongqing.hitless"] = _note(penalty, rule, "不影响 A-C 等级 (counts only for D)")
+    return found
+
+
+def _rules(rule_set: RuleSetVersion) -> ChongqingRules:
     rules = rule_set.rules
     if not isinstance(rules, ChongqingRules):
         raise TypeError(f"rule set {rule_set.rule_set_id} is not a chongqing rule set")
-    kind = file.subject_kind
-    notes: list[tuple[date, Explanation]] = []
-    scored = [
-        _Scored(p, hits)
-        for p in file.penalties
-        if p.decided_on <= day and _counts(p, rule_set, (hits := _classified(file, p, rules)))
-    ]
-    qualifying = [s for s in scored if s.hits]
+    return rules
 
+
+def _in_force(
+    file: CreditFile, basis: _Basis, repair_years: int, day: date, notes: list[Note]
+) -> tuple[list[tuple[_Scored, _Hit]], tuple[_Scored, ...]]:
+    """The D hits in force on `day` (their lines added to `notes`) and the chain that day."""
     serious: list[tuple[_Scored, _Hit]] = []
-    for s in qualifying:
-        for hit in s.serious:
-            effect = _serious_effect(file, s.penalty, hit, rules.repair_years, day, notes)
-            if effect is not None:
-                serious.append((s, hit))
-                notes.append(_note(s.penalty, hit.rule, effect, file))
+    for s, hit in basis.candidates:
+        effect = _serious_effect(file, s.penalty, hit, repair_years, day, notes)
+        if effect is not None:
+            serious.append((s, hit))
+            notes.append(_note(s.penalty, hit.rule, effect))
+    chain = basis.chain if basis.chain_last_day is not None and day <= basis.chain_last_day else ()
+    return serious, chain
 
-    chain = _chain(qualifying, rules.repair_years, day)
-    if chain:
-        last_day = years_after(chain[0].penalty.decided_on, rules.repair_years)
-        until = f"修复期至 {last_day} (repair period ends {last_day})"
-        for s in chain:
-            bc_hits = [h for h in s.hits if h.serious_repairable is None]
-            notes.extend(_note(s.penalty, hit.rule, f"{hit.grade}；{until}", file) for hit in bc_hits)
-            if not bc_hits and all(s is not t for t, _ in serious):
-                notes.append(_note(s.penalty, "新的处罚记录，修复期重新起算（000 L195）", f"restarts; {until}", file))
-    for s in scored:
-        if not s.hits and day <= years_after(s.penalty.decided_on, rules.repair_years):
-            rule = f"非计入部门（{s.penalty.department}）的处罚（000 L181-L188）"
-            notes.append(_note(s.penalty, rule, "不影响 A-C 等级 (counts only for D)", file))
 
-    grade, since, reason = _grade(rules, kind, serious, chain)
+def grade_on(file: CreditFile, rule_set: RuleSetVersion, day: date) -> str:
+    """`assess(file, rule_set, day).grade` without its explanation (what `evaluate`'s searches ask)."""
+    rules = _rules(rule_set)
+    basis = _basis(file, rule_set, rules, day)
+    serious, chain = _in_force(file, basis, rules.repair_years, day, [])
+    if serious:
+        return "D"
+    return (basis.chain_grade if chain else None) or "A"
+
+
+def assess(file: CreditFile, rule_set: RuleSetVersion, day: date) -> Assessment:
+    rules = _rules(rule_set)
+    kind = file.subject_kind
+    basis = _basis(file, rule_set, rules, day)
+    notes: list[Note] = []
+    serious, chain = _in_force(file, basis, rules.repair_years, day, notes)
+    if chain and serious:
+        in_force = {id(s) for s, _ in serious}
+        for restarting, lines in basis.bc_notes:
+            if restarting is None or id(restarting) not in in_force:
+                notes.extend(lines)
+    elif chain:
+        notes.extend(basis.bc_lines)
+    notes.extend(basis.hitless_notes[bisect_left(basis.hitless_last_days, day) :])
+
+    grade, since, reason = _grade(rules, kind, serious, chain, basis.chain_grade)
     level = _supervision(file, rules, grade, day, notes)
     closure = file.closure_on(day)
     if closure is not None:
         reason += f"；主体已于 {closure.decided_on} 注销 (deregistered on {closure.decided_on})"
-    ordered = tuple(dict.fromkeys(e for _, e in sorted(notes, key=lambda n: (n[0], n[1].record_id, n[1].rule))))
-    return Assessment(grade, reason, since, level, ordered)
+    notes.sort(key=itemgetter(0))
+    return Assessment(grade, reason, since, level, _distinct(notes))
+
+
+def _distinct(notes: list[Note]) -> tuple[Explanation, ...]:
+    """The lines of sorted `notes`, each once (the first). Equal lines have equal sort keys (a line's date is
+    that of the record it names), so only a run of equal keys can repeat one: no hashing of every line."""
+    keys = list(map(itemgetter(0), notes))
+    if not any(map(operator.eq, keys, keys[1:])):
+        return tuple(map(itemgetter(1), notes))
+    ordered: list[Explanation] = []
+    run: list[Explanation] = []
+    previous: tuple[date, str, str] | None = None
+    for key, line in notes:
+        if key != previous:
+            previous, run = key, [line]
+            ordered.append(line)
+        elif line not in run:
+            run.append(line)
+            ordered.append(line)
+    return tuple(ordered)
 
 
 def _grade(
-    rules: ChongqingRules, kind: str, serious: list[tuple[_Scored, _Hit]], chain: list[_Scored]
+    rules: ChongqingRules, kind: str, serious: list[tuple[_Scored, _Hit]], chain: tuple[_Scored, ...], bc: str | None
 ) -> tuple[str, date | None, str]:
-    """Worst wins (000 L193): D if a serious penalty is in force, else the chain's worst B/C, else A."""
+    """Worst wins (000 L193): D if a serious penalty is in force, else the chain's worst B/C (`bc`), else A."""
     if serious:
         named = "、".join(dict.fromkeys(h.named_as for _, h in serious))
         english = "; ".join(dict.fromkeys(h.english for _, h in serious))
         since = max(s.penalty.decided_on for s, _ in serious)
         return "D", since, _REASONS["D"].format(named=named, english=english)
-    bc = worst(h.grade for s in chain for h in s.hits if h.serious_repairable is None)
-    if bc is not None:
+    if chain and bc is not None:
         return bc, chain[0].penalty.decided_on, _REASONS[bc].format(t=f"{rules.thresholds_yuan[kind]:,}")
     return "A", None, _REASONS["A"].format(depts="、".join(sorted(rules.counted_departments)))
 
@@ -232,7 +366,7 @@ def _serious_effect(
     hit: _Hit,
     repair_years: int,
     day: date,
-    notes: list[tuple[date, Explanation]],
+    notes: list[Note],
 ) -> str | None:
     """The effect of a D hit on `day`, or None when it has been repaired (000 L196)."""
     if not hit.serious_repairable:
@@ -247,13 +381,11 @@ def _serious_effect(
         return None
     rule = f"{resumed.decided_on} 恢复营业（000 L196）"
     effect = f"D 于 {repaired_on} 修复 (D repaired on {repaired_on})"
-    notes.append((resumed.decided_on, Explanation(resumed.record_id, resumed.department, rule, effect)))
+    notes.append(_line(resumed.decided_on, Explanation(resumed.record_id, resumed.department, rule, effect)))
     return f"D；{repaired_on} 修复 (repaired on {repaired_on})"
 
 
-def _supervision(
-    file: CreditFile, rules: ChongqingRules, grade: str, day: date, notes: list[tuple[date, Explanation]]
-) -> str | None:
+def _supervision(file: CreditFile, rules: ChongqingRules, grade: str, day: date, notes: list[Note]) -> str | None:
     """The level of 000 L257-L295 from the rule set's table.
 
     The table is the level "本办法规定" (a floor): 第三十七条 (L295) lets a district raise a level, never
@@ -274,27 +406,36 @@ def _supervision(
         rule = f"监管等级：{grade} 级 × {registration.industry_risk} × {registration.region_class}（000 L257-L295）"
         effect = f"{rules.level_measures[level].name} (supervision level {level})"
         notes.append(
-            (registration.decided_on, Explanation(registration.record_id, registration.department, rule, effect))
+            _line(registration.decided_on, Explanation(registration.record_id, registration.department, rule, effect))
         )
-    for raise_ in (m for m in file.marks if m.record_type == LEVEL_RAISE and m.decided_on <= day):
+    raises: list[Mark] | None = file.memo.get("chongqing.raises")
+    if raises is None:
+        raises = file.memo["chongqing.raises"] = [m for m in file.marks if m.record_type == LEVEL_RAISE]
+    for raise_ in (m for m in raises if m.decided_on <= day):
         raised = next((lvl for lvl in raise_.details if lvl in LEVELS), None)
         if raised is None or (level is not None and LEVELS.index(raised) <= LEVELS.index(level)):
             continue
         level = raised
         rule = f"区县局提高监管等级至 {raised}（不得低于规定等级，000 L295）"
         effect = f"{rules.level_measures[raised].name} (supervision level raised to {raised})"
-        notes.append((raise_.decided_on, Explanation(raise_.record_id, raise_.department, rule, effect)))
+        notes.append(_line(raise_.decided_on, Explanation(raise_.record_id, raise_.department, rule, effect)))
     return level
 
 
-def _note(penalty: Penalty, rule: str, effect: str, file: CreditFile | None = None) -> tuple[date, Explanation]:
-    """The explanation line of a penalty; with `file`, made once per penalty, rule and effect of the file."""
-    if file is not None:
-        key = ("chongqing.note", id(penalty), rule, effect)
-        found: tuple[date, Explanation] | None = file.memo.get(key)
-        if found is None:
-            found = file.memo[key] = _note(penalty, rule, effect)
-        return found
-    corrected = "（已更正 corrected）" if penalty.corrected else ""
-    text = f"{penalty.decided_on} {rule}{corrected}"
-    return penalty.decided_on, Explanation(penalty.record_id, penalty.department, text, effect)
+def _line(day: date, explanation: Explanation) -> Note:
+    return (day, explanation.record_id, explanation.rule), explanation
+
+
+def _note(penalty: Penalty, rule: str, effect: str, *, keep: bool = True) -> Note:
+    """The explanation line of a penalty; with `keep`, made once per penalty, rule and effect and kept with
+    the penalty (the same lines come back on every day assessed and at every later event of the subject).
+    The chain's lines name the day its period ends, which moves: `_chain_lines` keeps only the latest."""
+    key = ("chongqing.note", rule, effect)
+    found: Note | None = penalty.memo.get(key) if keep else None
+    if found is None:
+        corrected = "（已更正 corrected）" if penalty.corrected else ""
+        text = f"{penalty.decided_on} {rule}{corrected}"
+        found = _line(penalty.decided_on, Explanation(penalty.record_id, penalty.department, text, effect))
+        if keep:
+            penalty.memo[key] = found
+    return found

@@ -15,9 +15,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
-from services.common.amendments import effective_records
+from services.common.amendments import EffectiveRecord, effective_records
 from services.common.records import AcceptedRecord
 from services.common.repairs import approved_repairs, repaired_on
 from services.common.severity import SeverityTable, listed_document_numbers, severity_of
@@ -74,6 +75,7 @@ LIST_SHAPES: dict[str, _ListShape] = {
 }
 
 
+@lru_cache(maxsize=8192)
 def years_after(day: date, years: int) -> date:
     """The last day of the period of `years` years after `day` (29 February → 28 February)."""
     try:
@@ -129,6 +131,9 @@ class Penalty:
     split_estimated: bool = False
     repaired: bool = False
     """A national repair was approved on or before as_of (and the record is not marked non_repairable)."""
+    memo: dict[object, Any] = dataclasses.field(default_factory=dict, compare=False, hash=False, repr=False)
+    """What the engines derive from this penalty alone (its classification, its explanation lines): a
+    penalty is kept with its record (`AcceptedRecord.derived`), so a later event of the subject reuses them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,18 +215,23 @@ class CreditFile:
     def change_dates(self, years: Iterable[int]) -> frozenset[date]:
         """Every day on which some rule's answer may change: a fact starts or ends, or a period of
         `years` after a fact ends (the day after its last day)."""
-        spans = set(years)
-        points: set[date] = set()
-        dated = [p.decided_on for p in self.penalties] + [m.decided_on for m in self.marks]
-        dated += [r.decided_on for r in self.registrations]
+        spans = frozenset(years)
+        key = ("change_dates", spans)
+        found: frozenset[date] | None = self.memo.get(key)
+        if found is not None:
+            return found
+        # A long history has few distinct days: each is counted once.
+        dated = {p.decided_on for p in self.penalties} | {m.decided_on for m in self.marks}
+        dated |= {r.decided_on for r in self.registrations}
+        points = set(dated)
         for day in dated:
-            points.add(day)
             points.update(years_after(day, n) + DAY for n in spans)
         for listing in self.listings:
             points.add(listing.start)
             if listing.end is not None:
                 points.add(listing.end)
-        return frozenset(points)
+        found = self.memo[key] = frozenset(points)
+        return found
 
 
 def build_credit_file(
@@ -235,64 +245,107 @@ def build_credit_file(
     does is each rule set's `national_repair` (DOMAIN §9; docs/decisions.md). A penalty the law marks
     non-repairable (v2 `non_repairable: true`) is never marked repaired, whatever was approved.
     With `severity`, every penalty mark carries its tier from the shared table (services/common/severity.py).
+
+    `SubjectRecords` (a subject's records kept between events) gives the same file, kept and extended.
     """
+    from services.grading.rules.subject_records import SubjectRecords
+
+    if isinstance(records, SubjectRecords):
+        return records.credit_file(as_of=as_of, subject_kind=subject_kind, severity=severity)
     repairs = approved_repairs(records)
-    penalties: list[Penalty] = []
-    marks: list[Mark] = []
-    registrations: list[Registration] = []
-    entries: list[AcceptedRecord] = []
-    exits: list[AcceptedRecord] = []
     effective_list = list(effective_records(records))
     listed = listed_document_numbers(e.record for e in effective_list) if severity is not None else frozenset()
-    for effective in effective_list:
-        record = effective.record
-        decided_on = _decided_on(record)
-        if decided_on > as_of:
-            continue
-        repaired = (
-            record.record_type == PENALTY
-            and _repaired_by(repairs, record, as_of) is not None
-            and record.data.get("non_repairable") is not True
+    facts = Facts()
+    facts.add(effective_list, repairs, as_of=as_of, severity=severity, listed=listed)
+    return facts.credit_file(subject_kind=subject_kind, as_of=as_of, repairs=repairs)
+
+
+@dataclass(slots=True)
+class Facts:
+    """The facts of a credit file, gathered record by record (`add`), then ordered into the file."""
+
+    penalties: list[Penalty] = dataclasses.field(default_factory=list)
+    marks: list[Mark] = dataclasses.field(default_factory=list)
+    registrations: list[Registration] = dataclasses.field(default_factory=list)
+    entries: list[AcceptedRecord] = dataclasses.field(default_factory=list)
+    exits: list[AcceptedRecord] = dataclasses.field(default_factory=list)
+
+    def add(
+        self,
+        effective_list: Iterable[EffectiveRecord],
+        repairs: Mapping[tuple[str, str], AcceptedRecord],
+        *,
+        as_of: date,
+        severity: SeverityTable | None,
+        listed: frozenset[str],
+    ) -> None:
+        for effective in effective_list:
+            record = effective.record
+            decided_on = _decided_on(record)
+            if decided_on > as_of:
+                continue
+            repaired = (
+                record.record_type == PENALTY
+                and _repaired_by(repairs, record, as_of) is not None
+                and record.data.get("non_repairable") is not True
+            )
+            if record.record_type == PENALTY:
+                key = ("grading.penalty", effective.corrected, repaired)
+                penalty = record.derived.get(key)
+                if penalty is None:
+                    penalty = record.derived[key] = _penalty(
+                        record, decided_on, corrected=effective.corrected, repaired=repaired
+                    )
+                self.penalties.append(penalty)
+            if record.record_type in DETAIL_FIELDS:
+                tier = None
+                if severity is not None and record.record_type == PENALTY:
+                    tier = str(severity_of(record, severity, listed_documents=listed).severity)
+                mark_key = ("grading.mark", tier, repaired)
+                mark = record.derived.get(mark_key)
+                if mark is None:
+                    document = record.data.get("document_no")
+                    mark = Mark(
+                        record.record_id, record.department, record.record_type, decided_on, _details(record), tier
+                    )
+                    mark = record.derived[mark_key] = replace(
+                        mark, document_no=str(document) if document else None, repaired=repaired
+                    )
+                self.marks.append(mark)
+            elif record.record_type == REGISTRATION:
+                self.registrations.append(_registration(record, decided_on))
+            elif record.record_type in LIST_SHAPES:
+                shape = LIST_SHAPES[record.record_type]
+                stage = record.data.get(shape.stage_field)
+                if stage in shape.entries:
+                    self.entries.append(record)
+                elif stage in shape.exits:
+                    self.exits.append(record)
+
+    def credit_file(
+        self, *, subject_kind: str, as_of: date, repairs: Mapping[tuple[str, str], AcceptedRecord]
+    ) -> CreditFile:
+        listings = [_listing(entry, self.exits, _repaired_by(repairs, entry, as_of)) for entry in self.entries]
+        return CreditFile(
+            subject_kind=subject_kind,
+            as_of=as_of,
+            registrations=tuple(sorted(self.registrations, key=registration_order)),
+            penalties=tuple(sorted(self.penalties, key=penalty_order)),
+            marks=tuple(sorted(self.marks, key=mark_order)),
+            listings=tuple(sorted(listings, key=lambda x: (x.start, x.department, x.record_id))),
         )
-        if record.record_type == PENALTY:
-            key = ("grading.penalty", effective.corrected, repaired)
-            penalty = record.derived.get(key)
-            if penalty is None:
-                penalty = record.derived[key] = _penalty(
-                    record, decided_on, corrected=effective.corrected, repaired=repaired
-                )
-            penalties.append(penalty)
-        if record.record_type in DETAIL_FIELDS:
-            tier = None
-            if severity is not None and record.record_type == PENALTY:
-                tier = str(severity_of(record, severity, listed_documents=listed).severity)
-            mark_key = ("grading.mark", tier, repaired)
-            mark = record.derived.get(mark_key)
-            if mark is None:
-                document = record.data.get("document_no")
-                mark = Mark(record.record_id, record.department, record.record_type, decided_on, _details(record), tier)
-                mark = record.derived[mark_key] = replace(
-                    mark, document_no=str(document) if document else None, repaired=repaired
-                )
-            marks.append(mark)
-        elif record.record_type == REGISTRATION:
-            registrations.append(_registration(record, decided_on))
-        elif record.record_type in LIST_SHAPES:
-            shape = LIST_SHAPES[record.record_type]
-            stage = record.data.get(shape.stage_field)
-            if stage in shape.entries:
-                entries.append(record)
-            elif stage in shape.exits:
-                exits.append(record)
-    listings = [_listing(entry, exits, _repaired_by(repairs, entry, as_of)) for entry in entries]
-    return CreditFile(
-        subject_kind=subject_kind,
-        as_of=as_of,
-        registrations=tuple(sorted(registrations, key=lambda r: (r.decided_on, r.record_id))),
-        penalties=tuple(sorted(penalties, key=lambda p: (p.decided_on, p.department, p.record_id))),
-        marks=tuple(sorted(marks, key=lambda m: (m.decided_on, m.department, m.record_id))),
-        listings=tuple(sorted(listings, key=lambda x: (x.start, x.department, x.record_id))),
-    )
+
+
+def registration_order(r: Registration) -> tuple[date, str]:
+    return (r.decided_on, r.record_id)
+
+
+def penalty_order(p: Penalty) -> tuple[date, str, str]:
+    return (p.decided_on, p.department, p.record_id)
+
+
+def mark_order(m: Mark) -> tuple[date, str, str]:
+    return (m.decided_on, m.department, m.record_id)
 
 
 def _repaired_by(repairs: Mapping[tuple[str, str], AcceptedRecord], record: AcceptedRecord, as_of: date) -> date | None:

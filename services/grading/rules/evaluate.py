@@ -31,6 +31,16 @@ from services.grading.rules.model import (
 
 Engine = Callable[[CreditFile, RuleSetVersion, date], Assessment]
 ENGINES: dict[str, Engine] = {"benxi": benxi.assess, "chongqing": chongqing.assess}
+Grader = Callable[[CreditFile, RuleSetVersion, date], str]
+
+
+def _benxi_grade(file: CreditFile, rule_set: RuleSetVersion, day: date) -> str:
+    return benxi.assess(file, rule_set, day).grade
+
+
+GRADERS: dict[str, Grader] = {"benxi": _benxi_grade, "chongqing": chongqing.grade_on}
+"""`assess(...).grade` alone, for the days whose grade is all that is asked (the searches below): an
+engine may answer it without writing the explanation, which is as long as the history it names."""
 
 
 class RuleSetLookupError(LookupError):
@@ -67,7 +77,7 @@ def evaluate(
 
     severity = rule_set.rules.severity if isinstance(rule_set.rules, BenxiRules) else None
     file = build_credit_file(records, as_of=as_of, subject_kind=subject_kind, severity=severity)
-    assess = ENGINES[rule_set.engine]
+    assess, grade = ENGINES[rule_set.engine], GRADERS[rule_set.engine]
     today = assess(file, rule_set, as_of)
     years = {rule_set.look_back_years}
     if isinstance(rule_set.rules, ChongqingRules):
@@ -75,6 +85,7 @@ def evaluate(
     changes = sorted(file.change_dates(years))
 
     assessed: dict[date, Assessment] = {as_of: today}
+    graded: dict[date, str] = {}
 
     def assessment_on(day: date) -> Assessment:
         # The searches below ask about the same days (next review, next refresh, the run's start): once each.
@@ -84,7 +95,13 @@ def evaluate(
         return found
 
     def grade_on(day: date) -> str:
-        return assessment_on(day).grade
+        found = assessed.get(day)
+        if found is not None:
+            return found.grade
+        known = graded.get(day)
+        if known is None:
+            known = graded[day] = grade(file, rule_set, day)
+        return known
 
     def answer_on(day: date) -> tuple[object, ...]:
         answer = assessment_on(day)

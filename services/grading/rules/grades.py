@@ -25,6 +25,7 @@ from services.grading.rules import (
     evaluate,
     rule_set_version_for,
 )
+from services.grading.rules.subject_records import SubjectRecords, subject_rank
 
 SERVICE = "grading"
 REGISTRATION = RecordTypeName.SUBJECT_REGISTRATION
@@ -62,11 +63,8 @@ def subject_of(code: str, records: Sequence[AcceptedRecord]) -> Subject:
     latest by (decision date, receipt time, department, record id), never by arrival."""
     if not records:
         raise ValueError(f"no records about {code}")
-
-    def rank(r: AcceptedRecord) -> tuple[bool, date, datetime, str, str]:
-        return (r.record_type == REGISTRATION, r.decision_date, r.received_at, r.department, r.record_id)
-
-    subject = max(records, key=rank).record["subject"]
+    named_by = records.named_by if isinstance(records, SubjectRecords) else None
+    subject = (named_by or max(records, key=subject_rank)).record["subject"]
     return Subject(code=code, kind=str(subject["kind"]), name=str(subject.get("name", "")))
 
 
@@ -87,7 +85,8 @@ def _since_repair(
 ) -> GradeResult:
     """A grade a credit repair brought took effect on the repair's date, not when the rules would date it
     had the repaired record never existed: the record was right when decided (unlike a revoked one)."""
-    repaired = sorted({r.decision_date for r in approved_repairs(records).values()}, reverse=True)
+    repairs = records.repairs if isinstance(records, SubjectRecords) else approved_repairs(records)
+    repaired = sorted({r.decision_date for r in repairs.values()}, reverse=True)
     for day in repaired:
         if day > result.as_of or (result.since is not None and day <= result.since):
             continue
@@ -103,10 +102,8 @@ def _since_repair(
 
 
 def explanation_json(result: GradeResult) -> list[dict[str, str]]:
-    return [
-        {"record_id": e.record_id, "department": e.department, "rule": e.rule, "effect": e.effect}
-        for e in result.explanation
-    ]
+    """The explanation's items (`Explanation.json`, shared: never mutate them)."""
+    return [e.json for e in result.explanation]
 
 
 def answer(subject: Subject, result: GradeResult) -> dict[str, Any]:

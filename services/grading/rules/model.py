@@ -9,7 +9,7 @@ A rule set (`schemas/rulesets/grading/<id>.yaml`) is loaded into a :class:`RuleS
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
@@ -206,6 +206,14 @@ class Explanation:
     department: str
     rule: str
     effect: str
+    json: dict[str, str] = field(init=False, compare=False, hash=False, repr=False)
+    """Its item of the stored and served explanation (made once: an engine keeps a penalty's lines, and a
+    long history's grade names hundreds of them at every event). Shared: never mutate it."""
+
+    def __post_init__(self) -> None:
+        item = {"record_id": self.record_id, "department": self.department, "rule": self.rule}
+        item["effect"] = self.effect
+        object.__setattr__(self, "json", item)
 
 
 @dataclass(frozen=True, slots=True)
