@@ -69,7 +69,10 @@ class SubjectRecords(Sequence[AcceptedRecord]):
 
     def _extend(self, previous: SubjectRecords) -> bool:
         old, n = previous._records, len(previous._records)
-        if len(self._records) < n or not _same(old, self._records[:n]):
+        if len(self._records) < n:
+            return False
+        copies = _copies(old, self._records[:n])
+        if copies is None:
             return False
         added = self._records[n:]
         if any(
@@ -82,11 +85,14 @@ class SubjectRecords(Sequence[AcceptedRecord]):
         self._amendments = previous._amendments
         self._repairs = previous._repairs  # only repair decisions and amendments change them
         new = [EffectiveRecord(r, r, Amendment()) for r in added]
-        effective = list(previous._effective)
+        effective = list(previous._effective) if not copies else _adopted(previous._effective, copies)
         for e in new:
             insort(effective, e, key=_effective_order)
         self._effective = effective
-        named = [r for r in (previous._named_by, *added) if r is not None]
+        named_by = previous._named_by
+        if named_by is not None:
+            named_by = copies.get(id(named_by), named_by)
+        named = [r for r in (named_by, *added) if r is not None]
         self._named_by = max(named, key=subject_rank, default=None)
         if not any(r.record_type in LIST_SHAPES for r in added):
             # A listing's end depends on the other listings' records; any other fact stands on its own.
@@ -145,10 +151,36 @@ class SubjectRecords(Sequence[AcceptedRecord]):
         return iter(self._records)
 
 
-def _same(kept: Sequence[AcceptedRecord], records: Sequence[AcceptedRecord]) -> bool:
-    """Whether `records` are the kept ones: the same objects, or (a record consumed in a batch, then read
-    back from the table by the next one) equal ones."""
-    return all(map(operator.is_, kept, records)) or all(a is b or a == b for a, b in zip(kept, records, strict=True))
+def _copies(kept: Sequence[AcceptedRecord], records: Sequence[AcceptedRecord]) -> dict[int, AcceptedRecord] | None:
+    """Whether `records` are the kept ones: None when not; else `id(kept one) -> its copy in records` for
+    those that are equal but not the same object (a record consumed in a batch, then read back from the
+    table by the next one; or a whole file read again after the files kept parsed dropped it)."""
+    if all(map(operator.is_, kept, records)):
+        return {}
+    copies: dict[int, AcceptedRecord] = {}
+    for a, b in zip(kept, records, strict=True):
+        if a is not b:
+            if a != b:
+                return None
+            copies[id(a)] = b
+    return copies
+
+
+def _adopted(effective: Sequence[EffectiveRecord], copies: Mapping[int, AcceptedRecord]) -> list[EffectiveRecord]:
+    """`effective` on the caller's copies of its unamended records, each given what was derived from the
+    kept one (`AcceptedRecord.derived`: the same record, so the same derivation). Holding on to the kept
+    objects instead would keep every record twice: once in the files kept parsed (`SubjectFiles`), once
+    here, and only the first is counted by either bound (issue 18)."""
+    adopted = []
+    for e in effective:
+        copy = copies.get(id(e.record)) if e.record is e.original else None
+        if copy is None:
+            adopted.append(e)
+            continue
+        for key, value in e.record.derived.items():
+            copy.derived.setdefault(key, value)
+        adopted.append(EffectiveRecord(copy, copy, e.amendment))
+    return adopted
 
 
 def _extended(file: CreditFile, facts: Facts) -> CreditFile | None:
@@ -187,6 +219,15 @@ class KeptSubjects:
         self.min_records = min_records
         self._kept: OrderedDict[str, SubjectRecords] = OrderedDict()
         self._size = 0
+
+    @property
+    def size(self) -> int:
+        """The records kept, all subjects together (what `max_records` bounds)."""
+        return self._size
+
+    def __len__(self) -> int:
+        """The subjects kept."""
+        return len(self._kept)
 
     def of(self, code: str, records: Sequence[AcceptedRecord]) -> SubjectRecords:
         if isinstance(records, SubjectRecords):
