@@ -211,8 +211,8 @@ class PublicCacheFastPath:
     Only an anonymous GET whose exact path and query a kept answer was indexed under is looked at; it reads
     the generation as the routes do (shared read) and sends the answer only if it was computed at that
     generation. Everything else (no index entry, stale, database unavailable, ``Authorization``) is passed
-    on untouched; a stale or unknown one carries the generation read here, so the route does not read it
-    again."""
+    on untouched; an indexed one whose answer is stale or pushed out carries the generation read here, so
+    the route does not read it again."""
 
     def __init__(self, app: ASGIApp, parts: Callable[[], tuple[PublicCache, PublicReads] | None]) -> None:
         self.app = app
