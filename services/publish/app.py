@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 from fastapi import FastAPI
+from starlette.middleware import Middleware
 
 from services.common.bodylimit import BodyLimit
 from services.common.calendar import WorkingDayCalendar
@@ -19,7 +20,7 @@ from services.publish.api import router
 from services.publish.context import PublishContext
 from services.publish.handlers import SCHEMA, Publisher
 from services.publish.manifest import MANIFEST
-from services.publish.public_cache import PublicCache
+from services.publish.public_cache import PublicCache, PublicCacheFastPath
 from services.publish.rules import load_publicity_rules
 from services.publish.settings import PublishSettings
 from services.publish.store import PublicReads
@@ -91,6 +92,14 @@ def create_app(settings: PublishSettings | None = None, clock: Clock | None = No
         pool_size=settings.pool_size,
         tick_seconds=settings.tick_seconds,
     )
+
+    def cache_parts() -> tuple[PublicCache, PublicReads] | None:
+        ctx: PublishContext | None = getattr(app.state, "publish", None)
+        return (ctx.public_cache, ctx.reads) if ctx is not None else None
+
+    # Innermost (appended, not added): hits skip FastAPI's routing but are still rate-limited, size-limited,
+    # given a request id and counted by the request metrics.
+    app.user_middleware.append(Middleware(PublicCacheFastPath, parts=cache_parts))
     # Added last, so outermost: a refused request costs neither a body read nor a database query.
     app.add_middleware(BodyLimit, max_bytes=settings.public_max_body_bytes, prefixes=("/v1/",))
     app.add_middleware(

@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
-from services.publish.public_cache import PublicCache, _Answer
+import httpx
+
+from services.publish.public_cache import (
+    GENERATION_SCOPE_KEY,
+    MAX_RAW_KEY,
+    PublicCache,
+    PublicCacheFastPath,
+    _Answer,
+    raw_key,
+)
 
 
 def answer(epoch: str, n: int, body: bytes = b"x") -> _Answer:
@@ -77,3 +87,65 @@ def test_a_counter_gone_back_in_its_epoch_forgets_every_answer() -> None:
     cache.put("k", answer("e", 5))  # kept by a request that read 5 before the restore
     cache._seen(("e", 4))  # restored: the counter will count 5 again, over other rows
     assert len(cache) == 0
+
+
+def test_an_exact_request_finds_the_answer_it_was_indexed_under_only_at_that_generation() -> None:
+    cache = PublicCache(max_bytes=1000)
+    raw = raw_key({"path": "/v1/disclosures", "raw_path": b"/v1/disclosures", "query_string": b"q=%E5%BC%A0"})
+    assert raw == (b"/v1/disclosures", b"q=%E5%BC%A0")
+    assert raw_key({"path": "/a b", "raw_path": b"/a%20b?x=1", "query_string": b"x=1"}) == (b"/a%20b", b"x=1")
+    assert not cache.indexed(raw)
+    cache.put(("search", "k"), answer("e", 3))
+    cache.index(raw, "search", ("search", "k"), "the route")
+    found = cache.lookup(raw, ("e", 3))
+    assert found is not None
+    assert found[:2] == ("search", "the route")
+    assert cache.lookup(raw, ("e", 4)) is None  # a change committed since: routed, computed again
+    assert cache.lookup((b"/v1/disclosures", b"q=%E5%BC%A0&limit=20"), ("e", 3)) is None  # not this exact string
+    cache.index((b"/" + b"x" * MAX_RAW_KEY, b""), "search", ("search", "k"), None)  # too long to index
+    assert not cache.indexed((b"/" + b"x" * MAX_RAW_KEY, b""))
+    cache._seen(("e", 9))
+    cache._seen(("e", 2))  # a counter gone back forgets the index too
+    assert not cache.indexed(raw)
+
+
+def test_the_index_of_exact_requests_is_bounded() -> None:
+    cache = PublicCache(max_bytes=1)
+    for n in range(100):
+        cache.index((b"/v1/disclosures", f"q={n}".encode()), "search", ("search", n), None)
+    assert not cache.indexed((b"/v1/disclosures", b"q=0"))
+    assert cache.indexed((b"/v1/disclosures", b"q=99"))
+
+
+class Reads:
+    def __init__(self, generation: tuple[str, int]) -> None:
+        self.now = generation
+
+    async def generation(self) -> tuple[str, int]:
+        return self.now
+
+
+async def test_the_fast_path_answers_only_anonymous_gets_of_indexed_current_answers_and_passes_the_rest_on() -> None:
+    cache = PublicCache(max_bytes=1000)
+    reads = Reads(("e", 3))
+    routed: list[Any] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        routed.append(scope.get(GENERATION_SCOPE_KEY))
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"x-cache", b"miss")]})
+        await send({"type": "http.response.body", "body": b"computed"})
+
+    fast = PublicCacheFastPath(app, lambda: (cache, reads))  # type: ignore[arg-type]
+    cache.put(("record", "A"), _Answer(("e", 3), 410, b"gone", [(b"content-type", b"application/json")]))
+    cache.index((b"/v1/disclosures/A", b""), "record", ("record", "A"), "route")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=fast), base_url="http://publish") as client:
+        hit = await client.get("/v1/disclosures/A")
+        assert (hit.status_code, hit.content, hit.headers["x-cache"]) == (410, b"gone", "hit")
+        assert routed == []
+        assert (await client.get("/v1/disclosures/A", headers={"Authorization": "Bearer t"})).content == b"computed"
+        assert (await client.get("/v1/disclosures/A?x=1")).content == b"computed"  # another exact string
+        assert (await client.post("/v1/disclosures/A")).content == b"computed"
+        assert routed == [None, None, None]  # not looked at: the route reads the generation itself
+        reads.now = ("e", 4)
+        assert (await client.get("/v1/disclosures/A")).content == b"computed"
+        assert routed[-1] == ("e", 4)  # the route computes under the generation read here

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
 from tests import factories
@@ -148,3 +149,44 @@ async def test_authenticated_and_non_public_reads_are_never_cached(
         for _ in range(2):
             assert "x-cache" not in (await publish.get(path)).headers, path
     assert await hits(publish, "search") == before
+
+
+async def requests_counted(publish: httpx.AsyncClient, route: str) -> float:
+    """GET requests answered 200 that the request metrics counted under ``route``."""
+    wanted = {"service": "publish", "route": route, "method": "GET", "status": "200"}
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families((await publish.get("/metrics")).text)
+        for sample in family.samples
+        if sample.name == "exchange_http_requests_total" and sample.labels == wanted
+    )
+
+
+async def test_hits_answered_before_routing_are_each_exact_request_still_counted_under_its_route(
+    ingest: httpx.AsyncClient, publish: httpx.AsyncClient, tokens: dict[str, str]
+) -> None:
+    """A hit is sent before FastAPI's routing, found by the exact path and query string: another spelling of
+    the same read is computed once and then a hit of its own; the request metrics still name the route, and a
+    request with a token is still computed and not kept."""
+    record = factories.penalty(fine=GENERAL_FINE)
+    code, pid = record["subject"]["code"], public_id(record)
+    await report(ingest, tokens, record)
+    await wait_shown(publish, pid, "the penalty on the portal")
+    for path in (f"/v1/disclosures?q={code}", f"/v1/disclosures?limit=20&q={code}", f"/records/{quote(pid)}"):
+        await served_from_cache(publish, path)
+    counted, before, answered = await requests_counted(publish, "/v1/disclosures"), await hits(publish, "search"), 0
+    for path in (f"/v1/disclosures?q={code}", f"/v1/disclosures?limit=20&q={code}"):
+        again = await publish.get(path)
+        if again.headers["x-cache"] == "hit":  # (a commit by other work in between makes it a miss)
+            answered += 1
+            assert [item["record_id"] for item in again.json()["items"]] == [pid]
+            assert again.headers["content-type"] == "application/json"
+            assert again.headers["x-request-id"]
+        token = await publish.get(path, headers=bearer(tokens, "COUNTY"))
+        assert token.status_code == 200
+        assert "x-cache" not in token.headers
+    assert await requests_counted(publish, "/v1/disclosures") == counted + 4
+    assert await hits(publish, "search") == before + answered
+    page = await publish.get(f"/records/{quote(pid)}")
+    assert page.headers["content-type"].startswith("text/html")
+    assert pid in page.text
