@@ -14,7 +14,7 @@ ignores it and the recomputed grade equals the stored one, so no event either).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -159,20 +159,26 @@ def _last_grade(steps: Sequence[Regrading], stored_before: StoredGrade | None) -
 async def _store(
     conn: AsyncConnection,
     ctx: GradingContext,
-    code: str,
-    steps: Sequence[Regrading],
-    stored_before: StoredGrade | None,
+    steps: Mapping[str, Sequence[Regrading]],
+    stored_before: Mapping[str, StoredGrade | None],
 ) -> None:
-    """Write what `steps` leave behind: the subject's name and its last grade (if it moved). Flushes,
-    never commits; the caller emits the steps' events."""
-    if not steps:
-        return
-    last = _last_grade(steps, stored_before)
-    subject = steps[-1].subject
-    if last is None or last == stored_before:
-        await store.save_subject(conn, ctx.schema, code=code, kind=subject.kind, name=subject.name)
-    else:
-        await store.save_subject_and_grade(conn, ctx.schema, name=subject.name, grade=last)
+    """Write what each subject's `steps` leave behind: its name and its last grade (if it moved), one
+    statement for the names and one for the grades whatever the number of subjects (a statement awaited
+    per subject was a round trip each). Flushes, never commits; the caller emits the steps' events."""
+    names: list[tuple[str, str, str]] = []
+    grades: list[tuple[str, StoredGrade]] = []
+    for code, done in steps.items():
+        if not done:
+            continue
+        before = stored_before.get(code)
+        last = _last_grade(done, before)
+        subject = done[-1].subject
+        if last is None or last == before:
+            names.append((code, subject.kind, subject.name))
+        else:
+            grades.append((subject.name, last))
+    await store.save_subjects(conn, ctx.schema, names)
+    await store.save_subjects_and_grades(conn, ctx.schema, grades)
 
 
 async def _emit(conn: AsyncConnection, ctx: GradingContext, steps: Sequence[Regrading]) -> None:
@@ -221,8 +227,7 @@ def batch_record_handler(ctx: GradingContext) -> BatchHandler:
             steps.setdefault(code, []).extend(new)
             in_order += new
             current[code] = _last_grade(new, current.get(code))
-        for code in codes:
-            await _store(conn, ctx, code, steps[code], stored_before.get(code))
+        await _store(conn, ctx, {code: steps[code] for code in codes}, stored_before)
         await _emit(conn, ctx, in_order)  # in the order one-by-one handling would have queued them
 
     return handle_batch
@@ -238,7 +243,7 @@ async def review(conn: AsyncConnection, ctx: GradingContext, code: str, day: dat
     records = (await ctx.files.read(conn, ctx.schema, [code])).get(code, [])
     if records:
         steps = regradings(ctx, code, ctx.kept.of(code, records), day, current, including_today=False)
-        await _store(conn, ctx, code, steps, current)
+        await _store(conn, ctx, {code: steps}, {code: current})
         await _emit(conn, ctx, steps)
 
 

@@ -42,13 +42,16 @@ async def lock_subjects(conn: AsyncConnection, schema: str, codes: Sequence[str]
     )
 
 
-async def save_subject(conn: AsyncConnection, schema: str, *, code: str, kind: str, name: str) -> None:
+async def save_subjects(conn: AsyncConnection, schema: str, subjects: Sequence[tuple[str, str, str]]) -> None:
+    """Upsert subjects' (code, kind, name), one executemany (one pipelined round trip) for a poll."""
+    if not subjects:
+        return
     await conn.execute(
         sql(
             f"INSERT INTO {schema}.subjects (code, kind, name) VALUES (:code, :kind, :name) "
             "ON CONFLICT (code) DO UPDATE SET kind = EXCLUDED.kind, name = EXCLUDED.name"
         ),
-        {"code": code, "kind": kind, "name": name},
+        [{"code": code, "kind": kind, "name": name} for code, kind, name in subjects],
     )
 
 
@@ -77,9 +80,13 @@ async def load_grades(
     return {row.code: _grade(row._mapping) for row in rows}
 
 
-async def save_subject_and_grade(conn: AsyncConnection, schema: str, *, name: str, grade: StoredGrade) -> None:
-    """`save_subject` and the subject's grade under its rule set, in one round trip (the subject's kind is
-    the grade's)."""
+async def save_subjects_and_grades(
+    conn: AsyncConnection, schema: str, grades: Sequence[tuple[str, StoredGrade]]
+) -> None:
+    """`save_subjects` and each subject's grade under its rule set ((name, grade) pairs; the subject's kind is
+    the grade's), one executemany for a poll."""
+    if not grades:
+        return
     await conn.execute(
         sql(
             f"WITH subject AS (INSERT INTO {schema}.subjects (code, kind, name) VALUES (:code, :subject_kind, :name) "
@@ -87,7 +94,7 @@ async def save_subject_and_grade(conn: AsyncConnection, schema: str, *, name: st
             f"INSERT INTO {schema}.grades ({_COLUMNS}) VALUES ({_VALUES}) "
             f"ON CONFLICT (code, rule_set) DO UPDATE SET {_UPDATES}"
         ),
-        {**_grade_params(grade), "name": name},
+        [{**_grade_params(grade), "name": name} for name, grade in grades],
     )
 
 

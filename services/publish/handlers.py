@@ -269,8 +269,7 @@ class Publisher:
         now: datetime,
         withdrawn: Sequence[Withdrawal] = (),
     ) -> None:
-        for derived, change in writes.values():
-            await store.save_disclosure(conn, derived, change, now)
+        await store.save_disclosures(conn, list(writes.values()), now)
         await store.save_withdrawals(conn, withdrawn)
         for topic in (DISCLOSURES, LISTS):
             await announce(conn, self.ctx, topic, [event for t, event in outcome if t == topic])

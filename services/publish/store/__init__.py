@@ -19,7 +19,7 @@ from services.publish.store.disclosures import (
     disclosures_of_subjects,
     provisional_disclosures,
     rows_due_between,
-    save_disclosure,
+    save_disclosures,
     saved,
     subjects_to_refresh,
 )
@@ -106,7 +106,7 @@ __all__ = [
     "resolve_upheld",
     "restamp",
     "rows_due_between",
-    "save_disclosure",
+    "save_disclosures",
     "save_withdrawals",
     "saved",
     "seed_filed_objection",
