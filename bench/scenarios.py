@@ -416,24 +416,24 @@ def s4(bench: Bench) -> None:
             bench.add(Row(f"S4 public queries ({label})", "requests/s", note=f"not available: {why}"))
             continue
         terms = terms or _terms(bench, 2000)
-        if cached:
-            _s4_cached(bench, terms)
-        else:
-            _s4_uncached(bench, terms)
+        _s4(bench, terms, cached)
 
 
-def _s4_cached(bench: Bench, terms: list[str]) -> None:
+def _s4(bench: Bench, terms: list[str], cached: bool) -> None:
     port = bench.stack.port("publish")
-    _prime(bench, [f"/v1/disclosures?q={quote(term)}" for term in terms])
+    label = _cache_label(cached)
+    if cached:
+        _prime(bench, [f"/v1/disclosures?q={quote(term)}" for term in terms])
     counted = _cache_counts(bench)
     found = find_max(
         bench, "S4", services=("publish",), levels=bench.config.connections, port=port, workload="query", terms=terms
     )
-    hit_note = _hit_note(counted, _cache_counts(bench))
+    hit_note = f"{len(set(terms))} distinct terms; {_hit_note(counted, _cache_counts(bench))}" if cached else ""
+    target = TARGETS["S4_cached" if cached else "S4"]
     runs = found["runs"]
     best = bench.add(
         Row(
-            "S4 public queries (cache on): GET /v1/disclosures?q=, maximum",
+            f"S4 public queries ({label}): GET /v1/disclosures?q=, maximum",
             "requests/s",
             [r["requests_per_s"] for r in runs],
             latency=_latency(runs),
@@ -441,35 +441,13 @@ def _s4_cached(bench: Bench, terms: list[str]) -> None:
             baseline_value=bench.ceilings.get("http-get"),
             cpu_us=median_cpu([r["cpu_us"] for r in runs]),
             others=others_cores(runs),
-            target=f">= {TARGETS['S4_cached']:,.0f}/s",
-            note=f"{found['connections']} connections; {len(set(terms))} distinct terms; {hit_note}"
-            + _unexpected(runs),
+            target=f">= {target:,.0f}/s",
+            note=f"{found['connections']} connections; {hit_note}" + _unexpected(runs),
         )
     )
-    best.met = best.median >= TARGETS["S4_cached"]
-
-
-def _s4_uncached(bench: Bench, terms: list[str]) -> None:
-    port = bench.stack.port("publish")
-    found = find_max(
-        bench, "S4", services=("publish",), levels=bench.config.connections, port=port, workload="query", terms=terms
-    )
-    runs = found["runs"]
-    best = bench.add(
-        Row(
-            "S4 public queries (cache off): GET /v1/disclosures?q=, maximum",
-            "requests/s",
-            [r["requests_per_s"] for r in runs],
-            latency=_latency(runs),
-            baseline="bare FastAPI GET",
-            baseline_value=bench.ceilings.get("http-get"),
-            cpu_us=median_cpu([r["cpu_us"] for r in runs]),
-            others=others_cores(runs),
-            target=f">= {TARGETS['S4']:,.0f}/s",
-            note=f"{found['connections']} connections; " + _unexpected(runs),
-        )
-    )
-    best.met = best.median >= TARGETS["S4"]
+    best.met = best.median >= target
+    if cached:
+        return
     rate = bench.config.open_loop_fraction * best.median
     runs = open_latency(bench, "S4", rate=rate, services=("publish",), port=port, workload="query", terms=terms)
     lat = _latency(runs)
