@@ -30,6 +30,7 @@ import orjson
 from bench.cpu import CpuMeter
 from bench.runner import Bench, Row
 from deploy.processes import free_port, wait_until
+from services.bridge import store
 from services.common.db import create_engine, sql
 from services.common.migrations import upgrade
 
@@ -79,12 +80,8 @@ async def _seed(database_url: str, url: str, n: int, subjects: int) -> str:
                 ),
                 feed,
             )
-            await conn.execute(
-                sql(
-                    "INSERT INTO bridge.deliveries (subscription_id, event_id, subject, created_at, next_attempt_at) "
-                    "VALUES (:sub, :id, :subject, :now, :now)"
-                ),
-                [{"sub": sub, **f} for f in feed],
+            await store.insert_deliveries(
+                conn, [{"sub": sub, "event": f["id"], "subject": f["subject"], "now": now} for f in feed]
             )
     finally:
         await engine.dispose()

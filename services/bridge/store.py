@@ -88,14 +88,36 @@ async def fanout_subscriptions(conn: AsyncConnection) -> list[Subscription]:
 
 
 async def insert_deliveries(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        await conn.execute(
-            sql(
-                "INSERT INTO bridge.deliveries (subscription_id, event_id, subject, created_at, next_attempt_at) "
-                "VALUES (:sub, :event, :subject, :now, :now) ON CONFLICT (subscription_id, event_id) DO NOTHING"
-            ),
-            rows,
-        )
+    """Queue deliveries and make each one its queue's head when the queue had none (`delivery_heads`).
+
+    The head upsert locks an existing head row until this transaction ends (ON CONFLICT DO UPDATE locks
+    the row even when its WHERE leaves it as it is), so a writer advancing that head past a delivered one
+    waits and then sees these deliveries; a head the writer deleted meanwhile (its queue was empty) is
+    inserted again. Rows go in (subscription, subject) order, as the writer locks them: no deadlock."""
+    if not rows:
+        return
+    await conn.execute(
+        sql(
+            "INSERT INTO bridge.deliveries (subscription_id, event_id, subject, created_at, next_attempt_at) "
+            "VALUES (:sub, :event, :subject, :now, :now) ON CONFLICT (subscription_id, event_id) DO NOTHING"
+        ),
+        rows,
+    )
+    await conn.execute(
+        sql(
+            "INSERT INTO bridge.delivery_heads (subscription_id, subject, delivery_id, due_at) "
+            "SELECT DISTINCT ON (d.subscription_id, d.subject) d.subscription_id, d.subject, d.id, "
+            "CASE WHEN s.state = 'active' THEN d.next_attempt_at ELSE 'infinity' END "
+            "FROM unnest(CAST(:subs AS text[]), CAST(:events AS text[])) AS k(sub, event) "
+            "JOIN bridge.deliveries d ON d.subscription_id = k.sub AND d.event_id = k.event "
+            "JOIN bridge.subscriptions s ON s.id = d.subscription_id "
+            "WHERE d.state = 'pending' ORDER BY d.subscription_id, d.subject, d.id "
+            "ON CONFLICT (subscription_id, subject) DO UPDATE SET delivery_id = EXCLUDED.delivery_id, "
+            "due_at = EXCLUDED.due_at, lease_until = NULL "
+            "WHERE EXCLUDED.delivery_id < bridge.delivery_heads.delivery_id"
+        ),
+        {"subs": [r["sub"] for r in rows], "events": [r["event"] for r in rows]},
+    )
 
 
 SUBSCRIPTION_COLUMNS = "id, role, department, url, types, state, paused_reason, paused_at, created_at"
@@ -143,6 +165,16 @@ async def set_subscription_state(conn: AsyncConnection, sub_id: str, state: str,
             ),
             {"id": sub_id, "now": now},
         )
+        # A head still leased (its request may be in flight) stays so until the lease ends.
+        await conn.execute(
+            sql(
+                "UPDATE bridge.delivery_heads SET due_at = GREATEST(:now, COALESCE(lease_until, :now)) "
+                "WHERE subscription_id = :id"
+            ),
+            {"id": sub_id, "now": now},
+        )
+    else:
+        await _park_heads(conn, sub_id)
     await conn.execute(
         sql("UPDATE bridge.subscriptions SET state = :state, paused_reason = NULL, paused_at = NULL WHERE id = :id"),
         {"id": sub_id, "state": state},
@@ -186,57 +218,90 @@ async def alerts_of(conn: AsyncConnection, sub_id: str) -> list[dict[str, Any]]:
 # -- webhook dispatch ---------------------------------------------------------------------------------
 
 
-async def claim_deliveries(conn: AsyncConnection, now: datetime, lease_until: datetime, limit: int) -> list[Any]:
-    """Lease up to `limit` due deliveries, each the oldest pending one of its (subscription, subject): the
-    next event about a subject waits until the previous one is delivered (order per subject).
-
-    The walk goes through the pending deliveries in id order (index `deliveries_pending_id`) and keeps a
-    row only when no older pending row of its queue exists (a probe of `deliveries_pending`), so a claim
-    reads about as many rows as it leases instead of every pending row. `FOR UPDATE SKIP LOCKED` lets
-    replicas claim side by side without waiting, and the lease (re-checked under the lock) keeps a
-    delivery from being sent twice at once. `data` comes as JSON text: it is the request's body as it is."""
-    rows = await conn.execute(
-        sql(
-            "WITH due AS (SELECT d.id FROM bridge.deliveries d JOIN bridge.subscriptions s "
-            "ON s.id = d.subscription_id AND s.state = 'active' "
-            "WHERE d.state = 'pending' AND d.next_attempt_at <= :now "
-            "AND (d.lease_until IS NULL OR d.lease_until < :now) "
-            "AND NOT EXISTS (SELECT 1 FROM bridge.deliveries p WHERE p.state = 'pending' "
-            "AND p.subscription_id = d.subscription_id AND p.subject = d.subject AND p.id < d.id) "
-            "ORDER BY d.id LIMIT :n FOR UPDATE OF d SKIP LOCKED) "
-            "UPDATE bridge.deliveries d SET lease_until = :lease FROM due, bridge.feed f, bridge.subscriptions s "
-            "WHERE d.id = due.id AND f.event_id = d.event_id AND s.id = d.subscription_id "
-            "RETURNING d.id, d.subscription_id, d.attempts, d.first_failed_at, d.event_id, f.type, f.source, "
-            "f.subject, f.time, CAST(f.data AS text) AS data, s.url, s.secret"
-        ),
-        {"now": now, "lease": lease_until, "n": limit},
+async def _park_heads(conn: AsyncConnection, sub_id: str) -> None:
+    """A paused or ended subscription's queues are never due (the claim's index never reaches them)."""
+    await conn.execute(
+        sql("UPDATE bridge.delivery_heads SET due_at = 'infinity' WHERE subscription_id = :id"), {"id": sub_id}
     )
+
+
+CLAIMED = (
+    "h.delivery_id AS id, h.subscription_id, d.attempts, d.first_failed_at, d.event_id, f.type, f.source, "
+    "f.subject, f.time, CAST(f.data AS text) AS data, s.url, s.secret"
+)
+
+
+CLAIM_SQL = (
+    # The subscription's state is a per-row check, not a join the planner could drive from the
+    # subscriptions (reading every head of each): paused and ended queues are parked at 'infinity' anyway,
+    # the check only covers a head made due by a consumer that read the state just before a pause.
+    "WITH due AS (SELECT h.delivery_id FROM bridge.delivery_heads h WHERE h.due_at <= :now "
+    "AND (SELECT s.state FROM bridge.subscriptions s WHERE s.id = h.subscription_id) = 'active' "
+    "ORDER BY h.due_at LIMIT :n FOR UPDATE SKIP LOCKED), "
+    # An array, not a join: the planner would otherwise hash-join the whole table for a large limit.
+    "leased AS (UPDATE bridge.delivery_heads h SET due_at = :lease, lease_until = :lease "
+    "WHERE h.delivery_id = ANY(ARRAY(SELECT delivery_id FROM due)) "
+    "RETURNING h.subscription_id, h.delivery_id) "
+    "SELECT " + CLAIMED + " FROM leased h JOIN bridge.deliveries d ON d.id = h.delivery_id "
+    "JOIN bridge.feed f ON f.event_id = d.event_id JOIN bridge.subscriptions s ON s.id = h.subscription_id"
+)
+
+
+async def claim_deliveries(conn: AsyncConnection, now: datetime, lease_until: datetime, limit: int) -> list[Any]:
+    """Lease up to `limit` due deliveries, each the head of its (subscription, subject) queue: the next
+    event about a subject waits until the previous one is delivered (order per subject).
+
+    The claim reads `delivery_heads` through its `due_at` index, so it visits only heads that are due
+    (not leased, not waiting for a retry, not paused), however many deliveries wait behind them. The lease
+    is the head's `due_at` moved to the lease's end: a dispatcher that dies leaves it to run out and the
+    head goes again (same event id, so the receiver drops a repeat). `FOR UPDATE SKIP LOCKED` lets
+    replicas claim side by side without waiting. `data` comes as JSON text: it is the request's body."""
+    rows = await conn.execute(sql(CLAIM_SQL), {"now": now, "lease": lease_until, "n": limit})
     return list(rows)
 
 
-async def record_attempts(conn: AsyncConnection, delivered: list[dict[str, Any]], failed: list[dict[str, Any]]) -> None:
+async def record_attempts(
+    conn: AsyncConnection,
+    delivered: list[dict[str, Any]],
+    failed: list[dict[str, Any]],
+    *,
+    now: datetime | None = None,
+    lease_until: datetime | None = None,
+) -> list[Any]:
     """One statement per kind for a whole batch of outcomes (arrays through unnest, not one UPDATE per
-    delivery: the writer keeps up with thousands of deliveries a second)."""
+    delivery: the writer keeps up with thousands of deliveries a second).
+
+    A delivered head hands its queue to the next pending delivery (or the head row goes when there is
+    none). With `now` and `lease_until`, a successor that is due is leased in the same transaction and
+    returned (claimed as `claim_deliveries` does): one commit per delivery cycle instead of two."""
+    ids = [r["id"] for r in delivered]
+    if delivered or failed:
+        # Lock the heads first, all of them and in the consumer's order (no deadlock with it); the
+        # successor lookup below is a later statement, so under READ COMMITTED it sees every delivery a
+        # consumer committed while it held one of these heads.
+        await conn.execute(
+            sql(
+                "SELECT 1 FROM bridge.delivery_heads WHERE delivery_id = ANY(CAST(:ids AS bigint[])) "
+                "ORDER BY subscription_id, subject FOR UPDATE"
+            ),
+            {"ids": [*ids, *(r["id"] for r in failed)]},
+        )
     if delivered:
         await conn.execute(
             sql(
                 "UPDATE bridge.deliveries d SET state = 'delivered', attempts = d.attempts + 1, delivered_at = u.at, "
-                "last_status = u.status, last_error = NULL, lease_until = NULL "
+                "last_status = u.status, last_error = NULL "
                 "FROM unnest(CAST(:ids AS bigint[]), CAST(:ats AS timestamptz[]), CAST(:statuses AS integer[])) "
                 "AS u(id, at, status) WHERE d.id = u.id"
             ),
-            {
-                "ids": [r["id"] for r in delivered],
-                "ats": [r["at"] for r in delivered],
-                "statuses": [r["status"] for r in delivered],
-            },
+            {"ids": ids, "ats": [r["at"] for r in delivered], "statuses": [r["status"] for r in delivered]},
         )
     if failed:
         await conn.execute(
             sql(
                 "UPDATE bridge.deliveries d SET attempts = d.attempts + 1, next_attempt_at = u.next, "
-                "first_failed_at = COALESCE(d.first_failed_at, u.at), last_status = u.status, last_error = u.error, "
-                "lease_until = NULL FROM unnest(CAST(:ids AS bigint[]), CAST(:ats AS timestamptz[]), "
+                "first_failed_at = COALESCE(d.first_failed_at, u.at), last_status = u.status, last_error = u.error "
+                "FROM unnest(CAST(:ids AS bigint[]), CAST(:ats AS timestamptz[]), "
                 "CAST(:statuses AS integer[]), CAST(:errors AS text[]), CAST(:nexts AS timestamptz[])) "
                 "AS u(id, at, status, error, next) WHERE d.id = u.id"
             ),
@@ -247,6 +312,16 @@ async def record_attempts(conn: AsyncConnection, delivered: list[dict[str, Any]]
                 "errors": [r["error"] for r in failed],
                 "nexts": [r["next"] for r in failed],
             },
+        )
+        # Only a head that is still this delivery's (a lease that ran out may have been taken over).
+        await conn.execute(
+            sql(
+                "UPDATE bridge.delivery_heads h SET lease_until = NULL, "
+                "due_at = CASE WHEN s.state = 'active' THEN u.next ELSE 'infinity' END "
+                "FROM unnest(CAST(:ids AS bigint[]), CAST(:nexts AS timestamptz[])) AS u(id, next), "
+                "bridge.subscriptions s WHERE h.delivery_id = u.id AND s.id = h.subscription_id"
+            ),
+            {"ids": [r["id"] for r in failed], "nexts": [r["next"] for r in failed]},
         )
     attempts = [*delivered, *failed]
     if attempts:
@@ -266,6 +341,46 @@ async def record_attempts(conn: AsyncConnection, delivered: list[dict[str, Any]]
                 "durations": [r["duration_ms"] for r in attempts],
             },
         )
+    if not delivered:
+        return []
+    return await _advance_heads(conn, ids, now, lease_until)
+
+
+async def _advance_heads(
+    conn: AsyncConnection, delivered: list[int], now: datetime | None, lease_until: datetime | None
+) -> list[Any]:
+    claim = now is not None and lease_until is not None
+    advanced = await conn.execute(
+        sql(
+            "WITH nxt AS (SELECT h.subscription_id, h.subject, n.id, n.next_attempt_at, s.state = 'active' AS active, "
+            "CAST(:claim AS boolean) AND s.state = 'active' AND n.next_attempt_at <= CAST(:now AS timestamptz) "
+            "AS claim FROM bridge.delivery_heads h JOIN bridge.subscriptions s ON s.id = h.subscription_id "
+            "CROSS JOIN LATERAL (SELECT p.id, p.next_attempt_at FROM bridge.deliveries p WHERE p.state = 'pending' "
+            "AND p.subscription_id = h.subscription_id AND p.subject = h.subject ORDER BY p.id LIMIT 1) n "
+            "WHERE h.delivery_id = ANY(CAST(:ids AS bigint[]))) "
+            "UPDATE bridge.delivery_heads h SET delivery_id = nxt.id, "
+            "lease_until = CASE WHEN nxt.claim THEN CAST(:lease AS timestamptz) END, "
+            "due_at = CASE WHEN nxt.claim THEN CAST(:lease AS timestamptz) WHEN nxt.active THEN nxt.next_attempt_at "
+            "ELSE 'infinity' END FROM nxt WHERE h.subscription_id = nxt.subscription_id AND h.subject = nxt.subject "
+            "RETURNING h.delivery_id, nxt.claim"
+        ),
+        {"ids": delivered, "now": now, "lease": lease_until, "claim": claim},
+    )
+    claimed = [r.delivery_id for r in advanced if r.claim]
+    await conn.execute(
+        sql("DELETE FROM bridge.delivery_heads WHERE delivery_id = ANY(CAST(:ids AS bigint[]))"), {"ids": delivered}
+    )
+    if not claimed:
+        return []
+    rows = await conn.execute(
+        sql(
+            "SELECT " + CLAIMED + " FROM bridge.delivery_heads h JOIN bridge.deliveries d ON d.id = h.delivery_id "
+            "JOIN bridge.feed f ON f.event_id = d.event_id JOIN bridge.subscriptions s ON s.id = h.subscription_id "
+            "WHERE h.delivery_id = ANY(CAST(:ids AS bigint[]))"
+        ),
+        {"ids": claimed},
+    )
+    return list(rows)
 
 
 async def pause(conn: AsyncConnection, sub_id: str, now: datetime, reason: str) -> bool:
@@ -281,6 +396,7 @@ async def pause(conn: AsyncConnection, sub_id: str, now: datetime, reason: str) 
     ).first()
     if row is None:
         return False
+    await _park_heads(conn, sub_id)
     await conn.execute(
         sql("INSERT INTO bridge.alerts (subscription_id, at, kind, message) VALUES (:id, :now, 'paused', :reason)"),
         {"id": sub_id, "now": now, "reason": reason},

@@ -149,8 +149,12 @@ class Dispatcher:
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.gather(*tasks, return_exceptions=True)
 
+    @property
+    def _lease(self) -> timedelta:
+        return timedelta(seconds=self._settings.webhook_timeout_seconds * 3 + 30)
+
     async def _claim(self, stop: asyncio.Event) -> None:
-        lease = timedelta(seconds=self._settings.webhook_timeout_seconds * 3 + 30)
+        lease = self._lease
         # Claim in batches: with most slots busy, wait for a few to free up rather than paying a claim
         # query for every single delivery that finishes.
         batch = max(1, self._settings.webhook_concurrency // 8)
@@ -207,15 +211,21 @@ class Dispatcher:
             batch = [await self._results.get()]
             while not self._results.empty() and len(batch) < 2000:
                 batch.append(self._results.get_nowait())
+            successors: list[Any] = []
             try:
-                await self._record(batch)
+                successors = await self._record(batch)
             except Exception:
                 # Not recorded: the leases run out and these deliveries go again (duplicates, never losses).
                 log.exception("could not record webhook outcomes; they will be retried after their lease")
-            self._free += len(batch)
+            # A delivered head's successor was leased with the record (one commit per cycle): it takes
+            # the slot its predecessor leaves.
+            self._free += len(batch) - len(successors)
+            for row in successors:
+                self._todo.put_nowait(row)
             self._progress.set()
 
-    async def _record(self, batch: list[Outcome]) -> None:
+    async def _record(self, batch: list[Outcome]) -> list[Any]:
+        """Record a batch of outcomes; the successors it leased (each a delivered head's next delivery)."""
         delivered: list[dict[str, Any]] = []
         failed: list[dict[str, Any]] = []
         to_pause: dict[str, str] = {}
@@ -232,9 +242,13 @@ class Dispatcher:
                     f"暂停推送：事件 {o.row.event_id} 自 {first.isoformat()} 起投递失败 (failing since then; "
                     f"last error: {o.error})"
                 )
+        now = self._clock.now()
         async with self._engine.begin() as conn:
-            await store.record_attempts(conn, delivered, failed)
+            successors = await store.record_attempts(conn, delivered, failed, now=now, lease_until=now + self._lease)
             for sub_id, reason in to_pause.items():
                 if await store.pause(conn, sub_id, self._clock.now(), reason):
                     log.warning("webhook subscription paused", extra={"subscription": sub_id, "reason": reason})
         self.sent_total += len(delivered)
+        # A successor of a subscription paused just now stays leased and parked: it goes after its lease
+        # once the subscription is resumed.
+        return [row for row in successors if row.subscription_id not in to_pause]

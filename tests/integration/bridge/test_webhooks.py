@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -19,7 +20,9 @@ from cryptography.x509.oid import NameOID
 from fastapi import FastAPI, Request, Response
 from standardwebhooks import Webhook
 
+from services.bridge import store
 from services.bridge.webhooks import Dispatcher
+from services.common.db import sql
 from tests.helpers import eventually
 from tests.integration.bridge.conftest import MovableClock, Outcomes, bearer, disclosure, on_loopback, subject_code
 
@@ -317,4 +320,108 @@ async def test_deliveries_sent_but_not_recorded_when_the_dispatcher_is_lost_go_a
             ]
         log = {d["event_id"]: d for d in await deliveries(bridge, tokens, sub["id"])}
         assert {log[e.id]["state"] for e in sent} == {"delivered"}
+        await bridge.delete(f"/v1/subscriptions/{sub['id']}", headers=bearer(tokens, "COUNTY"))
+
+
+def _rows_read(plan: dict[str, Any], relation: str) -> int:
+    """Rows the plan's scans of `relation` visited (returned or filtered out), over every loop."""
+    own = 0
+    if plan.get("Relation Name") == relation and plan["Node Type"] != "ModifyTable":  # a scan, not the write
+        visited = plan.get("Actual Rows", 0) + plan.get("Rows Removed by Filter", 0)
+        own = int((visited + plan.get("Rows Removed by Index Recheck", 0)) * plan.get("Actual Loops", 1))
+    return own + sum(_rows_read(child, relation) for child in plan.get("Plans", []))
+
+
+async def test_a_backlog_of_many_events_for_few_subjects_is_claimed_head_by_head_without_walking_it(
+    bridge: httpx.AsyncClient, tokens: dict[str, str], bridge_clock: MovableClock
+) -> None:
+    """1,000 deliveries over 50 subjects: a claim reads the 50 queue heads, not the backlog behind them; a
+    claim while every head is leased reads nothing; recording a head leases its successor in the same
+    transaction; then every event reaches the receiver once and in order per subject."""
+    runtime = bridge.app.state.runtime  # type: ignore[attr-defined]
+    receiver = Receiver()
+    async with on_loopback(receiver.app) as base:
+        sub = await subscribe(bridge, tokens, base + "/hook", ["disclosure"])
+        receiver.secret = sub["secret"]
+        subjects = [subject_code() for _ in range(50)]
+        sent = [disclosure(subjects[i % 50]) for i in range(1000)]
+        feed = [
+            {
+                "id": e.id,
+                "type": e.type,
+                "family": "disclosure",
+                "subject": e.subject,
+                "departments": ["AMR"],
+                "time": e.time,
+                "source": e.source,
+                "data": orjson.dumps(e.data).decode(),
+            }
+            for e in sent
+        ]
+        now = bridge_clock.now()
+        queued = [{"sub": sub["id"], "event": e.id, "subject": e.subject, "now": now} for e in sent]
+        lease = now + dt.timedelta(minutes=5)
+
+        async def explain_claim(conn: Any) -> tuple[int, dict[str, Any]]:
+            result = await conn.execute(
+                sql("EXPLAIN (ANALYZE, FORMAT JSON) " + store.CLAIM_SQL), {"now": now, "lease": lease, "n": 1000}
+            )
+            plan = result.scalar_one()[0]["Plan"]
+            return int(plan["Actual Rows"]), plan
+
+        async with runtime.engine.connect() as conn, conn.begin() as transaction:  # no dispatcher sees it; rolled back
+            await store.append_feed(conn, feed)
+            await store.insert_deliveries(conn, queued)
+            # Index paths only: on tables this small a sequential scan is cheapest and says nothing of the
+            # claim's shape; through its indexes the claim must read the heads, not the backlog behind them.
+            await conn.execute(sql("SET LOCAL enable_seqscan = off"))
+            claimed, plan = await explain_claim(conn)
+            assert claimed >= 50  # every queue's head (and any due head left by an earlier test)
+            # The due heads are read once to choose and once to lease, each head's delivery once: about
+            # 50 rows each, where walking the queues would read the 950 deliveries waiting behind them.
+            assert _rows_read(plan, "delivery_heads") <= 2 * claimed
+            assert _rows_read(plan, "deliveries") <= claimed
+            again, plan = await explain_claim(conn)
+            assert again == 0
+            assert _rows_read(plan, "delivery_heads") == _rows_read(plan, "deliveries") == 0
+            heads = set(
+                (
+                    await conn.execute(
+                        sql("SELECT delivery_id FROM bridge.delivery_heads WHERE subscription_id = :s"),
+                        {"s": sub["id"]},
+                    )
+                ).scalars()
+            )
+            assert len(heads) == 50
+            successors = await store.record_attempts(
+                conn,
+                [{"id": i, "n": 1, "at": now, "status": 204, "error": None, "duration_ms": 1} for i in heads],
+                [],
+                now=now,
+                lease_until=lease,
+            )
+            assert {r.event_id for r in successors} == {e.id for e in sent[50:100]}  # each subject's second
+            await transaction.rollback()
+
+        async with runtime.engine.begin() as conn:  # now for real: the dispatcher delivers the backlog
+            await store.append_feed(conn, feed)
+            await store.insert_deliveries(conn, queued)
+        wanted = {e.id for e in sent}
+
+        async def all_in() -> bool:
+            return wanted <= {r[0] for r in receiver.received}
+
+        await eventually(all_in, what="the whole backlog at the receiver")
+        mine = [r for r in receiver.received if r[0] in wanted]
+        assert len(mine) == len(wanted), "an event arrived twice"
+        per_subject: dict[str, list[str]] = defaultdict(list)
+        for event_id, subject, _ in mine:
+            per_subject[subject].append(event_id)
+        for subject in subjects:
+            assert per_subject[subject] == [e.id for e in sent if e.subject == subject]
+        async with runtime.engine.connect() as conn:
+            left = await conn.scalar(
+                sql("SELECT count(*) FROM bridge.delivery_heads WHERE subscription_id = :s"), {"s": sub["id"]}
+            )
+        assert left == 0  # every queue emptied, its head row gone
         await bridge.delete(f"/v1/subscriptions/{sub['id']}", headers=bearer(tokens, "COUNTY"))
