@@ -177,6 +177,9 @@ def measure(database_url: str, n: int, subjects: int, dispatchers: int, infra: d
 
 def s5(bench: Bench) -> None:
     n, subjects = (5000, 500) if bench.config.quick else (20000, 2000)
+    # Another shape of backlog (e.g. many events for few subjects: BENCH_S5_N=20000 BENCH_S5_SUBJECTS=500).
+    n = int(os.environ.get("BENCH_S5_N", n))
+    subjects = int(os.environ.get("BENCH_S5_SUBJECTS", subjects))
     dispatchers = int(os.environ.get("BENCH_S5_DISPATCHERS", "1"))
     infra = {k: v for k, v in bench.stack.infra_pids().items() if k == "postgres"}
     bare_runs = [measure_bare(n) for _ in range(bench.config.repetitions)]

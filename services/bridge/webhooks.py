@@ -1,7 +1,8 @@
 """Webhook delivery: CloudEvents 1.0 HTTP binary mode, signed per Standard Webhooks (docs/webhooks.md).
 
 A claimer leases due deliveries (the head of each (subscription, subject) queue) up to the free slots,
-a fixed pool of sender tasks (one per slot) sends them, and a writer records the outcomes in batches. A
+a fixed pool of sender tasks (one per slot) sends them, and a writer records the outcomes in batches,
+leasing in the same transaction each delivered head's successor (one commit per delivery cycle). A
 redirect is not followed (a subscriber registers its final URL), a certificate must verify, a request has
 a timeout, and no cookie is kept (one subscriber's cookies never reach another on the same host).
 """
