@@ -23,6 +23,7 @@ from standardwebhooks import Webhook
 
 from services.bridge import store
 from services.bridge.rules.backoff import Schedule
+from services.bridge.secret_box import SecretBox
 from services.bridge.settings import BridgeSettings
 from services.bridge.wakeup import Wakeup
 from services.common.clock import Clock
@@ -104,16 +105,19 @@ class Dispatcher:
             pause_after=timedelta(hours=settings.webhook_pause_after_hours),
         )
         self._signers: dict[str, Webhook] = {}
+        self._box = SecretBox.from_text(settings.secrets_key_text())
         self._results: asyncio.Queue[Outcome] = asyncio.Queue()
         self._free = settings.webhook_concurrency
         self._progress = asyncio.Event()
         self._inflight: set[asyncio.Task[None]] = set()
         self.sent_total = 0
 
-    def _signer(self, secret: str) -> Webhook:
-        signer = self._signers.get(secret)
+    def _signer(self, stored: str) -> Webhook:
+        """The signer of a subscription's secret as stored (sealed, services/bridge/secret_box.py): opened
+        once per subscription and kept."""
+        signer = self._signers.get(stored)
         if signer is None:
-            signer = self._signers[secret] = Webhook(secret)
+            signer = self._signers[stored] = Webhook(self._box.open(stored))
         return signer
 
     async def run(self, stop: asyncio.Event) -> None:
