@@ -154,6 +154,8 @@ class PublicReads:
             # published code and name, GIN on its tokens), each name's page from `disclosures_subject_order`
             # (index only, stops at the limit): a subject with hundreds of records costs one page, not all
             # its rows. `(SELECT count(*) FROM recent)` is an init plan: a one-time filter that skips it.
+            # ILIKE before the tokens: when the names are few enough for a sequential scan, `@>` on every
+            # row (each token against each of the row's) cost 12 ms for 488 names, ILIKE first 0.3 ms.
             both = (
                 f"WITH recent AS MATERIALIZED (SELECT decision_date, public_id FROM (SELECT decision_date, "
                 f"public_id, subject_name FROM publish.disclosures WHERE {where}{_ORDER} LIMIT {RECENT_WINDOW}) "
@@ -162,8 +164,8 @@ class PublicReads:
                 f"CROSS JOIN LATERAL (SELECT decision_date, public_id FROM publish.disclosures WHERE {where} "
                 f"AND subject_code = name_.subject_code AND subject_name = name_.subject_name{_ORDER} LIMIT $1) "
                 f"AS each "
-                f"WHERE (SELECT count(*) FROM recent) < $1 AND name_.search_tokens @> ${n + 2}::text[] "
-                f"AND name_.subject_name ILIKE ${n + 1}), "
+                f"WHERE (SELECT count(*) FROM recent) < $1 AND name_.subject_name ILIKE ${n + 1} "
+                f"AND name_.search_tokens @> ${n + 2}::text[]), "
                 f"page AS (SELECT public_id FROM recent WHERE (SELECT count(*) FROM recent) >= $1 "
                 f"UNION ALL (SELECT public_id FROM found{_ORDER} LIMIT $1)) "
                 f"{select} JOIN page USING (public_id){_ORDER}"
@@ -193,7 +195,7 @@ class PublicReads:
                 "SELECT count(*) AS n FROM (SELECT 1 FROM publish.search_names AS name_ CROSS JOIN LATERAL "
                 f"(SELECT 1 FROM publish.disclosures WHERE {where} AND subject_code = name_.subject_code "
                 "AND subject_name = name_.subject_name LIMIT $1) AS each "
-                f"WHERE name_.search_tokens @> ${len(args)}::text[] AND name_.subject_name ILIKE ${len(args) - 1} "
+                f"WHERE name_.subject_name ILIKE ${len(args) - 1} AND name_.search_tokens @> ${len(args)}::text[] "
                 "LIMIT $1) AS found"
             )
             rows = await self._fetch(sql, *args, custom_plan=True)
