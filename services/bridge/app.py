@@ -60,6 +60,7 @@ def build(app: FastAPI, runtime: ServiceRuntime, clock: Clock) -> ConsumerParts:
         uscc={code: d.uscc for code, d in catalogue.departments.items()},
         withdrawal_working_days=settings.service_levels.withdrawal_working_days,
     )
+    app.state.bridge = ctx
     wakeup = Wakeup()
     app.state.wakeup = wakeup
     app.state.secret_box = box = SecretBox.from_text(settings.secrets_key_text())
