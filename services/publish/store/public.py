@@ -57,8 +57,8 @@ class ReadsUnavailable(RuntimeError):
 class PublicReads:
     """Created at start (no connection yet); connects on first use; :meth:`close` at shutdown."""
 
-    def __init__(self, dsn: str, *, size: int) -> None:
-        self._dsn, self._size = dsn, size
+    def __init__(self, dsn: str, *, size: int, schema: str = "publish") -> None:
+        self._dsn, self._size, self._s = dsn, size, schema
         # plan_cache_mode → pool: "auto" for lookups by value, "force_custom_plan" for name fragments.
         self._pools: dict[str, asyncpg.Pool] = {}
         self._lock = asyncio.Lock()
@@ -98,12 +98,12 @@ class PublicReads:
     async def generation(self) -> tuple[str, int] | None:
         """The generation of what these reads show (``publish.public_generation``, bumped in the transaction
         of every change to ``publish.disclosures``): the public read cache's check, one cheap statement."""
-        rows = await self._fetch("SELECT epoch::text AS epoch, n FROM publish.public_generation")
+        rows = await self._fetch(f"SELECT epoch::text AS epoch, n FROM {self._s}.public_generation")
         return (str(rows[0]["epoch"]), int(rows[0]["n"])) if rows else None
 
     async def published(self, public_id: str) -> str | None:
         """The public JSON of a published disclosure, ready to send."""
-        sql = f"SELECT {_BODY} FROM publish.disclosures WHERE public_id = $1 AND state = 'published'"
+        sql = f"SELECT {_BODY} FROM {self._s}.disclosures WHERE public_id = $1 AND state = 'published'"
         rows = await self._fetch(sql, public_id)
         return str(rows[0]["body"]) if rows else None
 
@@ -111,7 +111,7 @@ class PublicReads:
         """The stored public JSON of a disclosure a revocation or correction took off the portal (the caller
         shows only its notice, services/publish/rules/withdrawal.py); None for any other record."""
         sql = (
-            "SELECT content FROM publish.disclosures WHERE public_id = $1 AND state = 'withdrawn' "
+            f"SELECT content FROM {self._s}.disclosures WHERE public_id = $1 AND state = 'withdrawn' "
             'AND content::jsonb @> \'{"amendment": {"withdrawn": true}}\''
         )
         rows = await self._fetch(sql, public_id)
@@ -137,7 +137,7 @@ class PublicReads:
             args.append(list(record_types))
             where += f" AND record_type = ANY(${len(args)}::text[])"
         n = len(args)
-        select = f"SELECT decision_date, public_id, {_BODY} FROM publish.disclosures"
+        select = f"SELECT decision_date, public_id, {_BODY} FROM {self._s}.disclosures"
         if code is not None:
             rows = await self._fetch(
                 f"{select} WHERE {where} AND subject_code = ${n + 1}{_ORDER} LIMIT $1", *args, code
@@ -151,9 +151,9 @@ class PublicReads:
             # `(SELECT count(*) FROM recent)` is an init plan: a one-time filter that skips the GIN scan.
             both = (
                 f"WITH recent AS MATERIALIZED (SELECT decision_date, public_id FROM (SELECT decision_date, "
-                f"public_id, subject_name FROM publish.disclosures WHERE {where}{_ORDER} LIMIT {RECENT_WINDOW}) "
+                f"public_id, subject_name FROM {self._s}.disclosures WHERE {where}{_ORDER} LIMIT {RECENT_WINDOW}) "
                 f"AS window_ WHERE subject_name ILIKE ${n + 1}{_ORDER} LIMIT $1), "
-                f"found AS MATERIALIZED (SELECT decision_date, public_id FROM publish.disclosures "
+                f"found AS MATERIALIZED (SELECT decision_date, public_id FROM {self._s}.disclosures "
                 f"WHERE (SELECT count(*) FROM recent) < $1 AND {where} AND search_tokens @> ${n + 2}::text[] "
                 f"AND subject_name ILIKE ${n + 1}), "
                 f"page AS (SELECT public_id FROM recent WHERE (SELECT count(*) FROM recent) >= $1 "
@@ -183,7 +183,7 @@ class PublicReads:
         elif fragment is not None:
             args += [fragment[0], fragment[1]]
             where += f" AND search_tokens @> ${len(args)}::text[] AND subject_name ILIKE ${len(args) - 1}"
-        sql = f"SELECT count(*) AS n FROM (SELECT 1 FROM publish.disclosures WHERE {where} LIMIT $1) AS found"
+        sql = f"SELECT count(*) AS n FROM (SELECT 1 FROM {self._s}.disclosures WHERE {where} LIMIT $1) AS found"
         rows = await self._fetch(sql, *args, custom_plan=fragment is not None)
         return int(rows[0]["n"])
 
@@ -201,6 +201,6 @@ class PublicReads:
             where += " AND (decision_date, public_id) < ($3, $4)"
             args += [before[0], before[1]]
         rows = await self._fetch(
-            f"SELECT decision_date, public_id, {_BODY} FROM publish.disclosures WHERE {where}{_ORDER} LIMIT $1", *args
+            f"SELECT decision_date, public_id, {_BODY} FROM {self._s}.disclosures WHERE {where}{_ORDER} LIMIT $1", *args
         )
         return [(r["decision_date"], r["public_id"], r["body"]) for r in rows]
