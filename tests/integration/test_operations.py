@@ -22,7 +22,6 @@ from sqlalchemy import text
 from deploy.processes import free_port
 from deploy.stack import Stack
 from services import backup
-from services.audit.replay_publish import create_database, drop_database, scratch_url
 from services.cli import main as exchange
 from services.common.auth import Role, issue, register_department
 from services.common.clock import FixedClock
@@ -33,7 +32,7 @@ from services.common.settings import CommonSettings
 from services.ingest import keyring
 from services.ingest.receipts import ReceiptSigner, verify
 from tests import factories
-from tests.helpers import eventually, served_in_process
+from tests.helpers import create_database, drop_database, eventually, scratch_url, served_in_process
 
 
 @pytest.fixture(scope="module")

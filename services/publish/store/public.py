@@ -59,8 +59,8 @@ class ReadsUnavailable(RuntimeError):
 class PublicReads:
     """Created at start (no connection yet); connects on first use; :meth:`close` at shutdown."""
 
-    def __init__(self, dsn: str, *, size: int) -> None:
-        self._dsn, self._size = dsn, size
+    def __init__(self, dsn: str, *, size: int, schema: str = "publish") -> None:
+        self._dsn, self._size, self._s = dsn, size, schema
         # plan_cache_mode → pool: "auto" for lookups by value and the search, "force_custom_plan" for counts.
         self._pools: dict[str, asyncpg.Pool] = {}
         self._lock = asyncio.Lock()
@@ -100,12 +100,12 @@ class PublicReads:
     async def generation(self) -> tuple[str, int] | None:
         """The generation of what these reads show (``publish.public_generation``, bumped in the transaction
         of every change to ``publish.disclosures``): the public read cache's check, one cheap statement."""
-        rows = await self._fetch("SELECT epoch::text AS epoch, n FROM publish.public_generation")
+        rows = await self._fetch(f"SELECT epoch::text AS epoch, n FROM {self._s}.public_generation")
         return (str(rows[0]["epoch"]), int(rows[0]["n"])) if rows else None
 
     async def published(self, public_id: str) -> str | None:
         """The public JSON of a published disclosure, ready to send."""
-        sql = f"SELECT {_BODY} FROM publish.disclosures WHERE public_id = $1 AND state = 'published'"
+        sql = f"SELECT {_BODY} FROM {self._s}.disclosures WHERE public_id = $1 AND state = 'published'"
         rows = await self._fetch(sql, public_id)
         return str(rows[0]["body"]) if rows else None
 
@@ -113,7 +113,7 @@ class PublicReads:
         """The stored public JSON of a disclosure a revocation or correction took off the portal (the caller
         shows only its notice, services/publish/rules/withdrawal.py); None for any other record."""
         sql = (
-            "SELECT content FROM publish.disclosures WHERE public_id = $1 AND state = 'withdrawn' "
+            f"SELECT content FROM {self._s}.disclosures WHERE public_id = $1 AND state = 'withdrawn' "
             'AND content::jsonb @> \'{"amendment": {"withdrawn": true}}\''
         )
         rows = await self._fetch(sql, public_id)
@@ -139,7 +139,7 @@ class PublicReads:
             args.append(list(record_types))
             where += f" AND record_type = ANY(${len(args)}::text[])"
         n = len(args)
-        select = f"SELECT decision_date, public_id, {_BODY} FROM publish.disclosures"
+        select = f"SELECT decision_date, public_id, {_BODY} FROM {self._s}.disclosures"
         if code is not None:
             rows = await self._fetch(
                 f"{select} WHERE {where} AND subject_code = ${n + 1}{_ORDER} LIMIT $1", *args, code
@@ -158,10 +158,11 @@ class PublicReads:
             # row (each token against each of the row's) cost 12 ms for 488 names, ILIKE first 0.3 ms.
             both = (
                 f"WITH recent AS MATERIALIZED (SELECT decision_date, public_id FROM (SELECT decision_date, "
-                f"public_id, subject_name FROM publish.disclosures WHERE {where}{_ORDER} LIMIT {RECENT_WINDOW}) "
+                f"public_id, subject_name FROM {self._s}.disclosures WHERE {where}{_ORDER} LIMIT {RECENT_WINDOW}) "
                 f"AS window_ WHERE subject_name ILIKE ${n + 1}{_ORDER} LIMIT $1), "
-                f"found AS MATERIALIZED (SELECT each.decision_date, each.public_id FROM publish.search_names AS name_ "
-                f"CROSS JOIN LATERAL (SELECT decision_date, public_id FROM publish.disclosures WHERE {where} "
+                "found AS MATERIALIZED (SELECT each.decision_date, each.public_id "
+                f"FROM {self._s}.search_names AS name_ "
+                f"CROSS JOIN LATERAL (SELECT decision_date, public_id FROM {self._s}.disclosures WHERE {where} "
                 f"AND subject_code = name_.subject_code AND subject_name = name_.subject_name{_ORDER} LIMIT $1) "
                 f"AS each "
                 f"WHERE (SELECT count(*) FROM recent) < $1 AND name_.subject_name ILIKE ${n + 1} "
@@ -192,8 +193,8 @@ class PublicReads:
             # read of every row the tokens match.
             args += [fragment[0], fragment[1]]
             sql = (
-                "SELECT count(*) AS n FROM (SELECT 1 FROM publish.search_names AS name_ CROSS JOIN LATERAL "
-                f"(SELECT 1 FROM publish.disclosures WHERE {where} AND subject_code = name_.subject_code "
+                f"SELECT count(*) AS n FROM (SELECT 1 FROM {self._s}.search_names AS name_ CROSS JOIN LATERAL "
+                f"(SELECT 1 FROM {self._s}.disclosures WHERE {where} AND subject_code = name_.subject_code "
                 "AND subject_name = name_.subject_name LIMIT $1) AS each "
                 f"WHERE name_.subject_name ILIKE ${len(args) - 1} AND name_.search_tokens @> ${len(args)}::text[] "
                 "LIMIT $1) AS found"
@@ -203,7 +204,7 @@ class PublicReads:
         if code is not None:
             args.append(code)
             where += f" AND subject_code = ${len(args)}"
-        sql = f"SELECT count(*) AS n FROM (SELECT 1 FROM publish.disclosures WHERE {where} LIMIT $1) AS found"
+        sql = f"SELECT count(*) AS n FROM (SELECT 1 FROM {self._s}.disclosures WHERE {where} LIMIT $1) AS found"
         rows = await self._fetch(sql, *args)
         return int(rows[0]["n"])
 
@@ -221,6 +222,6 @@ class PublicReads:
             where += " AND (decision_date, public_id) < ($3, $4)"
             args += [before[0], before[1]]
         rows = await self._fetch(
-            f"SELECT decision_date, public_id, {_BODY} FROM publish.disclosures WHERE {where}{_ORDER} LIMIT $1", *args
+            f"SELECT decision_date, public_id, {_BODY} FROM {self._s}.disclosures WHERE {where}{_ORDER} LIMIT $1", *args
         )
         return [(r["decision_date"], r["public_id"], r["body"]) for r in rows]
