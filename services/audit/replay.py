@@ -183,6 +183,7 @@ def _supervision_handler(
         calendar=WorkingDayCalendar.load(settings.schemas_dir / "calendar" / "overrides.yaml"),
         severity=model.load_severity(settings.schemas_dir, rules),
         composite=model.load_composite_table(settings.schemas_dir, rules),
+        measures=model.load_measures(settings.schemas_dir, set(catalogue.departments), rules),
     )
     return SupervisionHandler(ctx).handle
 

@@ -17,6 +17,7 @@ from services.common.outcomes import emit, outcome_event
 from services.common.records import AcceptedRecord, store_received_records, subject_records
 from services.common.severity import SeverityTable
 from services.common.ticker import each_isolated
+from services.sanctions.rules.measures import MeasureList
 from services.supervision.rules.composite import CompositeTable
 from services.supervision.rules.derive import Derived, Grade, derive, overdue_alerts
 from services.supervision.rules.model import SupervisionRules
@@ -45,6 +46,8 @@ class SupervisionContext:
     severity: SeverityTable | None = None
     composite: CompositeTable | None = None
     plan_part_bytes: int = PART_BYTES
+    measures: MeasureList | None = None
+    """The measure list: its `evaluation:` measures are what an evaluation brings."""
     service: str = "supervision"
     wake: Callable[[], None] = lambda: None
     """The outbox relay's wake (ServiceRuntime.wake), called after the ticker committed alerts."""
@@ -119,7 +122,7 @@ class SupervisionHandler:
         await self.store.lock_subject(conn, code)
         records = await subject_records(conn, self.store.s, code)
         grades = await self.store.grades_of(conn, code)
-        derived = derive(records, grades, self.ctx.rules, self.ctx.severity, self.ctx.composite)
+        derived = derive(records, grades, self.ctx.rules, self.ctx.severity, self.ctx.composite, self.ctx.measures)
         latest = max(records, key=lambda r: (r.decision_date, r.record_id), default=None)
         name = str(latest.record["subject"].get("name") or "") or None if latest else None
         await self.store.replace_derived(conn, code, derived, name)

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from services.common.catalogue import load_catalogue
 from services.common.records import AcceptedRecord
 from services.supervision.rules import model
 from services.supervision.rules.derive import Grade, add_months, derive, effective_level
@@ -17,7 +18,9 @@ from services.supervision.rules.sampling import Member, draw, redraw, stratify, 
 from tests import factories
 from tests.helpers import record_event
 
-RULES = model.load(Path(__file__).resolve().parents[2] / "schemas")
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
+RULES = model.load(SCHEMAS)
+MEASURES = model.load_measures(SCHEMAS, set(load_catalogue(SCHEMAS).departments), RULES)
 SUP = RULES.rule_sets["chongqing-amr"]
 
 
@@ -252,7 +255,7 @@ def _tax(grade: str, year: int, n: int, code: str | None = None) -> AcceptedReco
 
 def test_a_tax_a_gives_its_reward_and_the_green_channel_only_for_three_a_years_running() -> None:
     def rewards(records: list[AcceptedRecord], on: date) -> list[str]:
-        found = derive(records, [], RULES).consequences
+        found = derive(records, [], RULES, measures=MEASURES).consequences
         return sorted(
             c.text[:5] for c in found if c.kind == "reward" and c.valid_from <= on <= (c.valid_until or date.max)
         )
@@ -286,7 +289,7 @@ def test_the_county_composite_evaluation_bands_rewards_and_ends_with_the_window(
     ]
     assert on(segments, date(2029, 1, 10)) is not None
     assert on(segments, date(2029, 6, 1)).band == "良"  # type: ignore[union-attr]  # both past 3 years: base 80
-    derived = derive(records, [], RULES, severity, table)
+    derived = derive(records, [], RULES, severity, table, MEASURES)
     (reward,) = [c for c in derived.consequences if c.scale == "公共信用综合评价" and c.valid_from == date(2026, 1, 10)]
     assert (reward.kind, reward.grade, reward.department) == ("reward", "优", "DRC")
     serious = factories.penalty(code=code, categories=("吊销许可证件",), fine=None, decision_date="2026-06-01")
