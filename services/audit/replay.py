@@ -156,17 +156,16 @@ def _handlers(
         "grading": lambda: one_by_one(record_handler(load_context(settings, clock, schema=scratch["grading"]))),
         # sanctions has one path, batch-native, as its live consumer runs it
         "sanctions": lambda: SanctionsHandler(sanctions).handle_batch,
-        "supervision": lambda: one_by_one(
-            _supervision_handler(settings, catalogue, engine, clock, scratch["supervision"])
-        ),
+        # supervision too: a poll at once is its only path (its handle is a poll of one)
+        "supervision": lambda: _supervision_handler(settings, catalogue, engine, clock, scratch["supervision"]),
     }
     return {service: build() for service, build in handlers.items() if service in scratch}
 
 
 def _supervision_handler(
     settings: CommonSettings, catalogue: Catalogue, engine: AsyncEngine, clock: FixedClock, schema: str
-) -> EventHandle:
-    """Supervision's handler as its app builds it (services/supervision/app.py), on the scratch schema."""
+) -> Handle:
+    """Supervision's batch handler as its app builds it (services/supervision/app.py), on the scratch schema."""
     from services.common.calendar import WorkingDayCalendar
     from services.supervision.handlers import SupervisionContext, SupervisionHandler
     from services.supervision.rules import model
@@ -185,7 +184,7 @@ def _supervision_handler(
         composite=model.load_composite_table(settings.schemas_dir, rules),
         measures=model.load_measures(settings.schemas_dir, set(catalogue.departments), rules),
     )
-    return SupervisionHandler(ctx).handle
+    return SupervisionHandler(ctx).handle_batch
 
 
 async def _read(
