@@ -338,3 +338,32 @@ def test_a_plan_over_10000_subjects_is_published_in_parts_that_an_auditor_puts_t
     assert len(split_published(_published(population(2_000), "s"))) == 1
     with pytest.raises(ValueError, match="parts"):
         assemble(parts[1:])
+
+
+def test_patrols_follow_the_level_every_year_every_half_year_or_never() -> None:
+    since = date(2026, 3, 10)
+
+    def patrols(level: str, inspected: tuple[str, ...] = ()) -> list[date]:
+        records = []
+        for n, day in enumerate(inspected, start=1):
+            r = factories.fresh(factories.examples("inspection_result")[0])
+            r["decision_date"] = r["data"]["decision_date"] = r["data"]["inspected_on"] = day
+            records.append(accepted(r, n))
+        derived = derive(records, [Grade("chongqing-amr", "B", level, since)], RULES)
+        return [o.due for o in derived.obligations if o.kind == "patrol"]
+
+    assert patrols("I") == []  # 免于日常检查 (000 L262)
+    assert patrols("II") == [date(2027, 3, 10)]  # 每年至少一次 (000 L268)
+    assert patrols("III") == [date(2026, 9, 10)]  # 每半年至少一次 (000 L279)
+    assert patrols("III", ("2026-05-04",)) == [date(2026, 11, 4)]  # from the last inspection
+
+
+def test_inspectors_are_paired_by_the_seed_and_an_odd_one_joins_the_last_pair() -> None:
+    from services.supervision.rules.sampling import inspector_pairs
+
+    roster = ["张三", "李四", "王五", "赵六", "钱七"]
+    pairs = inspector_pairs(roster, "seed-1")
+    assert [len(p) for p in pairs] == [2, 3]
+    assert sorted(name for p in pairs for name in p) == sorted(roster)
+    assert inspector_pairs(list(reversed(roster)), "seed-1") == pairs  # the roster's order is irrelevant
+    assert inspector_pairs(roster, "seed-2") != pairs
