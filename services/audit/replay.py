@@ -168,8 +168,9 @@ def _rebuilds(
         # sanctions has one path, batch-native, as its live consumer runs it
         "sanctions": lambda: Rebuild(SanctionsHandler(sanctions).handle_batch),
         "publish": publish,
+        # supervision too: a poll at once is its only path (its handle is a poll of one)
         "supervision": lambda: Rebuild(
-            one_by_one(_supervision_handler(settings, catalogue, engine, clock, scratch["supervision"]))
+            _supervision_handler(settings, catalogue, engine, clock, scratch["supervision"])
         ),
     }
     return {service: build() for service, build in rebuilds.items() if service in scratch}
@@ -177,8 +178,8 @@ def _rebuilds(
 
 def _supervision_handler(
     settings: CommonSettings, catalogue: Catalogue, engine: AsyncEngine, clock: FixedClock, schema: str
-) -> EventHandle:
-    """Supervision's handler as its app builds it (services/supervision/app.py), on the scratch schema."""
+) -> Handle:
+    """Supervision's batch handler as its app builds it (services/supervision/app.py), on the scratch schema."""
     from services.common.calendar import WorkingDayCalendar
     from services.supervision.handlers import SupervisionContext, SupervisionHandler
     from services.supervision.rules import model
@@ -195,8 +196,9 @@ def _supervision_handler(
         calendar=WorkingDayCalendar.load(settings.schemas_dir / "calendar" / "overrides.yaml"),
         severity=model.load_severity(settings.schemas_dir, rules),
         composite=model.load_composite_table(settings.schemas_dir, rules),
+        measures=model.load_measures(settings.schemas_dir, set(catalogue.departments), rules),
     )
-    return SupervisionHandler(ctx).handle
+    return SupervisionHandler(ctx).handle_batch
 
 
 async def _read(
