@@ -70,7 +70,8 @@ def evaluation_periods(records: Sequence[AcceptedRecord]) -> list[Period]:
             by_scale.setdefault(str(r.data["scale"]), []).append(r)
     periods: list[Period] = []
     for scale, found in sorted(by_scale.items()):
-        found.sort(key=lambda r: (_start(r), r.decision_date, r.record_id))
+        # a re-evaluation from the same day: the one received later is in force (not the larger record id)
+        found.sort(key=lambda r: (_start(r), r.decision_date, r.received_at, r.record_id))
         for n, r in enumerate(found):
             since, until = _start(r), _day(r.data.get("valid_until"))
             if n + 1 < len(found):
@@ -87,7 +88,7 @@ def _run(evaluations: Sequence[AcceptedRecord], e: AcceptedRecord) -> int:
     """Consecutive evaluation years up to e's in which the grade was e's (a later re-evaluation of an earlier
     year does not change a run already reached)."""
     latest: dict[int, AcceptedRecord] = {}
-    for x in sorted(evaluations, key=lambda r: (r.decision_date, r.record_id)):
+    for x in sorted(evaluations, key=lambda r: (r.decision_date, r.received_at, r.record_id)):
         if x.decision_date <= e.decision_date:
             latest[_start(x).year] = x
     latest[_start(e).year] = e
