@@ -9,7 +9,7 @@ is the service's own `GradingContext.kept`. Prints CPU per event of each phase, 
 with `--trace`, the traced Python memory after the load and at the end (issue 18: per-event cost of a
 heavy subject ≤ 1.5 × a new one's; resident size ≤ 300 MB and flat).
 
-    .venv/bin/python -m bench.grading_scale [--subjects 200] [--records 300] [--events 600] [--trace]
+    .venv/bin/python -m bench.grading_scale [--subjects 200] [--records 300] [--events 600] [--trace] [--bound N]
 
 `GRADING_SCALE_GC=a,b,c` sets the collector's thresholds for the heavy and new phases (`gc.set_threshold`):
 what the full collections over the kept state cost (docs/decisions.md, issue 18 — grading at S8's scale).
@@ -81,9 +81,11 @@ def _parsed(row: str) -> AcceptedRecord:
     return record_from_row(record, receipt)
 
 
-def run(subjects: int, records: int, events: int, seed: int, trace: bool) -> None:
+def run(subjects: int, records: int, events: int, seed: int, trace: bool, bound: int | None) -> None:
     rng = random.Random(seed)
     ctx: GradingContext = _context()
+    if bound is not None:
+        ctx.files.max_records = ctx.kept.max_records = bound
     files = _Files(ctx.files)
     last: dict[str, StoredGrade | None] = {}
     codes = [factories.uscc("91") for _ in range(subjects)]
@@ -131,8 +133,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=600)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--trace", action="store_true")
+    parser.add_argument("--bound", type=int, help="records kept (SubjectFiles and KeptSubjects), else theirs")
     args = parser.parse_args()
-    run(args.subjects, args.records, args.events, args.seed, args.trace)
+    run(args.subjects, args.records, args.events, args.seed, args.trace, args.bound)
 
 
 if __name__ == "__main__":
