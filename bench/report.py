@@ -92,8 +92,8 @@ def _num(value: float | None, digits: int = 0) -> str:
 
 def _cells(row: Row) -> list[str]:
     s = spread(row.values)
-    ms = row.figure.endswith("ms")
-    digits = 1 if ms else 0
+    # latencies and ratios (S8's "x") need their decimal: 0.3 x is not "0 x"
+    digits = 1 if row.figure.endswith("ms") or row.figure == "x" else 0
     rng = f"{_num(s['min'], digits)}–{_num(s['max'], digits)}" if s["n"] else "-"
     lat = f"{_num(row.latency.get('p50'), 1)} / {_num(row.latency.get('p99'), 1)}" if row.latency else "-"
     ratio = f"{row.ratio:.2f} x {row.baseline}" if row.ratio is not None else "-"

@@ -86,6 +86,7 @@ async def _closed_loop(
     latencies: list[float] = []
     done = 0
     failures: list[str] = []
+    transport_errors: list[str] = []
     end = time.monotonic() + seconds
 
     async def client() -> None:
@@ -93,7 +94,13 @@ async def _closed_loop(
         async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as c:
             while time.monotonic() < end:
                 started = time.perf_counter()
-                response = await c.post(path, json=body())
+                try:
+                    response = await c.post(path, json=body())
+                except httpx.TransportError as error:
+                    # a connection the service dropped is a failed request to count and show, not the end of
+                    # the scenario (a full run once lost S6 to one ReadError)
+                    transport_errors.append(type(error).__name__)
+                    continue
                 latencies.append((time.perf_counter() - started) * 1000)
                 if response.status_code == 201:
                     done += 1
@@ -104,6 +111,8 @@ async def _closed_loop(
     await asyncio.gather(*(client() for _ in range(connections)))
     if failures:
         print(f"    unexpected answers: {failures}", flush=True)
+    if transport_errors:
+        print(f"    connections dropped by the service: {len(transport_errors)} ({transport_errors[0]})", flush=True)
     return done, time.monotonic() - started, latencies
 
 

@@ -8,4 +8,5 @@ serve(
     host=settings.host,
     port=settings.port,
     settings=settings,
+    workers=settings.workers,
 )

@@ -8,7 +8,6 @@ import secrets
 import time
 from datetime import date
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 import httpx
 import orjson
@@ -18,8 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.bridge import province, store
+from services.bridge.handlers import send_back_answers_seen
 from services.bridge.rules import inbound as inbound_rules
-from services.bridge.rules.audience import FAMILIES, may_subscribe
+from services.bridge.rules.audience import FAMILIES, endpoint_problem, may_subscribe
 from services.bridge.settings import BridgeSettings
 from services.bridge.wakeup import Wakeup
 from services.common.access_log import log_access
@@ -145,11 +145,9 @@ def _public(sub: dict[str, Any]) -> dict[str, Any]:
 @router.post("/v1/subscriptions", status_code=201, summary="Register a webhook (订阅推送); the secret is shown once")
 async def create_subscription(request: Request, caller: Subscriber, body: NewSubscription) -> Response:
     engine, settings, clock, _ = _state(request)
-    parts = urlsplit(body.url)
-    if parts.scheme != "https" and not (settings.webhook_allow_http and parts.scheme == "http"):
-        raise _bad("/url", "推送地址须为 https:// (the endpoint must be https://)")
-    if not parts.hostname:
-        raise _bad("/url", "推送地址无主机名 (the URL names no host)")
+    problem = endpoint_problem(body.url, allow_http=settings.webhook_allow_http)
+    if problem is not None:
+        raise _bad("/url", problem)
     refused = may_subscribe(caller.role.value, body.types)
     if refused is not None:
         i = body.types.index(refused)
@@ -449,8 +447,13 @@ async def post_forwarded_repair(request: Request, caller: CountyOffice, body: Fo
     async with engine.begin() as conn:
         await store.put_forward(conn, forward)
         stored = await store.get_forward(conn, body.reference)
-    assert stored is not None
-    return FastJSONResponse(_forward_view(stored, []), status_code=201 if filed else 422)
+        assert stored is not None
+        if stored["state"] == "filed" and stored["repair_id"] == forward["repair_id"]:
+            # The department may have answered before this row existed (the consumer then found no
+            # reference for the answer): those answers go back now.
+            await send_back_answers_seen(conn, request.app.state.bridge, stored["repair_id"], body.reference)
+        answers = await store.repair_answers(conn, stored["repair_id"]) if stored["repair_id"] else []
+    return FastJSONResponse(_forward_view(stored, answers), status_code=201 if filed else 422)
 
 
 @router.get("/v1/bridge/repairs/{reference}", summary="A forwarded repair application and the answers sent back")

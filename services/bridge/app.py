@@ -56,6 +56,7 @@ def build(app: FastAPI, runtime: ServiceRuntime, clock: Clock) -> ConsumerParts:
         uscc={code: d.uscc for code, d in catalogue.departments.items()},
         withdrawal_working_days=settings.service_levels.withdrawal_working_days,
     )
+    app.state.bridge = ctx
     wakeup = Wakeup()
     app.state.wakeup = wakeup
     dispatcher = Dispatcher(runtime.engine, settings, clock, wakeup)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -63,6 +64,7 @@ def batch_handler(ctx: BridgeContext) -> BatchHandler:
         await store.insert_deliveries(conn, deliveries)
         province: list[dict[str, Any]] = []
         answered = [str(e.data.get("repair_id")) for e in chosen if e.type == REPAIR_ANSWERED]
+        await store.lock_repairs(conn, answered)  # against a forward row being written meanwhile (api.py)
         forwarded = await store.forwarded_repairs(conn, answered)
         for e in chosen:
             day = shanghai_date(e.time)
@@ -81,32 +83,52 @@ def batch_handler(ctx: BridgeContext) -> BatchHandler:
                     uscc=ctx.uscc,
                     withdrawal_working_days=ctx.withdrawal_working_days,
                 )
-            if record is None:
-                continue
-            due = (
-                ctx.calendar.add_working_days(day, record.must_reach_by_working_days).date
-                if record.must_reach_by_working_days
-                else None
-            )
-            province.append(
-                {
-                    "event_id": record.event_id,
-                    "action": record.action,
-                    "record_type": record.record_type,
-                    "department": record.department,
-                    "record_id": record.record_id,
-                    "subject": record.subject,
-                    "event_date": day,
-                    "due_date": due,
-                    "payload": record.payload,
-                    "now": now,
-                }
-            )
+            if record is not None:
+                province.append(province_row(record, ctx.calendar, now))
         await store.insert_province(conn, province)
         # Delivered to listeners when this transaction commits, never before.
         await conn.execute(sql("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
 
     return handle
+
+
+def province_row(record: ProvinceRecord, calendar: WorkingDayCalendar, now: datetime) -> dict[str, Any]:
+    """The `bridge.province` row of a record (with its deadline, for a withdrawal)."""
+    due = (
+        calendar.add_working_days(record.event_date, record.must_reach_by_working_days).date
+        if record.must_reach_by_working_days
+        else None
+    )
+    return {
+        "event_id": record.event_id,
+        "action": record.action,
+        "record_type": record.record_type,
+        "department": record.department,
+        "record_id": record.record_id,
+        "subject": record.subject,
+        "event_date": record.event_date,
+        "due_date": due,
+        "payload": record.payload,
+        "now": now,
+    }
+
+
+async def send_back_answers_seen(conn: AsyncConnection, ctx: BridgeContext, repair_id: str, reference: str) -> int:
+    """When a forward row is written (in `conn`'s transaction): the county's answers on that repair the
+    consumer saw before it (they found no forward row then) go back to the province now. Locked per repair
+    id against the consumer, so every answer is sent back once, whichever side commits first."""
+    await store.lock_repairs(conn, [repair_id])
+    now = ctx.clock.now()
+    rows = [
+        repair_answer(
+            a["event_id"], a["subject"], shanghai_date(a["time"]), a["data"], reference=reference, uscc=ctx.uscc
+        )
+        for a in await store.answers_seen(conn, repair_id)
+    ]
+    await store.insert_province(conn, [province_row(r, ctx.calendar, now) for r in rows])
+    if rows:
+        await conn.execute(sql("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
+    return len(rows)
 
 
 def single_handler(ctx: BridgeContext) -> Handler:

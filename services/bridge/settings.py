@@ -16,6 +16,11 @@ class BridgeSettings(CommonSettings):
     host: str = "127.0.0.1"
     port: int = 8008
     pool_size: int = 10
+    # Worker processes on the one port (`services.common.runtime.serve`), each with the whole lifespan:
+    # consumer (one group), webhook dispatcher and province pusher (they claim side by side with FOR UPDATE
+    # SKIP LOCKED, as replicas do), outbox relay (one leads). Webhook sending is CPU-bound in the HTTP client:
+    # more processes, more deliveries per second where there are cores for them (bench S5).
+    workers: int = Field(default=1, ge=1, le=16)
     tick_seconds: float = Field(default=60.0, gt=0)
     # How often the delivery backlog gauges are read from the database (the outbox gauge's 5 s).
     backlog_sample_seconds: float = Field(default=5.0, gt=0)

@@ -194,7 +194,7 @@ async def claim_deliveries(conn: AsyncConnection, now: datetime, lease_until: da
     row only when no older pending row of its queue exists (a probe of `deliveries_pending`), so a claim
     reads about as many rows as it leases instead of every pending row. `FOR UPDATE SKIP LOCKED` lets
     replicas claim side by side without waiting, and the lease (re-checked under the lock) keeps a
-    delivery from being sent twice at once."""
+    delivery from being sent twice at once. `data` comes as JSON text: it is the request's body as it is."""
     rows = await conn.execute(
         sql(
             "WITH due AS (SELECT d.id FROM bridge.deliveries d JOIN bridge.subscriptions s "
@@ -207,7 +207,7 @@ async def claim_deliveries(conn: AsyncConnection, now: datetime, lease_until: da
             "UPDATE bridge.deliveries d SET lease_until = :lease FROM due, bridge.feed f, bridge.subscriptions s "
             "WHERE d.id = due.id AND f.event_id = d.event_id AND s.id = d.subscription_id "
             "RETURNING d.id, d.subscription_id, d.attempts, d.first_failed_at, d.event_id, f.type, f.source, "
-            "f.subject, f.time, f.data, s.url, s.secret"
+            "f.subject, f.time, CAST(f.data AS text) AS data, s.url, s.secret"
         ),
         {"now": now, "lease": lease_until, "n": limit},
     )
@@ -498,6 +498,28 @@ async def put_forward(conn: AsyncConnection, values: dict[str, Any]) -> None:
         ),
         {**values, "answer": orjson.dumps(values["answer"]).decode()},
     )
+
+
+async def lock_repairs(conn: AsyncConnection, repair_ids: list[str]) -> None:
+    """Serialise, per repair id, the consumer's "is this answer's application forwarded?" with the API's
+    "which answers were already seen?" (both until their transaction ends): whichever commits second sees
+    the other's row, so an answer is sent back whether it arrives before or after the forward row."""
+    for repair_id in sorted(set(repair_ids)):  # one order everywhere: no deadlock between the two sides
+        await conn.execute(
+            sql("SELECT pg_advisory_xact_lock(hashtextextended('bridge.repair:' || :id, 0))"), {"id": repair_id}
+        )
+
+
+async def answers_seen(conn: AsyncConnection, repair_id: str) -> list[dict[str, Any]]:
+    """The county's answers on one repair already in the feed (index `feed_repair_answers`)."""
+    rows = await conn.execute(
+        sql(
+            "SELECT event_id, subject, time, data FROM bridge.feed "
+            "WHERE type = 'cn.credit.repair.answered' AND data ->> 'repair_id' = :id ORDER BY txid, position"
+        ),
+        {"id": repair_id},
+    )
+    return [dict(r._mapping) for r in rows]
 
 
 async def forwarded_repairs(conn: AsyncConnection, repair_ids: list[str]) -> dict[str, str]:

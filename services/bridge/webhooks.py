@@ -1,8 +1,9 @@
 """Webhook delivery: CloudEvents 1.0 HTTP binary mode, signed per Standard Webhooks (docs/webhooks.md).
 
 A claimer leases due deliveries (the head of each (subscription, subject) queue) up to the free slots,
-each is sent on its own task, and a writer records the outcomes in batches. A redirect is not followed
-(a subscriber registers its final URL), a certificate must verify, a request has a timeout.
+a fixed pool of sender tasks (one per slot) sends them, and a writer records the outcomes in batches. A
+redirect is not followed (a subscriber registers its final URL), a certificate must verify, a request has
+a timeout, and no cookie is kept (one subscriber's cookies never reach another on the same host).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from urllib.parse import quote
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine
 from standardwebhooks import Webhook
+from yarl import URL
 
 from services.bridge import store
 from services.bridge.rules.backoff import Schedule
@@ -50,8 +52,9 @@ def _header(value: str) -> str:
 
 
 def signed_request(row: Any, signer: Webhook, now: datetime) -> tuple[bytes, dict[str, str]]:
-    """The body and headers of one delivery (binary content mode, Standard Webhooks signature)."""
-    body = dumps(row.data)
+    """The body and headers of one delivery (binary content mode, Standard Webhooks signature). `row.data`
+    is the event's data, or its JSON text as the claim reads it (no decoding and encoding again per send)."""
+    body = row.data.encode() if isinstance(row.data, str) else dumps(row.data)
     stamp = datetime.fromtimestamp(int(now.timestamp()), UTC)
     headers = {
         "content-type": "application/json",
@@ -104,10 +107,11 @@ class Dispatcher:
             pause_after=timedelta(hours=settings.webhook_pause_after_hours),
         )
         self._signers: dict[str, Webhook] = {}
+        self._urls: dict[str, URL] = {}
+        self._todo: asyncio.Queue[Any] = asyncio.Queue()
         self._results: asyncio.Queue[Outcome] = asyncio.Queue()
         self._free = settings.webhook_concurrency
         self._progress = asyncio.Event()
-        self._inflight: set[asyncio.Task[None]] = set()
         self.sent_total = 0
 
     def _signer(self, secret: str) -> Webhook:
@@ -115,6 +119,12 @@ class Dispatcher:
         if signer is None:
             signer = self._signers[secret] = Webhook(secret)
         return signer
+
+    def _url(self, url: str) -> URL:
+        parsed = self._urls.get(url)
+        if parsed is None:  # parsed once per endpoint, not once per delivery
+            parsed = self._urls[url] = URL(url)
+        return parsed
 
     async def run(self, stop: asyncio.Event) -> None:
         s = self._settings
@@ -127,16 +137,19 @@ class Dispatcher:
             timeout=aiohttp.ClientTimeout(total=s.webhook_timeout_seconds),
             trust_env=False,
             auto_decompress=False,
+            cookie_jar=aiohttp.DummyCookieJar(),
         ) as client:
-            writer = asyncio.create_task(self._write(stop))
+            tasks = [asyncio.create_task(self._sender(client)) for _ in range(s.webhook_concurrency)]
+            tasks.append(asyncio.create_task(self._write(stop)))
             try:
-                await self._claim(client, stop)
+                await self._claim(stop)
             finally:
-                writer.cancel()
+                for task in tasks:
+                    task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await writer
+                    await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _claim(self, client: aiohttp.ClientSession, stop: asyncio.Event) -> None:
+    async def _claim(self, stop: asyncio.Event) -> None:
         lease = timedelta(seconds=self._settings.webhook_timeout_seconds * 3 + 30)
         # Claim in batches: with most slots busy, wait for a few to free up rather than paying a claim
         # query for every single delivery that finishes.
@@ -161,18 +174,22 @@ class Dispatcher:
                 continue
             self._free -= len(rows)
             for row in rows:
-                task = asyncio.create_task(self._send(client, row))
-                self._inflight.add(task)
-                task.add_done_callback(self._inflight.discard)
+                self._todo.put_nowait(row)
 
-    async def _send(self, client: aiohttp.ClientSession, row: Any) -> None:
+    async def _sender(self, client: aiohttp.ClientSession) -> None:
+        """One slot: sends claimed deliveries one after another (a fixed pool, not a task per delivery)."""
+        while True:
+            row = await self._todo.get()
+            self._results.put_nowait(await self._send(client, row))
+
+    async def _send(self, client: aiohttp.ClientSession, row: Any) -> Outcome:
         started = time.perf_counter()
         at = self._clock.now()
         status: int | None = None
         error: str | None = None
         try:
             body, headers = signed_request(row, self._signer(row.secret), datetime.now(UTC))
-            async with client.post(row.url, data=body, headers=headers, allow_redirects=False) as response:
+            async with client.post(self._url(row.url), data=body, headers=headers, allow_redirects=False) as response:
                 status = response.status
                 if 300 <= status < 400:
                     error = f"redirect {status} to {response.headers.get('location', '?')} not followed"
@@ -183,7 +200,7 @@ class Dispatcher:
                     await response.read()  # drain it, so the connection goes back to the pool
         except Exception as exc:  # every failure of one request is that delivery's failed attempt
             error = describe_failure(exc, self._settings.webhook_timeout_seconds)
-        await self._results.put(Outcome(row, at, status, error, int((time.perf_counter() - started) * 1000)))
+        return Outcome(row, at, status, error, int((time.perf_counter() - started) * 1000))
 
     async def _write(self, stop: asyncio.Event) -> None:
         while True:

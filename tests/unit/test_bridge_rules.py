@@ -9,10 +9,13 @@ from types import SimpleNamespace
 from standardwebhooks import Webhook
 
 from services.bridge.province import reconciliation
-from services.bridge.rules.audience import departments_named, may_read, may_subscribe, wants
+from services.bridge.rules import inbound
+from services.bridge.rules.audience import departments_named, endpoint_problem, may_read, may_subscribe, wants
 from services.bridge.rules.backoff import Schedule, attempts_within
 from services.bridge.rules.national import to_province
 from services.bridge.webhooks import signed_request
+from services.common.catalogue import load_catalogue
+from services.common.settings import CommonSettings
 
 T0 = datetime(2026, 11, 20, 7, 0, tzinfo=UTC)
 
@@ -112,3 +115,89 @@ def test_a_delivery_verifies_with_the_standard_webhooks_scheme() -> None:
     body, headers = signed_request(row, Webhook(secret), datetime.now(UTC))
     assert Webhook(secret).verify(body, headers) == {"名称": "测试", "a": 1}
     assert headers["webhook-id"] == headers["ce-id"]
+
+
+def test_only_https_endpoints_are_registered_unless_plain_http_is_allowed_for_development() -> None:
+    assert endpoint_problem("https://county.example/hooks", allow_http=False) is None
+    assert endpoint_problem("http://county.example/hooks", allow_http=False) == (
+        "推送地址须为 https:// (the endpoint must be https://)"
+    )
+    assert endpoint_problem("http://127.0.0.1:9000/hook", allow_http=True) is None
+    assert endpoint_problem("ftp://county.example/x", allow_http=True) is not None
+    assert endpoint_problem("https:///nohost", allow_http=False) == "推送地址无主机名 (the URL names no host)"
+
+
+def test_list_changes_go_to_the_province_with_their_list_fields_and_an_exit_with_a_deadline() -> None:
+    data = {
+        "event": "entered",
+        "department": "HOUSING",
+        "record_id": "l1",
+        "record_type": "serious_untrustworthy_listing",
+        "data": {"list_name": "严重失信主体名单", "category": "x"},
+        "listing": {"end": None},
+    }
+    entered = to_province(
+        "e1", "cn.credit.list.entered", "S", date(2026, 11, 20), data, uscc={"HOUSING": "U"}, withdrawal_working_days=3
+    )
+    assert entered is not None
+    assert (entered.action, entered.record_type, entered.payload["fields"]) == (
+        "I",
+        "serious_untrustworthy_listing",
+        data["data"],
+    )
+    assert entered.payload["record_key"] == "HOUSING.l1"
+    exited = to_province(
+        "e2",
+        "cn.credit.list.exited",
+        "S",
+        date(2026, 11, 20),
+        {**data, "event": "exited", "listing": {"end": "信用修复"}},
+        uscc={},
+        withdrawal_working_days=3,
+    )
+    assert exited is not None
+    assert (exited.action, exited.must_reach_by_working_days, exited.payload["reason"]) == ("D", 3, "信用修复")
+    # An entry imported from a national list came from there: it is not pushed back up.
+    imported = {**data, "record_id": "nat:ZXGK-1"}
+    assert (
+        to_province(
+            "e3", "cn.credit.list.entered", "S", date(2026, 11, 20), imported, uscc={}, withdrawal_working_days=3
+        )
+        is None
+    )
+
+
+def test_every_national_list_becomes_a_record_of_its_line_with_the_issuing_authority() -> None:
+    catalogue = load_catalogue(CommonSettings().schemas_dir)
+    rows = [
+        {
+            "id": f"N-{name}",
+            "list": name,
+            "department": national.departments[0],
+            "authority": "国家机关",
+            "subject": {"kind": "legal_person", "code": "91500101MA5U000001", "name": "某公司"},
+            "decision_date": "2026-11-05",
+            "fields": {"x": 1},
+        }
+        for name, national in inbound.LISTS.items()
+    ]
+    wrong_line = rows[0] | {"id": "N-wrong", "department": "TAX"}  # court defaulters come through the court
+    body = {"format": inbound.FORMAT, "batch_id": "B1", "records": [*rows, wrong_line]}
+    assert inbound.file_problem(body) is None
+    got = inbound.rows_of(body, catalogue.departments, catalogue.record_types)
+    assert {r.list_name: (r.state, r.record_type, r.department) for r in got[:-1]} == {
+        "judgment_defaulter": ("pending", "judgment_defaulter_listing", "COURT"),
+        "major_tax_violation": ("pending", "serious_untrustworthy_listing", "TAX"),
+        "serious_violation": ("pending", "serious_untrustworthy_listing", "AMR"),
+        "red_list": ("pending", "red_list", "DRC"),
+    }
+    for row in got[:-1]:
+        assert row.envelope is not None
+        assert row.envelope["id"] == f"nat:N-{row.list_name}"
+        assert row.envelope["source"] == {
+            "channel": "national",
+            "list": row.list_name,
+            "authority": "国家机关",
+            "reference": f"N-{row.list_name}",
+        }
+    assert (got[-1].state, got[-1].errors[0].code) == ("refused", "department_not_for_list")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 FAMILIES = ("disclosure", "list", "interview", "grade", "sanction", "objection", "repair")
 """The outcome families of `cn.credit.<family>.<event>` the feed carries (audit.access never)."""
@@ -67,3 +68,14 @@ def wants(
     if event_type not in sub_types and family(event_type) not in sub_types:
         return False
     return may_read(sub_role, sub_department, departments)
+
+
+def endpoint_problem(url: str, *, allow_http: bool) -> str | None:
+    """Why a subscriber endpoint cannot be registered (a Chinese reason), or None: https:// only (plain
+    http only where the operator allowed it, for development), and a host must be named."""
+    parts = urlsplit(url)
+    if parts.scheme != "https" and not (allow_http and parts.scheme == "http"):
+        return "推送地址须为 https:// (the endpoint must be https://)"
+    if not parts.hostname:
+        return "推送地址无主机名 (the URL names no host)"
+    return None

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,6 +18,10 @@ import uvicorn
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 from pydantic import SecretStr
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from deploy.processes import free_port
 from deploy.stack import Stack
@@ -118,9 +122,36 @@ async def publish(stack_env: dict[str, str], clock: FixedClock) -> AsyncIterator
         yield client
 
 
+@dataclass
+class PublishGate:
+    """Publish as the bridge reaches it: a real HTTP server on loopback that passes each request to
+    publish and, when a test sets `hold`, awaits it with publish's answer before answering the bridge (what
+    happens meanwhile happens before the bridge has written anything about that answer)."""
+
+    publish: httpx.AsyncClient
+    hold: Callable[[dict[str, Any]], Awaitable[None]] | None = None
+
+    def app(self) -> Starlette:
+        async def forward(request: Request) -> Response:
+            passed = {k: v for k, v in request.headers.items() if k in ("authorization", "content-type")}
+            answer = await self.publish.request(
+                request.method, request.url.path, content=await request.body(), headers=passed
+            )
+            if self.hold is not None and answer.status_code == 201:
+                await self.hold(answer.json())
+            return Response(answer.content, answer.status_code, media_type=answer.headers.get("content-type"))
+
+        return Starlette(routes=[Route("/{path:path}", forward, methods=["GET", "POST"])])
+
+
 @pytest.fixture(scope="package")
-async def publish_url(publish: httpx.AsyncClient) -> AsyncIterator[str]:
-    async with on_loopback(publish.app) as url:  # type: ignore[attr-defined]
+def publish_gate(publish: httpx.AsyncClient) -> PublishGate:
+    return PublishGate(publish)
+
+
+@pytest.fixture(scope="package")
+async def publish_url(publish_gate: PublishGate) -> AsyncIterator[str]:
+    async with on_loopback(publish_gate.app()) as url:
         yield url
 
 

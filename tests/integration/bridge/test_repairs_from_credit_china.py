@@ -12,7 +12,7 @@ import httpx
 from services.bridge.reference_province import ProvinceState
 from tests import factories
 from tests.helpers import eventually
-from tests.integration.bridge.conftest import bearer
+from tests.integration.bridge.conftest import PublishGate, bearer
 from tests.integration.publish.support import public_id, repair_decision, report, wait_shown
 
 
@@ -94,3 +94,48 @@ async def test_a_credit_china_repair_enters_the_flow_and_the_decision_goes_back(
     # Only the county office forwards; a department may not.
     department = await bridge.post("/v1/bridge/repairs", json=forwarded(record, "X1"), headers=bearer(tokens, "AMR"))
     assert department.status_code == 403
+
+
+async def test_an_answer_published_before_the_forward_row_is_written_still_goes_back(
+    bridge: httpx.AsyncClient,
+    ingest: httpx.AsyncClient,
+    publish: httpx.AsyncClient,
+    publish_gate: PublishGate,
+    tokens: dict[str, str],
+    province_state: ProvinceState,
+) -> None:
+    """The department decides while the bridge is still waiting for publish's answer to the filing: the
+    bridge sees the decision (in its feed) before it has written the reference → repair id row."""
+    record = factories.penalty(fine=20.0, decision_date="2026-07-01")
+    await report(ingest, tokens, record)
+    await wait_shown(publish, public_id(record), "the penalty on the portal")
+    reference = f"XYZG-{uuid.uuid4().hex[:10]}"
+    decided: list[str] = []
+
+    async def decide_first(filed: dict[str, Any]) -> None:
+        repair_id = filed["repair"]["repair_id"]
+        await report(ingest, tokens, repair_decision(record, repair_id, "不予受理"))
+
+        async def in_the_feed() -> list[dict[str, Any]] | None:
+            page = await bridge.get(
+                "/v1/outcomes", params={"type": "cn.credit.repair.answered", "limit": 1000}, headers=county
+            )
+            return [e for e in page.json()["events"] if e["data"].get("repair_id") == repair_id] or None
+
+        decided.extend(e["id"] for e in await eventually(in_the_feed, what="the decision in the bridge's feed"))
+
+    county = bearer(tokens, "COUNTY")
+    publish_gate.hold = decide_first
+    try:
+        filed = await bridge.post("/v1/bridge/repairs", json=forwarded(record, reference), headers=county)
+    finally:
+        publish_gate.hold = None
+    assert filed.status_code == 201, filed.text
+    assert len(decided) == 1
+    assert [a["event_id"] for a in filed.json()["sent_back"]] == decided  # queued with the forward row
+
+    async def sent_back() -> list[dict[str, Any]] | None:
+        return [r for r in province_state.accepted.values() if r.get("reference") == reference] or None
+
+    answers = await eventually(sent_back, what="the early decision at the province")
+    assert [(a["action"], a["decision"], a["id"]) for a in answers] == [("R", "不予受理", decided[0])]

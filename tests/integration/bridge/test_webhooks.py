@@ -4,6 +4,7 @@ exactly once and in order per subject, Standard Webhooks signatures, and each fa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import re
 from collections import defaultdict
@@ -18,6 +19,7 @@ from cryptography.x509.oid import NameOID
 from fastapi import FastAPI, Request, Response
 from standardwebhooks import Webhook
 
+from services.bridge.webhooks import Dispatcher
 from tests.helpers import eventually
 from tests.integration.bridge.conftest import MovableClock, Outcomes, bearer, disclosure, on_loopback, subject_code
 
@@ -29,6 +31,7 @@ class Receiver:
         self.fail = fail
         self.status = status
         self.delay = delay
+        self.release: asyncio.Event | None = None  # when set: keep, then answer only once it is set
         self.secret: str | None = None
         self.requests = 0
         self.received: list[tuple[str, str, dict[str, Any]]] = []  # (webhook-id, ce-subject, body)
@@ -48,6 +51,8 @@ class Receiver:
             assert request.headers["ce-specversion"] == "1.0"
             assert request.headers["ce-id"] == request.headers["webhook-id"]
             self.received.append((request.headers["webhook-id"], request.headers["ce-subject"], payload))
+            if self.release is not None:
+                await self.release.wait()
             return Response(status_code=204)
 
 
@@ -261,3 +266,55 @@ async def test_subscriptions_are_role_filtered_and_the_secret_is_shown_once(
     anonymous = await bridge.get("/v1/subscriptions")
     assert anonymous.status_code == 401
     await bridge.delete(f"/v1/subscriptions/{own.json()['id']}", headers=amr)
+
+
+async def test_deliveries_sent_but_not_recorded_when_the_dispatcher_is_lost_go_again_under_the_same_id(
+    bridge: httpx.AsyncClient, tokens: dict[str, str], outcomes: Outcomes, bridge_clock: MovableClock
+) -> None:
+    """The dispatcher's task is cancelled (everything it held in memory is gone) after the receiver has
+    kept two deliveries and before their answers came back: nothing is lost, the two go again after their
+    lease with the same webhook-id (the receiver drops the repeat), order per subject holds."""
+    runtime = bridge.app.state.runtime  # type: ignore[attr-defined]
+    receiver = Receiver()
+    receiver.release = asyncio.Event()
+    async with on_loopback(receiver.app) as base:
+        sub = await subscribe(bridge, tokens, base + "/hook", ["cn.credit.disclosure.published"])
+        receiver.secret = sub["secret"]
+        subjects = [subject_code() for _ in range(2)]
+        sent = [disclosure(subjects[i % 2]) for i in range(4)]
+        await outcomes.send("outcomes.disclosures", sent)
+
+        async def heads_kept() -> bool:  # the first event of each subject; the next ones wait behind them
+            return {r[0] for r in receiver.received} == {sent[0].id, sent[1].id}
+
+        await eventually(heads_kept, what="the first event of each subject at the receiver")
+        try:
+            (old,) = [t for t in runtime.tasks if t.get_name() == "bridge:webhooks"]
+            old.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await old
+            runtime.tasks.remove(old)
+            receiver.release.set()
+            state = bridge.app.state  # type: ignore[attr-defined]
+            runtime.spawn(
+                "webhooks", Dispatcher(runtime.engine, state.settings, bridge_clock, state.wakeup).run(runtime.stop)
+            )
+            bridge_clock.offset = dt.timedelta(seconds=state.settings.webhook_timeout_seconds * 3 + 31)  # leases over
+
+            async def all_in() -> bool:
+                return {e.id for e in sent} <= {r[0] for r in receiver.received}
+
+            await eventually(all_in, what="every event after the dispatcher was lost")
+        finally:
+            bridge_clock.offset = dt.timedelta()
+        ids = [r[0] for r in receiver.received]
+        assert ids.count(sent[0].id) == ids.count(sent[1].id) == 2  # repeats, with the same id
+        assert ids.count(sent[2].id) == ids.count(sent[3].id) == 1
+        kept = list(dict.fromkeys(ids))  # what a receiver that drops repeats by webhook-id keeps
+        for subject in subjects:
+            assert [i for i in kept if i in {e.id for e in sent if e.subject == subject}] == [
+                e.id for e in sent if e.subject == subject
+            ]
+        log = {d["event_id"]: d for d in await deliveries(bridge, tokens, sub["id"])}
+        assert {log[e.id]["state"] for e in sent} == {"delivered"}
+        await bridge.delete(f"/v1/subscriptions/{sub['id']}", headers=bearer(tokens, "COUNTY"))
