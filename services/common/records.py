@@ -127,12 +127,12 @@ class SubjectFiles:
     the rules never depend on), so derived state stays a pure function of the log.
 
     Bounded: files of at least `min_records` records (smaller ones cost little to read), at most
-    `max_records` records in all (about 9 KB resident each, parsed and with what the rules derived: ~90 MB;
+    `max_records` records in all (about 9 KB resident each, parsed and with what the rules derived: ~180 MB;
     docs/decisions.md, issue 18 — grading at S8's scale),
     least recently used evicted first. The records are shared between callers: never mutate them.
     """
 
-    max_records: int = 10_000
+    max_records: int = 20_000
     min_records: int = 16
     _files: OrderedDict[tuple[str, str], _File] = field(default_factory=OrderedDict, repr=False)
     _size: int = field(default=0, repr=False)

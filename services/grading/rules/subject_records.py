@@ -219,7 +219,7 @@ class KeptSubjects:
     parsed record and goes with it: ~9 KB resident per record in all (docs/decisions.md, issue 18 — grading
     at S8's scale)."""
 
-    def __init__(self, *, max_records: int = 10_000, min_records: int = 16) -> None:
+    def __init__(self, *, max_records: int = 20_000, min_records: int = 16) -> None:
         self.max_records = max_records
         self.min_records = min_records
         self._kept: OrderedDict[str, SubjectRecords] = OrderedDict()
