@@ -3,6 +3,11 @@
 the 5 days before today, S8's categories and fines). Issue 18: the work per event should not grow with
 the subject's history. Alternated in one process, so a busy machine slows both alike.
 
+Beside the rules, the consumer's own work on the stored grade around them, in-process (PostgreSQL's side not
+counted): "read back" is the way it was (the stored row's explanation decoded, as asyncpg's jsonb codec does
+with orjson, compared with the new grade, encoded again to be written), "digest" the way it is
+(`store.grade_write` and `store.unchanged`: the new explanation encoded and hashed, compared by digest).
+
     .venv/bin/python -m bench.grading_micro [--records 300] [--events 30] [--rounds 2]
 """
 
@@ -11,12 +16,16 @@ from __future__ import annotations
 import argparse
 import random
 import time
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+
+import orjson
 
 from bench.records import CATEGORIES, DEPARTMENTS
 from services.common.clock import FixedClock
 from services.common.records import AcceptedRecord, record_from_row
+from services.grading import store
 from services.grading.handlers import GradingContext, _last_grade, regradings
 from services.grading.rules import load_jurisdiction, load_rule_sets
 from services.grading.rules.grades import StoredGrade
@@ -50,34 +59,69 @@ def _record(rng: random.Random, code: str, n: int) -> AcceptedRecord:
     return record_from_row(body, receipt)
 
 
-def _grade(ctx: GradingContext, code: str, records: list[AcceptedRecord], last: dict[str, StoredGrade | None]) -> float:
+@dataclass
+class Spent:
+    """CPU ms: the rules, and the consumer's work on the stored grade the old way and the new way."""
+
+    rules: float = 0.0
+    read_back: float = 0.0
+    digest: float = 0.0
+    stored: dict[str, tuple[bytes, bytes]] = field(default_factory=dict)
+    """Per subject: the stored explanation's JSON and its digest."""
+
+    def __iadd__(self, other: Spent) -> Spent:
+        self.rules += other.rules
+        self.read_back += other.read_back
+        self.digest += other.digest
+        return self
+
+
+def _grade(
+    ctx: GradingContext, code: str, records: list[AcceptedRecord], last: dict[str, StoredGrade | None], spent: Spent
+) -> Spent:
     """CPU ms of one event's grading (the kept state extended as the consumer extends it)."""
     started = time.process_time()
     current = last.get(code)
     steps = regradings(ctx, code, ctx.kept.of(code, records), TODAY, current, including_today=True)
-    elapsed = time.process_time() - started
-    last[code] = _last_grade(steps, current)
-    return elapsed * 1000
+    done = Spent(rules=(time.process_time() - started) * 1000)
+    new = _last_grade(steps, current)
+    last[code] = new
+    if new is None or new is current:
+        return done
+    stored_json, stored_digest = spent.stored.get(code, (b"", b""))
+    started = time.process_time()
+    before = replace(current, explanation=orjson.loads(stored_json)) if current is not None else None
+    if new != before:
+        orjson.dumps(new.explanation).decode()
+    done.read_back = (time.process_time() - started) * 1000
+    started = time.process_time()
+    head = store.StoredHead(replace(current, explanation=[]), stored_digest) if current is not None else None
+    write = store.grade_write("name", new)
+    store.unchanged(write, head)
+    done.digest = (time.process_time() - started) * 1000
+    spent.stored[code] = (write.explanation.encode(), write.digest)
+    return done
 
 
-def measure(records: int, events: int, seed: int) -> tuple[float, float]:
-    """(ms per event of the heavy subject, ms per event of a new subject)."""
+def measure(records: int, events: int, seed: int) -> tuple[Spent, Spent]:
+    """(ms spent over the heavy subject's events, over the new subjects' events)."""
     rng = random.Random(seed)
     ctx = _context()
     code = factories.uscc("91")
     received = [_record(rng, code, n) for n in range(records)]
     last: dict[str, StoredGrade | None] = {}
+    state = Spent()
     for n in range(1, records + 1):  # graded event by event, as live grading did
-        _grade(ctx, code, received[:n], last)
-    heavy = 0.0
+        _grade(ctx, code, received[:n], last, state)
+    heavy = Spent()
     for n in range(events):
         received = [*received, _record(rng, code, records + n)]
-        heavy += _grade(ctx, code, received, last)
-    new = 0.0
+        heavy += _grade(ctx, code, received, last, state)
+    new = Spent()
     for n in range(events):
         fresh = factories.uscc("91")
-        new += _grade(ctx, fresh, [_record(rng, fresh, n)], last)
-    return heavy / events, new / events
+        new += _grade(ctx, fresh, [_record(rng, fresh, n)], last, state)
+    return heavy, new
 
 
 def main() -> None:
@@ -86,10 +130,14 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
+    n = args.events
     for round_ in range(args.rounds):
-        heavy, new = measure(args.records, args.events, seed=round_)
+        heavy, new = measure(args.records, n, seed=round_)
         print(
-            f"{args.records}-record subject {heavy:.3f} ms/event, new subject {new:.3f} ms/event ({heavy / new:.1f} x)"
+            f"{args.records}-record subject {heavy.rules / n:.3f} ms/event, new subject {new.rules / n:.3f} ms/event "
+            f"({heavy.rules / new.rules:.1f} x); beside them, the stored grade read back "
+            f"{heavy.read_back / n:.3f} / {new.read_back / n:.3f} ms, by digest {heavy.digest / n:.3f} / "
+            f"{new.digest / n:.3f} ms"
         )
 
 

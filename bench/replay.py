@@ -167,7 +167,6 @@ async def audit_replay(spec: dict[str, Any]) -> dict[str, Any]:
             "read": report.read,
             "read_seconds": report.read_seconds,
             "apply_seconds": report.apply_seconds,
-            "not_replayed": report.not_replayed,
             "refused": {k: len(v) for k, v in report.refused.items()},
             "identical": report.identical,
             "complete": True,
@@ -176,7 +175,7 @@ async def audit_replay(spec: dict[str, Any]) -> dict[str, Any]:
         }
     task.cancel()
     with contextlib.suppress(BaseException):
-        await task  # its finally drops the scratch schemas and database
+        await task  # its finally drops the scratch schemas
     points = progress.points
     rate = (points[-1][1] - points[0][1]) / (points[-1][0] - points[0][0]) if len(points) > 1 else 0.0
     return {

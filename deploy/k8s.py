@@ -107,6 +107,8 @@ def _bridge_env(values: Obj) -> list[Obj]:
         ref = _secret_env(name, bridge[key])
         ref["valueFrom"]["secretKeyRef"]["optional"] = True
         env.append(ref)
+    # Not optional: without its key the bridge would seal webhook secrets with the development key.
+    env.append(_secret_env("BRIDGE_SECRETS_KEY", bridge["secretsKeySecret"]))
     return env
 
 

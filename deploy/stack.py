@@ -361,7 +361,18 @@ class Stack:
             "BRIDGE_PUBLISH_URL": self.service_url("publish"),
             "BRIDGE_PUBLISH_TOKEN": tokens["TOKEN_COUNTY"],
             "BRIDGE_NATIONAL_TOKENS": json.dumps(national),
+            "BRIDGE_SECRETS_KEY_FILE": str(self.webhook_secrets_key_file()),
         }
+
+    def webhook_secrets_key_file(self) -> Path:
+        """The key that seals webhook secrets at rest, generated once (mode 600) beside the signing keys."""
+        path = self.config.state_dir / "keys" / "webhook-secrets.key"
+        if not path.exists():
+            from cryptography.fernet import Fernet
+
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _write_private(path, Fernet.generate_key() + b"\n")
+        return path
 
     def start_services(self) -> None:
         for service in SERVICES:
@@ -415,6 +426,15 @@ def _read_env(path: Path) -> dict[str, str]:
             key, _, value = line.partition("=")
             values[key.strip()] = value.strip().strip("'\"")
     return values
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write a key readable by its owner only, atomically (a reader never sees half a key)."""
+    part = path.with_name(path.name + ".part")
+    fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    os.replace(part, path)
 
 
 def _write_env(path: Path, values: dict[str, str], *, mode: int) -> None:

@@ -14,6 +14,9 @@ import httpx
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.common.clock import SHANGHAI
 from services.common.envelope import CloudEvent
@@ -113,3 +116,21 @@ async def outcome_of_request(
     assert response.status_code == 202, response.text
     code = str(record["subject"]["code"]).encode()
     return await find_on_topic(bootstrap, topic, lambda m: m.key == code and header(m, "ce_requestid") == rid)
+
+
+def scratch_url(database_url: str, name: str) -> str:
+    """``database_url`` naming the database ``name`` on the same server."""
+    return make_url(database_url).set(database=name).render_as_string(hide_password=False)
+
+
+async def create_database(engine: AsyncEngine, name: str) -> None:
+    """A database of a test's own on the session's PostgreSQL (an auditor's own, a migrated copy)."""
+    async with engine.connect() as plain:
+        conn = await plain.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+
+async def drop_database(engine: AsyncEngine, name: str) -> None:
+    async with engine.connect() as plain:
+        conn = await plain.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

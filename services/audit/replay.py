@@ -6,7 +6,7 @@ fixed at an as-of instant, then compare it with the live state.
 - sanctions consumes the record topics and `outcomes.grades` / `outcomes.objections` (`SanctionsHandler`),
   as the topics carry them (the grades the live grading announced, the objections publish announced);
 - publish consumes the record topics and the cases filed on its portal (`outcomes.objections` /
-  `outcomes.repairs` *filed* events), in a scratch database of its own (services/audit/replay_publish.py);
+  `outcomes.repairs` *filed* events, seeded first; services/publish/replay.py), then runs the as-of tick;
 - supervision consumes the record topics and `outcomes.grades`, and its plans come back from their
   published `plan_drawn` events on `outcomes.supervision`.
 
@@ -14,9 +14,9 @@ Events are applied in batches, each event in a savepoint of its own; an event a 
 counted (the live service dead-letters it) and the replay carries on. Repeated event ids (a relay
 re-sending) are applied once, as the inbox of the live consumer does.
 
-Grading and sanctions are rebuilt into scratch schemas beside the live ones; publish, whose store names
-its schema, into a scratch database (which needs the CREATEDB privilege; without it publish is reported as
-not replayed, with the reason).
+Every service is rebuilt into a scratch schema beside the live one (each store takes its schema), with its
+own migrations; which tables and columns are compared is the manifests' (services/audit/replay_compare.py),
+so no SQL here names a service's tables.
 """
 
 from __future__ import annotations
@@ -34,14 +34,7 @@ from alembic import command
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.audit.replay_compare import PUBLISH_TABLES, TABLES, TableComparison, compare, read_table
-from services.audit.replay_publish import (
-    PublishRebuild,
-    ScratchDatabaseRefused,
-    create_database,
-    drop_database,
-    scratch_url,
-)
+from services.audit.replay_compare import TABLES, TableComparison, compare, read_table
 from services.audit.topic_reader import read_all
 from services.common.catalogue import Catalogue, load_catalogue
 from services.common.clock import SHANGHAI, FixedClock
@@ -71,6 +64,24 @@ def one_by_one(handle: EventHandle) -> Handle:
     return each
 
 
+def _as_read(events: Sequence[CloudEvent]) -> list[CloudEvent]:
+    return list(events)
+
+
+async def _nothing_after(as_of: datetime) -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Rebuild:
+    """How one service is rebuilt: its handler, the order it takes the events read for it in, and what runs
+    once after the last event (publish's as-of tick)."""
+
+    handle: Handle
+    order: Callable[[Sequence[CloudEvent]], list[CloudEvent]] = _as_read
+    finish: Callable[[datetime], Awaitable[None]] = _nothing_after
+
+
 @dataclass
 class ReplayReport:
     as_of: datetime
@@ -82,18 +93,15 @@ class ReplayReport:
     read_seconds: float = 0.0
     apply_seconds: float = 0.0
     tables: list[TableComparison] = field(default_factory=list)
-    not_replayed: dict[str, str] = field(default_factory=dict)  # service → why
 
     @property
     def identical(self) -> bool:
-        return all(t.identical for t in self.tables) and not self.not_replayed
+        return all(t.identical for t in self.tables)
 
     def lines(self) -> list[str]:
         out = [f"replay as of {self.as_of.isoformat()} into scratch schemas {', '.join(self.scratch.values())}"]
         for table in self.tables:
             out += table.lines()
-        for service, why in self.not_replayed.items():
-            out.append(f"{service}: not replayed ({why})")
         for service, refused in sorted(self.refused.items()):
             out.append(
                 f"{service}: {len(refused)} event(s) refused by the handler (the live service dead-letters them)"
@@ -112,7 +120,6 @@ class ReplayReport:
             "undecodable": self.undecodable,
             "applied": self.applied,
             "refused": self.refused,
-            "not_replayed": self.not_replayed,
             "tables": [t.as_dict() for t in self.tables],
         }
 
@@ -124,10 +131,6 @@ class ReplayReport:
         )
 
 
-class _NotChosen(Exception):
-    """Publish was left out of this replay (`services`)."""
-
-
 def _migrate(service: str, schema: str, database_url: str) -> None:
     """The service's own migrations, into `schema` (blocking: Alembic runs its own loop)."""
     config = alembic_config(service, database_url)
@@ -135,10 +138,11 @@ def _migrate(service: str, schema: str, database_url: str) -> None:
     command.upgrade(config, "head")
 
 
-def _handlers(
+def _rebuilds(
     settings: CommonSettings, catalogue: Catalogue, engine: AsyncEngine, clock: FixedClock, scratch: dict[str, str]
-) -> dict[str, Handle]:
+) -> dict[str, Rebuild]:
     from services.grading.handlers import load_context, record_handler
+    from services.publish.replay import PublishReplay
     from services.sanctions.handlers import SanctionsContext, SanctionsHandler
     from services.sanctions.rules import load_measure_list
     from services.sanctions.rules.measures import MEASURES_FILE
@@ -152,21 +156,30 @@ def _handlers(
         outcome_topic=settings.topic("outcomes.sanctions"),
         audit_topic=settings.topic("audit.access"),
     )
-    handlers: dict[str, Callable[[], Handle]] = {
-        "grading": lambda: one_by_one(record_handler(load_context(settings, clock, schema=scratch["grading"]))),
+
+    def publish() -> Rebuild:
+        rebuild = PublishReplay(settings, catalogue=catalogue, engine=engine, clock=clock, schema=scratch["publish"])
+        return Rebuild(rebuild.handle_batch, order=rebuild.order, finish=rebuild.finish)
+
+    rebuilds: dict[str, Callable[[], Rebuild]] = {
+        "grading": lambda: Rebuild(
+            one_by_one(record_handler(load_context(settings, clock, schema=scratch["grading"])))
+        ),
         # sanctions has one path, batch-native, as its live consumer runs it
-        "sanctions": lambda: SanctionsHandler(sanctions).handle_batch,
-        "supervision": lambda: one_by_one(
+        "sanctions": lambda: Rebuild(SanctionsHandler(sanctions).handle_batch),
+        "publish": publish,
+        # supervision too: a poll at once is its only path (its handle is a poll of one)
+        "supervision": lambda: Rebuild(
             _supervision_handler(settings, catalogue, engine, clock, scratch["supervision"])
         ),
     }
-    return {service: build() for service, build in handlers.items() if service in scratch}
+    return {service: build() for service, build in rebuilds.items() if service in scratch}
 
 
 def _supervision_handler(
     settings: CommonSettings, catalogue: Catalogue, engine: AsyncEngine, clock: FixedClock, schema: str
-) -> EventHandle:
-    """Supervision's handler as its app builds it (services/supervision/app.py), on the scratch schema."""
+) -> Handle:
+    """Supervision's batch handler as its app builds it (services/supervision/app.py), on the scratch schema."""
     from services.common.calendar import WorkingDayCalendar
     from services.supervision.handlers import SupervisionContext, SupervisionHandler
     from services.supervision.rules import model
@@ -183,8 +196,9 @@ def _supervision_handler(
         calendar=WorkingDayCalendar.load(settings.schemas_dir / "calendar" / "overrides.yaml"),
         severity=model.load_severity(settings.schemas_dir, rules),
         composite=model.load_composite_table(settings.schemas_dir, rules),
+        measures=model.load_measures(settings.schemas_dir, set(catalogue.departments), rules),
     )
-    return SupervisionHandler(ctx).handle
+    return SupervisionHandler(ctx).handle_batch
 
 
 async def _read(
@@ -228,7 +242,7 @@ async def _read(
 
 
 async def _apply(
-    engines: dict[str, AsyncEngine],
+    engine: AsyncEngine,
     handlers: dict[str, Handle],
     events: dict[str, list[CloudEvent]],
     report: ReplayReport,
@@ -259,10 +273,10 @@ async def _apply(
         for first in range(0, len(todo), batch_size):
             batch = todo[first : first + batch_size]
             try:
-                async with engines[service].begin() as conn:
+                async with engine.begin() as conn:
                     await handle(conn, batch)
             except Exception:  # some event of the batch is refused: find it, keep the others
-                async with engines[service].begin() as conn:
+                async with engine.begin() as conn:
                     for event in batch:
                         try:
                             async with conn.begin_nested():
@@ -287,10 +301,9 @@ async def _compare(
     scratch_engine: AsyncEngine,
     scratch: dict[str, str],
     subjects: Collection[str] | None,
-    publish_engine: AsyncEngine | None,
 ) -> list[TableComparison]:
     """The live side is read in one repeatable-read snapshot, so a live service writing meanwhile is seen
-    once; publish's rebuilt tables are read from its scratch database."""
+    once."""
     from services.sanctions.settings import SanctionsSettings
 
     live = {m.name: m.schema for m in MANIFESTS}
@@ -303,12 +316,6 @@ async def _compare(
                 live_rows = await read_table(conn, live[spec.service], spec, subjects)
                 rebuilt_rows = await read_table(scratch_conn, scratch[spec.service], spec, subjects)
                 found.append(compare(spec, live_rows, rebuilt_rows))
-            if publish_engine is not None:
-                async with publish_engine.connect() as rebuilt:
-                    for spec in PUBLISH_TABLES:
-                        live_rows = await read_table(conn, live[spec.service], spec, subjects)
-                        rebuilt_rows = await read_table(rebuilt, "publish", spec, subjects)
-                        found.append(compare(spec, live_rows, rebuilt_rows))
     return found
 
 
@@ -335,7 +342,7 @@ async def replay(
         instant = instant.replace(tzinfo=SHANGHAI)
     prefix = f"replay_{uuid.uuid4().hex[:8]}"
     chosen = tuple(m for m in MANIFESTS if services is None or m.name in services)
-    scratch = {m.name: f"{prefix}_{m.name}" for m in chosen if m.replay is ReplaySeed.SCHEMA}
+    scratch = {m.name: f"{prefix}_{m.name}" for m in chosen}
     report = ReplayReport(as_of=instant, scratch=scratch)
     # With the auditor's own scratch database, production is opened read-only: PostgreSQL itself refuses
     # any write there, whatever the auditor's role could do.
@@ -345,53 +352,29 @@ async def replay(
     if scratch_database is not None:
         scratch_base = CommonSettings(DATABASE_URL=scratch_database).database_url  # libpq spelling accepted
         scratch_engine = create_engine(scratch_base, pool_size=2)
-    rebuild: PublishRebuild | None = None
-    created = False  # the scratch database, dropped at the end even if its migration failed
-    publish_db = f"{prefix}_publish"
     clock = FixedClock(instant)
     catalogue = load_catalogue(settings.schemas_dir)
     try:
         for service, schema in scratch.items():
             await asyncio.to_thread(_migrate, service, schema, scratch_base)
-        try:
-            if all(m.name != "publish" for m in chosen):
-                raise _NotChosen
-            await create_database(scratch_engine, publish_db)
-            created = True
-            url = scratch_url(scratch_base, publish_db)
-            await asyncio.to_thread(_migrate, "publish", "publish", url)
-            rebuild = PublishRebuild(settings, catalogue, url, clock)
-            scratch["publish"] = f"{publish_db} (database)"
-        except ScratchDatabaseRefused as refused:
-            report.not_replayed["publish"] = f"{refused} — grant CREATEDB to the replaying role"
-        except _NotChosen:
-            pass
         print(f"scratch {', '.join(scratch.values())} created; reading the topics from offset 0", file=out)
         events = await _read(settings, catalogue, report, out, chosen)
-        handlers = _handlers(settings, catalogue, scratch_engine, clock, scratch)
-        engines = {service: scratch_engine for service in handlers}
-        if rebuild is not None:
-            handlers["publish"] = one_by_one(rebuild.handle)
-            engines["publish"] = rebuild.engine
-            events["publish"] = rebuild.order(events["publish"])
-        else:
-            events.pop("publish", None)
-        await _apply(engines, handlers, events, report, batch_size=batch_size, progress_every=progress_every, out=out)
-        if rebuild is not None:
+        rebuilds = _rebuilds(settings, catalogue, scratch_engine, clock, scratch)
+        ordered = {service: rebuild.order(events[service]) for service, rebuild in rebuilds.items()}
+        handlers = {service: rebuild.handle for service, rebuild in rebuilds.items()}
+        await _apply(
+            scratch_engine, handlers, ordered, report, batch_size=batch_size, progress_every=progress_every, out=out
+        )
+        for rebuild in rebuilds.values():
             await rebuild.finish(instant)
         print(report.throughput(), file=out, flush=True)
-        report.tables = await _compare(engine, scratch_engine, scratch, subjects, rebuild.engine if rebuild else None)
+        report.tables = await _compare(engine, scratch_engine, scratch, subjects)
         return report
     finally:
-        if rebuild is not None:
-            await rebuild.close()
         if not keep:
             async with scratch_engine.begin() as conn:
-                for service, schema in scratch.items():
-                    if service != "publish":
-                        await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-            if created:
-                await drop_database(scratch_engine, publish_db)
+                for schema in scratch.values():
+                    await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         else:
             print(f"kept scratch {', '.join(scratch.values())}", file=out)
         await engine.dispose()

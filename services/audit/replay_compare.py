@@ -21,8 +21,7 @@ from services.common.manifest import ReplaySeed, TableSpec
 from services.manifests import MANIFESTS
 
 # The derived tables and their compared columns are declared by each service's manifest.
-TABLES: tuple[TableSpec, ...] = tuple(t for m in MANIFESTS if m.replay is ReplaySeed.SCHEMA for t in m.tables)
-PUBLISH_TABLES: tuple[TableSpec, ...] = tuple(t for m in MANIFESTS if m.replay is ReplaySeed.DATABASE for t in m.tables)
+TABLES: tuple[TableSpec, ...] = tuple(t for m in MANIFESTS if m.replay is not ReplaySeed.NONE for t in m.tables)
 
 
 @dataclass

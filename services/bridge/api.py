@@ -169,7 +169,7 @@ async def create_subscription(request: Request, caller: Subscriber, body: NewSub
                 "department": caller.department,
                 "url": body.url,
                 "types": body.types,
-                "secret": secret,
+                "secret": request.app.state.secret_box.seal(secret),  # never stored in clear
                 "created_at": now,
             },
         )

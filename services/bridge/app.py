@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 
 from fastapi import FastAPI
 
@@ -12,6 +13,7 @@ from services.bridge.handlers import BridgeContext, batch_handler, single_handle
 from services.bridge.inbound import InboundImporter
 from services.bridge.manifest import MANIFEST
 from services.bridge.province import ProvincePusher
+from services.bridge.secret_box import SecretBox, SecretKeyError, seal_stored
 from services.bridge.settings import BridgeSettings
 from services.bridge.store import SCHEMA
 from services.bridge.wakeup import Wakeup
@@ -23,6 +25,8 @@ from services.common.clock import Clock
 from services.common.consumer_service import ConsumerParts, create_consumer_app
 from services.common.runtime import ServiceRuntime
 from services.common.tasks import sleep_or_stop
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: BridgeSettings | None = None, clock: Clock | None = None) -> FastAPI:
@@ -59,6 +63,7 @@ def build(app: FastAPI, runtime: ServiceRuntime, clock: Clock) -> ConsumerParts:
     app.state.bridge = ctx
     wakeup = Wakeup()
     app.state.wakeup = wakeup
+    app.state.secret_box = box = SecretBox.from_text(settings.secrets_key_text())
     dispatcher = Dispatcher(runtime.engine, settings, clock, wakeup)
     pusher = ProvincePusher(runtime.engine, settings, clock, wakeup)
     importer = InboundImporter(runtime.engine, settings, clock, wakeup)
@@ -71,6 +76,7 @@ def build(app: FastAPI, runtime: ServiceRuntime, clock: Clock) -> ConsumerParts:
     runtime.spawn("province", pusher.run(runtime.stop))
     runtime.spawn("inbound", importer.run(runtime.stop))
     runtime.spawn("backlog", sample_backlogs(runtime, settings.backlog_sample_seconds))
+    runtime.spawn("seal-secrets", seal_at_start(runtime, box))
     return ConsumerParts(handle=single_handler(ctx), handle_batch=batch_handler(ctx))
 
 
@@ -85,6 +91,22 @@ async def sample_backlogs(runtime: ServiceRuntime, every_seconds: float) -> None
                 metrics.WEBHOOK_BACKLOG.labels(state).set(pending)
             metrics.PROVINCE_BACKLOG.set(province)
         await sleep_or_stop(runtime.stop, every_seconds)
+
+
+async def seal_at_start(runtime: ServiceRuntime, box: SecretBox) -> None:
+    """Seal the webhook secrets older versions stored in clear (and re-seal under a rotated key) once the
+    database answers; until then the dispatcher reads both forms."""
+    delay = 1.0
+    while not runtime.stop.is_set():
+        try:
+            await seal_stored(runtime.engine, box)
+            return
+        except SecretKeyError:
+            raise  # a stored secret no configured key opens: said in the log, and not ready
+        except Exception as exc:  # the database is not there yet; /readyz says so
+            log.warning("webhook secrets not sealed yet", extra={"error": type(exc).__name__, "retry_s": delay})
+        await sleep_or_stop(runtime.stop, delay)
+        delay = min(delay * 2, 30.0)
 
 
 def factory() -> FastAPI:

@@ -54,3 +54,43 @@ class BridgeSettings(CommonSettings):
     # Repair applications forwarded by 信用中国 (§5) are filed with publish under this county credential.
     publish_url: str | None = None
     publish_token: SecretStr | None = None
+    # Webhook secrets are sealed at rest with this Fernet key (services/bridge/secret_box.py); several
+    # comma-separated keys rotate (the first seals). Or the file holding it (`make up` writes one under
+    # .run/keys). Neither: the development key, which the production guard refuses.
+    secrets_key: SecretStr | None = None
+    secrets_key_file: Path | None = None
+
+    def secrets_key_text(self) -> str | None:
+        if self.secrets_key is not None:
+            return self.secrets_key.get_secret_value()
+        if self.secrets_key_file is not None:
+            return self.secrets_key_file.read_text(encoding="utf-8").strip()
+        return None
+
+    def production_problems(self) -> list[str]:
+        """The bridge's own refusals for the production guard (services/common/production.py)."""
+        from services.bridge.secret_box import DEVELOPMENT_KEY, SecretBox
+        from services.common.production import is_development_file
+
+        if self.secrets_key_file is not None and is_development_file(self.secrets_key_file):
+            return [
+                f"BRIDGE_SECRETS_KEY_FILE={self.secrets_key_file} is the development key written by `make up`; "
+                "give the operator's own key (BRIDGE_SECRETS_KEY from a Secret)"
+            ]
+        try:
+            text = self.secrets_key_text()
+        except OSError as exc:
+            return [f"BRIDGE_SECRETS_KEY_FILE cannot be read ({exc.strerror}); webhook secrets need their key"]
+        keys = [k.strip() for k in (text or "").split(",") if k.strip()]
+        if not keys:
+            return [
+                "BRIDGE_SECRETS_KEY is not set: webhook secrets would be sealed with the development key; "
+                "set a Fernet key (deploy/README.md: `Fernet.generate_key()` of cryptography)"
+            ]
+        if DEVELOPMENT_KEY in keys:
+            return ["BRIDGE_SECRETS_KEY is the development key shipped in this repository; set the county's own key"]
+        try:
+            SecretBox(keys)
+        except ValueError:
+            return ["BRIDGE_SECRETS_KEY is not a Fernet key (32 url-safe base64-encoded bytes, comma-separated)"]
+        return []

@@ -26,6 +26,7 @@ from yarl import URL
 
 from services.bridge import store
 from services.bridge.rules.backoff import Schedule
+from services.bridge.secret_box import SecretBox
 from services.bridge.settings import BridgeSettings
 from services.bridge.wakeup import Wakeup
 from services.common.clock import Clock
@@ -108,6 +109,7 @@ class Dispatcher:
             pause_after=timedelta(hours=settings.webhook_pause_after_hours),
         )
         self._signers: dict[str, Webhook] = {}
+        self._box = SecretBox.from_text(settings.secrets_key_text())
         self._urls: dict[str, URL] = {}
         self._todo: asyncio.Queue[Any] = asyncio.Queue()
         self._results: asyncio.Queue[Outcome] = asyncio.Queue()
@@ -115,10 +117,12 @@ class Dispatcher:
         self._progress = asyncio.Event()
         self.sent_total = 0
 
-    def _signer(self, secret: str) -> Webhook:
-        signer = self._signers.get(secret)
+    def _signer(self, stored: str) -> Webhook:
+        """The signer of a subscription's secret as stored (sealed, services/bridge/secret_box.py): opened
+        once per subscription and kept."""
+        signer = self._signers.get(stored)
         if signer is None:
-            signer = self._signers[secret] = Webhook(secret)
+            signer = self._signers[stored] = Webhook(self._box.open(stored))
         return signer
 
     def _url(self, url: str) -> URL:

@@ -116,6 +116,9 @@ class ConsumerLoop:
         self._handle_batch = handle_batch
         self._after_commit = after_commit
         self.applied_total = 0
+        # Per partition, the offset of the next event to apply: the fetch position runs ahead of it while a
+        # batch is retried (each poll fetches the batch again), so lag is counted from here.
+        self._next_to_apply: dict[TopicPartition, int] = {}
 
     async def run(self, stop: asyncio.Event, *, stall_seconds: float = 60.0) -> None:
         backoff = 0.5
@@ -152,6 +155,7 @@ class ConsumerLoop:
                     extra={"group": self._group, "error": one_line(exc), "retry_s": backoff},
                 )
                 for tp, messages in batches.items():
+                    self._next_to_apply[tp] = messages[0].offset
                     # The partition may have been revoked meanwhile; its new owner starts from the commit.
                     with contextlib.suppress(IllegalStateError, AssertionError):
                         self._consumer.seek(tp, messages[0].offset)
@@ -167,6 +171,8 @@ class ConsumerLoop:
                 # inbox drops what we already applied. Nothing is lost, nothing doubled.
                 log.info("offset commit skipped", extra={"group": self._group, "error": one_line(exc)})
                 continue
+            for tp, messages in batches.items():
+                self._next_to_apply[tp] = messages[-1].offset + 1
             await self._report_lag(list(batches))
 
     async def _process(self, messages: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
@@ -351,6 +357,8 @@ class ConsumerLoop:
         """Lag per partition still assigned to us (a rebalance may just have taken some away); with
         `group_total`, also this replica's sum for the group (`sum by (group)` over replicas in Prometheus)."""
         assigned = self._consumer.assignment()
+        for gone in [tp for tp in self._next_to_apply if tp not in assigned]:
+            del self._next_to_apply[gone]  # revoked: its next owner's commits move it on
         total = 0
         for tp in partitions:
             if tp not in assigned:
@@ -358,7 +366,9 @@ class ConsumerLoop:
             with contextlib.suppress(IllegalStateError, AssertionError):
                 high = self._consumer.highwater(tp)
                 if high is not None:
-                    position = await self._consumer.position(tp)
+                    position = self._next_to_apply.get(tp)
+                    if position is None:
+                        position = await self._consumer.position(tp)
                     lag = max(high - position, 0)
                     total += lag
                     metrics.CONSUMER_LAG.labels(self._group, tp.topic, str(tp.partition)).set(lag)

@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import socket
+from typing import Any
 
 import orjson
-from sqlalchemy import TextClause, text
+from sqlalchemy import TextClause, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 
@@ -29,23 +31,46 @@ class DatabaseUnavailable(RuntimeError):
 
 
 def create_engine(
-    database_url: str, *, pool_size: int = 10, max_overflow: int = 10, read_only: bool = False
+    database_url: str,
+    *,
+    pool_size: int = 10,
+    max_overflow: int = 10,
+    read_only: bool = False,
+    application_name: str = "credit-exchange",
 ) -> AsyncEngine:
     """`read_only`: every session refuses writes (PostgreSQL's default_transaction_read_only), e.g. an
-    auditor's replay that must not change production whatever its role may do."""
-    settings = {"application_name": "credit-exchange", "timezone": "UTC"}
+    auditor's replay that must not change production whatever its role may do. `application_name` names the
+    pool in pg_stat_activity (a service's runtime gives its own name).
+
+    No pre-ping: SQLAlchemy's ``pool_pre_ping`` sends a statement on every checkout, i.e. one more round trip
+    per consumer poll and per request. A pooled connection is checked without one instead
+    (:func:`_refuse_closed`): a server restart or ``pg_terminate_backend`` closes the socket, the driver sees
+    it as soon as the event loop reads it, and such a connection is replaced at checkout. What that cannot see
+    (a connection lost between checkout and a statement, a silent network drop) fails the statement as a
+    disconnect: SQLAlchemy then invalidates the pool's older connections, the consumer retries its poll
+    (`consumer._is_transient`), and ``pool_recycle`` bounds how old a connection gets."""
+    settings = {"application_name": application_name, "timezone": "UTC"}
     if read_only:
         settings["default_transaction_read_only"] = "on"
-    return create_async_engine(
+    engine = create_async_engine(
         database_url,
         pool_size=pool_size,
         max_overflow=max_overflow,
-        pool_pre_ping=True,
         pool_recycle=1800,
         # jsonb columns (records, receipts, outbox headers) are read on every event: orjson, not json.
         json_deserializer=orjson.loads,
         connect_args={"server_settings": settings},
     )
+    event.listen(engine.sync_engine.pool, "checkout", _refuse_closed)
+    return engine
+
+
+def _refuse_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """A pooled connection whose socket the server closed is discarded at checkout and another one is taken
+    (SQLAlchemy retries the checkout on DisconnectionError): no round trip, asyncpg's own state."""
+    driver = getattr(dbapi_connection, "driver_connection", None)
+    if driver is not None and driver.is_closed():
+        raise DisconnectionError("the server closed this pooled connection")
 
 
 def asyncpg_dsn(database_url: str) -> str:

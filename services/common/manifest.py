@@ -36,8 +36,6 @@ class ReplaySeed(StrEnum):
 
     SCHEMA = "scratch schema"
     """Its migrations into a scratch schema beside the live one; its handlers applied to the consumed topics."""
-    DATABASE = "scratch database"
-    """Its store names its schema: its migrations into a scratch database of its own."""
     NONE = "not rebuilt"
     """Not rebuilt by `exchange audit replay` (yet): supervision, reports and the bridge hold no state the
     replay compares today (docs/decisions.md, issue 18)."""

@@ -51,6 +51,9 @@ def production_problems(
         )
     if uses_kafka:
         problems += _broker_problems(settings)
+    own = getattr(settings, "production_problems", None)  # a service's own settings (the bridge's key)
+    if callable(own):
+        problems += own()
     return problems
 
 
@@ -115,6 +118,11 @@ async def topic_replication_problems(settings: CommonSettings, *, timeout_s: flo
         with contextlib.suppress(Exception):
             await admin.close()
     return replication_problems(topics, prefix=settings.topic_prefix)
+
+
+def is_development_file(path: Path) -> bool:
+    """A key file `make up` generated (under .run/keys)."""
+    return _is_development_key(path)
 
 
 def _is_development_key(path: Path) -> bool:

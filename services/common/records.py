@@ -127,7 +127,8 @@ class SubjectFiles:
     the rules never depend on), so derived state stays a pure function of the log.
 
     Bounded: files of at least `min_records` records (smaller ones cost little to read), at most
-    `max_records` records in all (about 5 KB each, parsed and with what the rules derived: ~100 MB),
+    `max_records` records in all (about 9 KB resident each, parsed and with what the rules derived: ~180 MB;
+    docs/decisions.md, issue 18 — grading at S8's scale),
     least recently used evicted first. The records are shared between callers: never mutate them.
     """
 

@@ -57,7 +57,7 @@ class ServiceRuntime:
 
     @classmethod
     async def start(cls, name: str, schema: str, settings: CommonSettings, *, pool_size: int = 10) -> ServiceRuntime:
-        engine = create_engine(settings.database_url, pool_size=pool_size)
+        engine = create_engine(settings.database_url, pool_size=pool_size, application_name=f"credit-exchange-{name}")
         try:
             await check_database(engine)
         except DatabaseUnavailable:

@@ -160,23 +160,30 @@ async def _store(
     conn: AsyncConnection,
     ctx: GradingContext,
     steps: Mapping[str, Sequence[Regrading]],
-    stored_before: Mapping[str, StoredGrade | None],
+    heads: Mapping[str, store.StoredHead],
 ) -> None:
     """Write what each subject's `steps` leave behind: its name and its last grade (if it moved), one
     statement for the names and one for the grades whatever the number of subjects (a statement awaited
-    per subject was a round trip each). Flushes, never commits; the caller emits the steps' events."""
+    per subject was a round trip each). Whether the grade moved is told from the stored row's other
+    columns and its explanation's digest: the explanation itself is never read back. Flushes, never
+    commits; the caller emits the steps' events."""
     names: list[tuple[str, str, str]] = []
-    grades: list[tuple[str, StoredGrade]] = []
+    grades: list[store.GradeWrite] = []
     for code, done in steps.items():
         if not done:
             continue
-        before = stored_before.get(code)
+        head = heads.get(code)
+        before = head.grade if head is not None else None
         last = _last_grade(done, before)
         subject = done[-1].subject
-        if last is None or last == before:
+        if last is None or last is before:
+            names.append((code, subject.kind, subject.name))
+            continue
+        write = store.grade_write(subject.name, last)
+        if store.unchanged(write, head):
             names.append((code, subject.kind, subject.name))
         else:
-            grades.append((subject.name, last))
+            grades.append(write)
     await store.save_subjects(conn, ctx.schema, names)
     await store.save_subjects_and_grades(conn, ctx.schema, grades)
 
@@ -210,9 +217,9 @@ def batch_record_handler(ctx: GradingContext) -> BatchHandler:
         codes = sorted({r.subject_code for r in received})
         await store.lock_subjects(conn, ctx.schema, codes)
         files = await ctx.files.read(conn, ctx.schema, codes)
-        stored_before = await store.load_grades(conn, ctx.schema, codes, ctx.default_rule_set)
+        heads = await store.load_heads(conn, ctx.schema, codes, ctx.default_rule_set)
         await store_received_records(conn, ctx.schema, received)
-        current: dict[str, StoredGrade | None] = dict(stored_before)
+        current: dict[str, StoredGrade | None] = {code: head.grade for code, head in heads.items()}
         kept = {code: {(r.department, r.record_id) for r in file} for code, file in files.items()}
         steps: dict[str, list[Regrading]] = {}
         in_order: list[Regrading] = []
@@ -227,7 +234,7 @@ def batch_record_handler(ctx: GradingContext) -> BatchHandler:
             steps.setdefault(code, []).extend(new)
             in_order += new
             current[code] = _last_grade(new, current.get(code))
-        await _store(conn, ctx, {code: steps[code] for code in codes}, stored_before)
+        await _store(conn, ctx, {code: steps[code] for code in codes}, heads)
         await _emit(conn, ctx, in_order)  # in the order one-by-one handling would have queued them
 
     return handle_batch
@@ -237,13 +244,14 @@ async def review(conn: AsyncConnection, ctx: GradingContext, code: str, day: dat
     """Apply the time-driven changes of one subject up to `day`, each on its own date (idempotent: a
     second call finds review_on after `day` and does nothing). Flushes, never commits."""
     await store.lock_subject(conn, ctx.schema, code)
-    current = await store.load_grade(conn, ctx.schema, code, ctx.default_rule_set)
-    if current is None or current.review_on is None or current.review_on > day:
+    head = (await store.load_heads(conn, ctx.schema, [code], ctx.default_rule_set)).get(code)
+    current = head.grade if head is not None else None
+    if head is None or current is None or current.review_on is None or current.review_on > day:
         return
     records = (await ctx.files.read(conn, ctx.schema, [code])).get(code, [])
     if records:
         steps = regradings(ctx, code, ctx.kept.of(code, records), day, current, including_today=False)
-        await _store(conn, ctx, {code: steps}, {code: current})
+        await _store(conn, ctx, {code: steps}, {code: head})
         await _emit(conn, ctx, steps)
 
 

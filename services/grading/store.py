@@ -6,9 +6,11 @@ its own. Schema names come from code, never from a request.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -55,46 +57,86 @@ async def save_subjects(conn: AsyncConnection, schema: str, subjects: Sequence[t
     )
 
 
-async def load_grade(conn: AsyncConnection, schema: str, code: str, rule_set: str) -> StoredGrade | None:
-    return (await load_grades(conn, schema, [code], rule_set)).get(code)
+class GradeWrite(NamedTuple):
+    """A grade to write: the subject's name, the grade, its explanation as JSON and that JSON's digest."""
+
+    name: str
+    grade: StoredGrade
+    explanation: str
+    digest: bytes
 
 
-def _grade_params(grade: StoredGrade) -> dict[str, Any]:
-    params = {n: getattr(grade, n) for n in _NAMES}
-    params["explanation"] = orjson.dumps(grade.explanation).decode()
+class StoredHead(NamedTuple):
+    """A stored grade without its explanation (an empty list stands in for it) and the digest of the stored
+    explanation (None for a row written before digests were kept)."""
+
+    grade: StoredGrade
+    digest: bytes | None
+
+
+def grade_write(name: str, grade: StoredGrade) -> GradeWrite:
+    explanation = orjson.dumps(grade.explanation)
+    return GradeWrite(name, grade, explanation.decode(), hashlib.blake2b(explanation, digest_size=16).digest())
+
+
+def unchanged(write: GradeWrite, head: StoredHead | None) -> bool:
+    """Whether the stored row already holds this grade: every column but the explanation equal, and the
+    explanation's digest (a heavy subject's explanation is ~67 KB: neither read back nor compared)."""
+    return (
+        head is not None
+        and head.digest == write.digest
+        and replace(write.grade, explanation=head.grade.explanation) == head.grade
+    )
+
+
+async def load_heads(conn: AsyncConnection, schema: str, codes: Sequence[str], rule_set: str) -> dict[str, StoredHead]:
+    """The subjects' grades under `rule_set` without their explanations (what a grading reads back)."""
+    rows = await conn.execute(
+        sql(
+            f"SELECT {_HEAD_COLUMNS}, explanation_digest FROM {schema}.grades "
+            "WHERE code = ANY(CAST(:codes AS text[])) AND rule_set = :rs"
+        ),
+        {"codes": list(codes), "rs": rule_set},
+    )
+    return {
+        row.code: StoredHead(
+            StoredGrade(**{name: row._mapping[name] for name in _HEAD_NAMES}, explanation=[]),
+            None if row.explanation_digest is None else bytes(row.explanation_digest),
+        )
+        for row in rows
+    }
+
+
+def _grade_params(write: GradeWrite) -> dict[str, Any]:
+    params = {n: getattr(write.grade, n) for n in _NAMES}
+    params["explanation"] = write.explanation
+    params["explanation_digest"] = write.digest
     return params
 
 
 _NAMES = _COLUMNS.split(", ")
-_VALUES = ", ".join("CAST(:explanation AS jsonb)" if n == "explanation" else f":{n}" for n in _NAMES)
-_UPDATES = ", ".join(f"{n} = EXCLUDED.{n}" for n in _NAMES if n not in ("code", "rule_set"))
+_HEAD_NAMES = [n for n in _NAMES if n != "explanation"]
+_HEAD_COLUMNS = ", ".join(_HEAD_NAMES)
+_WRITTEN = f"{_COLUMNS}, explanation_digest"
+_VALUES = ", ".join(
+    "CAST(:explanation AS jsonb)" if n == "explanation" else f":{n}" for n in (*_NAMES, "explanation_digest")
+)
+_UPDATES = ", ".join(f"{n} = EXCLUDED.{n}" for n in (*_NAMES, "explanation_digest") if n not in ("code", "rule_set"))
 
 
-async def load_grades(
-    conn: AsyncConnection, schema: str, codes: Sequence[str], rule_set: str
-) -> dict[str, StoredGrade]:
-    rows = await conn.execute(
-        sql(f"SELECT {_COLUMNS} FROM {schema}.grades WHERE code = ANY(CAST(:codes AS text[])) AND rule_set = :rs"),
-        {"codes": list(codes), "rs": rule_set},
-    )
-    return {row.code: _grade(row._mapping) for row in rows}
-
-
-async def save_subjects_and_grades(
-    conn: AsyncConnection, schema: str, grades: Sequence[tuple[str, StoredGrade]]
-) -> None:
-    """`save_subjects` and each subject's grade under its rule set ((name, grade) pairs; the subject's kind is
-    the grade's), one executemany for a poll."""
+async def save_subjects_and_grades(conn: AsyncConnection, schema: str, grades: Sequence[GradeWrite]) -> None:
+    """`save_subjects` and each subject's grade under its rule set (the subject's kind is the grade's), one
+    executemany for a poll."""
     if not grades:
         return
     await conn.execute(
         sql(
             f"WITH subject AS (INSERT INTO {schema}.subjects (code, kind, name) VALUES (:code, :subject_kind, :name) "
             "ON CONFLICT (code) DO UPDATE SET kind = EXCLUDED.kind, name = EXCLUDED.name) "
-            f"INSERT INTO {schema}.grades ({_COLUMNS}) VALUES ({_VALUES}) "
+            f"INSERT INTO {schema}.grades ({_WRITTEN}) VALUES ({_VALUES}) "
             f"ON CONFLICT (code, rule_set) DO UPDATE SET {_UPDATES}"
         ),
-        [{**_grade_params(grade), "name": name} for name, grade in grades],
+        [{**_grade_params(write), "name": write.name} for write in grades],
     )
 
 

@@ -12,5 +12,5 @@ from services.publish.context import PublishContext
 
 async def announce(conn: AsyncConnection, ctx: PublishContext, topic: str, outcome: list[CloudEvent]) -> None:
     if outcome:
-        await emit(conn, schema=store.SCHEMA, topic=ctx.topic(topic), events=outcome)
-        await store.append_feed(conn, outcome)
+        await emit(conn, schema=ctx.schema, topic=ctx.topic(topic), events=outcome)
+        await store.append_feed(conn, ctx.schema, outcome)

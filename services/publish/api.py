@@ -209,8 +209,9 @@ async def post_objection(request: Request, body: ObjectionIn, caller: OptionalPr
 async def get_objection(
     request: Request, objection_id: str, code: Annotated[str, Query(min_length=1, max_length=64)]
 ) -> Response:
-    async with _ctx(request).engine.connect() as conn:
-        case = await store.objection(conn, objection_id)
+    ctx = _ctx(request)
+    async with ctx.engine.connect() as conn:
+        case = await store.objection(conn, ctx.schema, objection_id)
     if case is None or case["subject_code"] != normalise_code(code):
         message = "没有找到该异议，请核对编号和主体代码 (no objection with this id for this subject code)"
         raise ApiProblem(404, [ApiError("/path/objection_id", "not_found", message)])
@@ -229,7 +230,9 @@ async def list_objections(
     ctx = _ctx(request)
     department = department_scope(caller, department, "a department sees the objections to its own records only")
     async with ctx.engine.connect() as conn:
-        cases = await store.objections_of(conn, department=department, open_only=state == "open", limit=limit + 1)
+        cases = await store.objections_of(
+            conn, ctx.schema, department=department, open_only=state == "open", limit=limit + 1
+        )
     await _log(ctx, caller, "objections", department or "*")
     today = ctx.today()
     items = [
@@ -294,7 +297,7 @@ async def get_repair(
 ) -> Response:
     ctx = _ctx(request)
     async with ctx.engine.connect() as conn:
-        case = await store.repair(conn, repair_id)
+        case = await store.repair(conn, ctx.schema, repair_id)
     if case is None or case["subject_code"] != normalise_code(code):
         message = (
             "没有找到该信用修复申请，请核对编号和主体代码 (no repair application with this id for this subject code)"
@@ -317,7 +320,9 @@ async def list_repairs(
         caller, department, "a department sees the repair applications to its own records only"
     )
     async with ctx.engine.connect() as conn:
-        cases = await store.repairs_of(conn, department=department, open_only=state == "open", limit=limit + 1)
+        cases = await store.repairs_of(
+            conn, ctx.schema, department=department, open_only=state == "open", limit=limit + 1
+        )
     await _log(ctx, caller, "repairs", department or "*")
     today = ctx.today()
     return FastJSONResponse(
@@ -352,8 +357,8 @@ async def get_deadlines(
     now = ctx.now()
     since = since or ctx.today() - timedelta(days=30)
     async with ctx.engine.connect() as conn:
-        rows = await store.deadline_rows(conn, department=department, since=since)
-        taken_down = await store.withdrawal_rows(conn, department=department, since=since)
+        rows = await store.deadline_rows(conn, ctx.schema, department=department, since=since)
+        taken_down = await store.withdrawal_rows(conn, ctx.schema, department=department, since=since)
     entries = [deadlines.clock_entry(row, now=now, calendar=ctx.calendar) for row in rows]
     gone = [withdrawals.clock_entry(row, now=now, calendar=ctx.calendar) for row in taken_down]
     await _log(ctx, caller, "deadlines", department or "*")
@@ -391,7 +396,7 @@ async def get_feed(
     if after and cursor is None:
         raise _bad_query("/query/after", "after must be the `next` (or an event's `cursor`) of a previous page")
     async with ctx.engine.connect() as conn:
-        rows = await store.feed_page(conn, cursor, limit)
+        rows = await store.feed_page(conn, ctx.schema, cursor, limit)
     await _log(ctx, caller, "feed", "*")
     items = [
         {
@@ -424,16 +429,16 @@ async def get_scorecard(
     first, after = chosen.first, chosen.after
     async with ctx.engine.connect() as conn:
         shown = await store.rows_due_between(
-            conn, "disclosures", "due_date", department=department, first=first, after=after
+            conn, ctx.schema, "disclosures", "due_date", department=department, first=first, after=after
         )
         answered = await store.rows_due_between(
-            conn, "objections", "due_date", department=department, first=first, after=after
+            conn, ctx.schema, "objections", "due_date", department=department, first=first, after=after
         )
         decided = await store.rows_due_between(
-            conn, "repairs", "decide_due", department=department, first=first, after=after
+            conn, ctx.schema, "repairs", "decide_due", department=department, first=first, after=after
         )
         taken_down = await store.rows_due_between(
-            conn, "withdrawals", "due_date", department=department, first=first, after=after
+            conn, ctx.schema, "withdrawals", "due_date", department=department, first=first, after=after
         )
     now, today = ctx.now(), ctx.today()
     parts = {
@@ -453,7 +458,7 @@ async def get_scorecard(
 async def _log(ctx: PublishContext, caller: Principal, what: str, subject: str) -> None:
     await log_access(
         ctx.engine,
-        schema=store.SCHEMA,
+        schema=ctx.schema,
         topic=ctx.topic("audit.access"),
         service="publish",
         principal=caller,

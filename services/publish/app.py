@@ -18,12 +18,12 @@ from services.common.runtime import ServiceRuntime
 from services.publish import commitment_pages, portal
 from services.publish.api import router
 from services.publish.context import PublishContext
-from services.publish.handlers import SCHEMA, Publisher
+from services.publish.handlers import Publisher
 from services.publish.manifest import MANIFEST
 from services.publish.public_cache import PublicCache, PublicCacheFastPath
 from services.publish.rules import load_publicity_rules
 from services.publish.settings import PublishSettings
-from services.publish.store import PublicReads
+from services.publish.store import SCHEMA, PublicReads
 
 log = logging.getLogger(__name__)
 

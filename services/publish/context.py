@@ -21,7 +21,7 @@ from services.publish.public_cache import PublicCache
 from services.publish.rules import PublicityRules
 from services.publish.rules.derive import DisclosureRules
 from services.publish.settings import PublishSettings
-from services.publish.store import PublicReads
+from services.publish.store import SCHEMA, PublicReads
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,8 @@ class PublishContext:
     publicity: PublicityRules
     calendar: WorkingDayCalendar
     reads: PublicReads
+    schema: str = SCHEMA
+    """Where its store works: ``publish``, or a scratch schema when `exchange audit replay` rebuilds it."""
     wake: Callable[[], None] = lambda: None
     """Lets the outbox relay send what a transaction outside the consumer loop has just committed."""
     public_cache: PublicCache = field(default_factory=lambda: PublicCache(max_bytes=0))

@@ -37,7 +37,9 @@ def not_found() -> Refused:
     )
 
 
-async def subjects_record(conn: AsyncConnection, record_id: str, subject_code: str, *, trusted: bool) -> AcceptedRecord:
+async def subjects_record(
+    conn: AsyncConnection, schema: str, record_id: str, subject_code: str, *, trusted: bool
+) -> AcceptedRecord:
     """The record ``record_id`` (``<department>.<department's id>``) about ``subject_code``, or the refusal.
 
     ``trusted`` (a department or the county platform) gets precise refusals; an anonymous filer learns only
@@ -52,7 +54,7 @@ async def subjects_record(conn: AsyncConnection, record_id: str, subject_code: s
             f"记录编号应为 <部门>.<部门记录编号>，如 AMR.AMR-2026-000123 "
             f"(expected <department>.<record id>, got {record_id!r})",
         )
-    record = await store.find_record(conn, *key)
+    record = await store.find_record(conn, schema, *key)
     if record is None or (record.subject_code != subject_code and not trusted):
         raise not_found()
     if record.subject_code != subject_code:

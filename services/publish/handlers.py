@@ -46,7 +46,6 @@ from services.publish.rules.derive import (
 )
 from services.publish.withdrawals import Withdrawal, withdrawal_of
 
-SCHEMA = store.SCHEMA
 VERIFICATION = "objection_verification"
 REPAIR_DECISION = "repair_decision"
 DISCLOSURES, LISTS = "outcomes.disclosures", "outcomes.lists"
@@ -100,24 +99,24 @@ class Publisher:
 
     async def _acting(self, conn: AsyncConnection, accepted: AcceptedRecord) -> None:
         """Keep the record, apply what it says to objections and repairs, recompute the subjects it reaches."""
-        await store_received_records(conn, SCHEMA, [accepted])
+        await store_received_records(conn, self.ctx.schema, [accepted])
         subjects = {accepted.subject_code}
         target_id = accepted.data.get("target_record_id")
         if accepted.record_type in AMENDMENT_TYPES and isinstance(target_id, str):
-            target = await store.find_record(conn, accepted.department, target_id)
+            target = await store.find_record(conn, self.ctx.schema, accepted.department, target_id)
             if target is not None:
                 subjects.add(target.subject_code)  # an amendment filed under another code still reaches it
-        await store.lock_subjects(conn, sorted(subjects))
+        await store.lock_subjects(conn, self.ctx.schema, sorted(subjects))
         if accepted.record_type == VERIFICATION:
             await self._answer(conn, accepted)
         elif accepted.record_type == REPAIR_DECISION:
             await apply_decision(conn, self.ctx, accepted)
         elif accepted.record_type in AMENDMENT_TYPES and isinstance(target_id, str):
             resolved = await store.resolve_upheld(
-                conn, accepted.department, target_id, by=accepted.record_id, now=accepted.received_at
+                conn, self.ctx.schema, accepted.department, target_id, by=accepted.record_id, now=accepted.received_at
             )
             if resolved:
-                await store.refresh_objection_flag(conn, accepted.department, target_id)
+                await store.refresh_objection_flag(conn, self.ctx.schema, accepted.department, target_id)
         now = self.ctx.now()
         for code in sorted(subjects):
             await self.recompute(conn, code, as_of=shanghai_date(now), now=now)
@@ -127,7 +126,9 @@ class Publisher:
         another code: it joins the subject's file once the record is stored) is an acting one after all."""
         if not records:
             return
-        amended = await store.amended_before_arrival(conn, [(r.department, r.record_id) for r in records])
+        amended = await store.amended_before_arrival(
+            conn, self.ctx.schema, [(r.department, r.record_id) for r in records]
+        )
         run: list[AcceptedRecord] = []
         for record in records:
             if (record.department, record.record_id) in amended:
@@ -150,8 +151,8 @@ class Publisher:
         if not records:
             return
         codes = sorted({r.subject_code for r in records})
-        await store.lock_subjects(conn, codes)
-        stamps = await store.restamp(conn, codes)
+        await store.lock_subjects(conn, self.ctx.schema, codes)
+        stamps = await store.restamp(conn, self.ctx.schema, codes)
         now = self.ctx.now()
         as_of = shanghai_date(now)
         rules = self.ctx.rules
@@ -163,11 +164,13 @@ class Publisher:
         }
         whole = [code for code in codes if code not in views]
         files: dict[str, list[AcceptedRecord]] = {code: [] for code in whole}
-        files |= await store.subject_files(conn, whole) if whole else {}
-        stored = await store.disclosures_of_subjects(conn, whole) if whole else {}
-        new = await store_received_records(conn, SCHEMA, records)
+        files |= await store.subject_files(conn, self.ctx.schema, whole) if whole else {}
+        stored = await store.disclosures_of_subjects(conn, self.ctx.schema, whole) if whole else {}
+        new = await store_received_records(conn, self.ctx.schema, records)
         added = [r for r in records if r.subject_code in views and r.event_id in new]
-        previous = await store.disclosures_by_id(conn, [public_id(r.department, r.record_id) for r in added])
+        previous = await store.disclosures_by_id(
+            conn, self.ctx.schema, [public_id(r.department, r.record_id) for r in added]
+        )
         kept = {code: {(r.department, r.record_id) for r in file} for code, file in files.items()}
         writes: dict[str, tuple[Derived, Change]] = {}
         outcome: list[tuple[str, CloudEvent]] = []
@@ -191,9 +194,9 @@ class Publisher:
 
     async def recompute(self, conn: AsyncConnection, subject_code: str, *, as_of: date, now: datetime) -> None:
         """Bring one subject's stored disclosures up to date from its whole file (caller holds the subject lock)."""
-        stamps = await store.restamp(conn, [subject_code])
-        records = await store.subject_file(conn, subject_code)
-        previous = await store.disclosures_for_update(conn, subject_code)
+        stamps = await store.restamp(conn, self.ctx.schema, [subject_code])
+        records = await store.subject_file(conn, self.ctx.schema, subject_code)
+        previous = await store.disclosures_for_update(conn, self.ctx.schema, subject_code)
         writes: dict[str, tuple[Derived, Change]] = {}
         outcome: list[tuple[str, CloudEvent]] = []
         withdrawn: list[Withdrawal] = []
@@ -269,15 +272,15 @@ class Publisher:
         now: datetime,
         withdrawn: Sequence[Withdrawal] = (),
     ) -> None:
-        await store.save_disclosures(conn, list(writes.values()), now)
-        await store.save_withdrawals(conn, withdrawn)
+        await store.save_disclosures(conn, self.ctx.schema, list(writes.values()), now)
+        await store.save_withdrawals(conn, self.ctx.schema, withdrawn)
         for topic in (DISCLOSURES, LISTS):
             await announce(conn, self.ctx, topic, [event for t, event in outcome if t == topic])
 
     async def _answer(self, conn: AsyncConnection, verification: AcceptedRecord) -> None:
         """The provider's answer (异议核实结果) closes the verification of its objection."""
         data = verification.data
-        case = await store.objection(conn, str(data.get("objection_id")))
+        case = await store.objection(conn, self.ctx.schema, str(data.get("objection_id")))
         if (
             case is None
             or case["department"] != verification.department
@@ -288,11 +291,12 @@ class Publisher:
                 extra={"record": verification.event_id, "objection_id": data.get("objection_id")},
             )
             return
-        await store.lock_subject(conn, case["subject_code"])
-        amendments = await store.amendments_of(conn, case["department"], case["record_id"])
+        await store.lock_subject(conn, self.ctx.schema, case["subject_code"])
+        amendments = await store.amendments_of(conn, self.ctx.schema, case["department"], case["record_id"])
         decided = objection_answer(verification, case["filed_at"], amendments)
         answered = await store.answer_objection(
             conn,
+            self.ctx.schema,
             case["id"],
             state=decided.state,
             outcome=data.get("outcome"),
@@ -305,7 +309,7 @@ class Publisher:
         if answered is None:
             log.info("objection already answered; the later answer is kept as a record only", extra={"id": case["id"]})
             return
-        await store.refresh_objection_flag(conn, case["department"], case["record_id"])
+        await store.refresh_objection_flag(conn, self.ctx.schema, case["department"], case["record_id"])
         answer = events.objection_answered(
             answered,
             outcome=str(data.get("outcome")),
@@ -323,11 +327,11 @@ class Publisher:
         ctx.refresh_calendar()
         calendar_changed = self._calendar_checked is not ctx.calendar
         async with ctx.engine.connect() as conn:
-            subjects = set(await store.subjects_to_refresh(conn, today))
+            subjects = set(await store.subjects_to_refresh(conn, self.ctx.schema, today))
             if calendar_changed:
                 subjects |= {
                     code
-                    for code, decided in await store.provisional_disclosures(conn)
+                    for code, decided in await store.provisional_disclosures(conn, ctx.schema)
                     if not ctx.calendar.disclosure_deadline(decided).provisional
                 }
         refreshed = await self._refresh(sorted(subjects), today=today, now=now)
@@ -345,7 +349,7 @@ class Publisher:
 
         async def one(code: str) -> None:
             async with self.ctx.engine.begin() as conn:
-                await store.lock_subject(conn, code)
+                await store.lock_subject(conn, self.ctx.schema, code)
                 await self.recompute(conn, code, as_of=today, now=now)
 
         return not await each_isolated(subjects, one, what="time-driven recomputation")
@@ -354,22 +358,24 @@ class Publisher:
         """Final due dates for provisional withdrawal deadlines the calendar now covers."""
         ctx = self.ctx
         async with ctx.engine.begin() as conn:
-            for public_id, amendment_id, decided in await store.provisional_withdrawals(conn):
+            for public_id, amendment_id, decided in await store.provisional_withdrawals(conn, ctx.schema):
                 due = ctx.calendar.add_working_days(decided, ctx.settings.service_levels.withdrawal_working_days)
                 if not due.provisional:
-                    await store.set_withdrawal_due(conn, public_id, amendment_id, due.date)
+                    await store.set_withdrawal_due(conn, self.ctx.schema, public_id, amendment_id, due.date)
 
     async def _objections(self, *, today: date, now: datetime, settle_provisional: bool) -> int:
         """Final due dates for provisional ones the calendar now covers; escalate unanswered ones past due."""
         ctx = self.ctx
         async with ctx.engine.begin() as conn:
-            for objection_id, filed_at in await store.provisional_objections(conn) if settle_provisional else []:
+            for objection_id, filed_at in (
+                await store.provisional_objections(conn, ctx.schema) if settle_provisional else []
+            ):
                 due = ctx.calendar.add_working_days(
                     shanghai_date(filed_at), ctx.settings.service_levels.objection_verification_working_days
                 )
                 if not due.provisional:
-                    await store.set_objection_due(conn, objection_id, due.date, due.provisional)
-            escalated = await store.escalate_overdue(conn, today, now)
+                    await store.set_objection_due(conn, self.ctx.schema, objection_id, due.date, due.provisional)
+            escalated = await store.escalate_overdue(conn, self.ctx.schema, today, now)
             late = [events.objection_escalated(case, due=case["due_date"], now=now) for case in escalated]
             await announce(conn, ctx, "outcomes.objections", late)
         return len(escalated)

@@ -3,12 +3,11 @@ own portal, so the replay seeds them from their *filed* events on the outcome to
 
 from __future__ import annotations
 
-from services.common.manifest import Manifest, ReplaySeed, TableSpec
+from services.common.manifest import Manifest, TableSpec
 
 MANIFEST = Manifest(
     name="publish",
     schema="publish",
-    replay=ReplaySeed.DATABASE,
     replay_seeds=("outcomes.objections", "outcomes.repairs"),
     tables=(
         # publish: published_at / withdrawn_at / version record when the live service happened to act; whether

@@ -25,10 +25,10 @@ async def file_objection(
     """File a case in one transaction: the case, the record's 异议处理中 flag, the ``filed`` event
     (``trusted``: see :func:`~services.publish.filing.subjects_record`)."""
     async with ctx.engine.begin() as conn:
-        record = await subjects_record(conn, record_id, subject_code, trusted=trusted)
+        record = await subjects_record(conn, ctx.schema, record_id, subject_code, trusted=trusted)
         department, own_id = record.department, record.record_id
-        await store.lock_subject(conn, subject_code)
-        amendments = await store.amendments_of(conn, department, own_id)
+        await store.lock_subject(conn, ctx.schema, subject_code)
+        amendments = await store.amendments_of(conn, ctx.schema, department, own_id)
         if (refusal := objection_refusal(record.record_type, amendments)) is not None:
             raise Refused(refusal.status, refusal.path, refusal.code, refusal.message)
         now = ctx.now()
@@ -49,8 +49,8 @@ async def file_objection(
             "due_date": due.date,
             "due_provisional": due.provisional,
         }
-        await store.insert_objection(conn, case)
-        await store.refresh_objection_flag(conn, department, own_id)
+        await store.insert_objection(conn, ctx.schema, case)
+        await store.refresh_objection_flag(conn, ctx.schema, department, own_id)
         filed = events.objection_filed(
             objection_id=objection_id, department=department, record_id=own_id, subject_code=subject_code, filed_at=now
         )

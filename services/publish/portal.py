@@ -429,8 +429,9 @@ async def case_page(
     request: Request, objection_id: str, code: Annotated[str, Query(max_length=64)] = ""
 ) -> HTMLResponse:
     """A case's state, shown only to whoever knows both the case number and the subject's code."""
-    async with _ctx(request).engine.connect() as conn:
-        case = await store.objection(conn, objection_id)
+    ctx = _ctx(request)
+    async with ctx.engine.connect() as conn:
+        case = await store.objection(conn, ctx.schema, objection_id)
     if case is None or case["subject_code"] != normalise_code(code):
         message = "没有找到该异议，请核对受理编号和统一社会信用代码（或身份证号码）。"
         return _page("case_lookup.html", 404, values={"id": objection_id, "code": code}, not_found=message)
@@ -444,7 +445,7 @@ async def repair_page(
     """A repair application's state, shown only to whoever knows both its number and the subject's code."""
     ctx = _ctx(request)
     async with ctx.engine.connect() as conn:
-        case = await store.repair(conn, repair_id)
+        case = await store.repair(conn, ctx.schema, repair_id)
     if case is None or case["subject_code"] != normalise_code(code):
         message = "没有找到该信用修复申请，请核对受理编号和统一社会信用代码（或身份证号码）。"
         return _page("case_lookup.html", 404, values={"id": repair_id, "code": code}, not_found=message)

@@ -55,13 +55,13 @@ async def file_repair(
 ) -> dict[str, Any]:
     """File an application in one transaction (the case and the ``filed`` event), or refuse it with why."""
     async with ctx.engine.begin() as conn:
-        record = await subjects_record(conn, record_id, subject_code, trusted=trusted)
+        record = await subjects_record(conn, ctx.schema, record_id, subject_code, trusted=trusted)
         department, own_id = record.department, record.record_id
         pid = public_id(department, own_id)
-        await store.lock_subject(conn, subject_code)
+        await store.lock_subject(conn, ctx.schema, subject_code)
         today = ctx.today()
-        file = await store.subject_file(conn, subject_code)
-        amendments = await store.amendments_of(conn, department, own_id)
+        file = await store.subject_file(conn, ctx.schema, subject_code)
+        amendments = await store.amendments_of(conn, ctx.schema, department, own_id)
         if record.record_type in LISTINGS:
             refusal = listing_repair_refusal(record, file, amendments, today)
         else:
@@ -69,7 +69,7 @@ async def file_repair(
             refusal = repair_refusal(derived.get(pid), record, amendments, today)
         if refusal is not None:
             raise Refused(refusal.status, refusal.path, refusal.code, refusal.message)
-        current = await store.open_repair_of(conn, department, own_id)
+        current = await store.open_repair_of(conn, ctx.schema, department, own_id)
         if current is not None:
             message = (
                 f"该记录已有正在办理的信用修复申请 {current['id']} (an application for this record is in progress)"
@@ -94,7 +94,7 @@ async def file_repair(
             "decide_due": decide_due.date,
             "due_provisional": accept_due.provisional or decide_due.provisional,
         }
-        await store.insert_repair(conn, case)
+        await store.insert_repair(conn, ctx.schema, case)
         await announce(conn, ctx, "outcomes.repairs", [events.repair_event("filed", case, now=now)])
     ctx.wake()
     return case
@@ -110,7 +110,7 @@ def _dues(ctx: PublishContext, filed_on: date, *, extended: bool) -> tuple[Deadl
 async def apply_decision(conn: AsyncConnection, ctx: PublishContext, decision: AcceptedRecord) -> None:
     """A ``repair_decision`` moves its case on; a decision that does not fit the case is kept, not applied."""
     data = decision.data
-    case = await store.repair(conn, str(data.get("repair_id")), for_update=True)
+    case = await store.repair(conn, ctx.schema, str(data.get("repair_id")), for_update=True)
     if case is None or case["department"] != decision.department or case["record_id"] != data.get("target_record_id"):
         log.warning(
             "repair decision names no application of this department and record; kept, not applied to a case",
@@ -144,7 +144,7 @@ async def apply_decision(conn: AsyncConnection, ctx: PublishContext, decision: A
         changes["due_provisional"] = accept_due.provisional or decide_due.provisional
     if state in FINAL:
         changes["decided_at"] = at
-    updated = await store.update_repair(conn, case["id"], changes)
+    updated = await store.update_repair(conn, ctx.schema, case["id"], changes)
     answered = events.repair_event(
         "answered", updated, now=at, extra={"decision": step, "decision_record_id": decision.record_id}
     )
@@ -155,17 +155,18 @@ async def escalate_late(ctx: PublishContext, *, today: date, settle_provisional:
     """Final due dates where the calendar now covers them; escalate steps past due (one event per step)."""
     now = ctx.now()
     async with ctx.engine.begin() as conn:
-        for case in await store.provisional_repairs(conn) if settle_provisional else []:
+        for case in await store.provisional_repairs(conn, ctx.schema) if settle_provisional else []:
             accept_due, decide_due = _dues(
                 ctx, shanghai_date(case["filed_at"]), extended=case["extended_at"] is not None
             )
             if not (accept_due.provisional or decide_due.provisional):
                 await store.update_repair(
                     conn,
+                    ctx.schema,
                     case["id"],
                     {"accept_due": accept_due.date, "decide_due": decide_due.date, "due_provisional": False},
                 )
-        late = await store.escalate_late_repairs(conn, today, now)
+        late = await store.escalate_late_repairs(conn, ctx.schema, today, now)
         outcome = [events.repair_event("escalated", case, now=now, extra={"missed": missed}) for case, missed in late]
         await announce(conn, ctx, "outcomes.repairs", outcome)
     return len(late)

@@ -19,8 +19,9 @@ from services.common.records import subject_records
 from services.common.scorecard import month_of, rate
 from services.sanctions.handlers import SanctionsContext, subject_cases
 from services.sanctions.rules import Case, CaseState, restriction_answer
-from services.sanctions.rules.derive import CaseView, clean_record_case
+from services.sanctions.rules.derive import CaseView, clean_record_case, evaluation_cases
 from services.sanctions.rules.measures import Measure
+from services.sanctions.store import poll as poll_store
 
 router = APIRouter(tags=["sanctions"])
 Caller = Annotated[Principal, Depends(require(Role.DEPARTMENT, Role.COUNTY, Role.AUDITOR))]
@@ -62,7 +63,9 @@ async def restrictions(
 ) -> dict[str, Any]:
     """Active measures with their legal basis, `restricted` when one prohibits or restricts, `suspended`
     when a case is suspended while an objection is verified, and rewards. A natural person's ID number
-    also finds the measures reaching them as 法定代表人, 主要负责人 … of a listed subject."""
+    also finds the measures reaching them as 法定代表人, 主要负责人 … of a listed subject. Besides the
+    stored cases: three clean years and the departments' evaluations and the county composite evaluation
+    in force on the day (`evaluation:` measures), computed from the subject's records when asked."""
     ctx = _ctx(request)
     matters = ctx.measure_list.matters
     if matter is None or matter not in matters:
@@ -80,6 +83,10 @@ async def restrictions(
             adverse = ctx.adverse_on(day)
             clean = clean_record_case(records, adverse, ctx.measure_list, day) if adverse and subject == code else None
             cases += [clean] if clean is not None else []
+            if subject == code:  # evaluations reach the evaluated subject, not its related persons
+                objections = (await poll_store.objections_of(conn, ctx.store.s, [code])).get(code, [])
+                periods = ctx.evaluation_periods(records)
+                cases += evaluation_cases(records, objections, periods, ctx.measure_list, day)
     answer = restriction_answer(code, matter, day, [v.case for v in views] + cases)
     answer["matter_label"] = matters[matter]
     answer["suspended_cases"] = _suspended(views, code, matter) if answer["suspended"] else []

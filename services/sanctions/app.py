@@ -13,9 +13,11 @@ from services.sanctions.api import router
 from services.sanctions.handlers import SanctionsContext, SanctionsHandler
 from services.sanctions.manifest import MANIFEST
 from services.sanctions.rules import load_measure_list
-from services.sanctions.rules.measures import MEASURES_FILE
+from services.sanctions.rules.measures import MEASURES_FILE, check_evaluation_triggers
 from services.sanctions.settings import SanctionsSettings
 from services.sanctions.store import Store
+from services.supervision.rules import model as supervision_data
+from services.supervision.rules.evaluations import scale_grades
 
 
 def create_app(settings: SanctionsSettings | None = None, clock: Clock | None = None) -> FastAPI:
@@ -24,6 +26,13 @@ def create_app(settings: SanctionsSettings | None = None, clock: Clock | None = 
     catalogue = load_catalogue(settings.schemas_dir)
     measure_list = load_measure_list(settings.schemas_dir / MEASURES_FILE, departments=catalogue.departments)
     rule_sets = load_rule_sets(settings.schemas_dir)  # what an adverse record is (clean_record_3y)
+    # The evaluation scales and the composite evaluation the `evaluation:` measures name (one source: the
+    # supervision data; what a grade brings is only the measure list's).
+    scales = supervision_data.load(settings.schemas_dir, departments=set(catalogue.departments))
+    composite = supervision_data.load_composite_table(settings.schemas_dir, scales)
+    grades = {name: scale.grades for name, scale in scales.evaluation_scales.items()}
+    check_evaluation_triggers(measure_list, scale_grades(grades, composite))
+    severity = supervision_data.load_severity(settings.schemas_dir, scales)
 
     def build(app: FastAPI, runtime: ServiceRuntime, clock: Clock) -> ConsumerParts:
         ctx = SanctionsContext(
@@ -35,6 +44,8 @@ def create_app(settings: SanctionsSettings | None = None, clock: Clock | None = 
             audit_topic=settings.topic("audit.access"),
             rule_sets=rule_sets,
             wake=runtime.wake,
+            composite=composite,
+            severity=severity,
         )
         app.state.sanctions = ctx
         handler = SanctionsHandler(ctx)

@@ -24,6 +24,7 @@ from services.common.envelope import CloudEvent
 from services.common.outcomes import emit
 from services.common.records import AcceptedRecord, records_of_subjects, subject_records
 from services.common.repairs import REPAIR_DECISION
+from services.common.severity import SeverityTable
 from services.common.ticker import each_isolated
 from services.common.vocabulary import EventType
 from services.grading.rules import RuleSetLookupError, RuleSets, rule_set_version_for
@@ -41,6 +42,8 @@ from services.sanctions.rules.derive import (
 from services.sanctions.rules.plan import Inputs, Plan, derive_poll, feedback_by_case, plan_subject, with_feedback
 from services.sanctions.store import Store
 from services.sanctions.store import poll as poll_store
+from services.supervision.rules.composite import CompositeTable
+from services.supervision.rules.evaluations import Period, composite_periods, evaluation_periods
 
 RECORD_EVENT = "cn.credit.record."
 OBJECTION_FILED = EventType.OBJECTION_FILED
@@ -67,9 +70,20 @@ class SanctionsContext:
     """The grading rule sets: ADVERSE_RULE_SET's 不良行为信息 block says what breaks a clean record."""
     wake: Callable[[], None] = lambda: None
     """The outbox relay's wake (ServiceRuntime.wake), called after the ticker committed events."""
+    composite: CompositeTable | None = None
+    """The county composite evaluation (公共信用综合评价) whose band `evaluation:` measures may name."""
+    severity: SeverityTable | None = None
+    """The shared severity table the composite evaluation scores penalties with."""
 
     def today(self) -> date:
         return shanghai_date(self.clock.now())
+
+    def evaluation_periods(self, records: Sequence[AcceptedRecord]) -> list[Period]:
+        """The subject's evaluations and composite bands over time (pure; read when a department asks)."""
+        periods = evaluation_periods(records)
+        if self.composite is not None and self.severity is not None:
+            periods += composite_periods(records, self.composite, self.severity)
+        return periods
 
     def adverse_on(self, day: date) -> BenxiRules | None:
         """What counts as an adverse record on `day`, or None (no rule set loaded or in force then)."""

@@ -28,6 +28,7 @@ def create_app(settings: SupervisionSettings | None = None, clock: Clock | None 
     if composite is not None and composite.department not in catalogue.departments:
         raise ValueError(f"county composite evaluation: department {composite.department!r} not in the catalogue")
     calendar = WorkingDayCalendar.load(settings.schemas_dir / "calendar" / "overrides.yaml")
+    measures = model.load_measures(settings.schemas_dir, set(catalogue.departments), rules)
 
     def build(app: FastAPI, runtime: ServiceRuntime, clock: Clock) -> ConsumerParts:
         ctx = SupervisionContext(
@@ -41,6 +42,7 @@ def create_app(settings: SupervisionSettings | None = None, clock: Clock | None 
             severity=severity,
             composite=composite,
             plan_part_bytes=settings.plan_part_bytes,
+            measures=measures,
             wake=runtime.wake,
         )
         app.state.supervision = ctx

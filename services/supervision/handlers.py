@@ -14,9 +14,10 @@ from services.common.calendar import WorkingDayCalendar
 from services.common.clock import SHANGHAI, Clock, shanghai_date
 from services.common.envelope import CloudEvent
 from services.common.outcomes import emit, outcome_event
-from services.common.records import AcceptedRecord, store_received_records, subject_records
+from services.common.records import AcceptedRecord, records_of_subjects, store_received_records
 from services.common.severity import SeverityTable
 from services.common.ticker import each_isolated
+from services.sanctions.rules.measures import MeasureList
 from services.supervision.rules.composite import CompositeTable
 from services.supervision.rules.derive import Derived, Grade, derive, overdue_alerts
 from services.supervision.rules.model import SupervisionRules
@@ -45,6 +46,8 @@ class SupervisionContext:
     severity: SeverityTable | None = None
     composite: CompositeTable | None = None
     plan_part_bytes: int = PART_BYTES
+    measures: MeasureList | None = None
+    """The measure list: its `evaluation:` measures are what an evaluation brings."""
     service: str = "supervision"
     wake: Callable[[], None] = lambda: None
     """The outbox relay's wake (ServiceRuntime.wake), called after the ticker committed alerts."""
@@ -106,24 +109,37 @@ class SupervisionHandler:
             else:
                 log.debug("event type not used by supervision", extra={"event_id": event.id, "type": event.type})
         touched = sorted({r.subject_code for r in records} | {code for code, *_ in grades})
-        for code in touched:  # sorted: two transactions never wait on each other's subjects in a cycle
-            await self.store.lock_subject(conn, code)
+        await self.store.lock_subjects(conn, touched)
         if records:
             await store_received_records(conn, self.store.s, records)
-        for code, grade, kind, event_id in grades:
-            await self.store.save_grade(conn, code, grade, kind=kind, event_id=event_id)
-        for code in touched:
-            await self.recompute(conn, code)
+        await self.store.save_grades(conn, grades)
+        await self.recompute_subjects(conn, touched, locked=True)
 
     async def recompute(self, conn: AsyncConnection, code: str) -> None:
-        await self.store.lock_subject(conn, code)
-        records = await subject_records(conn, self.store.s, code)
-        grades = await self.store.grades_of(conn, code)
-        derived = derive(records, grades, self.ctx.rules, self.ctx.severity, self.ctx.composite)
-        latest = max(records, key=lambda r: (r.decision_date, r.record_id), default=None)
-        name = str(latest.record["subject"].get("name") or "") or None if latest else None
-        await self.store.replace_derived(conn, code, derived, name)
-        await self.alert(conn, code, name, derived)
+        await self.recompute_subjects(conn, [code])
+
+    async def recompute_subjects(self, conn: AsyncConnection, codes: Sequence[str], *, locked: bool = False) -> None:
+        """Derive each subject from everything stored about it and replace its derived rows: the reads and
+        the writes are one statement per table for all of them (a poll costs about a dozen statements, not a
+        dozen per subject)."""
+        if not codes:
+            return
+        if not locked:
+            await self.store.lock_subjects(conn, codes)
+        files = await records_of_subjects(conn, self.store.s, codes)
+        grades = await self.store.grades_of_subjects(conn, codes)
+        results: list[tuple[str, Derived, str | None]] = []
+        for code in codes:
+            records = files.get(code, [])
+            derived = derive(
+                records, grades.get(code, []), self.ctx.rules, self.ctx.severity, self.ctx.composite, self.ctx.measures
+            )
+            latest = max(records, key=lambda r: (r.decision_date, r.record_id), default=None)
+            name = str(latest.record["subject"].get("name") or "") or None if latest else None
+            results.append((code, derived, name))
+        await self.store.replace_derived_of_subjects(conn, results)
+        for code, derived, name in results:
+            await self.alert(conn, code, name, derived)
 
     async def alert(self, conn: AsyncConnection, code: str, name: str | None, derived: Derived) -> None:
         """Each 告知承诺 / 容缺受理 item past its due date is announced once on the supervision outcome topic

@@ -43,133 +43,187 @@ class Store:
         self.s = schema
 
     async def lock_subject(self, conn: AsyncConnection, code: str) -> None:
-        await conn.execute(sql("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"{self.s}:subject:{code}"})
+        await self.lock_subjects(conn, [code])
 
-    async def save_grade(
-        self, conn: AsyncConnection, code: str, grade: Grade, *, kind: str | None, event_id: str
-    ) -> None:
-        """The latest grade per rule set (a later effective date wins; on the same date, the later event)."""
+    async def lock_subjects(self, conn: AsyncConnection, codes: Sequence[str]) -> None:
+        """The subjects' advisory locks in one statement, taken in the order of their keys' hashes so two
+        transactions never wait on each other's subjects in a cycle."""
+        if not codes:
+            return
+        await conn.execute(
+            sql(
+                "SELECT count(pg_advisory_xact_lock(hashtext(k))) FROM "
+                "(SELECT k FROM unnest(CAST(:keys AS text[])) AS k ORDER BY hashtext(k), k) AS ordered"
+            ),
+            {"keys": [f"{self.s}:subject:{code}" for code in sorted(set(codes))]},
+        )
+
+    async def save_grades(self, conn: AsyncConnection, grades: Sequence[tuple[str, Grade, str | None, str]]) -> None:
+        """A poll's grade events (code, grade, subject kind, event id) in one statement: the latest grade per
+        subject and rule set (a later effective date wins; on the same date, the later event), also against
+        the one stored."""
+        latest: dict[tuple[str, str], tuple[str, Grade, str | None, str]] = {}
+        for item in grades:
+            code, grade, _, _ = item
+            kept = latest.get((code, grade.rule_set))
+            if kept is None or kept[1].since <= grade.since:
+                latest[(code, grade.rule_set)] = item
+        if not latest:
+            return
+        chosen = list(latest.values())
         await conn.execute(
             sql(
                 f"INSERT INTO {self.s}.grades (code, rule_set, grade, level, subject_kind, since, event_id) "
-                "VALUES (:code, :rs, :grade, :level, :kind, :since, :id) ON CONFLICT (code, rule_set) DO UPDATE "
-                "SET grade = EXCLUDED.grade, level = EXCLUDED.level, subject_kind = EXCLUDED.subject_kind, "
-                "since = EXCLUDED.since, event_id = EXCLUDED.event_id "
+                "SELECT * FROM unnest(CAST(:codes AS text[]), CAST(:rs AS text[]), CAST(:grades AS text[]), "
+                "CAST(:levels AS text[]), CAST(:kinds AS text[]), CAST(:since AS date[]), CAST(:ids AS text[])) "
+                "ON CONFLICT (code, rule_set) DO UPDATE SET grade = EXCLUDED.grade, level = EXCLUDED.level, "
+                "subject_kind = EXCLUDED.subject_kind, since = EXCLUDED.since, event_id = EXCLUDED.event_id "
                 f"WHERE {self.s}.grades.since <= EXCLUDED.since"
             ),
             {
-                "code": code,
-                "rs": grade.rule_set,
-                "grade": grade.grade,
-                "level": grade.level,
-                "kind": kind,
-                "since": grade.since,
-                "id": event_id,
+                "codes": [c for c, _, _, _ in chosen],
+                "rs": [g.rule_set for _, g, _, _ in chosen],
+                "grades": [g.grade for _, g, _, _ in chosen],
+                "levels": [g.level for _, g, _, _ in chosen],
+                "kinds": [k for _, _, k, _ in chosen],
+                "since": [g.since for _, g, _, _ in chosen],
+                "ids": [i for _, _, _, i in chosen],
             },
         )
 
     async def grades_of(self, conn: AsyncConnection, code: str) -> list[Grade]:
+        return (await self.grades_of_subjects(conn, [code])).get(code, [])
+
+    async def grades_of_subjects(self, conn: AsyncConnection, codes: Sequence[str]) -> dict[str, list[Grade]]:
+        """Each subject's latest grade per rule set, in one round trip."""
         rows = await conn.execute(
-            sql(f"SELECT rule_set, grade, level, since FROM {self.s}.grades WHERE code = :code ORDER BY rule_set"),
-            {"code": code},
+            sql(
+                f"SELECT code, rule_set, grade, level, since FROM {self.s}.grades "
+                "WHERE code = ANY(CAST(:codes AS text[])) ORDER BY code, rule_set"
+            ),
+            {"codes": list(codes)},
         )
-        return [Grade(r.rule_set, r.grade, r.level, r.since) for r in rows]
+        found: dict[str, list[Grade]] = {}
+        for r in rows:
+            found.setdefault(r.code, []).append(Grade(r.rule_set, r.grade, r.level, r.since))
+        return found
 
     async def replace_derived(self, conn: AsyncConnection, code: str, derived: Derived, name: str | None) -> None:
+        await self.replace_derived_of_subjects(conn, [(code, derived, name)])
+
+    async def replace_derived_of_subjects(
+        self, conn: AsyncConnection, subjects: Sequence[tuple[str, Derived, str | None]]
+    ) -> None:
+        """Each subject's derived rows replaced by `derived`: one statement per table for the whole poll."""
+        if not subjects:
+            return
         s = self.s
+        codes = [code for code, _, _ in subjects]
         await conn.execute(
-            sql(f"UPDATE {s}.grades SET effective_level = :level, subject_name = :name WHERE code = :code"),
-            {"code": code, "level": derived.level, "name": name},
+            sql(
+                f"UPDATE {s}.grades g SET effective_level = u.level, subject_name = u.name FROM unnest("
+                "CAST(:codes AS text[]), CAST(:levels AS text[]), CAST(:names AS text[])) AS u(code, level, name) "
+                "WHERE g.code = u.code"
+            ),
+            {"codes": codes, "levels": [d.level for _, d, _ in subjects], "names": [n for _, _, n in subjects]},
         )
         for table in ("obligations", "consequences", "proposals", "composite"):
-            await conn.execute(sql(f"DELETE FROM {s}.{table} WHERE code = :code"), {"code": code})
-        if derived.obligations:
+            await conn.execute(
+                sql(f"DELETE FROM {s}.{table} WHERE code = ANY(CAST(:codes AS text[]))"), {"codes": codes}
+            )
+        obligations = [
+            {
+                "code": code,
+                "dept": o.department,
+                "kind": o.kind,
+                "due": o.due,
+                "since": o.since,
+                "basis": o.basis,
+                "ids": as_json(list(o.record_ids)),
+                "done_on": o.done_on,
+                "done_record": o.done_record,
+                "level": derived.level,
+            }
+            for code, derived, _ in subjects
+            for o in derived.obligations
+        ]
+        if obligations:
             await conn.execute(
                 sql(
                     f"INSERT INTO {s}.obligations (code, department, kind, due, since, basis, record_ids, done_on, "
                     "done_record, level) VALUES (:code, :dept, :kind, :due, :since, :basis, CAST(:ids AS jsonb), "
                     ":done_on, :done_record, :level)"
                 ),
-                [
-                    {
-                        "code": code,
-                        "dept": o.department,
-                        "kind": o.kind,
-                        "due": o.due,
-                        "since": o.since,
-                        "basis": o.basis,
-                        "ids": as_json(list(o.record_ids)),
-                        "done_on": o.done_on,
-                        "done_record": o.done_record,
-                        "level": derived.level,
-                    }
-                    for o in derived.obligations
-                ],
+                obligations,
             )
-        if derived.consequences:
+        consequences = [
+            {
+                "code": code,
+                "dept": c.department,
+                "scale": c.scale,
+                "grade": c.grade,
+                "kind": c.kind,
+                "text": c.text,
+                "vf": c.valid_from,
+                "vu": c.valid_until,
+                "rec": c.record_id,
+                "source": c.source,
+            }
+            for code, derived, _ in subjects
+            for c in derived.consequences
+        ]
+        if consequences:
             await conn.execute(
                 sql(
                     f"INSERT INTO {s}.consequences (code, department, scale, grade, kind, text, valid_from, "
                     "valid_until, record_id, source) VALUES (:code, :dept, :scale, :grade, :kind, :text, :vf, :vu, "
                     ":rec, :source)"
                 ),
-                [
-                    {
-                        "code": code,
-                        "dept": c.department,
-                        "scale": c.scale,
-                        "grade": c.grade,
-                        "kind": c.kind,
-                        "text": c.text,
-                        "vf": c.valid_from,
-                        "vu": c.valid_until,
-                        "rec": c.record_id,
-                        "source": c.source,
-                    }
-                    for c in derived.consequences
-                ],
+                consequences,
             )
-        if derived.composite:
+        composite = [
+            {
+                "code": code,
+                "vf": c.valid_from,
+                "vu": c.valid_until,
+                "score": c.score,
+                "band": c.band,
+                "items": as_json([{"record_id": i.record_id, "label": i.label, "points": i.points} for i in c.items]),
+            }
+            for code, derived, _ in subjects
+            for c in derived.composite
+        ]
+        if composite:
             await conn.execute(
                 sql(
                     f"INSERT INTO {s}.composite (code, valid_from, valid_until, score, band, items) "
                     "VALUES (:code, :vf, :vu, :score, :band, CAST(:items AS jsonb))"
                 ),
-                [
-                    {
-                        "code": code,
-                        "vf": c.valid_from,
-                        "vu": c.valid_until,
-                        "score": c.score,
-                        "band": c.band,
-                        "items": as_json(
-                            [{"record_id": i.record_id, "label": i.label, "points": i.points} for i in c.items]
-                        ),
-                    }
-                    for c in derived.composite
-                ],
+                composite,
             )
-        if derived.proposals:
+        proposals = [
+            {
+                "id": f"{code}:{p.proposal_id}",
+                "code": code,
+                "dept": p.department,
+                "kind": p.kind,
+                "title": p.title,
+                "from": p.candidate_from,
+                "evidence": as_json(list(p.evidence)),
+                "details": as_json(p.details),
+                "name": name,
+            }
+            for code, derived, name in subjects
+            for p in derived.proposals
+        ]
+        if proposals:
             await conn.execute(
                 sql(
                     f"INSERT INTO {s}.proposals (proposal_id, code, department, kind, title, candidate_from, "
                     "evidence, details, subject_name) VALUES (:id, :code, :dept, :kind, :title, :from, "
                     "CAST(:evidence AS jsonb), CAST(:details AS jsonb), :name) ON CONFLICT (proposal_id) DO NOTHING"
                 ),
-                [
-                    {
-                        "id": f"{code}:{p.proposal_id}",
-                        "code": code,
-                        "dept": p.department,
-                        "kind": p.kind,
-                        "title": p.title,
-                        "from": p.candidate_from,
-                        "evidence": as_json(list(p.evidence)),
-                        "details": as_json(p.details),
-                        "name": name,
-                    }
-                    for p in derived.proposals
-                ],
+                proposals,
             )
 
     async def record_alerts(

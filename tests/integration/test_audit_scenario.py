@@ -5,7 +5,8 @@ severity, other acts, inspections, commitments, interviews, every kind of list),
 revocations, objections filed on the portal and answered 不属实 / 属实 (then corrected or revoked) or left
 unanswered, repair applications accepted, extended, approved, refused or ignored, sanction feedback; then
 a month passes (objections escalate, repairs fall late, publicity periods and listings end) and the grades,
-cases and disclosures rebuilt from offset 0 of the topics equal the live ones, row for row.
+cases, disclosures and supervision's obligations, consequences, proposals and composite evaluations rebuilt
+from offset 0 of the topics equal the live ones, row for row.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ LATER = datetime(2026, 12, 22, 9, 0, tzinfo=SHANGHAI)  # after the objections' 2
 FINES = (0.5, 20.0, 20.0, 150.0)  # 万元 for a company: 轻微, 一般, 一般, 严重 under 36号令
 PERSON_FINES = (0.05, 2.0, 20.0)
 OTHER_TYPES = ("administrative_action", "inspection_result", "credit_commitment", "supervision_interview")
+LIVE = ("grading", "sanctions", "supervision", "publish")
 
 
 def bearer(tokens: dict[str, str], who: str) -> dict[str, str]:
@@ -107,6 +109,8 @@ class County:
                 self.add(about(factories.examples("watch_list")[0], subject))
             elif n % 14 == 4:
                 self.add(sanctions_support.court_listing(code, able_but_refusing=n % 28 == 4))
+            elif n % 14 == 5:  # a department's evaluation: supervision's consequences and inspections
+                self.add(about(factories.examples("credit_evaluation")[n % 28 == 5], subject))
         for n in range(PERSONS):
             born = "20100301" if n % 12 == 0 else "19800101"  # a few minors: never published
             code = factories.citizen_id(born)
@@ -169,21 +173,25 @@ async def send(ingest: httpx.AsyncClient, tokens: dict[str, str], records: Itera
 async def live(
     stack_env: dict[str, str], clock: FixedClock, tokens: dict[str, str]
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """Grading, sanctions and publish in-process on the session clock (put back afterwards)."""
+    """Grading, sanctions, supervision and publish in-process on the session clock (put back afterwards)."""
     from services.grading.app import create_app as grading_app
     from services.grading.settings import GradingSettings
     from services.publish.app import create_app as publish_app
     from services.publish.settings import PublishSettings
     from services.sanctions.app import create_app as sanctions_app
     from services.sanctions.settings import SanctionsSettings
+    from services.supervision.app import create_app as supervision_app
+    from services.supervision.settings import SupervisionSettings
 
     grading = grading_app(GradingSettings(tick_seconds=0.2), clock=clock)
     sanctions = sanctions_app(SanctionsSettings(tick_seconds=0.2), clock=clock)
+    supervision = supervision_app(SupervisionSettings(tick_seconds=0.2), clock=clock)
     publish = publish_app(PublishSettings(tick_seconds=0.2), clock=clock)
     try:
         async with (
             grading.router.lifespan_context(grading),
             sanctions.router.lifespan_context(sanctions),
+            supervision.router.lifespan_context(supervision),
             served_in_process(publish, "publish") as client,
         ):
             yield client
@@ -201,13 +209,13 @@ async def engine(stack_env: dict[str, str]) -> AsyncIterator[AsyncEngine]:
 async def settled(engine: AsyncEngine, codes: list[str], today: date) -> bool:
     """Every service consumed every record about `codes`, sent what it had to, and its ticker caught up."""
     async with engine.connect() as conn:
-        for outbox in ("grading.outbox", "sanctions.outbox", "publish.outbox", "ingest.outbox"):
+        for outbox in ("grading.outbox", "sanctions.outbox", "supervision.outbox", "publish.outbox", "ingest.outbox"):
             if (await conn.execute(text(f"SELECT count(*) FROM {outbox}"))).scalar_one():
                 return False
         stored = (
             await conn.execute(text("SELECT count(*) FROM ingest.records WHERE subject_code = ANY(:c)"), {"c": codes})
         ).scalar_one()
-        for service in ("grading", "sanctions", "publish"):
+        for service in LIVE:
             seen = (
                 await conn.execute(
                     text(f"SELECT count(*) FROM {service}.records WHERE subject_code = ANY(:c)"), {"c": codes}
@@ -221,6 +229,9 @@ async def settled(engine: AsyncEngine, codes: list[str], today: date) -> bool:
             "objection escalations": "SELECT count(*) FROM publish.objections WHERE state = 'verifying' "
             "AND NOT due_provisional AND due_date < :t AND subject_code = ANY(:c)",
             "grade reviews": "SELECT count(*) FROM grading.grades WHERE review_on <= :t AND code = ANY(:c)",
+            # supervision derives from the grades too: every grade event about them consumed (as sanctions has)
+            "supervision grades": "SELECT count(*) FROM sanctions.grades g WHERE g.code = ANY(:c) AND NOT EXISTS "
+            "(SELECT 1 FROM supervision.inbox i WHERE i.event_id = g.event_id)",
         }
         for sql in checks.values():
             if (await conn.execute(text(sql), {"t": today, "c": codes})).scalar_one():
@@ -380,14 +391,7 @@ async def test_replay_of_a_busy_autumn_equals_the_live_state(
     assert escalated >= 8
 
     progress = io.StringIO()
-    # The three services this scenario runs live; supervision's replay is tested in test_audit_replay.py.
-    report = await replay(
-        CommonSettings(),
-        as_of=clock.now(),
-        subjects=county.codes,
-        out=progress,
-        services=("grading", "sanctions", "publish"),
-    )
+    report = await replay(CommonSettings(), as_of=clock.now(), subjects=county.codes, out=progress, services=LIVE)
 
     assert report.identical, "\n".join(report.lines())
     assert print_replay(report) == 0
@@ -397,5 +401,8 @@ async def test_replay_of_a_busy_autumn_equals_the_live_state(
     assert counts["objections"] == 33
     assert counts["repairs"] == 2 * len(decisions) + 1
     assert counts["cases"] >= 60
+    assert counts["obligations"] > 0  # patrols of level II / III companies, commitments due, interviews
+    assert counts["consequences"] > 0  # the evaluations' measures and the composite bands'
+    assert counts["proposals"] > 0
     with capsys.disabled():
         print(f"\n{sent} records; {report.throughput()}; " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))

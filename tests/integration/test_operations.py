@@ -22,7 +22,6 @@ from sqlalchemy import text
 from deploy.processes import free_port
 from deploy.stack import Stack
 from services import backup
-from services.audit.replay_publish import create_database, drop_database, scratch_url
 from services.cli import main as exchange
 from services.common.auth import Role, issue, register_department
 from services.common.clock import FixedClock
@@ -33,7 +32,7 @@ from services.common.settings import CommonSettings
 from services.ingest import keyring
 from services.ingest.receipts import ReceiptSigner, verify
 from tests import factories
-from tests.helpers import eventually, served_in_process
+from tests.helpers import create_database, drop_database, eventually, scratch_url, served_in_process
 
 
 @pytest.fixture(scope="module")
@@ -242,3 +241,72 @@ async def test_topics_export_to_signed_jsonl_and_import_into_empty_topics_unchan
     tampered.write_bytes(lines[0].replace(b'"partition":', b'"partition" :', 1) + b"".join(lines[1:]))
     with pytest.raises(backup.ImportRefused, match=r"differs|signature"):
         backup.verify_export(tampered, ring)
+
+
+async def test_consumer_group_lag_rises_while_the_group_is_stuck_and_falls_when_it_catches_up(stack: Stack) -> None:
+    """`exchange_consumer_group_lag{group}` counts what a group has not applied, also while every poll is
+    retried (the loop reports it every 5 s whatever happens), and reads 0 once the group caught up."""
+    import asyncio
+
+    from aiokafka import AIOKafkaProducer
+    from aiokafka.admin import NewTopic
+    from prometheus_client import REGISTRY
+
+    from services.common.consumer import ConsumerLoop, TransientError
+    from services.common.kafka import make_admin, make_consumer
+    from tests.helpers import record_event
+
+    topic, group = f"lagcheck.{uuid.uuid4().hex[:8]}", f"lagcheck-{uuid.uuid4().hex[:8]}"
+    admin = make_admin(stack.bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
+    finally:
+        await admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap)
+    await producer.start()
+    try:
+        for i in range(5):
+            event = record_event(factories.penalty(), i + 1)
+            await producer.send_and_wait(
+                topic, event.kafka_value(), key=event.kafka_key(), headers=event.kafka_headers()
+            )
+    finally:
+        await producer.stop()
+    stuck = True
+
+    async def handle(conn: Any, event: Any) -> None:
+        if stuck:
+            raise TransientError("the environment is down (as a database outage would be)")
+
+    def lag() -> float | None:
+        return REGISTRY.get_sample_value("exchange_consumer_group_lag", {"group": group})
+
+    engine = create_engine(stack.database_url, pool_size=2)
+    consumer = make_consumer(stack.bootstrap, group_id=group, topics=[topic], client_id=group)
+    dlq = AIOKafkaProducer(bootstrap_servers=stack.bootstrap)
+    await consumer.start()
+    await dlq.start()
+    stop = asyncio.Event()
+    loop = ConsumerLoop(
+        engine=engine, consumer=consumer, dlq_producer=dlq, schema="grading", group_id=group, handle=handle
+    )
+    task = asyncio.create_task(loop.run(stop))
+    try:
+
+        async def five_behind() -> bool:
+            return lag() == 5
+
+        await eventually(five_behind, timeout=30, what="the stuck group's lag reported as 5")
+        stuck = False
+
+        async def caught_up() -> bool:
+            return loop.applied_total == 5 and lag() == 0
+
+        await eventually(caught_up, timeout=30, what="the group's lag back to 0 once it applied the five")
+    finally:
+        stop.set()
+        await task
+        await consumer.stop()
+        await dlq.stop()
+        await engine.dispose()

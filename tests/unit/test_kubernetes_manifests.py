@@ -113,3 +113,29 @@ def test_the_bridge_reaches_ingest_and_publish_in_the_cluster_with_its_credentia
     for name in ("BRIDGE_PROVINCE_TOKEN", "BRIDGE_PUBLISH_TOKEN", "BRIDGE_NATIONAL_TOKENS"):
         assert env[name]["secretKeyRef"]["name"] == "exchange-bridge", name
     assert "BRIDGE_PROVINCE_URL" not in env  # no province configured in the example values: nothing is pushed
+    # The key sealing webhook secrets at rest: a required Secret (the bridge's guard refuses to run without).
+    assert env["BRIDGE_SECRETS_KEY"] == {"secretKeyRef": {"name": "exchange-bridge", "key": "webhook-secrets-key"}}
+
+
+def test_deploy_readme_names_every_variable_the_pods_get(objects: list[dict[str, Any]]) -> None:
+    """deploy/README.md's table says where each variable of every container comes from (a service's own
+    `<SERVICE>_…` by its pattern)."""
+    readme = (Path(__file__).resolve().parents[2] / "deploy" / "README.md").read_text(encoding="utf-8")
+    services = [s.upper() for s in (*k8s.SERVICES, k8s.WORKBENCH)]
+    names = {
+        variable["name"]
+        for o in objects
+        for c in o.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])
+        for variable in c.get("env", [])
+    }
+
+    def documented(name: str) -> bool:
+        generic = name
+        for service in services:
+            generic = generic.replace(f"_{service}_", "_<SERVICE>_")
+            if generic.startswith(f"{service}_") and generic.removeprefix(f"{service}_") in ("HOST", "PORT"):
+                generic = "<SERVICE>_" + generic.removeprefix(f"{service}_")
+        return f"`{name}`" in readme or f"`{generic}`" in readme
+
+    assert names
+    assert sorted(n for n in names if not documented(n)) == []

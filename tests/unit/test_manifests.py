@@ -110,6 +110,21 @@ def test_the_audit_replay_holds_no_service_specific_sql() -> None:
         assert not found, (path.name, found)
 
 
+def test_every_rebuilt_service_names_its_schema_nowhere_in_its_sql() -> None:
+    """The audit replay rebuilds each service in a scratch schema through its own store and migrations, so
+    none may name its live schema in SQL (publish's once did, and was rebuilt in a scratch database)."""
+    for manifest in (m for m in MANIFESTS if m.replay is not ReplaySeed.NONE):
+        pattern = re.compile(
+            rf'\b(FROM|INTO|UPDATE|JOIN|TABLE|ON|FUNCTION|EXISTS)\s+"?{manifest.schema}"?\.[a-z_]', re.IGNORECASE
+        )
+        root = SERVICES / manifest.name
+        paths = [*root.glob("store*.py"), *root.glob("store/*.py"), *root.glob("migrations/versions/*.py")]
+        assert paths, manifest.name
+        for path in paths:
+            found = pattern.findall(path.read_text(encoding="utf-8"))
+            assert not found, (str(path.relative_to(SERVICES)), found)
+
+
 def test_the_bridge_reads_every_outcome_topic_of_the_catalogue_and_no_record_topic() -> None:
     """The unified feed, webhooks and the province carry every outcome: a new outcome topic in the catalogue
     must be named in the bridge's manifest, or subscribers would silently miss it."""

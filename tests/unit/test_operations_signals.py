@@ -147,3 +147,42 @@ def test_replay_reports_every_difference_not_the_first_ten() -> None:
     assert sum("only in live" in line for line in lines) == 25
     assert sum("grade: live=" in line for line in lines) == 12
     assert len(diff.as_dict()["only_live"]) == 25
+
+
+def test_the_bridge_refuses_a_missing_or_development_key_for_webhook_secrets(tmp_path: Path) -> None:
+    from cryptography.fernet import Fernet
+
+    from services.bridge.secret_box import DEVELOPMENT_KEY, SecretBox
+    from services.bridge.settings import BridgeSettings
+
+    sound = {
+        "EXCHANGE_ENVIRONMENT": "production",
+        "DATABASE_URL": "postgresql://exchange:Xk9-long-random@db:5432/exchange",
+    }
+
+    def refusals(**given: Any) -> list[str]:
+        return production_problems(BridgeSettings(**sound, **given), uses_kafka=False)
+
+    key = Fernet.generate_key().decode()
+    assert refusals(secrets_key=key) == []
+    assert refusals(secrets_key=f"{key},{Fernet.generate_key().decode()}") == []  # rotating
+    own_file = tmp_path / "webhook-secrets.key"
+    own_file.write_text(key + "\n")
+    assert refusals(secrets_key_file=own_file) == []
+    for given in (
+        {},
+        {"secrets_key": DEVELOPMENT_KEY},
+        {"secrets_key": "not-a-key"},
+        {"secrets_key_file": REPO_ROOT / ".run" / "keys" / "webhook-secrets.key"},
+        {"secrets_key_file": tmp_path / "missing.key"},
+    ):
+        (line,) = refusals(**given)
+        assert line.startswith("BRIDGE_SECRETS_KEY"), (given, line)
+    assert production_problems(BridgeSettings(EXCHANGE_ENVIRONMENT="development"), uses_kafka=False) == []
+    # The rotated key seals; the old one still opens what it sealed, and the start-up pass re-seals it.
+    old, new = Fernet.generate_key().decode(), key
+    sealed_before = SecretBox.from_text(old).seal("whsec_x")
+    rotating = SecretBox.from_text(f"{new},{old}")
+    assert rotating.open(sealed_before) == "whsec_x"
+    assert SecretBox.from_text(new).open(rotating.reseal(sealed_before)) == "whsec_x"
+    assert rotating.open("whsec_clear") == "whsec_clear"  # a row from before sealing

@@ -136,8 +136,8 @@ ON = date(2026, 11, 20)
 def test_measure_list_file_validates_with_ids_the_feedback_schema_accepts(measure_list: MeasureList) -> None:
     assert measure_list.version == "2026.1"
     assert measure_list.effective_from == date(2026, 1, 1)
-    assert len(measure_list.sanctions) == 58
-    assert len(measure_list.rewards) == 11
+    assert len(measure_list.sanctions) == 61
+    assert len(measure_list.rewards) == 15
     for measure in measure_list.measures:
         assert FEEDBACK_ID.match(measure.id)
         assert measure.legal_basis.document
@@ -146,7 +146,7 @@ def test_measure_list_file_validates_with_ids_the_feedback_schema_accepts(measur
     by_source: dict[str, int] = {}
     for measure in measure_list.sanctions:
         by_source[measure.id.split("-")[1]] = by_source.get(measure.id.split("-")[1], 0) + 1
-    assert by_source == {"GF33": 20, "ZBF64": 30, "BX17": 8}
+    assert by_source == {"GF33": 20, "ZBF64": 30, "BX17": 8, "NSXY": 1, "AQSC": 1, "HXXY": 1}  # evaluations: issue 22
 
 
 def _minimal(**changes: Any) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from services.common.catalogue import load_catalogue
 from services.common.records import AcceptedRecord
 from services.supervision.rules import model
 from services.supervision.rules.derive import Grade, add_months, derive, effective_level
@@ -17,7 +18,9 @@ from services.supervision.rules.sampling import Member, draw, redraw, stratify, 
 from tests import factories
 from tests.helpers import record_event
 
-RULES = model.load(Path(__file__).resolve().parents[2] / "schemas")
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
+RULES = model.load(SCHEMAS)
+MEASURES = model.load_measures(SCHEMAS, set(load_catalogue(SCHEMAS).departments), RULES)
 SUP = RULES.rule_sets["chongqing-amr"]
 
 
@@ -252,7 +255,7 @@ def _tax(grade: str, year: int, n: int, code: str | None = None) -> AcceptedReco
 
 def test_a_tax_a_gives_its_reward_and_the_green_channel_only_for_three_a_years_running() -> None:
     def rewards(records: list[AcceptedRecord], on: date) -> list[str]:
-        found = derive(records, [], RULES).consequences
+        found = derive(records, [], RULES, measures=MEASURES).consequences
         return sorted(
             c.text[:5] for c in found if c.kind == "reward" and c.valid_from <= on <= (c.valid_until or date.max)
         )
@@ -286,7 +289,7 @@ def test_the_county_composite_evaluation_bands_rewards_and_ends_with_the_window(
     ]
     assert on(segments, date(2029, 1, 10)) is not None
     assert on(segments, date(2029, 6, 1)).band == "良"  # type: ignore[union-attr]  # both past 3 years: base 80
-    derived = derive(records, [], RULES, severity, table)
+    derived = derive(records, [], RULES, severity, table, MEASURES)
     (reward,) = [c for c in derived.consequences if c.scale == "公共信用综合评价" and c.valid_from == date(2026, 1, 10)]
     assert (reward.kind, reward.grade, reward.department) == ("reward", "优", "DRC")
     serious = factories.penalty(code=code, categories=("吊销许可证件",), fine=None, decision_date="2026-06-01")
@@ -335,3 +338,32 @@ def test_a_plan_over_10000_subjects_is_published_in_parts_that_an_auditor_puts_t
     assert len(split_published(_published(population(2_000), "s"))) == 1
     with pytest.raises(ValueError, match="parts"):
         assemble(parts[1:])
+
+
+def test_patrols_follow_the_level_every_year_every_half_year_or_never() -> None:
+    since = date(2026, 3, 10)
+
+    def patrols(level: str, inspected: tuple[str, ...] = ()) -> list[date]:
+        records = []
+        for n, day in enumerate(inspected, start=1):
+            r = factories.fresh(factories.examples("inspection_result")[0])
+            r["decision_date"] = r["data"]["decision_date"] = r["data"]["inspected_on"] = day
+            records.append(accepted(r, n))
+        derived = derive(records, [Grade("chongqing-amr", "B", level, since)], RULES)
+        return [o.due for o in derived.obligations if o.kind == "patrol"]
+
+    assert patrols("I") == []  # 免于日常检查 (000 L262)
+    assert patrols("II") == [date(2027, 3, 10)]  # 每年至少一次 (000 L268)
+    assert patrols("III") == [date(2026, 9, 10)]  # 每半年至少一次 (000 L279)
+    assert patrols("III", ("2026-05-04",)) == [date(2026, 11, 4)]  # from the last inspection
+
+
+def test_inspectors_are_paired_by_the_seed_and_an_odd_one_joins_the_last_pair() -> None:
+    from services.supervision.rules.sampling import inspector_pairs
+
+    roster = ["张三", "李四", "王五", "赵六", "钱七"]
+    pairs = inspector_pairs(roster, "seed-1")
+    assert [len(p) for p in pairs] == [2, 3]
+    assert sorted(name for p in pairs for name in p) == sorted(roster)
+    assert inspector_pairs(list(reversed(roster)), "seed-1") == pairs  # the roster's order is irrelevant
+    assert inspector_pairs(roster, "seed-2") != pairs

@@ -215,8 +215,9 @@ class KeptSubjects:
     `min_records` records, at most `max_records` records in all, least recently used dropped first. The
     records kept are the caller's (`SubjectFiles`' kept ones: a subject's state moves onto the copies a
     later read gives), so the two bounds count the same records; what the rules derived from a record
-    (`AcceptedRecord.derived`, the penalties' kept lines, the kept credit files) is about twice the parsed
-    record and goes with it (docs/decisions.md, issue 18 — grading memory bound)."""
+    (`AcceptedRecord.derived`, the penalties' kept lines, the kept credit files) is about as large as the
+    parsed record and goes with it: ~9 KB resident per record in all (docs/decisions.md, issue 18 — grading
+    at S8's scale)."""
 
     def __init__(self, *, max_records: int = 20_000, min_records: int = 16) -> None:
         self.max_records = max_records

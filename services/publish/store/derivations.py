@@ -17,16 +17,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.common.db import sql
 
 
-async def restamp(conn: AsyncConnection, subject_codes: Sequence[str]) -> dict[str, tuple[int | None, int]]:
+async def restamp(
+    conn: AsyncConnection, schema: str, subject_codes: Sequence[str]
+) -> dict[str, tuple[int | None, int]]:
     """Give each subject a new stamp (caller holds the subjects' locks); (the stamp it had, None when it had
     none, and the new one), in one round trip."""
     codes = list(subject_codes)
     stamps = [secrets.randbits(63) for _ in codes]
     rows = await conn.execute(
         sql(
-            "WITH old AS (SELECT subject_code, stamp FROM publish.derivations "
+            f"WITH old AS (SELECT subject_code, stamp FROM {schema}.derivations "
             "WHERE subject_code = ANY(CAST(:s AS text[]))), "
-            "new AS (INSERT INTO publish.derivations (subject_code, stamp) "
+            f"new AS (INSERT INTO {schema}.derivations (subject_code, stamp) "
             "SELECT * FROM unnest(CAST(:s AS text[]), CAST(:v AS bigint[])) "
             "ON CONFLICT (subject_code) DO UPDATE SET stamp = EXCLUDED.stamp RETURNING subject_code, stamp) "
             "SELECT new.subject_code, old.stamp AS before, new.stamp AS after FROM new "

@@ -14,19 +14,19 @@ from services.common.db import sql
 from services.publish.rules.derive import Change, Derived, Previous, name_tokens, storage_key
 
 
-async def disclosures_for_update(conn: AsyncConnection, subject_code: str) -> dict[str, Previous]:
-    return (await disclosures_of_subjects(conn, [subject_code]))[subject_code]
+async def disclosures_for_update(conn: AsyncConnection, schema: str, subject_code: str) -> dict[str, Previous]:
+    return (await disclosures_of_subjects(conn, schema, [subject_code]))[subject_code]
 
 
 async def disclosures_of_subjects(
-    conn: AsyncConnection, subject_codes: Sequence[str]
+    conn: AsyncConnection, schema: str, subject_codes: Sequence[str]
 ) -> dict[str, dict[str, Previous]]:
     """What is stored of each subject's disclosures, by public id, rows locked until the transaction ends
     (every subject asked for is present)."""
     rows = await conn.execute(
         sql(
             "SELECT subject_code, public_id, state, version, published_at, withdrawn_at, content, subject_name, "
-            "due_date, due_provisional, exempt, reason, withdraw_on FROM publish.disclosures "
+            f"due_date, due_provisional, exempt, reason, withdraw_on FROM {schema}.disclosures "
             "WHERE subject_code = ANY(CAST(:s AS text[])) FOR UPDATE"
         ),
         {"s": list(subject_codes)},
@@ -37,14 +37,14 @@ async def disclosures_of_subjects(
     return found
 
 
-async def disclosures_by_id(conn: AsyncConnection, public_ids: Sequence[str]) -> dict[str, Previous]:
+async def disclosures_by_id(conn: AsyncConnection, schema: str, public_ids: Sequence[str]) -> dict[str, Previous]:
     """What is stored of these disclosures (those that exist), by public id."""
     if not public_ids:
         return {}
     rows = await conn.execute(
         sql(
             "SELECT public_id, state, version, published_at, withdrawn_at, content, subject_name, "
-            "due_date, due_provisional, exempt, reason, withdraw_on FROM publish.disclosures "
+            f"due_date, due_provisional, exempt, reason, withdraw_on FROM {schema}.disclosures "
             "WHERE public_id = ANY(CAST(:p AS text[]))"
         ),
         {"p": list(public_ids)},
@@ -88,7 +88,9 @@ def _derived_part(content: str) -> dict[str, Any]:
     return parsed
 
 
-async def save_disclosures(conn: AsyncConnection, writes: Sequence[tuple[Derived, Change]], now: datetime) -> None:
+async def save_disclosures(
+    conn: AsyncConnection, schema: str, writes: Sequence[tuple[Derived, Change]], now: datetime
+) -> None:
     """Upsert the disclosures that changed, in order, as one executemany (a pipelined round trip for the
     poll): a statement awaited per disclosure cost publish more CPU than deriving them (bind, send and the
     SQLAlchemy call path once per row). Public ids are unique in ``writes`` (the handler keeps the last
@@ -97,7 +99,7 @@ async def save_disclosures(conn: AsyncConnection, writes: Sequence[tuple[Derived
         return
     await conn.execute(
         sql(
-            "INSERT INTO publish.disclosures (public_id, department, record_id, record_type, subject_code, "
+            f"INSERT INTO {schema}.disclosures (public_id, department, record_id, record_type, subject_code, "
             "subject_name, search_tokens, decision_date, received_at, due_date, due_provisional, state, exempt, "
             "reason, published_at, withdrawn_at, publicity_until, withdraw_on, content, version, updated_at) "
             "VALUES (:pid, :dept, :rid, :type, :code, :name, :tokens, :decided, :received, :due, :provisional, :state, "
@@ -143,12 +145,12 @@ def _shanghai(instant: datetime | None) -> str | None:
     return instant.astimezone(SHANGHAI).isoformat() if instant is not None else None
 
 
-async def subjects_to_refresh(conn: AsyncConnection, today: date) -> list[str]:
+async def subjects_to_refresh(conn: AsyncConnection, schema: str, today: date) -> list[str]:
     """Subjects with a published record whose 公示截止期 has passed, or a list entry whose period ended
     (list rows are ``exempt`` and carry ``withdraw_on`` only while in force, published or not)."""
     rows = await conn.execute(
         sql(
-            "SELECT DISTINCT subject_code FROM publish.disclosures "
+            f"SELECT DISTINCT subject_code FROM {schema}.disclosures "
             "WHERE withdraw_on <= :t AND (state = 'published' OR exempt)"
         ),
         {"t": today},
@@ -156,17 +158,21 @@ async def subjects_to_refresh(conn: AsyncConnection, today: date) -> list[str]:
     return [r.subject_code for r in rows]
 
 
-async def provisional_disclosures(conn: AsyncConnection) -> list[tuple[str, date]]:
-    rows = await conn.execute(sql("SELECT subject_code, decision_date FROM publish.disclosures WHERE due_provisional"))
+async def provisional_disclosures(conn: AsyncConnection, schema: str) -> list[tuple[str, date]]:
+    rows = await conn.execute(
+        sql(f"SELECT subject_code, decision_date FROM {schema}.disclosures WHERE due_provisional")
+    )
     return [(r.subject_code, r.decision_date) for r in rows]
 
 
-async def deadline_rows(conn: AsyncConnection, *, department: str | None, since: date) -> list[dict[str, Any]]:
+async def deadline_rows(
+    conn: AsyncConnection, schema: str, *, department: str | None, since: date
+) -> list[dict[str, Any]]:
     """Records on the 7-working-day clock: every unpublished one, and those published decided since ``since``."""
     rows = await conn.execute(
         sql(
             "SELECT public_id, department, record_id, record_type, decision_date, received_at, due_date, "
-            "due_provisional, published_at, state, reason FROM publish.disclosures "
+            f"due_provisional, published_at, state, reason FROM {schema}.disclosures "
             "WHERE (CAST(:d AS text) IS NULL OR department = :d) AND ((published_at IS NULL AND NOT exempt) "
             "OR (published_at IS NOT NULL AND NOT exempt AND decision_date >= :since)) ORDER BY due_date, public_id"
         ),
@@ -176,7 +182,7 @@ async def deadline_rows(conn: AsyncConnection, *, department: str | None, since:
 
 
 async def rows_due_between(
-    conn: AsyncConnection, table: str, due_column: str, *, department: str | None, first: date, after: date
+    conn: AsyncConnection, schema: str, table: str, due_column: str, *, department: str | None, first: date, after: date
 ) -> list[dict[str, Any]]:
     """Rows of ``disclosures`` / ``objections`` / ``repairs`` / ``withdrawals`` due in [first, after)."""
     known = {
@@ -190,7 +196,7 @@ async def rows_due_between(
     exempt = " AND NOT exempt" if table == "disclosures" else ""
     rows = await conn.execute(
         sql(
-            f"SELECT * FROM publish.{table} WHERE {due_column} >= :first AND {due_column} < :after{exempt} "
+            f"SELECT * FROM {schema}.{table} WHERE {due_column} >= :first AND {due_column} < :after{exempt} "
             "AND (CAST(:d AS text) IS NULL OR department = :d)"
         ),
         {"d": department, "first": first, "after": after},

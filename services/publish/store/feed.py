@@ -30,12 +30,12 @@ class FeedCursor:
         return cls(int(txid), int(position))
 
 
-async def append_feed(conn: AsyncConnection, events: list[CloudEvent]) -> None:
+async def append_feed(conn: AsyncConnection, schema: str, events: list[CloudEvent]) -> None:
     if not events:
         return
     await conn.execute(
         sql(
-            "INSERT INTO publish.feed (event_id, type, subject, time, data) "
+            f"INSERT INTO {schema}.feed (event_id, type, subject, time, data) "
             "VALUES (:id, :type, :subject, :time, CAST(:data AS jsonb)) ON CONFLICT (event_id) DO NOTHING"
         ),
         [
@@ -45,7 +45,7 @@ async def append_feed(conn: AsyncConnection, events: list[CloudEvent]) -> None:
     )
 
 
-async def feed_page(conn: AsyncConnection, after: FeedCursor | None, limit: int) -> list[dict[str, Any]]:
+async def feed_page(conn: AsyncConnection, schema: str, after: FeedCursor | None, limit: int) -> list[dict[str, Any]]:
     """Committed feed rows after ``after``, in (txid, position) order, none from a running transaction.
 
     A sequence is not commit order: a row with a smaller position can commit after a larger one was read.
@@ -57,7 +57,7 @@ async def feed_page(conn: AsyncConnection, after: FeedCursor | None, limit: int)
     """
     rows = await conn.execute(
         sql(
-            "SELECT txid::text AS txid, position, event_id, type, subject, time, data FROM publish.feed "
+            f"SELECT txid::text AS txid, position, event_id, type, subject, time, data FROM {schema}.feed "
             "WHERE txid < pg_snapshot_xmin(pg_current_snapshot()) "
             "AND (txid, position) > (CAST(CAST(:t AS text) AS xid8), :p) ORDER BY feed.txid, feed.position LIMIT :n"
         ),

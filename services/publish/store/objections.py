@@ -10,23 +10,25 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.common.db import sql
 
 
-async def insert_objection(conn: AsyncConnection, case: dict[str, Any]) -> None:
+async def insert_objection(conn: AsyncConnection, schema: str, case: dict[str, Any]) -> None:
     columns = ", ".join(case)
     values = ", ".join(f":{name}" for name in case)
-    await conn.execute(sql(f"INSERT INTO publish.objections ({columns}) VALUES ({values})"), case)
+    await conn.execute(sql(f"INSERT INTO {schema}.objections ({columns}) VALUES ({values})"), case)
 
 
-async def objection(conn: AsyncConnection, objection_id: str) -> dict[str, Any] | None:
-    row = (await conn.execute(sql("SELECT * FROM publish.objections WHERE id = :i"), {"i": objection_id})).first()
+async def objection(conn: AsyncConnection, schema: str, objection_id: str) -> dict[str, Any] | None:
+    row = (await conn.execute(sql(f"SELECT * FROM {schema}.objections WHERE id = :i"), {"i": objection_id})).first()
     return None if row is None else dict(row._mapping)
 
 
-async def answer_objection(conn: AsyncConnection, objection_id: str, **answer: Any) -> dict[str, Any] | None:
+async def answer_objection(
+    conn: AsyncConnection, schema: str, objection_id: str, **answer: Any
+) -> dict[str, Any] | None:
     """Record the provider's answer on an objection still awaiting it; None when it was answered already."""
     row = (
         await conn.execute(
             sql(
-                "UPDATE publish.objections SET state = :state, outcome = :outcome, explanation = :explanation, "
+                f"UPDATE {schema}.objections SET state = :state, outcome = :outcome, explanation = :explanation, "
                 "verification_id = :verification_id, answered_at = :answered_at, resolved_at = :resolved_at, "
                 "resolved_by = :resolved_by WHERE id = :i AND state IN ('verifying', 'escalated') RETURNING *"
             ),
@@ -36,11 +38,13 @@ async def answer_objection(conn: AsyncConnection, objection_id: str, **answer: A
     return None if row is None else dict(row._mapping)
 
 
-async def resolve_upheld(conn: AsyncConnection, department: str, record_id: str, *, by: str, now: datetime) -> int:
+async def resolve_upheld(
+    conn: AsyncConnection, schema: str, department: str, record_id: str, *, by: str, now: datetime
+) -> int:
     """Close upheld objections of a record once its correction or revocation has arrived."""
     result = await conn.execute(
         sql(
-            "UPDATE publish.objections SET state = 'resolved', resolved_at = :now, resolved_by = :by "
+            f"UPDATE {schema}.objections SET state = 'resolved', resolved_at = :now, resolved_by = :by "
             "WHERE department = :d AND record_id = :r AND state = 'upheld'"
         ),
         {"d": department, "r": record_id, "by": by, "now": now},
@@ -48,10 +52,10 @@ async def resolve_upheld(conn: AsyncConnection, department: str, record_id: str,
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-async def refresh_objection_flag(conn: AsyncConnection, department: str, record_id: str) -> None:
+async def refresh_objection_flag(conn: AsyncConnection, schema: str, department: str, record_id: str) -> None:
     await conn.execute(
         sql(
-            "UPDATE publish.disclosures SET objection_pending = EXISTS (SELECT 1 FROM publish.objections o "
+            f"UPDATE {schema}.disclosures SET objection_pending = EXISTS (SELECT 1 FROM {schema}.objections o "
             "WHERE o.department = :d AND o.record_id = :r AND o.state IN ('verifying', 'escalated', 'upheld')) "
             "WHERE department = :d AND record_id = :r"
         ),
@@ -59,7 +63,7 @@ async def refresh_objection_flag(conn: AsyncConnection, department: str, record_
     )
 
 
-async def escalate_overdue(conn: AsyncConnection, today: date, now: datetime) -> list[dict[str, Any]]:
+async def escalate_overdue(conn: AsyncConnection, schema: str, today: date, now: datetime) -> list[dict[str, Any]]:
     """Mark unanswered objections whose (final) due date has passed as escalated; returns them.
 
     Rows another transaction holds (an answer being applied) are skipped, never waited for: no deadlock
@@ -67,8 +71,8 @@ async def escalate_overdue(conn: AsyncConnection, today: date, now: datetime) ->
     """
     rows = await conn.execute(
         sql(
-            "UPDATE publish.objections SET state = 'escalated', escalated_at = :now WHERE id IN (SELECT id FROM "
-            "publish.objections WHERE state = 'verifying' AND NOT due_provisional AND due_date < :t "
+            f"UPDATE {schema}.objections SET state = 'escalated', escalated_at = :now WHERE id IN (SELECT id FROM "
+            f"{schema}.objections WHERE state = 'verifying' AND NOT due_provisional AND due_date < :t "
             "FOR UPDATE SKIP LOCKED) RETURNING *"
         ),
         {"t": today, "now": now},
@@ -76,22 +80,24 @@ async def escalate_overdue(conn: AsyncConnection, today: date, now: datetime) ->
     return [dict(r._mapping) for r in rows]
 
 
-async def provisional_objections(conn: AsyncConnection) -> list[tuple[str, datetime]]:
+async def provisional_objections(conn: AsyncConnection, schema: str) -> list[tuple[str, datetime]]:
     rows = await conn.execute(
-        sql("SELECT id, filed_at FROM publish.objections WHERE due_provisional AND state = 'verifying'")
+        sql(f"SELECT id, filed_at FROM {schema}.objections WHERE due_provisional AND state = 'verifying'")
     )
     return [(r.id, r.filed_at) for r in rows]
 
 
-async def set_objection_due(conn: AsyncConnection, objection_id: str, due: date, provisional: bool) -> None:
+async def set_objection_due(
+    conn: AsyncConnection, schema: str, objection_id: str, due: date, provisional: bool
+) -> None:
     await conn.execute(
-        sql("UPDATE publish.objections SET due_date = :d, due_provisional = :p WHERE id = :i"),
+        sql(f"UPDATE {schema}.objections SET due_date = :d, due_provisional = :p WHERE id = :i"),
         {"i": objection_id, "d": due, "p": provisional},
     )
 
 
 async def objections_of(
-    conn: AsyncConnection, *, department: str | None, open_only: bool, limit: int
+    conn: AsyncConnection, schema: str, *, department: str | None, open_only: bool, limit: int
 ) -> list[dict[str, Any]]:
     """Objections to one provider's records (or all), the soonest due first."""
     where = ["TRUE"]
@@ -100,7 +106,7 @@ async def objections_of(
     if open_only:
         where.append("state IN ('verifying', 'escalated', 'upheld')")
     rows = await conn.execute(
-        sql(f"SELECT * FROM publish.objections WHERE {' AND '.join(where)} ORDER BY due_date, filed_at, id LIMIT :n"),
+        sql(f"SELECT * FROM {schema}.objections WHERE {' AND '.join(where)} ORDER BY due_date, filed_at, id LIMIT :n"),
         {"d": department, "n": limit},
     )
     return [dict(r._mapping) for r in rows]

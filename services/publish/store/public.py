@@ -11,15 +11,17 @@ One query plan per kind of query (EXPLAIN of each in docs/decisions.md, issue 19
 - part of a name (a prefix is a part too: the search means "contains"), in two bounded steps of ONE
   statement: the fragment is first looked for among the :data:`RECENT_WINDOW` newest records (a common
   fragment such as 重庆 fills a page there at once, an index-only scan of ``disclosures_public_order``);
-  only when that found less than a page, through the GIN index on the name's characters and character pairs
-  (``search_tokens``), which is fast precisely because few rows carry all the fragment's pairs (a one-time
-  filter: the GIN scan is never started otherwise). ``ILIKE`` decides in both steps;
+  only when that found less than a page, among the published names (``search_names``: one row per code and
+  public name, GIN on the name's characters and character pairs), reading at most a page of each matching
+  name's newest records (index-only scans of ``disclosures_subject_order``), so a subject's hundreds of
+  records cost a page (a one-time filter: this step is never started otherwise). ``ILIKE`` decides in both;
 - nothing: the newest first, ``disclosures_public_order``.
 
 Statements are prepared once per connection (asyncpg's statement cache). Lookups whose best plan does not
-depend on the values (a code, a public id, a list page) run on connections that keep PostgreSQL's plan
-cache (a generic plan after a few executions: no planning per request); a name fragment's plan depends on
-how rare it is, so those run on connections that plan each execution for its own values.
+depend on the values (a code, a public id, a list page, the name search, whose two steps have the same plan
+whatever the fragment) run on connections that keep PostgreSQL's plan cache (a generic plan after a few
+executions: no planning per request); the count of a name fragment's matches depends on how rare it is, so
+it runs on connections that plan each execution for its own values.
 """
 
 from __future__ import annotations
@@ -57,9 +59,9 @@ class ReadsUnavailable(RuntimeError):
 class PublicReads:
     """Created at start (no connection yet); connects on first use; :meth:`close` at shutdown."""
 
-    def __init__(self, dsn: str, *, size: int) -> None:
-        self._dsn, self._size = dsn, size
-        # plan_cache_mode → pool: "auto" for lookups by value, "force_custom_plan" for name fragments.
+    def __init__(self, dsn: str, *, size: int, schema: str = "publish") -> None:
+        self._dsn, self._size, self._s = dsn, size, schema
+        # plan_cache_mode → pool: "auto" for lookups by value and the search, "force_custom_plan" for counts.
         self._pools: dict[str, asyncpg.Pool] = {}
         self._lock = asyncio.Lock()
 
@@ -98,12 +100,12 @@ class PublicReads:
     async def generation(self) -> tuple[str, int] | None:
         """The generation of what these reads show (``publish.public_generation``, bumped in the transaction
         of every change to ``publish.disclosures``): the public read cache's check, one cheap statement."""
-        rows = await self._fetch("SELECT epoch::text AS epoch, n FROM publish.public_generation")
+        rows = await self._fetch(f"SELECT epoch::text AS epoch, n FROM {self._s}.public_generation")
         return (str(rows[0]["epoch"]), int(rows[0]["n"])) if rows else None
 
     async def published(self, public_id: str) -> str | None:
         """The public JSON of a published disclosure, ready to send."""
-        sql = f"SELECT {_BODY} FROM publish.disclosures WHERE public_id = $1 AND state = 'published'"
+        sql = f"SELECT {_BODY} FROM {self._s}.disclosures WHERE public_id = $1 AND state = 'published'"
         rows = await self._fetch(sql, public_id)
         return str(rows[0]["body"]) if rows else None
 
@@ -111,7 +113,7 @@ class PublicReads:
         """The stored public JSON of a disclosure a revocation or correction took off the portal (the caller
         shows only its notice, services/publish/rules/withdrawal.py); None for any other record."""
         sql = (
-            "SELECT content FROM publish.disclosures WHERE public_id = $1 AND state = 'withdrawn' "
+            f"SELECT content FROM {self._s}.disclosures WHERE public_id = $1 AND state = 'withdrawn' "
             'AND content::jsonb @> \'{"amendment": {"withdrawn": true}}\''
         )
         rows = await self._fetch(sql, public_id)
@@ -137,7 +139,7 @@ class PublicReads:
             args.append(list(record_types))
             where += f" AND record_type = ANY(${len(args)}::text[])"
         n = len(args)
-        select = f"SELECT decision_date, public_id, {_BODY} FROM publish.disclosures"
+        select = f"SELECT decision_date, public_id, {_BODY} FROM {self._s}.disclosures"
         if code is not None:
             rows = await self._fetch(
                 f"{select} WHERE {where} AND subject_code = ${n + 1}{_ORDER} LIMIT $1", *args, code
@@ -146,21 +148,30 @@ class PublicReads:
             rows = await self._fetch(f"{select} WHERE {where}{_ORDER} LIMIT $1", *args)
         else:
             pattern, tokens = fragment
-            # `found` (the GIN step) holds every match, those of the recent window included (the tokens are a
-            # necessary condition), so the page is the recent matches when they fill it, else found's first.
-            # `(SELECT count(*) FROM recent)` is an init plan: a one-time filter that skips the GIN scan.
+            # `found` holds the newest page of every matching (code, name), so every match's page, those of
+            # the recent window included (the tokens are a necessary condition): the page is the recent
+            # matches when they fill it, else found's first. The names come from `search_names` (one row per
+            # published code and name, GIN on its tokens), each name's page from `disclosures_subject_order`
+            # (index only, stops at the limit): a subject with hundreds of records costs one page, not all
+            # its rows. `(SELECT count(*) FROM recent)` is an init plan: a one-time filter that skips it.
+            # ILIKE before the tokens: when the names are few enough for a sequential scan, `@>` on every
+            # row (each token against each of the row's) cost 12 ms for 488 names, ILIKE first 0.3 ms.
             both = (
                 f"WITH recent AS MATERIALIZED (SELECT decision_date, public_id FROM (SELECT decision_date, "
-                f"public_id, subject_name FROM publish.disclosures WHERE {where}{_ORDER} LIMIT {RECENT_WINDOW}) "
+                f"public_id, subject_name FROM {self._s}.disclosures WHERE {where}{_ORDER} LIMIT {RECENT_WINDOW}) "
                 f"AS window_ WHERE subject_name ILIKE ${n + 1}{_ORDER} LIMIT $1), "
-                f"found AS MATERIALIZED (SELECT decision_date, public_id FROM publish.disclosures "
-                f"WHERE (SELECT count(*) FROM recent) < $1 AND {where} AND search_tokens @> ${n + 2}::text[] "
-                f"AND subject_name ILIKE ${n + 1}), "
+                "found AS MATERIALIZED (SELECT each.decision_date, each.public_id "
+                f"FROM {self._s}.search_names AS name_ "
+                f"CROSS JOIN LATERAL (SELECT decision_date, public_id FROM {self._s}.disclosures WHERE {where} "
+                f"AND subject_code = name_.subject_code AND subject_name = name_.subject_name{_ORDER} LIMIT $1) "
+                f"AS each "
+                f"WHERE (SELECT count(*) FROM recent) < $1 AND name_.subject_name ILIKE ${n + 1} "
+                f"AND name_.search_tokens @> ${n + 2}::text[]), "
                 f"page AS (SELECT public_id FROM recent WHERE (SELECT count(*) FROM recent) >= $1 "
                 f"UNION ALL (SELECT public_id FROM found{_ORDER} LIMIT $1)) "
                 f"{select} JOIN page USING (public_id){_ORDER}"
             )
-            rows = await self._fetch(both, *args, pattern, tokens, custom_plan=True)
+            rows = await self._fetch(both, *args, pattern, tokens)
         return [(r["decision_date"], r["public_id"], r["body"]) for r in rows]
 
     async def count(
@@ -177,14 +188,24 @@ class PublicReads:
         if record_types is not None:
             args.append(list(record_types))
             where += f" AND record_type = ANY(${len(args)}::text[])"
+        if fragment is not None and code is None:
+            # Per matching (code, name) as the search (index-only scans of the subject's rows), not a heap
+            # read of every row the tokens match.
+            args += [fragment[0], fragment[1]]
+            sql = (
+                f"SELECT count(*) AS n FROM (SELECT 1 FROM {self._s}.search_names AS name_ CROSS JOIN LATERAL "
+                f"(SELECT 1 FROM {self._s}.disclosures WHERE {where} AND subject_code = name_.subject_code "
+                "AND subject_name = name_.subject_name LIMIT $1) AS each "
+                f"WHERE name_.subject_name ILIKE ${len(args) - 1} AND name_.search_tokens @> ${len(args)}::text[] "
+                "LIMIT $1) AS found"
+            )
+            rows = await self._fetch(sql, *args, custom_plan=True)
+            return int(rows[0]["n"])
         if code is not None:
             args.append(code)
             where += f" AND subject_code = ${len(args)}"
-        elif fragment is not None:
-            args += [fragment[0], fragment[1]]
-            where += f" AND search_tokens @> ${len(args)}::text[] AND subject_name ILIKE ${len(args) - 1}"
-        sql = f"SELECT count(*) AS n FROM (SELECT 1 FROM publish.disclosures WHERE {where} LIMIT $1) AS found"
-        rows = await self._fetch(sql, *args, custom_plan=fragment is not None)
+        sql = f"SELECT count(*) AS n FROM (SELECT 1 FROM {self._s}.disclosures WHERE {where} LIMIT $1) AS found"
+        rows = await self._fetch(sql, *args)
         return int(rows[0]["n"])
 
     async def commitments(
@@ -201,6 +222,6 @@ class PublicReads:
             where += " AND (decision_date, public_id) < ($3, $4)"
             args += [before[0], before[1]]
         rows = await self._fetch(
-            f"SELECT decision_date, public_id, {_BODY} FROM publish.disclosures WHERE {where}{_ORDER} LIMIT $1", *args
+            f"SELECT decision_date, public_id, {_BODY} FROM {self._s}.disclosures WHERE {where}{_ORDER} LIMIT $1", *args
         )
         return [(r["decision_date"], r["public_id"], r["body"]) for r in rows]

@@ -13,39 +13,43 @@ OPEN_STATES = ("submitted", "accepted", "extended")
 _OPEN = "state IN ('submitted', 'accepted', 'extended')"
 
 
-async def insert_repair(conn: AsyncConnection, case: dict[str, Any]) -> None:
+async def insert_repair(conn: AsyncConnection, schema: str, case: dict[str, Any]) -> None:
     columns = ", ".join(case)
     values = ", ".join(f":{name}" for name in case)
-    await conn.execute(sql(f"INSERT INTO publish.repairs ({columns}) VALUES ({values})"), case)
+    await conn.execute(sql(f"INSERT INTO {schema}.repairs ({columns}) VALUES ({values})"), case)
 
 
-async def repair(conn: AsyncConnection, repair_id: str, *, for_update: bool = False) -> dict[str, Any] | None:
+async def repair(
+    conn: AsyncConnection, schema: str, repair_id: str, *, for_update: bool = False
+) -> dict[str, Any] | None:
     lock = " FOR UPDATE" if for_update else ""
-    row = (await conn.execute(sql(f"SELECT * FROM publish.repairs WHERE id = :i{lock}"), {"i": repair_id})).first()
+    row = (await conn.execute(sql(f"SELECT * FROM {schema}.repairs WHERE id = :i{lock}"), {"i": repair_id})).first()
     return None if row is None else dict(row._mapping)
 
 
-async def open_repair_of(conn: AsyncConnection, department: str, record_id: str) -> dict[str, Any] | None:
+async def open_repair_of(conn: AsyncConnection, schema: str, department: str, record_id: str) -> dict[str, Any] | None:
     row = (
         await conn.execute(
-            sql(f"SELECT * FROM publish.repairs WHERE department = :d AND record_id = :r AND {_OPEN}"),
+            sql(f"SELECT * FROM {schema}.repairs WHERE department = :d AND record_id = :r AND {_OPEN}"),
             {"d": department, "r": record_id},
         )
     ).first()
     return None if row is None else dict(row._mapping)
 
 
-async def update_repair(conn: AsyncConnection, repair_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+async def update_repair(conn: AsyncConnection, schema: str, repair_id: str, changes: dict[str, Any]) -> dict[str, Any]:
     assignments = ", ".join(f"{name} = :{name}" for name in changes)
     row = (
         await conn.execute(
-            sql(f"UPDATE publish.repairs SET {assignments} WHERE id = :_id RETURNING *"), {"_id": repair_id, **changes}
+            sql(f"UPDATE {schema}.repairs SET {assignments} WHERE id = :_id RETURNING *"), {"_id": repair_id, **changes}
         )
     ).one()
     return dict(row._mapping)
 
 
-async def escalate_late_repairs(conn: AsyncConnection, today: date, now: datetime) -> list[tuple[dict[str, Any], str]]:
+async def escalate_late_repairs(
+    conn: AsyncConnection, schema: str, today: date, now: datetime
+) -> list[tuple[dict[str, Any], str]]:
     """Mark open applications whose acceptance or decision is past due; returns (case, missed step).
 
     Rows another transaction holds (a decision being applied) are skipped, never waited for.
@@ -57,7 +61,7 @@ async def escalate_late_repairs(conn: AsyncConnection, today: date, now: datetim
     ):
         rows = await conn.execute(
             sql(
-                f"UPDATE publish.repairs SET {column} = :now WHERE id IN (SELECT id FROM publish.repairs "
+                f"UPDATE {schema}.repairs SET {column} = :now WHERE id IN (SELECT id FROM {schema}.repairs "
                 f"WHERE state IN {states} AND {column} IS NULL AND NOT due_provisional AND {due} < :t "
                 "FOR UPDATE SKIP LOCKED) RETURNING *"
             ),
@@ -67,13 +71,13 @@ async def escalate_late_repairs(conn: AsyncConnection, today: date, now: datetim
     return escalated
 
 
-async def provisional_repairs(conn: AsyncConnection) -> list[dict[str, Any]]:
-    rows = await conn.execute(sql(f"SELECT * FROM publish.repairs WHERE due_provisional AND {_OPEN}"))
+async def provisional_repairs(conn: AsyncConnection, schema: str) -> list[dict[str, Any]]:
+    rows = await conn.execute(sql(f"SELECT * FROM {schema}.repairs WHERE due_provisional AND {_OPEN}"))
     return [dict(r._mapping) for r in rows]
 
 
 async def repairs_of(
-    conn: AsyncConnection, *, department: str | None, open_only: bool, limit: int
+    conn: AsyncConnection, schema: str, *, department: str | None, open_only: bool, limit: int
 ) -> list[dict[str, Any]]:
     """Repair applications to one deciding department (or all), the soonest due first."""
     where = ["TRUE"]
@@ -82,7 +86,7 @@ async def repairs_of(
     if open_only:
         where.append(_OPEN)
     rows = await conn.execute(
-        sql(f"SELECT * FROM publish.repairs WHERE {' AND '.join(where)} ORDER BY decide_due, filed_at, id LIMIT :n"),
+        sql(f"SELECT * FROM {schema}.repairs WHERE {' AND '.join(where)} ORDER BY decide_due, filed_at, id LIMIT :n"),
         {"d": department, "n": limit},
     )
     return [dict(r._mapping) for r in rows]

@@ -12,17 +12,16 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.common.db import sql
-from services.publish.store.records import SCHEMA
 
 NOT_ON_THE_TOPICS = "(not on the topics)"
 
 
 async def seed_filed_objection(
-    conn: AsyncConnection, data: dict[str, Any], *, due: date, provisional: bool, schema: str = SCHEMA
+    conn: AsyncConnection, schema: str, data: dict[str, Any], *, due: date, provisional: bool
 ) -> None:
     await conn.execute(
         sql(
-            f'INSERT INTO "{schema}".objections (id, public_id, department, record_id, subject_code, raised_by, '
+            f"INSERT INTO {schema}.objections (id, public_id, department, record_id, subject_code, raised_by, "
             "reason, contact, state, filed_at, due_date, due_provisional) VALUES (:id, :pid, :d, :r, :s, :x, :x, "
             ":x, 'verifying', :at, :due, :provisional) ON CONFLICT (id) DO NOTHING"
         ),
@@ -40,10 +39,10 @@ async def seed_filed_objection(
     )
 
 
-async def seed_filed_repair(conn: AsyncConnection, data: dict[str, Any], *, schema: str = SCHEMA) -> None:
+async def seed_filed_repair(conn: AsyncConnection, schema: str, data: dict[str, Any]) -> None:
     await conn.execute(
         sql(
-            f'INSERT INTO "{schema}".repairs (id, public_id, department, record_id, subject_code, raised_by, '
+            f"INSERT INTO {schema}.repairs (id, public_id, department, record_id, subject_code, raised_by, "
             "commitment, fulfilment, contact, state, filed_at, accept_due, decide_due, due_provisional) VALUES "
             "(:id, :pid, :d, :r, :s, :x, :x, :x, :x, 'submitted', :at, :accept, :decide, :provisional) "
             "ON CONFLICT (id) DO NOTHING"
@@ -63,7 +62,7 @@ async def seed_filed_repair(conn: AsyncConnection, data: dict[str, Any], *, sche
     )
 
 
-async def records_with_objections(conn: AsyncConnection, *, schema: str = SCHEMA) -> list[tuple[str, str]]:
+async def records_with_objections(conn: AsyncConnection, schema: str) -> list[tuple[str, str]]:
     """(department, record id) of every record an objection was filed against."""
-    rows = await conn.execute(sql(f'SELECT DISTINCT department, record_id FROM "{schema}".objections'))
+    rows = await conn.execute(sql(f"SELECT DISTINCT department, record_id FROM {schema}.objections"))
     return [(str(d), str(r)) for d, r in rows.all()]

@@ -34,6 +34,7 @@ from services.sanctions.rules import (
 )
 from services.sanctions.rules.clean_record import clean_record_trigger
 from services.sanctions.rules.measures import GRADE_TRIGGER, Measure, Nature
+from services.supervision.rules.evaluations import Period
 
 FEEDBACK = "sanction_feedback"
 VERIFICATION = "objection_verification"
@@ -165,6 +166,41 @@ def clean_record_case(
     kind = str(max(records, key=_latest_first).record["subject"]["kind"])
     trigger = clean_record_trigger(records, adverse, as_of, subject_kind=kind)
     return open_case(trigger, measure_list) if trigger is not None else None
+
+
+def evaluation_cases(
+    records: Sequence[AcceptedRecord],
+    objections: Iterable[Objection],
+    periods: Iterable[Period],
+    measure_list: MeasureList,
+    as_of: date,
+) -> list[Case]:
+    """What the evaluations in force on `as_of` bring (`evaluation:<scale>:<grade>` measures, 002 L159-L175;
+    公共信用综合评价, 003 L59): computed when asked, like the clean record, from the subject's records only
+    (services/supervision/rules/evaluations.py reads them; supervision's evaluations view reads the same), so
+    nothing is stored, replayed or ticked. An objection on the evaluation record suspends what it brings."""
+    if not records:
+        return []
+    kind = str(max(records, key=_latest_first).record["subject"]["kind"])
+    code = records[0].subject_code
+    effective = [e.record for e in effective_records(records)]
+    objections = list(objections)
+    cases = []
+    for period in periods:
+        if not period.in_force(as_of):
+            continue
+        pending = not period.composite and any(
+            objection_status(o, effective, records, as_of).pending
+            for o in objections
+            if (o.department, o.record_id) == (period.department, period.record_id)
+        )
+        for trigger_kind in period.triggers():
+            streak = "" if trigger_kind == period.trigger else ":" + trigger_kind.rsplit(":", 1)[1]
+            key = period.record_id + streak
+            trigger = Trigger(trigger_kind, code, kind, period.department, key, period.since, period.until)
+            case = open_case(trigger, measure_list, objection_pending=pending)
+            cases += [case] if case is not None else []
+    return cases
 
 
 def subject_name(records: Sequence[AcceptedRecord]) -> str | None:

@@ -27,6 +27,9 @@ RELATED_PERSON_ROLES = ("法定代表人", "主要负责人", "实际控制人",
 RECORD_TRIGGERS = ("serious_untrustworthy_listing", "judgment_defaulter_listing", "red_list")
 DERIVED_TRIGGERS = ("clean_record_3y",)  # 连续三年无不良信用记录 (001 L360): rules/clean_record.py
 GRADE_TRIGGER = re.compile(r"^grade:(?P<rule_set>[a-z0-9][a-z0-9-]*):(?P<grade>[A-D])$")
+EVALUATION_TRIGGER = re.compile(r"^evaluation:(?P<scale>[^:\s]+):(?P<grade>[^:\s]+)(?::(?P<years>[1-9][0-9]?)y)?$")
+"""A department's or industry's credit evaluation in force (scale and grade as the evaluation record names
+them); with `:<N>y`, the same grade in N consecutive evaluation years (N ≥ 2). Computed when asked."""
 CONDITION_FACTS: Mapping[str, type] = MappingProxyType(
     {"able_but_refusing": bool, "causes_serious_social_impact": bool, "category": str}
 )
@@ -165,7 +168,28 @@ def parse_measure_list(raw: Any, *, source: str, departments: Collection[str]) -
 
 
 def valid_trigger(trigger: str) -> bool:
+    evaluation = EVALUATION_TRIGGER.match(trigger)
+    if evaluation is not None:
+        return evaluation["years"] is None or int(evaluation["years"]) >= 2
     return trigger in RECORD_TRIGGERS or trigger in DERIVED_TRIGGERS or GRADE_TRIGGER.match(trigger) is not None
+
+
+def check_evaluation_triggers(measure_list: MeasureList, grades: Mapping[str, Collection[str]]) -> None:
+    """Every `evaluation:` trigger names a scale and one of its grades (`grades`: scale → grades, from the
+    supervision data and the composite evaluation's bands). Raises :class:`MeasureListError` listing each."""
+    problems: list[tuple[str, str]] = []
+    for m in measure_list.measures:
+        where = f"{measure_list.source}: {m.id}.triggers"
+        for trigger in m.triggers:
+            found = EVALUATION_TRIGGER.match(trigger)
+            if found is None:
+                continue
+            if found["scale"] not in grades:
+                problems.append((where, f"unknown scale in {trigger!r} (known: {', '.join(sorted(grades))})"))
+            elif found["grade"] not in grades[found["scale"]]:
+                problems.append((where, f"{trigger!r}: the scale has no such grade"))
+    if problems:
+        raise MeasureListError(problems)
 
 
 @dataclass

@@ -48,12 +48,6 @@ class Item(_Closed):
     points: int
 
 
-class BandConsequence(_Closed):
-    reward: str | None = None
-    restriction: str | None = None
-    source: str
-
-
 class CompositeTable(_Closed):
     kind: Literal["composite_evaluation"]
     id: str
@@ -64,16 +58,12 @@ class CompositeTable(_Closed):
     window_years: int = Field(gt=0)
     bands: list[Band] = Field(min_length=1)
     items: list[Item]
-    consequences: dict[str, BandConsequence]
 
     @model_validator(mode="after")
     def _bands(self) -> CompositeTable:
         floors = [b.min for b in self.bands]
         if floors != sorted(floors, reverse=True) or floors[-1] != 0:
             raise ValueError("bands go from the highest `min` down to a band with min 0")
-        unknown = set(self.consequences) - {b.band for b in self.bands}
-        if unknown:
-            raise ValueError(f"consequences for bands the table does not have: {sorted(unknown)}")
         for item in self.items:
             if (item.severity is not None) != (item.record_type == PENALTY):
                 raise ValueError(f"{item.label}: a severity is given for penalties, and only for them")

@@ -20,7 +20,9 @@ from services.common.records import AcceptedRecord
 from services.common.severity import Severity, SeverityTable, listed_document_numbers, severity_of
 from services.common.vocabulary import RecordTypeName
 from services.grading.rules.credit_file import build_credit_file, years_after
+from services.sanctions.rules.measures import MeasureList, Nature
 from services.supervision.rules.composite import CompositeTable, Segment, timeline
+from services.supervision.rules.evaluations import Period, composite_periods, evaluation_periods
 from services.supervision.rules.model import LEVELS, SupervisionRules
 
 INSPECTION = "inspection_result"
@@ -116,7 +118,9 @@ def derive(
     rules: SupervisionRules,
     severity: SeverityTable | None = None,
     composite: CompositeTable | None = None,
+    measures: MeasureList | None = None,
 ) -> Derived:
+    """`measures`: the measure list, whose `evaluation:` measures are what an evaluation brings (none without)."""
     kept = [e.record for e in effective_records(records)]
     by_type: dict[str, list[AcceptedRecord]] = {}
     for r in sorted(kept, key=lambda r: (r.decision_date, r.record_id)):
@@ -136,7 +140,7 @@ def derive(
         obligations += _revocation_rechecks(
             records, sup.department, level, mine, sup.revocation_recheck_months, sup.revocation_licence
         )
-    consequences, evaluation_obligations = _evaluations(by_type.get(EVALUATION, []), inspections, rules)
+    evaluation_obligations = _evaluations(by_type.get(EVALUATION, []), inspections, rules)
     obligations += evaluation_obligations
     commitment_obligations, breaches = _commitments(by_type.get(COMMITMENT, []), by_type.get(VERIFICATION, []), rules)
     obligations += commitment_obligations
@@ -148,7 +152,10 @@ def derive(
     obligations += interview_obligations
     proposals += overdue
     segments = timeline(records, composite, severity) if composite is not None and severity is not None else []
-    consequences += _composite_consequences(segments, composite) if composite is not None else []
+    periods = evaluation_periods(records)
+    if composite is not None and severity is not None:
+        periods += composite_periods(records, composite, severity, segments)
+    consequences = _consequences(periods, measures, _subject_kind(records)) if measures is not None else []
     return Derived(
         level=level,
         obligations=tuple(obligations),
@@ -158,20 +165,23 @@ def derive(
     )
 
 
-def _composite_consequences(segments: Sequence[Segment], table: CompositeTable) -> list[Consequence]:
-    """优 → reward, 差 → restriction (003 L59), for as long as the band lasts."""
+def _subject_kind(records: Sequence[AcceptedRecord]) -> str:
+    latest = max(records, key=lambda r: (r.decision_date, r.record_id), default=None)
+    return str(latest.record["subject"].get("kind") or "legal_person") if latest else "legal_person"
+
+
+def _consequences(periods: Sequence[Period], measures: MeasureList, subject_kind: str) -> list[Consequence]:
+    """The measures of the measure list an evaluation in force brings (rewards and restrictions), with the
+    days it is in force: the same reading sanctions answers restriction checks with."""
     out = []
-    for s in segments:
-        c = table.consequences.get(s.band)
-        if c is None:
-            continue
-        for kind, text in (("reward", c.reward), ("restriction", c.restriction)):
-            if text:
-                record_id = f"{table.id}:{s.valid_from.isoformat()}"
-                out.append(
-                    Consequence(table.department, table.title, s.band, kind, text, s.valid_from, s.valid_until,
-                                record_id, c.source)
-                )  # fmt: skip
+    for p in periods:
+        triggers = set(p.triggers())
+        for m in measures.measures:
+            if triggers.isdisjoint(m.triggers) or subject_kind not in m.subject_kinds:
+                continue
+            kind = "reward" if m.nature is Nature.REWARD else "restriction"
+            source = f"{m.id}（{m.legal_basis.document} {m.legal_basis.provision}）"
+            out.append(Consequence(p.department, p.scale, p.grade, kind, m.name, p.since, p.until, p.record_id, source))
     return out
 
 
@@ -246,8 +256,8 @@ def _revocation_rechecks(
 
 def _evaluations(
     evaluations: Sequence[AcceptedRecord], inspections: Sequence[AcceptedRecord], rules: SupervisionRules
-) -> tuple[list[Consequence], list[Obligation]]:
-    consequences: list[Consequence] = []
+) -> list[Obligation]:
+    """安全生产 4 / 纳税 D: the evaluating department's inspections, every 12/n months from the last one."""
     obligations: list[Obligation] = []
     for e in evaluations:
         scale = rules.evaluation_scales.get(str(e.data.get("scale")))
@@ -256,47 +266,20 @@ def _evaluations(
             continue
         c = scale.consequences[grade]
         start = _day(e.data.get("valid_from")) or e.decision_date
-        until = _day(e.data.get("valid_until"))
-        name = scale_name(rules, scale)
-        streaks = [s for s in scale.streaks if s.grade == grade and _consecutive(evaluations, e, s.years)]
-        found = [(c.reward, c.restriction, c.source), *((s.reward, s.restriction, s.source) for s in streaks)]
-        for reward, restriction, source in found:
-            for kind, text in (("reward", reward), ("restriction", restriction)):
-                if text:
-                    consequences.append(
-                        Consequence(e.department, name, grade, kind, text, start, until, e.record_id, source)
-                    )
-        if c.inspections_per_year:
-            every = 12 // c.inspections_per_year
-            mine = [i for i in inspections if i.department == scale.department]
-            last = max((_inspected(i) for i in mine if _inspected(i) >= start), default=start)
-            obligations.append(
-                Obligation(
-                    scale.department,
-                    "evaluation_inspections",
-                    add_months(last, every),
-                    last,
-                    f"{scale_name(rules, scale)} {grade}：每年检查不少于 {c.inspections_per_year} 次（{c.source}）",
-                    (e.record_id,),
-                )
+        every = 12 // c.inspections_per_year
+        mine = [i for i in inspections if i.department == scale.department]
+        last = max((_inspected(i) for i in mine if _inspected(i) >= start), default=start)
+        obligations.append(
+            Obligation(
+                scale.department,
+                "evaluation_inspections",
+                add_months(last, every),
+                last,
+                f"{scale_name(rules, scale)} {grade}：每年检查不少于 {c.inspections_per_year} 次（{c.source}）",
+                (e.record_id,),
             )
-    return consequences, obligations
-
-
-def _year(e: AcceptedRecord) -> int:
-    return (_day(e.data.get("valid_from")) or e.decision_date).year
-
-
-def _consecutive(evaluations: Sequence[AcceptedRecord], e: AcceptedRecord, years: int) -> bool:
-    """`e`'s grade in each of the `years` evaluation years up to e's (the year its validity starts); in a
-    year evaluated more than once, the latest evaluation of that year counts."""
-    latest: dict[int, AcceptedRecord] = {}
-    for x in evaluations:  # sorted by decision date: a later one of the same year replaces the earlier
-        if x.data.get("scale") == e.data.get("scale") and x.decision_date <= e.decision_date:
-            latest[_year(x)] = x
-    latest[_year(e)] = e
-    want = e.data.get("grade")
-    return all(y in latest and latest[y].data.get("grade") == want for y in range(_year(e) - years + 1, _year(e) + 1))
+        )
+    return obligations
 
 
 def scale_name(rules: SupervisionRules, scale: object) -> str:

@@ -11,7 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.common.severity import SeverityTable, load_severity_table
 from services.common.yaml_files import read_yaml
+from services.sanctions.rules.measures import MEASURES_FILE, MeasureList, check_evaluation_triggers, load_measure_list
 from services.supervision.rules.composite import CompositeTable, load_composite
+from services.supervision.rules.evaluations import scale_grades
 
 SUPERVISION_FILE = Path("rulesets/supervision/supervision.yaml")
 LEVELS = ("I", "II", "III", "IV")
@@ -47,19 +49,10 @@ class RuleSetSupervision(_Closed):
 
 
 class Consequence(_Closed):
-    reward: str | None = None
-    restriction: str | None = None
-    inspections_per_year: int | None = Field(default=None, gt=0)
-    source: str
+    """What a grade obliges the evaluating department to do. The rewards and restrictions a grade brings are
+    measures of the measure list (`evaluation:<scale>:<grade>` triggers in schemas/measures.yaml), not here."""
 
-
-class Streak(_Closed):
-    """A consequence of the same grade in consecutive evaluation years (连续 3 年 A 级, 002 L166)."""
-
-    grade: str
-    years: int = Field(ge=2)
-    reward: str | None = None
-    restriction: str | None = None
+    inspections_per_year: int = Field(gt=0)
     source: str
 
 
@@ -67,11 +60,10 @@ class EvaluationScale(_Closed):
     department: str
     grades: list[str]
     consequences: dict[str, Consequence]
-    streaks: list[Streak] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _graded(self) -> EvaluationScale:
-        unknown = (set(self.consequences) | {s.grade for s in self.streaks}) - set(self.grades)
+        unknown = set(self.consequences) - set(self.grades)
         if unknown:
             raise ValueError(f"consequences for grades the scale does not have: {sorted(unknown)}")
         return self
@@ -144,6 +136,14 @@ def load_composite_table(schemas_dir: Path, rules: SupervisionRules) -> Composit
     if rules.composite_evaluation is None:
         return None
     return load_composite(((schemas_dir / SUPERVISION_FILE).parent / rules.composite_evaluation).resolve())
+
+
+def load_measures(schemas_dir: Path, departments: set[str], rules: SupervisionRules) -> MeasureList:
+    """The measure list, its `evaluation:` triggers checked against these scales and the composite's bands."""
+    measures = load_measure_list(schemas_dir / MEASURES_FILE, departments=departments)
+    grades = {name: scale.grades for name, scale in rules.evaluation_scales.items()}
+    check_evaluation_triggers(measures, scale_grades(grades, load_composite_table(schemas_dir, rules)))
+    return measures
 
 
 def load(schemas_dir: Path, departments: set[str] | None = None) -> SupervisionRules:

@@ -66,8 +66,8 @@ async def test_feed_never_skips_an_event_whose_transaction_commits_after_a_later
         await first.begin()
         await second.begin()
         await first.exec_driver_sql("SELECT pg_current_xact_id()")  # the older transaction id …
-        await store.append_feed(second, [late_xid])  # … but the later one takes the smaller position
-        await store.append_feed(first, [early_xid])
+        await store.append_feed(second, store.SCHEMA, [late_xid])  # … but the later one takes the smaller position
+        await store.append_feed(first, store.SCHEMA, [early_xid])
         await first.commit()
 
         async def early_served() -> Any:

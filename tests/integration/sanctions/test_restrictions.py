@@ -81,7 +81,8 @@ async def test_listing_does_not_restrict_matters_outside_its_measures(
         assert (answer["restricted"], answer["measures"]) == (False, []), matter
     inspection = await restrictions(sanctions, tokens, code, "inspection")
     assert inspection["restricted"] is False  # 列为重点监管对象 is strict review: listed, not a restriction
-    assert measure_ids(inspection) == {"M-GF33-ADM-01"}
+    # and the county composite evaluation's 差 band the listing brings (−40: 003 L59, county-composite.yaml)
+    assert measure_ids(inspection) == {"M-GF33-ADM-01", "M-HXXY-EVL-01"}
 
 
 async def test_measures_honour_subject_kind_and_condition(

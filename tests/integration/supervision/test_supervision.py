@@ -162,6 +162,21 @@ async def test_revoked_subject_is_due_for_a_recheck_and_a_plan_is_drawn_publishe
     assert entry["result_entered_late"] is False
     assert not await rechecked()  # the same inspection closed the re-check
 
+    # Entered on Thursday 11-19 for an inspection of Friday 11-13: after the 2 working days (000 L310).
+    other = next(d["code"] for d in plan["drawn"] if d["code"] != revoked)
+    late = factories.fresh(factories.examples("inspection_result")[0])
+    late["subject"] = {"kind": "legal_person", "code": other, "name": "示范县迟录测试有限公司"}
+    late["data"] |= {"task_no": plan["plan_id"], "inspected_on": "2026-11-13", "decision_date": "2026-11-19"}
+    late["decision_date"] = "2026-11-19"
+    await report(ingest, tokens, late)
+
+    async def entered_late() -> Any:
+        detail = await get(supervision, tokens, "AMR", f"/v1/supervision/plans/{plan['plan_id']}")
+        return [s for s in detail["subjects"] if s["code"] == other and s["state"] == "done"]
+
+    (entry,) = await eventually(entered_late, what="the result entered late")
+    assert entry["result_entered_late"] is True
+
 
 async def test_commitment_past_due_alerts_and_a_breach_opens_the_named_measure(
     supervision: httpx.AsyncClient,
@@ -260,6 +275,27 @@ async def test_a_tax_a_evaluation_gives_the_reward_until_its_validity_ends(
     composite = await get(supervision, tokens, "COUNTY", f"/v1/subjects/{code}/composite", on="2026-06-01")
     assert (composite["score"], composite["band"]) == (85, "良")  # 80 + 纳税 A 5 (county-composite.yaml)
     assert [i["record_id"] for i in composite["items"]] == [evaluation["id"]]
+
+
+async def test_twelve_points_put_a_blacklist_proposal_in_the_deciding_departments_todo(
+    supervision: httpx.AsyncClient, ingest: httpx.AsyncClient, tokens: dict[str, str]
+) -> None:
+    code = factories.uscc()
+    for day in ("2026-03-02", "2026-05-10"):  # 6 + 6 points within one 3-year cycle (002 L175)
+        deduction = factories.fresh(factories.examples("credit_evaluation")[1], "AMR")
+        deduction["subject"]["code"] = code
+        deduction["decision_date"] = deduction["data"]["decision_date"] = day
+        await report(ingest, tokens, deduction)
+
+    async def proposed() -> Any:
+        body = await get(supervision, tokens, "AMR", "/v1/supervision/proposals")
+        return [p for p in body["proposals"] if p["code"] == code and p["kind"] == "points_blacklist"]
+
+    (proposal,) = await eventually(proposed, what="the 12-point blacklist proposal")
+    assert (proposal["candidate_from"], proposal["details"]["points"]) == ("2026-05-10", 12)
+    assert len(proposal["evidence"]) == 2
+    tax = await get(supervision, tokens, "TAX", "/v1/supervision/proposals")
+    assert code not in {p["code"] for p in tax["proposals"]}  # the deciding department's 待办 only
 
 
 async def test_code_conflicts_are_warnings_for_the_registration_authority_only(

@@ -3,6 +3,8 @@
 Revision ID: publish_0001
 """
 
+from alembic import context
+
 from services.common.tables import create_inbox, create_outbox, create_received_records
 
 revision = "publish_0001"
@@ -11,14 +13,19 @@ branch_labels = None
 depends_on = None
 
 
+def _schema() -> str:
+    """``publish``, or the scratch schema `exchange audit replay` rebuilds the service in."""
+    return str(context.config.attributes.get("schema", "publish"))
+
+
 def upgrade() -> None:
-    create_inbox("publish")
-    create_outbox("publish")
-    create_received_records("publish")
+    create_inbox(_schema())
+    create_outbox(_schema())
+    create_received_records(_schema())
 
 
 def downgrade() -> None:
     from alembic import op
 
     for table in ("records", "outbox", "inbox"):
-        op.drop_table(table, schema="publish")
+        op.drop_table(table, schema=_schema())

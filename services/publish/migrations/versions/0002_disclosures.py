@@ -4,7 +4,7 @@ Revision ID: publish_0002
 """
 
 import sqlalchemy as sa
-from alembic import op
+from alembic import context, op
 from sqlalchemy.dialects.postgresql import ARRAY
 
 revision = "publish_0002"
@@ -12,7 +12,10 @@ down_revision = "publish_0001"
 branch_labels = None
 depends_on = None
 
-SCHEMA = "publish"
+
+def _schema() -> str:
+    """``publish``, or the scratch schema `exchange audit replay` rebuilds the service in."""
+    return str(context.config.attributes.get("schema", "publish"))
 
 
 def upgrade() -> None:
@@ -21,7 +24,7 @@ def upgrade() -> None:
     _objections()
     # Amendments are found by their target as well as by their subject (services/publish/store.py).
     op.execute(
-        "CREATE INDEX records_amendment_target ON publish.records "
+        f"CREATE INDEX records_amendment_target ON {_schema()}.records "
         "(department, (record->'data'->>'target_record_id')) "
         "WHERE record_type IN ('record_correction', 'record_revocation')"
     )
@@ -54,24 +57,26 @@ def _disclosures() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint("state IN ('published', 'withdrawn', 'withheld')", name="disclosures_state"),
         sa.UniqueConstraint("department", "record_id", name="disclosures_record"),
-        schema=SCHEMA,
+        schema=_schema(),
     )
-    op.create_index("disclosures_subject", "disclosures", ["subject_code"], schema=SCHEMA)
+    op.create_index("disclosures_subject", "disclosures", ["subject_code"], schema=_schema())
     # Newest first, with the name: the "newest records" step of a name search is an index-only scan.
     op.execute(
-        "CREATE INDEX disclosures_public_order ON publish.disclosures (decision_date DESC, public_id DESC) "
+        f"CREATE INDEX disclosures_public_order ON {_schema()}.disclosures (decision_date DESC, public_id DESC) "
         "INCLUDE (subject_name) WHERE state = 'published'"
     )
     op.create_index(
         "disclosures_withdraw_on",
         "disclosures",
         ["withdraw_on"],
-        schema=SCHEMA,
+        schema=_schema(),
         postgresql_where=sa.text("state = 'published'"),
     )
     provisional = sa.text("due_provisional")
-    op.create_index("disclosures_provisional", "disclosures", ["due_date"], schema=SCHEMA, postgresql_where=provisional)
-    op.create_index("disclosures_department_due", "disclosures", ["department", "due_date"], schema=SCHEMA)
+    op.create_index(
+        "disclosures_provisional", "disclosures", ["due_date"], schema=_schema(), postgresql_where=provisional
+    )
+    op.create_index("disclosures_department_due", "disclosures", ["department", "due_date"], schema=_schema())
     _name_search_index()
 
 
@@ -79,7 +84,7 @@ def _name_search_index() -> None:
     """Part-of-name search: the name's characters and character pairs (search_tokens), GIN-indexed. Works
     for two-character Chinese fragments (鑫源), which trigram indexes cannot serve, and needs no extension."""
     op.execute(
-        "CREATE INDEX disclosures_name_tokens ON publish.disclosures USING gin (search_tokens) "
+        f"CREATE INDEX disclosures_name_tokens ON {_schema()}.disclosures USING gin (search_tokens) "
         "WHERE state = 'published'"
     )
 
@@ -87,8 +92,8 @@ def _name_search_index() -> None:
 def _feed() -> None:
     # Served in (txid, position) order, only below the oldest running transaction (services/publish/store.py).
     op.execute(
-        """
-        CREATE TABLE publish.feed (
+        f"""
+        CREATE TABLE {_schema()}.feed (
             position bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
             txid xid8 NOT NULL DEFAULT pg_current_xact_id(),
             event_id text NOT NULL UNIQUE,
@@ -99,7 +104,7 @@ def _feed() -> None:
         )
         """
     )
-    op.create_index("feed_order", "feed", ["txid", "position"], schema=SCHEMA)
+    op.create_index("feed_order", "feed", ["txid", "position"], schema=_schema())
 
 
 def _objections() -> None:
@@ -127,19 +132,19 @@ def _objections() -> None:
         sa.CheckConstraint(
             "state IN ('verifying', 'escalated', 'upheld', 'resolved', 'rejected')", name="objections_state"
         ),
-        schema=SCHEMA,
+        schema=_schema(),
     )
-    op.create_index("objections_record", "objections", ["department", "record_id"], schema=SCHEMA)
+    op.create_index("objections_record", "objections", ["department", "record_id"], schema=_schema())
     op.create_index(
         "objections_open_due",
         "objections",
         ["due_date"],
-        schema=SCHEMA,
+        schema=_schema(),
         postgresql_where=sa.text("state IN ('verifying', 'escalated', 'upheld')"),
     )
 
 
 def downgrade() -> None:
-    op.execute("DROP INDEX IF EXISTS publish.records_amendment_target")
+    op.execute(f"DROP INDEX IF EXISTS {_schema()}.records_amendment_target")
     for table in ("objections", "feed", "disclosures"):
-        op.drop_table(table, schema=SCHEMA)
+        op.drop_table(table, schema=_schema())

@@ -4,14 +4,19 @@ Revision ID: publish_0003
 """
 
 import sqlalchemy as sa
-from alembic import op
+from alembic import context, op
 
 revision = "publish_0003"
 down_revision = "publish_0002"
 branch_labels = None
 depends_on = None
 
-SCHEMA = "publish"
+
+def _schema() -> str:
+    """``publish``, or the scratch schema `exchange audit replay` rebuilds the service in."""
+    return str(context.config.attributes.get("schema", "publish"))
+
+
 STATES = ("submitted", "accepted", "extended", "approved", "refused", "not_accepted")
 
 
@@ -41,26 +46,26 @@ def upgrade() -> None:
         sa.Column("acceptance_escalated_at", sa.DateTime(timezone=True)),
         sa.Column("decision_escalated_at", sa.DateTime(timezone=True)),
         sa.CheckConstraint(f"state IN {STATES!r}", name="repairs_state"),
-        schema=SCHEMA,
+        schema=_schema(),
     )
-    op.create_index("repairs_record", "repairs", ["department", "record_id"], schema=SCHEMA)
+    op.create_index("repairs_record", "repairs", ["department", "record_id"], schema=_schema())
     # At most one application in progress per record.
     op.create_index(
         "repairs_one_open_per_record",
         "repairs",
         ["department", "record_id"],
         unique=True,
-        schema=SCHEMA,
+        schema=_schema(),
         postgresql_where=sa.text("state IN ('submitted', 'accepted', 'extended')"),
     )
     op.create_index(
         "repairs_open_due",
         "repairs",
         ["decide_due"],
-        schema=SCHEMA,
+        schema=_schema(),
         postgresql_where=sa.text("state IN ('submitted', 'accepted', 'extended')"),
     )
 
 
 def downgrade() -> None:
-    op.drop_table("repairs", schema=SCHEMA)
+    op.drop_table("repairs", schema=_schema())

@@ -5,14 +5,17 @@ Revision ID: publish_0005_withdrawals
 """
 
 import sqlalchemy as sa
-from alembic import op
+from alembic import context, op
 
 revision = "publish_0005_withdrawals"
 down_revision = "publish_0004"
 branch_labels = None
 depends_on = None
 
-SCHEMA = "publish"
+
+def _schema() -> str:
+    """``publish``, or the scratch schema `exchange audit replay` rebuilds the service in."""
+    return str(context.config.attributes.get("schema", "publish"))
 
 
 def upgrade() -> None:
@@ -29,17 +32,17 @@ def upgrade() -> None:
         sa.Column("due_date", sa.Date, nullable=False),
         sa.Column("due_provisional", sa.Boolean, nullable=False),
         sa.Column("done_at", sa.DateTime(timezone=True), nullable=False),  # the old content left the portal
-        schema=SCHEMA,
+        schema=_schema(),
     )
-    op.create_index("withdrawals_department_due", "withdrawals", ["department", "due_date"], schema=SCHEMA)
+    op.create_index("withdrawals_department_due", "withdrawals", ["department", "due_date"], schema=_schema())
     op.create_index(
         "withdrawals_provisional",
         "withdrawals",
         ["due_date"],
-        schema=SCHEMA,
+        schema=_schema(),
         postgresql_where=sa.text("due_provisional"),
     )
 
 
 def downgrade() -> None:
-    op.drop_table("withdrawals", schema=SCHEMA)
+    op.drop_table("withdrawals", schema=_schema())

@@ -9,7 +9,7 @@ that changes only itself without reading the subject's records and disclosures a
 """
 
 import sqlalchemy as sa
-from alembic import op
+from alembic import context, op
 
 revision = "publish_0007_derivations"
 down_revision = "publish_0006_search_by_code"
@@ -17,14 +17,19 @@ branch_labels = None
 depends_on = None
 
 
+def _schema() -> str:
+    """``publish``, or the scratch schema `exchange audit replay` rebuilds the service in."""
+    return str(context.config.attributes.get("schema", "publish"))
+
+
 def upgrade() -> None:
     op.create_table(
         "derivations",
         sa.Column("subject_code", sa.Text, primary_key=True),
         sa.Column("stamp", sa.BigInteger, nullable=False),
-        schema="publish",
+        schema=_schema(),
     )
 
 
 def downgrade() -> None:
-    op.drop_table("derivations", schema="publish")
+    op.drop_table("derivations", schema=_schema())

@@ -16,7 +16,7 @@ no row triggers: a statement trigger covers it. Both are ``ENABLE ALWAYS`` (also
 Revision ID: publish_0008_public_generation
 """
 
-from alembic import op
+from alembic import context, op
 
 revision = "publish_0008_public_generation"
 down_revision = "publish_0007_derivations"
@@ -24,9 +24,14 @@ branch_labels = None
 depends_on = None
 
 
+def _schema() -> str:
+    """``publish``, or the scratch schema `exchange audit replay` rebuilds the service in."""
+    return str(context.config.attributes.get("schema", "publish"))
+
+
 def upgrade() -> None:
     op.execute(
-        "CREATE TABLE publish.public_generation ("
+        f"CREATE TABLE {_schema()}.public_generation ("
         " only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),"
         # A new table (a schema rebuilt under a running service) starts a new epoch: the counter alone would
         # start again at 0 and meet answers cached at the old table's 0.
@@ -34,30 +39,30 @@ def upgrade() -> None:
         " n bigint NOT NULL DEFAULT 0,"
         " bumped_by xid8)"
     )
-    op.execute("INSERT INTO publish.public_generation DEFAULT VALUES")
+    op.execute(f"INSERT INTO {_schema()}.public_generation DEFAULT VALUES")
     op.execute(
-        "CREATE FUNCTION publish.bump_public_generation() RETURNS trigger LANGUAGE plpgsql AS $$ "
+        f"CREATE FUNCTION {_schema()}.bump_public_generation() RETURNS trigger LANGUAGE plpgsql AS $$ "
         "BEGIN "
-        "UPDATE publish.public_generation SET n = n + 1, bumped_by = pg_current_xact_id() "
+        f"UPDATE {_schema()}.public_generation SET n = n + 1, bumped_by = pg_current_xact_id() "
         "WHERE bumped_by IS DISTINCT FROM pg_current_xact_id(); "
         "RETURN NULL; "
         "END $$"
     )
     op.execute(
         "CREATE CONSTRAINT TRIGGER disclosures_public_generation "
-        "AFTER INSERT OR UPDATE OR DELETE ON publish.disclosures DEFERRABLE INITIALLY DEFERRED "
-        "FOR EACH ROW EXECUTE FUNCTION publish.bump_public_generation()"
+        f"AFTER INSERT OR UPDATE OR DELETE ON {_schema()}.disclosures DEFERRABLE INITIALLY DEFERRED "
+        f"FOR EACH ROW EXECUTE FUNCTION {_schema()}.bump_public_generation()"
     )
     op.execute(
-        "CREATE TRIGGER disclosures_public_generation_truncate AFTER TRUNCATE ON publish.disclosures "
-        "FOR EACH STATEMENT EXECUTE FUNCTION publish.bump_public_generation()"
+        f"CREATE TRIGGER disclosures_public_generation_truncate AFTER TRUNCATE ON {_schema()}.disclosures "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {_schema()}.bump_public_generation()"
     )
-    op.execute("ALTER TABLE publish.disclosures ENABLE ALWAYS TRIGGER disclosures_public_generation")
-    op.execute("ALTER TABLE publish.disclosures ENABLE ALWAYS TRIGGER disclosures_public_generation_truncate")
+    op.execute(f"ALTER TABLE {_schema()}.disclosures ENABLE ALWAYS TRIGGER disclosures_public_generation")
+    op.execute(f"ALTER TABLE {_schema()}.disclosures ENABLE ALWAYS TRIGGER disclosures_public_generation_truncate")
 
 
 def downgrade() -> None:
-    op.execute("DROP TRIGGER IF EXISTS disclosures_public_generation_truncate ON publish.disclosures")
-    op.execute("DROP TRIGGER IF EXISTS disclosures_public_generation ON publish.disclosures")
-    op.execute("DROP FUNCTION IF EXISTS publish.bump_public_generation()")
-    op.execute("DROP TABLE IF EXISTS publish.public_generation")
+    op.execute(f"DROP TRIGGER IF EXISTS disclosures_public_generation_truncate ON {_schema()}.disclosures")
+    op.execute(f"DROP TRIGGER IF EXISTS disclosures_public_generation ON {_schema()}.disclosures")
+    op.execute(f"DROP FUNCTION IF EXISTS {_schema()}.bump_public_generation()")
+    op.execute(f"DROP TABLE IF EXISTS {_schema()}.public_generation")
