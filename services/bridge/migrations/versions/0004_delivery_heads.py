@@ -1,12 +1,12 @@
 """The head of each webhook queue (one row per (subscription, subject) with something pending), so a claim
 visits only queues whose head is due instead of walking the pending backlog (issue 20).
 
-Revision ID: bridge_0005
+Revision ID: bridge_0004
 """
 
 from alembic import op
 
-revision = "bridge_0005"
+revision = "bridge_0004"
 down_revision = "bridge_0003"
 branch_labels = None
 depends_on = None
