@@ -300,7 +300,7 @@ class Stack:
     ) -> None:
         """Start one process of `service`; further instances (another port) join the same consumer group.
         `env` adds settings for this process only (e.g. `INGEST_WORKERS`: ingest runs that many worker
-        processes, by default one per usable core, at most 4)."""
+        processes, by default one per usable core less one, 1 to 4)."""
         port = port or self.config.service_ports[service]
         require_free_port(port, service)
         env = {

@@ -23,8 +23,10 @@ class IngestSettings(CommonSettings):
     max_batch: int = 1000
     pool_size: int = 10
     # Worker processes on the one port (`services.common.runtime.serve`). Ingest is CPU-bound Python, one
-    # process per core; None: the cores this process may use, at most 4 (beyond that, run replicas). Where
-    # the core count seen is not the CPU limit (a container), set it to the limit.
+    # process per core; None: the cores this process may use less one (PostgreSQL, Kafka and the consumers
+    # on the same machine need it; on 2 cores a second worker cost ~18 % more CPU per record and 3 × the
+    # memory), at least 1, at most 4 (beyond that, run replicas). Where the core count seen is not the CPU
+    # limit (a container), set it to the limit.
     workers: int | None = Field(default=None, ge=1, le=64)
     # A group commit (chain-head locks, inserts, COMMIT) that takes longer answers 503 instead of hanging
     # (writer.py: database_slow, or outcome_unknown when COMMIT itself did not answer in time).
@@ -33,4 +35,4 @@ class IngestSettings(CommonSettings):
     calendar_check_seconds: float = Field(default=3600.0, gt=0)
 
     def worker_count(self) -> int:
-        return self.workers or max(1, min(4, len(os.sched_getaffinity(0))))
+        return self.workers or max(1, min(4, len(os.sched_getaffinity(0)) - 1))
