@@ -10,6 +10,8 @@ copies of the records (nothing derived shared), and the answers must be equal.
 
 from __future__ import annotations
 
+import gc
+import weakref
 from dataclasses import replace
 from datetime import date, timedelta
 
@@ -19,11 +21,13 @@ from hypothesis import strategies as st
 
 from services.common.records import AcceptedRecord
 from services.grading.rules import RuleSets, build_credit_file, load_rule_sets
+from services.grading.rules.credit_file import Penalty
 from services.grading.rules.grades import compute, subject_of
 from services.grading.rules.subject_records import KeptSubjects, SubjectRecords
 from tests.unit.test_grading_rules import (
     COMPANY,
     SCHEMAS,
+    SHOP,
     abnormal,
     correction,
     penalty,
@@ -152,3 +156,40 @@ def test_a_long_history_is_extended_not_rederived(rule_sets: RuleSets) -> None:
     assert compute(current, subject, rule_sets, "chongqing-amr", day) == compute(
         scratch, subject, rule_sets, "chongqing-amr", day
     )
+
+
+class _Alive:
+    """Put in a memo: alive as long as the memo is."""
+
+
+def test_a_graded_subject_dropped_from_the_kept_state_is_freed_without_the_cyclic_collector(
+    rule_sets: RuleSets,
+) -> None:
+    """Its records, penalties and what the rules kept with them are in no reference cycle, so dropping the
+    subject frees them at once (docs/decisions.md, issue 18: the full collections walked the kept state)."""
+    day = date(2026, 12, 7)
+    received = [
+        penalty(str(day - timedelta(days=1 + n % 400)), *KINDS[n % len(KINDS)], fine=2.5 if n % 3 else 4)
+        for n in range(60)
+    ]
+    kept = KeptSubjects(max_records=len(received), min_records=1)
+    gc.collect()
+    gc.disable()
+    try:
+        current = kept.of(COMPANY, received)
+        for rule_set_id in ("chongqing-amr", "benxi-2017"):
+            for on in (day, day + timedelta(days=200), day + timedelta(days=500)):
+                compute(current, subject_of(COMPANY, current), rule_sets, rule_set_id, on)
+        memos = [r.derived for r in received]
+        memos += [v.memo for r in received for v in r.derived.values() if isinstance(v, Penalty)]
+        assert len(memos) > len(received)
+        alive = []
+        for memo in memos:
+            marker = memo[_Alive] = _Alive()
+            alive.append(weakref.ref(marker))
+        del marker, memo, memos, current, received
+        kept.of(SHOP, [penalty(str(day), "警告")])  # drops the company's kept state
+        assert len(kept) == 1
+        assert [ref for ref in alive if ref() is not None] == []
+    finally:
+        gc.enable()

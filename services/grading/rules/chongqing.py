@@ -75,8 +75,11 @@ class _Hit:
 
 
 @dataclass(frozen=True, slots=True)
-class _Scored:
-    penalty: Penalty
+class _Score:
+    """What a penalty's classification gives, without the penalty: kept in the penalty's memo, which must
+    not refer back to the penalty (a cycle would leave a dropped record to the cyclic collector, whose full
+    collections walk the whole kept state; docs/decisions.md, issue 18 — reference cycles)."""
+
     hits: tuple[_Hit, ...]
     serious: tuple[_Hit, ...] = field(init=False)
     """The D hits."""
@@ -86,6 +89,26 @@ class _Scored:
     def __post_init__(self) -> None:
         object.__setattr__(self, "serious", tuple(h for h in self.hits if h.serious_repairable is not None))
         object.__setattr__(self, "bc", worst(h.grade for h in self.hits if h.serious_repairable is None))
+
+
+@dataclass(frozen=True, slots=True)
+class _Scored:
+    """A penalty with its `_Score`, made on each read of the memo (never kept in the penalty's memo)."""
+
+    penalty: Penalty
+    score: _Score
+
+    @property
+    def hits(self) -> tuple[_Hit, ...]:
+        return self.score.hits
+
+    @property
+    def serious(self) -> tuple[_Hit, ...]:
+        return self.score.serious
+
+    @property
+    def bc(self) -> str | None:
+        return self.score.bc
 
 
 def classify(penalty: Penalty, rules: ChongqingRules, subject_kind: str) -> tuple[_Hit, ...]:
@@ -162,11 +185,12 @@ def _classified(file: CreditFile, penalty: Penalty, rules: ChongqingRules) -> tu
 def _scored(file: CreditFile, penalty: Penalty, rule_set: RuleSetVersion, rules: ChongqingRules) -> _Scored | None:
     """The penalty with its classification, None when a repair removed it (`_counts`); kept with it."""
     key = ("chongqing.scored", file.subject_kind)
-    found: tuple[RuleSetVersion, _Scored | None] | None = penalty.memo.get(key)
+    found: tuple[RuleSetVersion, _Score | None] | None = penalty.memo.get(key)
     if found is None or found[0] is not rule_set:
         hits = _classified(file, penalty, rules)
-        found = penalty.memo[key] = (rule_set, _Scored(penalty, hits) if _counts(penalty, rule_set, hits) else None)
-    return found[1]
+        found = penalty.memo[key] = (rule_set, _Score(hits) if _counts(penalty, rule_set, hits) else None)
+    score = found[1]
+    return None if score is None else _Scored(penalty, score)
 
 
 def _resumed_after(file: CreditFile, penalty: Penalty, day: date) -> Registration | None:
@@ -249,19 +273,18 @@ def _basis(file: CreditFile, rule_set: RuleSetVersion, rules: ChongqingRules, da
 def _chain_lines(s: _Scored, last_day: date) -> tuple[_Scored | None, tuple[Note, ...]]:
     """A chain penalty's lines when the chain's repair period ends on `last_day` (`_Basis.bc_notes`), kept
     with the penalty for the next event (the period moves only when a later penalty comes)."""
-    found: tuple[_Scored, date, tuple[_Scored | None, tuple[Note, ...]]] | None = s.penalty.memo.get("chongqing.chain")
-    if found is not None and found[0] is s and found[1] == last_day:
-        return found[2]
-    until = f"修复期至 {last_day} (repair period ends {last_day})"
-    bc_hits = [h for h in s.hits if h.serious_repairable is None]
-    lines: tuple[_Scored | None, tuple[Note, ...]]
-    if bc_hits:
-        lines = (None, tuple(_note(s.penalty, hit.rule, f"{hit.grade}；{until}", keep=False) for hit in bc_hits))
-    else:
-        restart = _note(s.penalty, "新的处罚记录，修复期重新起算（000 L195）", f"restarts; {until}", keep=False)
-        lines = (s, (restart,))
-    s.penalty.memo["chongqing.chain"] = (s, last_day, lines)
-    return lines
+    # Kept with the `_Score` (not the `_Scored`, which holds the penalty): whether the penalty restarts the
+    # period, and its lines.
+    found: tuple[_Score, date, bool, tuple[Note, ...]] | None = s.penalty.memo.get("chongqing.chain")
+    if found is None or found[0] is not s.score or found[1] != last_day:
+        until = f"修复期至 {last_day} (repair period ends {last_day})"
+        bc_hits = [h for h in s.hits if h.serious_repairable is None]
+        if bc_hits:
+            notes = tuple(_note(s.penalty, hit.rule, f"{hit.grade}；{until}", keep=False) for hit in bc_hits)
+        else:
+            notes = (_note(s.penalty, "新的处罚记录，修复期重新起算（000 L195）", f"restarts; {until}", keep=False),)
+        found = s.penalty.memo["chongqing.chain"] = (s.score, last_day, not bc_hits, notes)
+    return (s if found[2] else None), found[3]
 
 
 def _hitless_note(penalty: Penalty) -> Note:
