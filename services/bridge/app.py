@@ -76,7 +76,7 @@ def build(app: FastAPI, runtime: ServiceRuntime, clock: Clock) -> ConsumerParts:
     runtime.spawn("province", pusher.run(runtime.stop))
     runtime.spawn("inbound", importer.run(runtime.stop))
     runtime.spawn("backlog", sample_backlogs(runtime, settings.backlog_sample_seconds))
-    runtime.spawn("seal-secrets", seal_at_start(runtime, box))
+    runtime.spawn("seal-secrets", seal_at_start(runtime, box), once=True)
     return ConsumerParts(handle=single_handler(ctx), handle_batch=batch_handler(ctx))
 
 

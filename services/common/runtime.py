@@ -73,8 +73,10 @@ class ServiceRuntime:
     def authenticator(self) -> Authenticator:
         return Authenticator(self.engine)
 
-    def spawn(self, what: str, coro: Coroutine[Any, Any, None]) -> None:
-        """Run a background loop; if it dies, log why (never silently) and stop being ready."""
+    def spawn(self, what: str, coro: Coroutine[Any, Any, None], *, once: bool = False) -> None:
+        """Run a background loop; if it dies, log why (never silently) and stop being ready. `once`: a job
+        that ends when its work is done (sealing stored secrets at start); its end is not a death, so it
+        then waits for the stop like the loops do."""
 
         async def guarded() -> None:
             try:
@@ -84,6 +86,8 @@ class ServiceRuntime:
             except Exception:
                 log.exception("background task failed", extra={"task": what})
                 raise
+            if once:
+                await self.stop.wait()
 
         self.tasks.append(asyncio.create_task(guarded(), name=f"{self.name}:{what}"))
 
