@@ -12,6 +12,10 @@ from deploy.stack import Stack
 
 @pytest.fixture(scope="package")
 def services_running(stack: Stack, tokens: dict[str, str]) -> Iterator[Stack]:
-    stack.start_services()
-    yield stack
-    stack.stop_services()
+    try:
+        stack.start_services()
+        yield stack
+    finally:
+        # also when a service never became ready: left running, its consumers would join the groups of
+        # the in-process services of every later test
+        stack.stop_services()
