@@ -131,6 +131,44 @@ def test_composite_bands_join_and_bring_their_measures() -> None:
     assert {m.id for c in cases for m in c.measures} == {"R-HXXY-EVL-01"}
 
 
+def test_an_objection_to_a_record_the_composite_scores_suspends_its_poor_band_not_a_good_bands_reward() -> None:
+    table = model.load_composite_table(SCHEMAS, RULES)
+    severity = model.load_severity(SCHEMAS, RULES)
+    assert table is not None
+    records = []
+    for n, kind in enumerate(("serious_untrustworthy_listing", "judgment_defaulter_listing"), start=1):
+        listing = factories.fresh(factories.examples(kind)[0])
+        listing["subject"]["code"] = CODE
+        listing["decision_date"] = listing["data"]["decision_date"] = "2026-03-02"
+        records.append(AcceptedRecord.from_event(record_event(listing, n, listing["id"].split("-")[0])))
+    periods = composite_periods(records, table, severity)
+    on = date(2026, 6, 1)
+    poor = restriction_answer(CODE, "inspection", on, evaluation_cases(records, [], periods, MEASURES, on))
+    assert poor["measures"], "two listings put the subject in the 差 band, with its measure on inspections"
+    objection = Objection("OBJ-2", CODE, records[1].department, records[1].record_id, date(2026, 5, 1))
+    held = restriction_answer(CODE, "inspection", on, evaluation_cases(records, [objection], periods, MEASURES, on))
+    assert (held["suspended"], held["measures"]) == (True, [])
+
+    red = factories.fresh(factories.examples("red_list")[0])
+    red["subject"]["code"] = CODE
+    red["decision_date"] = red["data"]["decision_date"] = "2026-01-10"
+    penalty = factories.penalty(code=CODE, fine=5.0, decision_date="2026-02-01")  # 优 again from the A on
+    good = [
+        AcceptedRecord.from_event(record_event(red, 2, red["id"].split("-")[0])),
+        AcceptedRecord.from_event(record_event(penalty, 3, penalty["id"].split("-")[0])),
+        evaluation("纳税信用", "A", "2026-04-01", "2027-03-31", 4),
+    ]
+    good_periods = composite_periods(good, table, severity)
+    disputed = Objection("OBJ-3", CODE, good[1].department, good[1].record_id, date(2026, 5, 1))
+    rewards = {m.id for c in evaluation_cases(good, [disputed], good_periods, MEASURES, on) for m in c.measures}
+    assert "R-HXXY-EVL-01" in rewards  # 优 stays: the disputed penalty only lowers the score
+    assert not any(
+        c.objection_pending
+        for c in evaluation_cases(good, [disputed], good_periods, MEASURES, on)
+        if c.trigger.kind.endswith(":优")
+    )
+
+
 def test_an_evaluation_trigger_names_a_known_scale_and_grade() -> None:
     grades = {"纳税信用": ["A", "B"]}
     with pytest.raises(MeasureListError) as raised:

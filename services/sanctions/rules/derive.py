@@ -25,6 +25,7 @@ from services.sanctions.rules import (
     Instruction,
     MeasureList,
     Trigger,
+    applicable_measures,
     derived_trigger,
     in_notice_period,
     instructions_for,
@@ -178,27 +179,31 @@ def evaluation_cases(
     """What the evaluations in force on `as_of` bring (`evaluation:<scale>:<grade>` measures, 002 L159-L175;
     公共信用综合评价, 003 L59): computed when asked, like the clean record, from the subject's records only
     (services/supervision/rules/evaluations.py reads them; supervision's evaluations view reads the same), so
-    nothing is stored, replayed or ticked. An objection on the evaluation record suspends what it brings."""
+    nothing is stored, replayed or ticked. An objection on the evaluation record suspends what it brings; an
+    objection on any of the subject's records suspends the composite evaluation's sanctions (a 差 band rests
+    on the adverse records it scores), not its rewards (a disputed adverse record only lowers the score)."""
     if not records:
         return []
     kind = str(max(records, key=_latest_first).record["subject"]["kind"])
     code = records[0].subject_code
     effective = [e.record for e in effective_records(records)]
     objections = list(objections)
+    disputed = {
+        (o.department, o.record_id) for o in objections if objection_status(o, effective, records, as_of).pending
+    }
     cases = []
     for period in periods:
         if not period.in_force(as_of):
             continue
-        pending = not period.composite and any(
-            objection_status(o, effective, records, as_of).pending
-            for o in objections
-            if (o.department, o.record_id) == (period.department, period.record_id)
-        )
+        pending = bool(disputed) if period.composite else (period.department, period.record_id) in disputed
         for trigger_kind in period.triggers():
             streak = "" if trigger_kind == period.trigger else ":" + trigger_kind.rsplit(":", 1)[1]
             key = period.record_id + streak
             trigger = Trigger(trigger_kind, code, kind, period.department, key, period.since, period.until)
-            case = open_case(trigger, measure_list, objection_pending=pending)
+            suspended = pending and not (
+                period.composite and all(m.nature == Nature.REWARD for m in applicable_measures(trigger, measure_list))
+            )
+            case = open_case(trigger, measure_list, objection_pending=suspended)
             cases += [case] if case is not None else []
     return cases
 
