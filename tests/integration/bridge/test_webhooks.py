@@ -86,18 +86,9 @@ async def test_a_subscriber_failing_five_times_then_recovering_receives_every_ev
         sent = [disclosure(subjects[i % 3]) for i in range(12)]
         await outcomes.send("outcomes.disclosures", sent)
         wanted = {e.id for e in sent}
-
-        async def all_in() -> bool:
-            return wanted <= {r[0] for r in receiver.received}
-
-        await eventually(all_in, what="every event delivered after the failures")
-        mine = [r for r in receiver.received if r[0] in wanted]
-        assert len(mine) == len(wanted), "an event arrived twice"
-        per_subject: dict[str, list[str]] = defaultdict(list)
-        for event_id, subject, _ in mine:
-            per_subject[subject].append(event_id)
-        for subject in subjects:
-            assert per_subject[subject] == [e.id for e in sent if e.subject == subject]
+        await _every_event_once_in_order_per_subject(
+            receiver, sent, subjects, "every event delivered after the failures"
+        )
 
         async def recorded() -> list[dict[str, Any]] | None:  # the receiver keeps one before it is recorded
             log = [d for d in await deliveries(bridge, tokens, sub["id"]) if d["event_id"] in wanted]
@@ -417,19 +408,7 @@ async def test_a_backlog_of_many_events_for_few_subjects_is_claimed_head_by_head
         async with runtime.engine.begin() as conn:  # now for real: the dispatcher delivers the backlog
             await store.append_feed(conn, feed)
             await store.insert_deliveries(conn, queued)
-        wanted = {e.id for e in sent}
-
-        async def all_in() -> bool:
-            return wanted <= {r[0] for r in receiver.received}
-
-        await eventually(all_in, what="the whole backlog at the receiver")
-        mine = [r for r in receiver.received if r[0] in wanted]
-        assert len(mine) == len(wanted), "an event arrived twice"
-        per_subject: dict[str, list[str]] = defaultdict(list)
-        for event_id, subject, _ in mine:
-            per_subject[subject].append(event_id)
-        for subject in subjects:
-            assert per_subject[subject] == [e.id for e in sent if e.subject == subject]
+        await _every_event_once_in_order_per_subject(receiver, sent, subjects, "the whole backlog at the receiver")
 
         async def queues_emptied() -> bool:
             # the receiver sees a delivery before the dispatcher has recorded it: the last head rows go a
@@ -442,3 +421,20 @@ async def test_a_backlog_of_many_events_for_few_subjects_is_claimed_head_by_head
 
         await eventually(queues_emptied, what="every queue emptied, its head row gone")
         await bridge.delete(f"/v1/subscriptions/{sub['id']}", headers=bearer(tokens, "COUNTY"))
+
+
+async def _every_event_once_in_order_per_subject(receiver: Any, sent: list[Any], subjects: Any, what: str) -> None:
+    """Waits until every sent event reached the receiver, then: each once, in order per subject."""
+    wanted = {e.id for e in sent}
+
+    async def all_in() -> bool:
+        return wanted <= {r[0] for r in receiver.received}
+
+    await eventually(all_in, what=what)
+    mine = [r for r in receiver.received if r[0] in wanted]
+    assert len(mine) == len(wanted), "an event arrived twice"
+    per_subject: dict[str, list[str]] = defaultdict(list)
+    for event_id, subject, _ in mine:
+        per_subject[subject].append(event_id)
+    for subject in subjects:
+        assert per_subject[subject] == [e.id for e in sent if e.subject == subject]
