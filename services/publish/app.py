@@ -106,8 +106,9 @@ def create_app(settings: PublishSettings | None = None, clock: Clock | None = No
     search_route = next(r for r in router.routes if isinstance(r, APIRoute) and r.path == SEARCH_PATH)
     # Innermost (appended, not added): searches and cache hits skip FastAPI's routing but are still
     # rate-limited, size-limited, given a request id and counted by the request metrics.
-    app.user_middleware.append(Middleware(SearchFastPath, ctx=context, route=search_route))
+    # The cache's fast path first: a repeated exact request is a hit without being parsed.
     app.user_middleware.append(Middleware(PublicCacheFastPath, parts=cache_parts))
+    app.user_middleware.append(Middleware(SearchFastPath, ctx=context, route=search_route))
     # Added last, so outermost: a refused request costs neither a body read nor a database query.
     app.add_middleware(BodyLimit, max_bytes=settings.public_max_body_bytes, prefixes=("/v1/",))
     app.add_middleware(

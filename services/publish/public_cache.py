@@ -200,11 +200,19 @@ class PublicCache:
         return response
 
     async def answer(
-        self, scope: Scope, reads: PublicReads, page: str, key: Hashable, compute: Callable[[], Awaitable[RawAnswer]]
+        self,
+        scope: Scope,
+        reads: PublicReads,
+        page: str,
+        key: Hashable,
+        compute: Callable[[], Awaitable[RawAnswer]],
+        route: object,
     ) -> RawAnswer:
         """:meth:`serve` for an answer computed on a pure ASGI path (no Request, no Response): the same rules
         (anonymous only, the answer of the generation read before computing, kept statuses), the same
-        ``X-Cache`` header and counters. ``compute`` may raise ``ReadsUnavailable`` (the caller answers 503)."""
+        ``X-Cache`` header, counters and index of exact requests (the next identical request is then a hit of
+        :class:`PublicCacheFastPath`, nothing parsed). ``compute`` may raise ``ReadsUnavailable`` (the caller
+        answers 503)."""
         if not self.enabled or _has_authorization(scope):
             return await compute()
         given: Generation | None = scope.get(GENERATION_SCOPE_KEY)
@@ -218,11 +226,13 @@ class PublicCache:
             found = self.get(full_key, generation)
             if found is not None:
                 HITS.labels(page).inc()
+                self.index(raw_key(scope), page, full_key, route)  # another spelling
                 return found.status, [*found.headers, (b"x-cache", b"hit")], found.body
         MISSES.labels(page).inc()
         status, headers, body = await compute()
         if generation is not None and status in KEPT_STATUSES:
             self.put(full_key, _Answer(generation, status, body, headers))
+            self.index(raw_key(scope), page, full_key, route)
         return status, [*headers, (b"x-cache", b"miss")], body
 
 

@@ -2,7 +2,8 @@
 
 FastAPI's routing, dependency solving and parameter validation cost a search as much CPU as its SQL. This
 pure ASGI middleware (inside the rate limiter, the body limit, the request id and the request metrics, so
-they see every search as before) answers a search whose query string is plain (``api.plain_search_query``)
+they see every search as before; inside the public cache's fast path, which answers a repeated exact request
+without parsing it) answers a search whose query string is plain (``api.plain_search_query``)
 with the route's own :func:`api.search_body`, through the public read cache's same rules
 (:meth:`PublicCache.answer`), and names the route in the scope so the request metrics and the log line say
 ``/v1/disclosures`` as before. Anything else goes on to the route untouched: an unusual spelling, a parameter
@@ -44,7 +45,9 @@ class SearchFastPath:
             return 200, [(b"content-length", str(len(body)).encode()), _JSON], body
 
         try:
-            status, headers, body = await ctx.public_cache.answer(scope, ctx.reads, "search", search.key, compute)
+            status, headers, body = await ctx.public_cache.answer(
+                scope, ctx.reads, "search", search.key, compute, self.route
+            )
         except ReadsUnavailable:
             problem = api._unavailable()
             scope["route"] = self.route
