@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import date
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote
 
-from services.publish.api import SearchQuery, plain_search_query
+from services.publish.api import SearchQuery, plain_search_query, query_pairs
 from services.publish.store.public import _like
 
 
@@ -27,3 +27,21 @@ def test_like_replaces_ilike_only_for_patterns_no_case_mapping_touches() -> None
         assert _like(caseless) == "LIKE", caseless
     for cased in ("%abc%", "%ABC有限公司%", "%ＡＢ%", "%ß%", "%Ω%", "%重庆k%"):
         assert _like(cased) == "ILIKE", cased
+
+
+def test_query_strings_are_split_and_unquoted_exactly_as_starlette_does() -> None:
+    samples = [
+        b"",
+        b"q=%E9%87%8D%E5%BA%86&limit=20",
+        b"q=%e9%87%8d%e5%ba%86",
+        b"q=%E9%87%8D+%E5%BA%86&&limit",
+        b"q=a+b%20c&q=%ZZ&x=%E9%87",
+        b"q=%E9%87%8D%",
+        b"q=%FF%FE&cursor=2026-11-02~AMR.A%2FB",
+        b"=v&q==&q=%3D%26",
+        "q=重庆&limit=5".encode(),
+        b"q=\xe9\x87\x8d%E5%BA%86",
+        b"q=%00&limit=%31",
+    ]
+    for raw in samples:
+        assert query_pairs(raw) == parse_qsl(raw.decode("latin-1"), keep_blank_values=True), raw

@@ -119,6 +119,9 @@ class PublicReads:
         raise AssertionError("unreachable")
 
     async def _connected(self, plan_cache_mode: str) -> asyncpg.Pool:
+        pool = self._pools.get(plan_cache_mode)
+        if pool is not None:  # every request but the first: no lock to take
+            return pool
         async with self._lock:
             pool = self._pools.get(plan_cache_mode)
             if pool is None:
