@@ -14,7 +14,8 @@ One query plan per kind of query (EXPLAIN of each in docs/decisions.md, issue 19
   only when that found less than a page, among the published names (``search_names``: one row per code and
   public name, GIN on the name's characters and character pairs), reading at most a page of each matching
   name's newest records (index-only scans of ``disclosures_subject_order``), so a subject's hundreds of
-  records cost a page (a one-time filter: this step is never started otherwise). ``ILIKE`` decides in both;
+  records cost a page (a one-time filter: this step is never started otherwise). ``ILIKE`` decides in both
+  (``LIKE`` for a term without letters: :func:`_like`);
 - nothing: the newest first, ``disclosures_public_order``.
 
 Statements are prepared once per connection (asyncpg's statement cache). Lookups whose best plan does not
