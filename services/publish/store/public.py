@@ -2,7 +2,7 @@
 
 They are the hot path (a few hundred requests per second, p99 under 20 ms): a plain asyncpg pool costs a
 third of a pooled SQLAlchemy connection with pre-ping per query. The public JSON is stored ready to serve
-and completed in SQL (objection flag and status), so a request neither parses nor renders JSON.
+and completed as text (objection flag and status), so a request neither parses nor renders JSON.
 
 One query plan per kind of query (EXPLAIN of each in docs/decisions.md, issue 19):
 
@@ -38,11 +38,20 @@ RECENT_WINDOW = 1000
 COUNT_CAP = 1000
 """A result count above this is shown as "more than 1000" (the count stops there)."""
 _ORDER = " ORDER BY decision_date DESC, public_id DESC"
-# The stored JSON object, its closing brace replaced by the objection state: text, never parsed.
-_BODY = (
-    'left(content, -1) || CASE WHEN objection_pending THEN \',"objection_pending":true,"status":"异议处理中"}\' '
-    'ELSE \',"objection_pending":false,"status":"公示中"}\' END AS body'
-)
+# The stored JSON object, its closing brace replaced by the objection state: text, never parsed. Done here,
+# not in SQL: `left(content, -1) || …` counted and copied each ~1.5 kB multibyte text in PostgreSQL, ~150 µs of
+# the server's CPU per page of 21 (measured on the bench's records), against a slice and a join here.
+_COLUMNS = "content, objection_pending"
+_PENDING = ',"objection_pending":true,"status":"异议处理中"}'
+_SHOWN = ',"objection_pending":false,"status":"公示中"}'
+
+
+def _body(row: asyncpg.Record) -> str:
+    """The public JSON of a row selected with :data:`_COLUMNS`."""
+    content: str = row["content"]
+    return content[:-1] + (_PENDING if row["objection_pending"] else _SHOWN)
+
+
 _UNAVAILABLE = (
     OSError,
     TimeoutError,
@@ -151,9 +160,9 @@ class PublicReads:
 
     async def published(self, public_id: str) -> str | None:
         """The public JSON of a published disclosure, ready to send."""
-        sql = f"SELECT {_BODY} FROM {self._s}.disclosures WHERE public_id = $1 AND state = 'published'"
+        sql = f"SELECT {_COLUMNS} FROM {self._s}.disclosures WHERE public_id = $1 AND state = 'published'"
         rows = await self._fetch(sql, public_id)
-        return str(rows[0]["body"]) if rows else None
+        return _body(rows[0]) if rows else None
 
     async def withdrawn(self, public_id: str) -> str | None:
         """The stored public JSON of a disclosure a revocation or correction took off the portal (the caller
@@ -185,7 +194,7 @@ class PublicReads:
             args.append(list(record_types))
             where += f" AND record_type = ANY(${len(args)}::text[])"
         n = len(args)
-        select = f"SELECT decision_date, public_id, {_BODY} FROM {self._s}.disclosures"
+        select = f"SELECT decision_date, public_id, {_COLUMNS} FROM {self._s}.disclosures"
         if code is not None:
             rows = await self._fetch(
                 f"{select} WHERE {where} AND subject_code = ${n + 1}{_ORDER} LIMIT $1", *args, code
@@ -219,7 +228,7 @@ class PublicReads:
                 f"{select} JOIN page USING (public_id){_ORDER}"
             )
             rows = await self._fetch(both, *args, pattern, tokens)
-        return [(r["decision_date"], r["public_id"], r["body"]) for r in rows]
+        return [(r["decision_date"], r["public_id"], _body(r)) for r in rows]
 
     async def count(
         self,
@@ -270,6 +279,7 @@ class PublicReads:
             where += " AND (decision_date, public_id) < ($3, $4)"
             args += [before[0], before[1]]
         rows = await self._fetch(
-            f"SELECT decision_date, public_id, {_BODY} FROM {self._s}.disclosures WHERE {where}{_ORDER} LIMIT $1", *args
+            f"SELECT decision_date, public_id, {_COLUMNS} FROM {self._s}.disclosures WHERE {where}{_ORDER} LIMIT $1",
+            *args,
         )
-        return [(r["decision_date"], r["public_id"], r["body"]) for r in rows]
+        return [(r["decision_date"], r["public_id"], _body(r)) for r in rows]
