@@ -9,6 +9,12 @@
 Both regrade under the jurisdiction's rule set, from the subject's whole credit file, so the result never
 depends on the order in which records arrived; a redelivered record changes nothing (the records table
 ignores it and the recomputed grade equals the stored one, so no event either).
+
+The consumer grades a subject of at least `GradingContext.state_min_records` records from its kept state
+(`rules.subject_state`, one row of `grading.subject_state` per subject, stamped with the records it was
+derived from) extended with the new records, without reading its history, whenever the stamp matches the
+table and the extension can take every new record; else from its records, as the review always does, and
+writes the state derived from them (docs/decisions.md, issue 18 — grading's per-subject state).
 """
 
 from __future__ import annotations
@@ -47,11 +53,14 @@ from services.grading.rules.grades import (
     subject_of,
 )
 from services.grading.rules.loader import JURISDICTION_FILE
+from services.grading.rules.model import BenxiRules
 from services.grading.rules.subject_records import KeptSubjects
+from services.grading.rules.subject_state import SubjectState, decode, encode, extended, state_of
 
 SCHEMA = store.SCHEMA
 REVIEW_BATCH = 1000
 MAX_CHANGES_PER_REVIEW = 50
+STATE_MIN_RECORDS = 16
 
 log = logging.getLogger(__name__)
 
@@ -70,10 +79,23 @@ class GradingContext:
     """Subjects' files kept parsed between polls (a heavy subject costs the records added since)."""
     kept: KeptSubjects = field(default_factory=KeptSubjects, compare=False)
     """What grading derives from a subject's records as a whole, extended at each event, not redone."""
+    state_min_records: int | None = STATE_MIN_RECORDS
+    """Subjects of at least this many records are graded from their kept state (None: never)."""
 
     @property
     def default_rule_set(self) -> str:
         return self.jurisdiction.grading_rule_set
+
+    @property
+    def keeps_state(self) -> bool:
+        """Whether the consumer grades from kept states: the default rule set reads no severity tiers (benxi's
+        depend on the whole file, so a benxi jurisdiction grades from the records)."""
+        rule_set = self.rule_sets.get(self.default_rule_set)
+        return (
+            self.state_min_records is not None
+            and rule_set is not None
+            and not any(isinstance(v.rules, BenxiRules) for v in rule_set.versions)
+        )
 
 
 def load_context(settings: CommonSettings, clock: Clock, *, schema: str = SCHEMA) -> GradingContext:
@@ -216,28 +238,124 @@ def batch_record_handler(ctx: GradingContext) -> BatchHandler:
         day = today(ctx.clock)
         codes = sorted({r.subject_code for r in received})
         await store.lock_subjects(conn, ctx.schema, codes)
-        files = await ctx.files.read(conn, ctx.schema, codes)
+        states, loaded = await _kept_states(conn, ctx, codes, received) if ctx.keeps_state else ({}, {})
+        read = [code for code in codes if code not in states]
+        files = await ctx.files.read(conn, ctx.schema, read) if read else {}
         heads = await store.load_heads(conn, ctx.schema, codes, ctx.default_rule_set)
         await store_received_records(conn, ctx.schema, received)
         current: dict[str, StoredGrade | None] = {code: head.grade for code, head in heads.items()}
         kept = {code: {(r.department, r.record_id) for r in file} for code, file in files.items()}
+        graded: dict[str, Sequence[AcceptedRecord]] = {}
         steps: dict[str, list[Regrading]] = {}
         in_order: list[Regrading] = []
         for record in received:
             code = record.subject_code
             key = (record.department, record.record_id)
-            if key not in kept.setdefault(code, set()):  # the first copy is kept (ON CONFLICT DO NOTHING)
-                kept[code].add(key)
-                files.setdefault(code, []).append(record)
-            records = ctx.kept.of(code, files[code])
+            records: Sequence[AcceptedRecord]
+            state = states.get(code)
+            if state is not None:
+                if key not in state.keys:
+                    state = extended(state, [record])
+                    if state is None:  # `_kept_states` tried every record of the batch: never
+                        raise RuntimeError(f"the kept state of {code} no longer takes {key}")
+                    states[code] = state
+                records = state
+            else:
+                if key not in kept.setdefault(code, set()):  # the first copy is kept (ON CONFLICT DO NOTHING)
+                    kept[code].add(key)
+                    files.setdefault(code, []).append(record)
+                records = ctx.kept.of(code, files[code])
+            graded[code] = records
             new = regradings(ctx, code, records, day, current.get(code), including_today=True)
             steps.setdefault(code, []).extend(new)
             in_order += new
             current[code] = _last_grade(new, current.get(code))
         await _store(conn, ctx, {code: steps[code] for code in codes}, heads)
         await _emit(conn, ctx, in_order)  # in the order one-by-one handling would have queued them
+        if ctx.keeps_state:
+            await _keep_states(conn, ctx, graded, loaded)
 
     return handle_batch
+
+
+async def _kept_states(
+    conn: AsyncConnection, ctx: GradingContext, codes: Sequence[str], received: Sequence[AcceptedRecord]
+) -> tuple[dict[str, SubjectState], dict[str, SubjectState | None]]:
+    """The subjects of `codes` that can be graded from their kept state, each state extended with the rows
+    added since it was written (the batch's records not yet stored), and every state read as it was stored
+    (None: one that cannot be used). A state is used only when its stamp plus the rows added since account
+    for exactly the subject's rows in the table, and when the extension takes those rows and every new
+    record of the batch (so a subject never changes path within a batch); else it is graded from records."""
+    loaded = await store.load_states(conn, ctx.schema, codes)
+    if not loaded:
+        return {}, {}
+    added, now = await store.records_after(conn, ctx.schema, {code: kept.stamp.seq for code, kept in loaded.items()})
+    usable: dict[str, SubjectState] = {}
+    read: dict[str, SubjectState | None] = {}
+    for code, kept in loaded.items():
+        new = added.get(code, [])
+        expected = store.Stamp(
+            kept.stamp.records + len(new),
+            max([kept.stamp.seq, *(seq for seq, _, _ in new)]),
+            kept.stamp.keys + sum(keys for _, keys, _ in new),
+        )
+        decoded = _decoded(kept.state) if now.get(code) == expected else None
+        if decoded is not None and decoded.record_count != kept.stamp.records:
+            decoded = None
+        read[code] = decoded
+        state = decoded
+        if state is not None and new:
+            state = extended(state, [record for _, _, record in new])
+        probe = state
+        for record in received:
+            if probe is None:
+                break
+            if record.subject_code == code and (record.department, record.record_id) not in probe.keys:
+                probe = extended(probe, [record])
+        if state is not None and probe is not None:
+            usable[code] = state
+    return usable, read
+
+
+def _decoded(data: bytes) -> SubjectState | None:
+    try:
+        return decode(data)
+    except (ValueError, KeyError, TypeError, IndexError):
+        log.warning("a kept grading state could not be read; graded from the records")
+        return None
+
+
+async def _keep_states(
+    conn: AsyncConnection,
+    ctx: GradingContext,
+    graded: Mapping[str, Sequence[AcceptedRecord]],
+    read: Mapping[str, SubjectState | None],
+) -> None:
+    """Write the state of each subject graded (from its kept state, or derived from the records it was
+    graded from) with the stamp of its rows now, unless it is the one read and unchanged; delete the row of
+    a subject that has none (fewer than `state_min_records` records, or a listing among them)."""
+    minimum = ctx.state_min_records or 0
+    candidates: dict[str, SubjectState] = {}
+    dropped: list[str] = []
+    for code, records in graded.items():
+        if isinstance(records, SubjectState):
+            if records is not read.get(code):
+                candidates[code] = records
+            continue
+        state = state_of(records) if len(records) >= minimum else None
+        if state is not None:
+            candidates[code] = state
+        elif code in read:
+            dropped.append(code)
+    now = await store.stamps(conn, ctx.schema, list(candidates))
+    writes = []
+    for code, state in candidates.items():
+        stamp = now.get(code)
+        if stamp is not None and stamp.records == state.record_count:
+            writes.append((code, stamp, encode(state)))
+        elif code in read:
+            dropped.append(code)
+    await store.save_states(conn, ctx.schema, writes, dropped)
 
 
 async def review(conn: AsyncConnection, ctx: GradingContext, code: str, day: date) -> None:

@@ -110,6 +110,11 @@ class SubjectRecords(Sequence[AcceptedRecord]):
         return self._effective
 
     @property
+    def amendments(self) -> Mapping[tuple[str, str], Amendment]:
+        """`amendments_of(self)`: the records an amendment names (received or not)."""
+        return self._amendments
+
+    @property
     def repairs(self) -> Mapping[tuple[str, str], AcceptedRecord]:
         """`approved_repairs(self)`."""
         return self._repairs
