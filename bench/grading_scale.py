@@ -34,6 +34,7 @@ import time
 import tracemalloc
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import orjson
@@ -138,8 +139,10 @@ def _grade(
         steps.lap("derive records")
     done = regradings(ctx, code, records, TODAY, current, including_today=True)
     steps.lap("rules")
-    last[code] = grade = _last_grade(done, current)
+    grade = _last_grade(done, current)
     written = store.grade_write(done[-1].subject.name, grade) if grade is not None else None
+    # Kept without its explanation, as the consumer reads a stored grade back (`store.load_heads`).
+    last[code] = None if grade is None else replace(grade, explanation=[])
     steps.lap("grade JSON + digest")
     if states is not None and len(records) >= STATE_MIN_RECORDS:
         state = records if isinstance(records, SubjectState) else state_of(records)

@@ -61,6 +61,11 @@ SCHEMA = store.SCHEMA
 REVIEW_BATCH = 1000
 MAX_CHANGES_PER_REVIEW = 50
 STATE_MIN_RECORDS = 16
+KEPT_RECORDS = 2_000
+"""What the files kept parsed and `KeptSubjects` hold, each (records): with the kept states they serve only the
+subjects graded from their records at every event (a listing among them) and the review; at 20,000 they
+held ~180 MB, mostly of subjects graded from their state since (docs/decisions.md, issue 18 — grading's
+per-subject state)."""
 
 log = logging.getLogger(__name__)
 
@@ -75,9 +80,9 @@ class GradingContext:
     outcomes_topic: str
     audit_topic: str
     schema: str = SCHEMA
-    files: SubjectFiles = field(default_factory=SubjectFiles, compare=False)
+    files: SubjectFiles = field(default_factory=lambda: SubjectFiles(max_records=KEPT_RECORDS), compare=False)
     """Subjects' files kept parsed between polls (a heavy subject costs the records added since)."""
-    kept: KeptSubjects = field(default_factory=KeptSubjects, compare=False)
+    kept: KeptSubjects = field(default_factory=lambda: KeptSubjects(max_records=KEPT_RECORDS), compare=False)
     """What grading derives from a subject's records as a whole, extended at each event, not redone."""
     state_min_records: int | None = STATE_MIN_RECORDS
     """Subjects of at least this many records are graded from their kept state (None: never)."""
