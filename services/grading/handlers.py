@@ -23,6 +23,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -235,68 +236,144 @@ def batch_record_handler(ctx: GradingContext) -> BatchHandler:
     """A consumed batch of records in one transaction, with the effect of handling them one by one in
     order: each record's subject is graded as of today (after the changes time brought since its last
     grading, each on its own date, judged with the new record too, as if it had been there from the
-    start), from the records received before it. A subject's file is read once per batch and its grade
-    written once, whatever number of its records the batch holds; every change event is kept, in order."""
+    start), from the records received before it. A subject's file (or state) is read once per batch and its
+    grade written once, whatever number of its records the batch holds; every change event is kept, in
+    order. Subjects are graded one after the other (they do not depend on each other), so only one
+    subject's state is held at a time: a poll touching hundreds of heavy subjects held them all (issue 18)."""
 
     async def handle_batch(conn: AsyncConnection, events: Sequence[CloudEvent]) -> None:
         received = [AcceptedRecord.from_event(e) for e in events]
         day = today(ctx.clock)
         codes = sorted({r.subject_code for r in received})
         await store.lock_subjects(conn, ctx.schema, codes)
-        states, loaded = await _kept_states(conn, ctx, codes, received) if ctx.keeps_state else ({}, {})
-        read = [code for code in codes if code not in states]
+        stamped, loaded = await _stamped_states(conn, ctx, codes) if ctx.keeps_state else ({}, set())
+        read = [code for code in codes if code not in stamped]
         files = await ctx.files.read(conn, ctx.schema, read) if read else {}
         heads = await store.load_heads(conn, ctx.schema, codes, ctx.default_rule_set)
-        await store_received_records(conn, ctx.schema, received)
-        current: dict[str, StoredGrade | None] = {code: head.grade for code, head in heads.items()}
-        kept = {code: {(r.department, r.record_id) for r in file} for code, file in files.items()}
-        graded: dict[str, Sequence[AcceptedRecord]] = {}
-        steps: dict[str, list[Regrading]] = {}
-        in_order: list[Regrading] = []
-        for record in received:
-            code = record.subject_code
-            key = (record.department, record.record_id)
-            records: Sequence[AcceptedRecord]
-            state = states.get(code)
-            if state is not None:
-                if key not in state.keys:
-                    state = extended(state, [record])
-                    if state is None:  # `_kept_states` tried every record of the batch: never
-                        raise RuntimeError(f"the kept state of {code} no longer takes {key}")
-                    states[code] = state
-                records = state
+        inserted = await store_received_records(conn, ctx.schema, received)
+        positions: dict[str, list[int]] = {}
+        for n, record in enumerate(received):
+            positions.setdefault(record.subject_code, []).append(n)
+        at: list[list[Regrading]] = [[] for _ in received]
+        writes: list[tuple[str, int, bytes]] = []
+        dropped: list[str] = []
+        for code in codes:
+            grading = _SubjectGrading(ctx, code, day, heads.get(code), received, positions[code], at)
+            kept = stamped.get(code)
+            if kept is not None:
+                await grading.from_state(conn, kept, inserted)
             else:
-                if key not in kept.setdefault(code, set()):  # the first copy is kept (ON CONFLICT DO NOTHING)
-                    kept[code].add(key)
-                    files.setdefault(code, []).append(record)
-                records = ctx.kept.of(code, files[code])
-            graded[code] = records
-            new = regradings(ctx, code, records, day, current.get(code), including_today=True)
-            steps.setdefault(code, []).extend(new)
-            in_order += new
-            current[code] = _last_grade(new, current.get(code))
-        await _store(conn, ctx, {code: steps[code] for code in codes}, heads)
+                grading.from_records(files.pop(code, []), 0)
+            if ctx.keeps_state and grading.graded is not grading.unchanged:
+                # Encoded now, so that no subject's state outlives its turn.
+                state = grading.state_now()
+                if state is not None:
+                    writes.append((code, state.record_count, encode(state)))
+                elif code in loaded:
+                    dropped.append(code)
+        in_order = [step for steps in at for step in steps]
+        steps = {code: [step for n in positions[code] for step in at[n]] for code in codes}
+        await _store(conn, ctx, steps, heads)
         await _emit(conn, ctx, in_order)  # in the order one-by-one handling would have queued them
         if ctx.keeps_state:
-            await _keep_states(conn, ctx, graded, loaded)
+            await _keep_states(conn, ctx, writes, dropped, loaded)
 
     return handle_batch
 
 
-async def _kept_states(
-    conn: AsyncConnection, ctx: GradingContext, codes: Sequence[str], received: Sequence[AcceptedRecord]
-) -> tuple[dict[str, SubjectState], dict[str, SubjectState | None]]:
-    """The subjects of `codes` that can be graded from their kept state, each state extended with the rows
-    added since it was written (the batch's records not yet stored), and every state read as it was stored
-    (None: one that cannot be used). A state is used only when its stamp plus the rows added since account
-    for exactly the subject's rows in the table, and when the extension takes those rows and every new
-    record of the batch (so a subject never changes path within a batch); else it is graded from records."""
+class _SubjectGrading:
+    """One subject's records of a batch graded in order, from its kept state while the state takes them,
+    else from its records (`from_records`, also from the middle of the batch on)."""
+
+    def __init__(
+        self,
+        ctx: GradingContext,
+        code: str,
+        day: date,
+        head: store.StoredHead | None,
+        received: Sequence[AcceptedRecord],
+        positions: Sequence[int],
+        at: list[list[Regrading]],
+    ) -> None:
+        self.ctx, self.code, self.day = ctx, code, day
+        self.current = head.grade if head is not None else None
+        self.received, self.positions, self.at = received, positions, at
+        self.graded: Sequence[AcceptedRecord] = ()
+        self.unchanged: SubjectState | None = None
+        """The state as read, while nothing was added to it (not written again)."""
+
+    def _grade(self, n: int, records: Sequence[AcceptedRecord]) -> None:
+        new = regradings(self.ctx, self.code, records, self.day, self.current, including_today=True)
+        self.at[n] = new
+        self.current = _last_grade(new, self.current)
+        self.graded = records
+
+    async def from_state(self, conn: AsyncConnection, kept: _Stamped, inserted: set[str]) -> None:
+        state = _decoded(kept.state.state)
+        if state is not None and state.record_count != kept.state.stamp.records:
+            state = None
+        self.unchanged = state
+        if state is not None and kept.added:
+            state = extended(state, kept.added)
+        done = 0
+        while state is not None and done < len(self.positions):
+            n = self.positions[done]
+            record = self.received[n]
+            if (record.department, record.record_id) not in state.keys:
+                state = extended(state, [record])
+                if state is None:
+                    break
+            self._grade(n, state)
+            done += 1
+        if state is not None:
+            return
+        # From the first record the state cannot take: the file as it was before it, i.e. the subject's rows
+        # now but the records this batch added and has not graded yet.
+        self.unchanged = None
+        graded_keys = {(r.department, r.record_id) for r in (self.received[n] for n in self.positions[:done])}
+        pending = {
+            (r.department, r.record_id)
+            for r in (self.received[n] for n in self.positions[done:])
+            if f"{r.department}/{r.record_id}" in inserted
+        } - graded_keys
+        rows = (await self.ctx.files.read(conn, self.ctx.schema, [self.code])).get(self.code, [])
+        self.from_records([r for r in rows if (r.department, r.record_id) not in pending], done)
+
+    def from_records(self, file: list[AcceptedRecord], start: int) -> None:
+        kept = {(r.department, r.record_id) for r in file}
+        for n in self.positions[start:]:
+            record = self.received[n]
+            key = (record.department, record.record_id)
+            if key not in kept:  # the first copy is kept (ON CONFLICT DO NOTHING)
+                kept.add(key)
+                file.append(record)
+            self._grade(n, self.ctx.kept.of(self.code, file))
+
+    def state_now(self) -> SubjectState | None:
+        """The subject's state after its records of the batch (None: it has none)."""
+        graded = self.graded
+        if isinstance(graded, SubjectState):
+            return graded
+        minimum = self.ctx.state_min_records or 0
+        return state_of(graded) if len(graded) >= minimum else None
+
+
+class _Stamped(NamedTuple):
+    state: store.KeptState
+    added: list[AcceptedRecord]
+    """The subject's rows added since the state was written (normally none)."""
+
+
+async def _stamped_states(
+    conn: AsyncConnection, ctx: GradingContext, codes: Sequence[str]
+) -> tuple[dict[str, _Stamped], set[str]]:
+    """The kept states of `codes` whose stamp, with the rows added since, accounts for exactly the subject's
+    rows in the table (else the subject is graded from its records), and the codes with a state row."""
     loaded = await store.load_states(conn, ctx.schema, codes)
     if not loaded:
-        return {}, {}
+        return {}, set()
     added, now = await store.records_after(conn, ctx.schema, {code: kept.stamp.seq for code, kept in loaded.items()})
-    usable: dict[str, SubjectState] = {}
-    read: dict[str, SubjectState | None] = {}
+    stamped: dict[str, _Stamped] = {}
     for code, kept in loaded.items():
         new = added.get(code, [])
         expected = store.Stamp(
@@ -304,22 +381,9 @@ async def _kept_states(
             max([kept.stamp.seq, *(seq for seq, _, _ in new)]),
             kept.stamp.keys + sum(keys for _, keys, _ in new),
         )
-        decoded = _decoded(kept.state) if now.get(code) == expected else None
-        if decoded is not None and decoded.record_count != kept.stamp.records:
-            decoded = None
-        read[code] = decoded
-        state = decoded
-        if state is not None and new:
-            state = extended(state, [record for _, _, record in new])
-        probe = state
-        for record in received:
-            if probe is None:
-                break
-            if record.subject_code == code and (record.department, record.record_id) not in probe.keys:
-                probe = extended(probe, [record])
-        if state is not None and probe is not None:
-            usable[code] = state
-    return usable, read
+        if now.get(code) == expected:
+            stamped[code] = _Stamped(kept, [record for _, _, record in new])
+    return stamped, set(loaded)
 
 
 def _decoded(data: bytes) -> SubjectState | None:
@@ -333,34 +397,23 @@ def _decoded(data: bytes) -> SubjectState | None:
 async def _keep_states(
     conn: AsyncConnection,
     ctx: GradingContext,
-    graded: Mapping[str, Sequence[AcceptedRecord]],
-    read: Mapping[str, SubjectState | None],
+    writes: Sequence[tuple[str, int, bytes]],
+    dropped: Sequence[str],
+    loaded: set[str],
 ) -> None:
-    """Write the state of each subject graded (from its kept state, or derived from the records it was
-    graded from) with the stamp of its rows now, unless it is the one read and unchanged; delete the row of
-    a subject that has none (fewer than `state_min_records` records, or a listing among them)."""
-    minimum = ctx.state_min_records or 0
-    candidates: dict[str, SubjectState] = {}
-    dropped: list[str] = []
-    for code, records in graded.items():
-        if isinstance(records, SubjectState):
-            if records is not read.get(code):
-                candidates[code] = records
-            continue
-        state = state_of(records) if len(records) >= minimum else None
-        if state is not None:
-            candidates[code] = state
-        elif code in read:
-            dropped.append(code)
-    now = await store.stamps(conn, ctx.schema, list(candidates))
-    writes = []
-    for code, state in candidates.items():
+    """Write each encoded state (code, records' count, state) with the stamp of its subject's rows now, and
+    delete the rows of `dropped` (subjects graded from their records that have no state now) and of any
+    whose count does not match the table's (never expected: the state is then not kept)."""
+    now = await store.stamps(conn, ctx.schema, [code for code, _, _ in writes])
+    rows = []
+    gone = list(dropped)
+    for code, count, state in writes:
         stamp = now.get(code)
-        if stamp is not None and stamp.records == state.record_count:
-            writes.append((code, stamp, encode(state)))
-        elif code in read:
-            dropped.append(code)
-    await store.save_states(conn, ctx.schema, writes, dropped)
+        if stamp is not None and stamp.records == count:
+            rows.append((code, stamp, state))
+        elif code in loaded:
+            gone.append(code)
+    await store.save_states(conn, ctx.schema, rows, gone)
 
 
 async def review(conn: AsyncConnection, ctx: GradingContext, code: str, day: date) -> None:
