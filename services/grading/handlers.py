@@ -327,17 +327,18 @@ class _SubjectGrading:
             done += 1
         if state is not None:
             return
-        # From the first record the state cannot take: the file as it was before it, i.e. the subject's rows
-        # now but the records this batch added and has not graded yet.
+        # From the first record the state cannot take: the file as the records path holds it there, i.e. the
+        # subject's rows before this batch, then the first copy of each record the state graded. Not the rows
+        # now: a record the table refused (its key is another subject's) was graded all the same.
         self.unchanged = None
-        graded_keys = {(r.department, r.record_id) for r in (self.received[n] for n in self.positions[:done])}
-        pending = {
-            (r.department, r.record_id)
-            for r in (self.received[n] for n in self.positions[done:])
-            if f"{r.department}/{r.record_id}" in inserted
-        } - graded_keys
         rows = (await self.ctx.files.read(conn, self.ctx.schema, [self.code])).get(self.code, [])
-        self.from_records([r for r in rows if (r.department, r.record_id) not in pending], done)
+        file = [r for r in rows if f"{r.department}/{r.record_id}" not in inserted]
+        keys = {(r.department, r.record_id) for r in file}
+        for record in (self.received[n] for n in self.positions[:done]):
+            if (record.department, record.record_id) not in keys:
+                keys.add((record.department, record.record_id))
+                file.append(record)
+        self.from_records(file, done)
 
     def from_records(self, file: list[AcceptedRecord], start: int) -> None:
         kept = {(r.department, r.record_id) for r in file}

@@ -135,3 +135,34 @@ async def test_grading_from_kept_states_equals_grading_from_the_records(
     assert list(states) == [SHOP]
     assert states[SHOP].stamp == stamps[SHOP]
     assert decode(states[SHOP].state) == state_of(records[SHOP])
+
+
+def _under_company(record: AcceptedRecord, key_of: AcceptedRecord) -> AcceptedRecord:
+    """`record` (the company's) sent under the key of another subject's record: the table keeps the first."""
+    record_id = key_of.record_id
+    return replace(
+        record,
+        event_id=f"{key_of.event_id}-again",
+        department=key_of.department,
+        record_id=record_id,
+        record={**record.record, "id": record_id},
+        receipt={**record.receipt, "record_id": record_id, "department": key_of.department},
+    )
+
+
+async def test_a_record_the_table_refuses_then_one_the_state_cannot_take_grade_as_from_the_records(
+    schemas: tuple[AsyncEngine, GradingContext, GradingContext],
+) -> None:
+    """A record of the batch the table did not keep (its key is another subject's) was graded from the state;
+    the batch's next record, which the state cannot take, is graded from the records with it, as a consumer
+    grading from the records grades both."""
+    engine, kept, scratch = schemas
+    first = _penalties(20, 0)
+    shops = _penalties(1, 100, kind="individual_business")
+    closure = _under_company(penalty(_day(0), "责令停产停业"), shops[0])
+    for batch in ([*first, *shops], [closure, correction(first[0], _day(1), CF_NR_FK=9)]):
+        for ctx in (kept, scratch):
+            async with engine.begin() as conn:
+                await batch_record_handler(ctx)(conn, [_event(r) for r in batch])
+        assert await _grades(engine, kept.schema) == await _grades(engine, scratch.schema)
+        assert await _outbox(engine, kept.schema) == await _outbox(engine, scratch.schema)
