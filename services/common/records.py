@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -104,6 +104,37 @@ async def subject_records(conn: Any, schema: str, subject_code: str) -> list[Acc
     return (await records_of_subjects(conn, schema, [subject_code])).get(subject_code, [])
 
 
+async def records_after(
+    conn: Any, schema: str, after: Mapping[str, int]
+) -> tuple[dict[str, list[tuple[int, int, AcceptedRecord]]], dict[str, tuple[int, int, int]]]:
+    """Per subject code of `after`, its records whose `seq` is above `after[code]` as (seq, key hash,
+    record), and the count, highest `seq` and key-hash sum (`hashtext('<department>/<record id>')`) of all
+    its rows, in one round trip (a subject with no rows has no totals). For a `records` table with a `seq`
+    identity column (`SubjectFiles`, grading's kept states)."""
+    from services.common.db import sql
+
+    rows = await conn.execute(
+        sql(
+            "WITH w AS (SELECT * FROM unnest(CAST(:codes AS text[]), CAST(:after AS bigint[])) AS w(code, after)) "
+            "SELECT r.subject_code AS code, r.seq, r.record, r.receipt, "
+            "CAST(hashtext(r.department || '/' || r.record_id) AS bigint) AS keys, CAST(NULL AS bigint) AS n "
+            f"FROM w JOIN {schema}.records r ON r.subject_code = w.code AND r.seq > w.after "
+            "UNION ALL SELECT subject_code, max(seq), NULL, NULL, "
+            "sum(hashtext(department || '/' || record_id)), count(*) "
+            f"FROM {schema}.records WHERE subject_code = ANY(CAST(:codes AS text[])) GROUP BY subject_code"
+        ),
+        {"codes": list(after), "after": list(after.values())},
+    )
+    added: dict[str, list[tuple[int, int, AcceptedRecord]]] = {}
+    totals: dict[str, tuple[int, int, int]] = {}
+    for row in rows:
+        if row.n is not None:
+            totals[row.code] = (row.n, row.seq, row.keys)
+        else:
+            added.setdefault(row.code, []).append((row.seq, row.keys, record_from_row(row.record, row.receipt)))
+    return added, totals
+
+
 @dataclass(slots=True)
 class _File:
     records: list[AcceptedRecord]
@@ -141,28 +172,8 @@ class SubjectFiles:
     async def read(self, conn: Any, schema: str, codes: Sequence[str]) -> dict[str, list[AcceptedRecord]]:
         """`records_of_subjects`, from the kept files plus what was added since (one round trip, or two
         when a kept file no longer matches the table)."""
-        from services.common.db import sql
-
         kept = {code: self._files.get((schema, code)) for code in codes}
-        rows = await conn.execute(
-            sql(
-                "WITH w AS (SELECT * FROM unnest(CAST(:codes AS text[]), CAST(:after AS bigint[])) AS w(code, after)) "
-                "SELECT r.subject_code AS code, r.seq, r.record, r.receipt, "
-                "CAST(hashtext(r.department || '/' || r.record_id) AS bigint) AS keys, CAST(NULL AS bigint) AS n "
-                f"FROM w JOIN {schema}.records r ON r.subject_code = w.code AND r.seq > w.after "
-                "UNION ALL SELECT subject_code, max(seq), NULL, NULL, "
-                "sum(hashtext(department || '/' || record_id)), count(*) "
-                f"FROM {schema}.records WHERE subject_code = ANY(CAST(:codes AS text[])) GROUP BY subject_code"
-            ),
-            {"codes": list(codes), "after": [k.seq if k else 0 for k in kept.values()]},
-        )
-        added: dict[str, list[tuple[int, int, AcceptedRecord]]] = {}
-        totals: dict[str, tuple[int, int, int]] = {}
-        for row in rows:
-            if row.n is not None:
-                totals[row.code] = (row.n, row.seq, row.keys)
-            else:
-                added.setdefault(row.code, []).append((row.seq, row.keys, record_from_row(row.record, row.receipt)))
+        added, totals = await records_after(conn, schema, {code: k.seq if k else 0 for code, k in kept.items()})
         stale = []
         files: dict[str, list[AcceptedRecord]] = {}
         for code in codes:

@@ -15,8 +15,9 @@ from typing import Any, NamedTuple
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.common import records as common_records
 from services.common.db import sql
-from services.common.records import AcceptedRecord, record_from_row
+from services.common.records import AcceptedRecord
 from services.grading.rules.grades import StoredGrade
 
 SCHEMA = "grading"
@@ -194,25 +195,8 @@ async def records_after(
 ) -> tuple[dict[str, list[tuple[int, int, AcceptedRecord]]], dict[str, Stamp]]:
     """Per subject, its records whose `seq` is above `after[code]` as (seq, key hash, record), in `seq`
     order, and the stamp of all its records now, in one round trip (a subject with no records has no stamp)."""
-    rows = await conn.execute(
-        sql(
-            "WITH w AS (SELECT * FROM unnest(CAST(:codes AS text[]), CAST(:after AS bigint[])) AS w(code, after)) "
-            "SELECT r.subject_code AS code, r.seq, r.record, r.receipt, "
-            "CAST(hashtext(r.department || '/' || r.record_id) AS bigint) AS keys, CAST(NULL AS bigint) AS n "
-            f"FROM w JOIN {schema}.records r ON r.subject_code = w.code AND r.seq > w.after "
-            "UNION ALL SELECT subject_code, max(seq), NULL, NULL, "
-            "sum(hashtext(department || '/' || record_id)), count(*) "
-            f"FROM {schema}.records WHERE subject_code = ANY(CAST(:codes AS text[])) GROUP BY subject_code"
-        ),
-        {"codes": list(after), "after": list(after.values())},
-    )
-    added: dict[str, list[tuple[int, int, AcceptedRecord]]] = {}
-    stamps: dict[str, Stamp] = {}
-    for row in rows:
-        if row.n is not None:
-            stamps[row.code] = Stamp(row.n, row.seq, row.keys)
-        else:
-            added.setdefault(row.code, []).append((row.seq, row.keys, record_from_row(row.record, row.receipt)))
+    added, totals = await common_records.records_after(conn, schema, after)
+    stamps = {code: Stamp(*total) for code, total in totals.items()}
     for records in added.values():
         records.sort(key=lambda r: r[0])
     return added, stamps
