@@ -122,3 +122,37 @@ def test_a_long_history_is_extended_and_a_correction_derives_it_again(ctx: Gradi
         current = _grade_both(ctx, path, current, received, day)
         current = _grade_both(ctx, path, current, received, day + timedelta(days=400))
     assert path.extended == 149 + 2  # the registration and the last penalty extend it
+
+
+def test_a_kind_change_closures_and_a_non_repairable_repair_grade_as_from_the_records(ctx: GradingContext) -> None:
+    """What the histories do not draw: a registration that makes the subject an individual business (the
+    latest registration says who it is), a closure and a resumption decided the same day, a penalty the law
+    marks non-repairable and its approved repair, a penalty decided after the grading day, and the records'
+    redelivered copies (an extension that takes nothing)."""
+    path = _Path()
+    current: StoredGrade | None = None
+    day = date(2026, 12, 7)
+    marked = {"non_repairable": True, "non_repairable_basis": "527号文 特定严重失信", "version": 2}
+    received: list[AcceptedRecord] = [
+        penalty(str(day - timedelta(days=10 + n)), "罚款", fine=4 if n % 3 else 0.5) for n in range(18)
+    ]
+    path.receive(received)
+    current = _grade_both(ctx, path, current, received, day)
+    fixed = penalty(str(day - timedelta(days=3)), "责令停产停业", **marked)
+    for record in (
+        fixed,
+        registration("停业", str(day - timedelta(days=2))),
+        registration("恢复营业", str(day - timedelta(days=2))),
+        repair(fixed, str(day - timedelta(days=1))),
+        registration("变更", str(day - timedelta(days=1)), kind="individual_business"),
+        penalty(str(day + timedelta(days=30)), "警告"),
+    ):
+        received.append(record)
+        path.receive(received)
+        again = extended(path.state, received[:1]) if path.state is not None else None
+        assert again is None  # a copy of a record it holds: the consumer grades it with the state unchanged
+        for later in (0, 31, 400, 800):
+            current = _grade_both(ctx, path, current, received, day + timedelta(days=later))
+    assert path.state is not None
+    assert path.state.subject.kind == "individual_business"
+    assert path.extended == 5  # all but the repair (derived again)

@@ -27,7 +27,16 @@ from services.grading.handlers import GradingContext, batch_record_handler, load
 from services.grading.replay import migrate_schema
 from services.grading.rules.subject_state import decode, state_of
 from services.grading.settings import GradingSettings
-from tests.unit.test_grading_rules import COMPANY, SHOP, abnormal, correction, penalty, registration, repair
+from tests.unit.test_grading_rules import (
+    COMPANY,
+    SHOP,
+    abnormal,
+    correction,
+    penalty,
+    registration,
+    repair,
+    revocation,
+)
 
 TODAY = datetime(2026, 12, 7, 12, tzinfo=SHANGHAI)
 
@@ -155,12 +164,19 @@ async def test_a_record_the_table_refuses_then_one_the_state_cannot_take_grade_a
 ) -> None:
     """A record of the batch the table did not keep (its key is another subject's) was graded from the state;
     the batch's next record, which the state cannot take, is graded from the records with it, as a consumer
-    grading from the records grades both."""
+    grading from the records grades both; likewise copies of a record on either side of such a record."""
     engine, kept, scratch = schemas
     first = _penalties(20, 0)
     shops = _penalties(1, 100, kind="individual_business")
     closure = _under_company(penalty(_day(0), "责令停产停业"), shops[0])
-    for batch in ([*first, *shops], [closure, correction(first[0], _day(1), CF_NR_FK=9)]):
+    late = penalty(_day(2), "罚款", fine=12)
+    batches = [
+        [*first, *shops],
+        [closure, correction(first[0], _day(1), CF_NR_FK=9)],
+        # a copy within the batch on either side of the record the state cannot take, one of an earlier batch
+        [late, late, revocation(first[1], _day(0)), late, first[2], *_penalties(1, 20)],
+    ]
+    for batch in batches:
         for ctx in (kept, scratch):
             async with engine.begin() as conn:
                 await batch_record_handler(ctx)(conn, [_event(r) for r in batch])
