@@ -236,10 +236,11 @@ def batch_record_handler(ctx: GradingContext) -> BatchHandler:
     """A consumed batch of records in one transaction, with the effect of handling them one by one in
     order: each record's subject is graded as of today (after the changes time brought since its last
     grading, each on its own date, judged with the new record too, as if it had been there from the
-    start), from the records received before it. A subject's file (or state) is read once per batch and its
-    grade written once, whatever number of its records the batch holds; every change event is kept, in
-    order. Subjects are graded one after the other (they do not depend on each other), so only one
-    subject's state is held at a time: a poll touching hundreds of heavy subjects held them all (issue 18)."""
+    start), from the records received before it. A subject's file (or state) is read once per batch (its
+    file too when the state cannot take one of the batch's records) and its grade written once, whatever
+    number of its records the batch holds; every change event is kept, in order. Subjects are graded one
+    after the other (they do not depend on each other), so only one subject's state is held at a time: a
+    poll touching hundreds of heavy subjects held them all (issue 18)."""
 
     async def handle_batch(conn: AsyncConnection, events: Sequence[CloudEvent]) -> None:
         received = [AcceptedRecord.from_event(e) for e in events]
@@ -404,7 +405,8 @@ async def _keep_states(
 ) -> None:
     """Write each encoded state (code, records' count, state) with the stamp of its subject's rows now, and
     delete the rows of `dropped` (subjects graded from their records that have no state now) and of any
-    whose count does not match the table's (never expected: the state is then not kept)."""
+    whose count does not match the table's (a record the table refused because its key is another
+    subject's was graded all the same: the state is then not kept)."""
     now = await store.stamps(conn, ctx.schema, [code for code, _, _ in writes])
     rows = []
     gone = list(dropped)

@@ -12,9 +12,10 @@ An event of a subject with a state reads that row and the new records, not the h
 - `state_of(records)`: derived from the records (None when the subject has a listing record: a listing's
   end depends on the other listings' records, so such a subject is always graded from its records).
 - `extended(state, added)`: the state of the records plus `added`, or None when `added` holds anything the
-  extension cannot take (an amendment, a repair decision, a listing, a record an amendment or a repair
-  received before it names, a fact that would tie with one already there): the caller derives from the
-  records then. Equal to `state_of(records + added)` whenever it is not None.
+  extension cannot take (a record it already holds, an amendment, a repair decision, a listing, a record an
+  amendment or a repair received before it names, a fact that would tie with one already there): the
+  caller grades a copy with the state as it is, and derives anything else from the records. Equal to
+  `state_of(records + added)` whenever it is not None.
 - `SubjectState.credit_file(...)` is `build_credit_file(records, ...)` (no severity table: the chongqing
   engine; benxi's tiers depend on the whole file), `len` the records' count, `subject` and `repair_days`
   what `grades.subject_of` and `grades._since_repair` read; every grading function takes it where it takes
