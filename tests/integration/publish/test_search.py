@@ -6,8 +6,12 @@ import uuid
 
 import httpx
 import pytest
+from sqlalchemy import text
 
+from services.common.db import create_engine
+from services.publish.api import _like_pattern
 from services.publish.store import public as public_reads
+from services.publish.store.public import _like
 from tests import factories
 from tests.helpers import eventually
 from tests.integration.publish.support import amendment, bearer, public_id, report, shown, wait_shown
@@ -131,3 +135,42 @@ async def test_a_search_answered_before_routing_is_byte_for_byte_the_route_s_ans
         response = await publish.get(f"/v1/disclosures?{bad}")
         assert response.status_code == 422, bad
         assert response.json()["errors"], bad
+
+
+_NAMES = [
+    "重庆１２骉鑫（有限）公司·2026-11",
+    "ＡＢＣ重庆１２",
+    "İSTANBUL重庆2026",  # İ lower-cases to i (and a combining dot, by ICU)
+    "\u212a重庆12",  # KELVIN SIGN, lower-cased to k
+    "ΣΊΣΥΦΟΣ（重庆）",
+    "КИРИЛЛ·重庆·",
+    "ǅ重庆\u1e9e",  # title case; capital sharp s, lower-cased to ß
+    "%_\\重庆",
+]
+
+
+async def test_like_finds_exactly_what_ilike_finds_for_the_terms_it_is_used_for(stack_env: dict[str, str]) -> None:
+    """``store.public._like`` puts ``LIKE`` for ``ILIKE`` only where the database's case mapping cannot change
+    the answer: terms of ideographs, digits (ASCII and full-width) and punctuation, against names beside
+    every kind of letter (full-width Latin, Greek, Cyrillic, İ, the Kelvin sign, title case, ẞ). A term with
+    a letter keeps ``ILIKE``, which here finds names ``LIKE`` does not."""
+    caseless = ["重庆", "１２", "12", "2026-11", "（重庆）", "·重庆·", "%", "_", "\\", "公司·2"]
+    cased = ["ａｂｃ", "σίσυφο", "кирилл", "istanbul", "k重庆", "ǆ重庆", "ß"]
+    engine = create_engine(stack_env["DATABASE_URL"], pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            for term in [*caseless, *cased]:
+                pattern = _like_pattern(term)  # as a search sends it
+                rows = await conn.execute(
+                    text("SELECT n ILIKE :p AS i, n LIKE :p AS l FROM unnest(CAST(:names AS text[])) AS n"),
+                    {"p": pattern, "names": _NAMES},
+                )
+                found = [(row.i, row.l) for row in rows]
+                assert _like(pattern) == ("LIKE" if term in caseless else "ILIKE"), term
+                if term in caseless:
+                    assert all(ilike == like for ilike, like in found), term
+                    assert any(ilike for ilike, _ in found), term
+                else:
+                    assert any(ilike and not like for ilike, like in found), term
+    finally:
+        await engine.dispose()
