@@ -7,7 +7,7 @@ person), so all events about one subject stay in one partition, in order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -32,24 +32,31 @@ class CloudEvent:
     dataschema: str | None = None
     # CloudEvents extension attribute (services/common/request_id.py): the HTTP request that caused the event.
     requestid: str | None = None
+    raw: bytes | None = field(default=None, compare=False, repr=False)
+    """The payload as read from Kafka (`data` is its parse): a consumer stores the record from these bytes
+    instead of serialising `data` again."""
 
     def kafka_key(self) -> bytes:
         return self.subject.encode()
 
     def kafka_headers(self) -> list[tuple[str, bytes]]:
+        return [(name, value.encode()) for name, value in self.header_texts()]
+
+    def header_texts(self) -> list[tuple[str, str]]:
+        """The Kafka headers before encoding (the outbox keeps them as text)."""
         headers = [
-            ("ce_specversion", SPEC_VERSION.encode()),
-            ("ce_id", self.id.encode()),
-            ("ce_source", self.source.encode()),
-            ("ce_type", self.type.encode()),
-            ("ce_subject", self.subject.encode()),
-            ("ce_time", self.time.isoformat().encode()),
-            ("content-type", CONTENT_TYPE.encode()),
+            ("ce_specversion", SPEC_VERSION),
+            ("ce_id", self.id),
+            ("ce_source", self.source),
+            ("ce_type", self.type),
+            ("ce_subject", self.subject),
+            ("ce_time", self.time.isoformat()),
+            ("content-type", CONTENT_TYPE),
         ]
         if self.dataschema:
-            headers.append(("ce_dataschema", self.dataschema.encode()))
+            headers.append(("ce_dataschema", self.dataschema))
         if self.requestid:
-            headers.append(("ce_requestid", self.requestid.encode()))
+            headers.append(("ce_requestid", self.requestid))
         return headers
 
     def kafka_value(self) -> bytes:
@@ -79,6 +86,7 @@ class CloudEvent:
             data=data,
             dataschema=attrs.get("ce_dataschema"),
             requestid=attrs.get("ce_requestid"),
+            raw=value,
         )
 
 
