@@ -39,7 +39,6 @@ from services.sanctions.rules.derive import (
     Objection,
     derive_cases,
 )
-from services.sanctions.rules.measures import GRADE_TRIGGER as GRADE_TRIGGER_KIND
 from services.sanctions.rules.plan import Inputs, Plan, derive_poll, feedback_by_case, plan_subject, with_feedback
 from services.sanctions.store import Store
 from services.sanctions.store import poll as poll_store
@@ -207,10 +206,6 @@ class SanctionsHandler:
     def __init__(self, ctx: SanctionsContext) -> None:
         self.ctx = ctx
         self.store = ctx.store
-        self.grade_kinds = sorted(
-            {t for m in ctx.measure_list.measures for t in m.triggers if GRADE_TRIGGER_KIND.match(t)}
-        )
-        """The grade trigger kinds some listed measure names: only a grade of one of them can open a case."""
 
     async def handle(self, conn: AsyncConnection, event: CloudEvent) -> None:
         """One event: a poll of one."""
@@ -240,18 +235,14 @@ class SanctionsHandler:
         for n, grade in poll.grades:
             if grade.event_id in new_grades:
                 positions.setdefault(("grade", grade.event_id), n)
-        subjects = {o.subject_code for _, o, _ in poll.objections}
+        subjects = {o.subject_code for _, o, _ in poll.objections} | {g.code for _, g in poll.grades}
         subjects |= {r.subject_code for _, r in poll.records if r.record_type in RELEVANT}
         # A record that cannot open or end a case still renames the subject of the cases it has (the name
         # shown on a case is the latest record's); feedback filed under another code by mistake is still
-        # its case's feedback. A grade reaches a case only through a trigger `grade:<rule set>:<grade>` the
-        # measure list names (rules/derive.py: `grade_triggers`, `open_case`): a graded subject with no case
-        # and no such grade stored (this poll's included) derives the same cases with or without the grade,
-        # so it is recomputed only if it has a case or such a grade — most grade events, and the subject's
-        # whole file read and derived twice for each (before and after the grade), were for neither.
-        plain = sorted(({r.subject_code for _, r in poll.records} | {g.code for _, g in poll.grades}) - subjects)
+        # its case's feedback.
+        plain = sorted({r.subject_code for _, r in poll.records} - subjects)
         answered = sorted({str(r.data.get("case_id")) for _, r in poll.records if r.record_type == FEEDBACK})
-        subjects |= await poll_store.case_subjects(conn, s, plain, answered, self.grade_kinds)
+        subjects |= await poll_store.case_subjects(conn, s, plain, answered)
         await self.recompute(conn, sorted(subjects), positions)
 
     async def recompute(

@@ -92,25 +92,16 @@ async def add_grades(conn: AsyncConnection, schema: str, grades: Sequence[GradeC
     return set(rows.scalars())
 
 
-async def case_subjects(
-    conn: AsyncConnection,
-    schema: str,
-    codes: Sequence[str],
-    case_ids: Sequence[str],
-    grade_kinds: Sequence[str] = (),
-) -> set[str]:
-    """Of `codes`, those with a case or with a stored grade whose trigger kind (`grade:<rule set>:<grade>`)
-    is one of `grade_kinds`; and the subjects of the cases `case_ids`."""
+async def case_subjects(conn: AsyncConnection, schema: str, codes: Sequence[str], case_ids: Sequence[str]) -> set[str]:
+    """Of `codes`, those with a case; and the subjects of the cases `case_ids`."""
     if not codes and not case_ids:
         return set()
     rows = await conn.execute(
         sql(
-            f"SELECT subject_code FROM {schema}.cases WHERE subject_code = ANY(CAST(:c AS text[])) "
-            "OR case_id = ANY(CAST(:ids AS text[])) "
-            f"UNION SELECT code FROM {schema}.grades WHERE code = ANY(CAST(:c AS text[])) "
-            "AND 'grade:' || rule_set || ':' || grade = ANY(CAST(:kinds AS text[]))"
+            f"SELECT DISTINCT subject_code FROM {schema}.cases WHERE subject_code = ANY(CAST(:c AS text[])) "
+            "OR case_id = ANY(CAST(:ids AS text[]))"
         ),
-        {"c": list(codes), "ids": list(case_ids), "kinds": list(grade_kinds)},
+        {"c": list(codes), "ids": list(case_ids)},
     )
     return set(rows.scalars())
 
