@@ -7,7 +7,7 @@ person), so all events about one subject stay in one partition, in order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -32,9 +32,6 @@ class CloudEvent:
     dataschema: str | None = None
     # CloudEvents extension attribute (services/common/request_id.py): the HTTP request that caused the event.
     requestid: str | None = None
-    raw: bytes | None = field(default=None, compare=False, repr=False)
-    """The payload as read from Kafka (`data` is its parse): a consumer stores the record from these bytes
-    instead of serialising `data` again."""
 
     def kafka_key(self) -> bytes:
         return self.subject.encode()
@@ -86,7 +83,6 @@ class CloudEvent:
             data=data,
             dataschema=attrs.get("ce_dataschema"),
             requestid=attrs.get("ce_requestid"),
-            raw=value,
         )
 
 

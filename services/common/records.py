@@ -27,9 +27,6 @@ class AcceptedRecord:
     received_at: datetime
     record: dict[str, Any]
     receipt: dict[str, Any]
-    payload: bytes | None = field(default=None, init=False, compare=False, hash=False, repr=False)
-    """The record event's payload as consumed (`{"record": …, "receipt": …}`), when the record came from one
-    (`from_event`); `dataclasses.replace` (a corrected view of the record) does not carry it."""
     derived: dict[object, Any] = field(default_factory=dict, init=False, compare=False, hash=False, repr=False)
     """What pure rules derived from this record alone, kept with it (a record is never changed, and a kept
     file's records are read again by every later event of the subject); `dataclasses.replace` starts anew."""
@@ -47,8 +44,6 @@ class AcceptedRecord:
             raise MalformedRecordEvent(f"event {event.id} is not an accepted record: {exc!r}") from exc
         if accepted.event_id != event.id:
             raise MalformedRecordEvent(f"event {event.id} carries record {accepted.event_id}")
-        if event.raw is not None and len(event.data) == 2:  # nothing beside the record and its receipt
-            object.__setattr__(accepted, "payload", event.raw)
         return accepted
 
 
@@ -63,14 +58,15 @@ async def store_received_records(conn: Any, schema: str, records: Sequence[Accep
     the records that were new."""
     # Imported here, not at the top: the pure rule packages import AcceptedRecord and must not pull in SQL.
     from services.common.db import sql
+    from services.common.envelope import dumps
 
     rows = await conn.execute(
         sql(
             f"INSERT INTO {schema}.records (department, record_id, record_type, subject_code, decision_date, "
-            "received_at, record, receipt) SELECT d, r, t, s, dd, ra, p -> 'record', p -> 'receipt' "
+            "received_at, record, receipt) SELECT d, r, t, s, dd, ra, rec, rcpt "
             "FROM unnest(CAST(:d AS text[]), CAST(:r AS text[]), CAST(:t AS text[]), CAST(:s AS text[]), "
             "CAST(:dd AS date[]), CAST(:ra AS timestamptz[]), "
-            "CAST(:p AS jsonb[])) WITH ORDINALITY AS u(d, r, t, s, dd, ra, p, n) "
+            "CAST(:rec AS jsonb[]), CAST(:rcpt AS jsonb[])) WITH ORDINALITY AS u(d, r, t, s, dd, ra, rec, rcpt, n) "
             "ORDER BY n ON CONFLICT (department, record_id) DO NOTHING RETURNING department, record_id"
         ),
         {
@@ -80,20 +76,11 @@ async def store_received_records(conn: Any, schema: str, records: Sequence[Accep
             "s": [a.subject_code for a in records],
             "dd": [a.decision_date for a in records],
             "ra": [a.received_at for a in records],
-            # The consumed bytes as they are (what `record` and `receipt` were parsed from): no second
-            # serialisation per record in every consumer.
-            "p": [_payload(a) for a in records],
+            "rec": [dumps(a.record).decode() for a in records],
+            "rcpt": [dumps(a.receipt).decode() for a in records],
         },
     )
     return {f"{r.department}/{r.record_id}" for r in rows}
-
-
-def _payload(accepted: AcceptedRecord) -> str:
-    if accepted.payload is not None:
-        return accepted.payload.decode()
-    from services.common.envelope import dumps
-
-    return dumps({"record": accepted.record, "receipt": accepted.receipt}).decode()
 
 
 async def records_of_subjects(conn: Any, schema: str, codes: Sequence[str]) -> dict[str, list[AcceptedRecord]]:
