@@ -25,7 +25,8 @@ from services.common.openapi import DOCS_PARAMETERS, install_openapi
 from services.common.runtime import ServiceRuntime, configure_worker
 from services.common.tasks import sleep_or_stop
 from services.ingest import keyring, store
-from services.ingest.api import IngestContext, fast_routes, router
+from services.ingest.api import HOT_POSTS, IngestContext, router
+from services.ingest.front import HotPosts
 from services.ingest.openapi import record_examples
 from services.ingest.preview import PreviewRules
 from services.ingest.readback import router as readback_router
@@ -108,10 +109,6 @@ def create_app(settings: IngestSettings | None = None, clock: Clock | None = Non
     )
     app.state.catalogue_json = orjson.dumps(catalogue.public_view())
     install_error_handlers(app)
-    # The two ingest POSTs take nothing but the Request (they read, authorize and answer by themselves), so
-    # they are served by plain Starlette routes in front of everything: no dependency solving or response
-    # model per request. Their FastAPI twins in `router` stay, only for the OpenAPI document (unchanged).
-    app.router.routes[0:0] = fast_routes()
     app.include_router(router)
     app.include_router(readback_router)
     install_health(
@@ -121,6 +118,10 @@ def create_app(settings: IngestSettings | None = None, clock: Clock | None = Non
         dependencies=lambda: app.state.runtime.dependencies,
     )
     app.add_middleware(RequestMetrics, service=SERVICE)
+    # The two ingest POSTs take nothing but the Request (they read, authorize and answer by themselves), so
+    # they are answered in front of the request middleware and the router (front.py); their FastAPI routes
+    # in `router` describe them in the OpenAPI document (unchanged).
+    app.add_middleware(HotPosts, service=SERVICE, endpoints=HOT_POSTS)
     envelope = json.loads((settings.schemas_dir / "envelope.json").read_text())
     install_openapi(
         app, service=SERVICE, schemas_dir=settings.schemas_dir, extend=record_examples(settings.schemas_dir, envelope)
