@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -88,6 +89,10 @@ def create_app(settings: IngestSettings | None = None, clock: Clock | None = Non
         runtime.spawn("rejection-counts", _flush_rejections(runtime, rejections, clock))
         runtime.spawn("calendar-alert", watch_calendar(calendar, clock, runtime.stop, settings.calendar_check_seconds))
         metrics.worker_started()
+        # Everything made so far (modules, catalogue, validators, the services' rule sets) lives as long as
+        # the process: out of the collector's reach, a full collection walks only what requests made since.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
