@@ -4,7 +4,12 @@ machine slows both sides alike: CPU µs per call (`time.process_time`).
     .venv/bin/python -m bench.micro
 
 - `route`: one POST through FastAPI's route (APIRoute: dependency solving, response handling) against the
-  same endpoint as a plain Starlette route in front of it (ingest's `fast_routes`);
+  same endpoint as a plain Starlette route in front of it (how ingest served its POSTs until issue 19's
+  front);
+- `stack`: the same POST through ingest's middleware (request metrics and request log, exception handlers)
+  to a plain route, against ingest's front (`services/ingest/front.py`: `HotPosts` answers it before the
+  request middleware and the router, doing the request id, metrics and log line itself), the log written
+  to /dev/null;
 - `sign`: an Ed25519 signature of a receipt-sized payload through cryptography (OpenSSL) against PyNaCl
   (libsodium), the signature bytes checked equal.
 """
@@ -12,6 +17,8 @@ machine slows both sides alike: CPU µs per call (`time.process_time`).
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -23,18 +30,28 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.routing import Route
 
+from services.common import logs
+from services.common.http import install_error_handlers
+from services.common.metrics import RequestMetrics
+from services.ingest.front import HotPosts
+
 
 async def _endpoint(request: Request) -> Response:
     return Response(b'{"receipt":{}}', status_code=202, media_type="application/json")
 
 
-def _app(plain: bool) -> FastAPI:
+def _app(plain: bool, middleware: str = "") -> FastAPI:
     app = FastAPI()
     app.post("/v1/records")(_endpoint)
     for i in range(8):  # a few other routes, as ingest has
         app.get(f"/v1/other{i}")(_endpoint)
     if plain:
         app.router.routes[0:0] = [Route("/v1/records", _endpoint, methods=["POST"])]
+    if middleware:
+        install_error_handlers(app)
+        app.add_middleware(RequestMetrics, service="micro")
+    if middleware == "front":
+        app.add_middleware(HotPosts, service="micro", endpoints={"/v1/records": _endpoint})
     return app
 
 
@@ -76,7 +93,12 @@ def _per_call_us(call: Callable[[], object], n: int) -> float:
 
 
 async def main(rounds: int = 3) -> None:
-    apps = {"fastapi_route": _app(False), "plain_route": _app(True)}
+    apps = {
+        "fastapi_route": _app(False),
+        "plain_route": _app(True),
+        "stack_plain_route": _app(True, "stack"),
+        "stack_front": _app(True, "front"),
+    }
     key = Ed25519PrivateKey.generate()
     raw = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
     sodium = nacl.signing.SigningKey(raw)
@@ -90,4 +112,6 @@ async def main(rounds: int = 3) -> None:
 
 
 if __name__ == "__main__":
+    logs.configure("micro")
+    logging.getLogger().handlers[0].setStream(open(os.devnull, "w"))  # type: ignore[attr-defined]  # noqa: SIM115
     asyncio.run(main())
