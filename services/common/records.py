@@ -129,7 +129,8 @@ class SubjectFiles:
     Bounded: files of at least `min_records` records (smaller ones cost little to read), at most
     `max_records` records in all (about 9 KB resident each, parsed and with what the rules derived: ~180 MB;
     docs/decisions.md, issue 18 — grading at S8's scale),
-    least recently used evicted first. The records are shared between callers: never mutate them.
+    least recently used evicted first. The records are shared between callers: never mutate them. Grading
+    keeps fewer (`handlers.KEPT_RECORDS`): it grades its heavy subjects from their kept states instead.
     """
 
     max_records: int = 20_000

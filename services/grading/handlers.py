@@ -9,6 +9,12 @@
 Both regrade under the jurisdiction's rule set, from the subject's whole credit file, so the result never
 depends on the order in which records arrived; a redelivered record changes nothing (the records table
 ignores it and the recomputed grade equals the stored one, so no event either).
+
+The consumer grades a subject of at least `GradingContext.state_min_records` records from its kept state
+(`rules.subject_state`, one row of `grading.subject_state` per subject, stamped with the records it was
+derived from) extended with the new records, without reading its history, whenever the stamp matches the
+table and the extension can take every new record; else from its records, as the review always does, and
+writes the state derived from them (docs/decisions.md, issue 18 — grading's per-subject state).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -47,11 +54,19 @@ from services.grading.rules.grades import (
     subject_of,
 )
 from services.grading.rules.loader import JURISDICTION_FILE
+from services.grading.rules.model import BenxiRules
 from services.grading.rules.subject_records import KeptSubjects
+from services.grading.rules.subject_state import SubjectState, decode, encode, extended, state_of
 
 SCHEMA = store.SCHEMA
 REVIEW_BATCH = 1000
 MAX_CHANGES_PER_REVIEW = 50
+STATE_MIN_RECORDS = 16
+KEPT_RECORDS = 2_000
+"""What the files kept parsed and `KeptSubjects` hold, each (records): with the kept states they serve only the
+subjects graded from their records at every event (a listing among them) and the review; at 20,000 they
+held ~180 MB, mostly of subjects graded from their state since (docs/decisions.md, issue 18 — grading's
+per-subject state)."""
 
 log = logging.getLogger(__name__)
 
@@ -66,14 +81,27 @@ class GradingContext:
     outcomes_topic: str
     audit_topic: str
     schema: str = SCHEMA
-    files: SubjectFiles = field(default_factory=SubjectFiles, compare=False)
+    files: SubjectFiles = field(default_factory=lambda: SubjectFiles(max_records=KEPT_RECORDS), compare=False)
     """Subjects' files kept parsed between polls (a heavy subject costs the records added since)."""
-    kept: KeptSubjects = field(default_factory=KeptSubjects, compare=False)
+    kept: KeptSubjects = field(default_factory=lambda: KeptSubjects(max_records=KEPT_RECORDS), compare=False)
     """What grading derives from a subject's records as a whole, extended at each event, not redone."""
+    state_min_records: int | None = STATE_MIN_RECORDS
+    """Subjects of at least this many records are graded from their kept state (None: never)."""
 
     @property
     def default_rule_set(self) -> str:
         return self.jurisdiction.grading_rule_set
+
+    @property
+    def keeps_state(self) -> bool:
+        """Whether the consumer grades from kept states: the default rule set reads no severity tiers (benxi's
+        depend on the whole file, so a benxi jurisdiction grades from the records)."""
+        rule_set = self.rule_sets.get(self.default_rule_set)
+        return (
+            self.state_min_records is not None
+            and rule_set is not None
+            and not any(isinstance(v.rules, BenxiRules) for v in rule_set.versions)
+        )
 
 
 def load_context(settings: CommonSettings, clock: Clock, *, schema: str = SCHEMA) -> GradingContext:
@@ -208,36 +236,184 @@ def batch_record_handler(ctx: GradingContext) -> BatchHandler:
     """A consumed batch of records in one transaction, with the effect of handling them one by one in
     order: each record's subject is graded as of today (after the changes time brought since its last
     grading, each on its own date, judged with the new record too, as if it had been there from the
-    start), from the records received before it. A subject's file is read once per batch and its grade
-    written once, whatever number of its records the batch holds; every change event is kept, in order."""
+    start), from the records received before it. A subject's file (or state) is read once per batch and its
+    grade written once, whatever number of its records the batch holds; every change event is kept, in
+    order. Subjects are graded one after the other (they do not depend on each other), so only one
+    subject's state is held at a time: a poll touching hundreds of heavy subjects held them all (issue 18)."""
 
     async def handle_batch(conn: AsyncConnection, events: Sequence[CloudEvent]) -> None:
         received = [AcceptedRecord.from_event(e) for e in events]
         day = today(ctx.clock)
         codes = sorted({r.subject_code for r in received})
         await store.lock_subjects(conn, ctx.schema, codes)
-        files = await ctx.files.read(conn, ctx.schema, codes)
+        stamped, loaded = await _stamped_states(conn, ctx, codes) if ctx.keeps_state else ({}, set())
+        read = [code for code in codes if code not in stamped]
+        files = await ctx.files.read(conn, ctx.schema, read) if read else {}
         heads = await store.load_heads(conn, ctx.schema, codes, ctx.default_rule_set)
-        await store_received_records(conn, ctx.schema, received)
-        current: dict[str, StoredGrade | None] = {code: head.grade for code, head in heads.items()}
-        kept = {code: {(r.department, r.record_id) for r in file} for code, file in files.items()}
-        steps: dict[str, list[Regrading]] = {}
-        in_order: list[Regrading] = []
-        for record in received:
-            code = record.subject_code
-            key = (record.department, record.record_id)
-            if key not in kept.setdefault(code, set()):  # the first copy is kept (ON CONFLICT DO NOTHING)
-                kept[code].add(key)
-                files.setdefault(code, []).append(record)
-            records = ctx.kept.of(code, files[code])
-            new = regradings(ctx, code, records, day, current.get(code), including_today=True)
-            steps.setdefault(code, []).extend(new)
-            in_order += new
-            current[code] = _last_grade(new, current.get(code))
-        await _store(conn, ctx, {code: steps[code] for code in codes}, heads)
+        inserted = await store_received_records(conn, ctx.schema, received)
+        positions: dict[str, list[int]] = {}
+        for n, record in enumerate(received):
+            positions.setdefault(record.subject_code, []).append(n)
+        at: list[list[Regrading]] = [[] for _ in received]
+        writes: list[tuple[str, int, bytes]] = []
+        dropped: list[str] = []
+        for code in codes:
+            grading = _SubjectGrading(ctx, code, day, heads.get(code), received, positions[code], at)
+            kept = stamped.get(code)
+            if kept is not None:
+                await grading.from_state(conn, kept, inserted)
+            else:
+                grading.from_records(files.pop(code, []), 0)
+            if ctx.keeps_state and grading.graded is not grading.unchanged:
+                # Encoded now, so that no subject's state outlives its turn.
+                state = grading.state_now()
+                if state is not None:
+                    writes.append((code, state.record_count, encode(state)))
+                elif code in loaded:
+                    dropped.append(code)
+        in_order = [step for steps in at for step in steps]
+        steps = {code: [step for n in positions[code] for step in at[n]] for code in codes}
+        await _store(conn, ctx, steps, heads)
         await _emit(conn, ctx, in_order)  # in the order one-by-one handling would have queued them
+        if ctx.keeps_state:
+            await _keep_states(conn, ctx, writes, dropped, loaded)
 
     return handle_batch
+
+
+class _SubjectGrading:
+    """One subject's records of a batch graded in order, from its kept state while the state takes them,
+    else from its records (`from_records`, also from the middle of the batch on)."""
+
+    def __init__(
+        self,
+        ctx: GradingContext,
+        code: str,
+        day: date,
+        head: store.StoredHead | None,
+        received: Sequence[AcceptedRecord],
+        positions: Sequence[int],
+        at: list[list[Regrading]],
+    ) -> None:
+        self.ctx, self.code, self.day = ctx, code, day
+        self.current = head.grade if head is not None else None
+        self.received, self.positions, self.at = received, positions, at
+        self.graded: Sequence[AcceptedRecord] = ()
+        self.unchanged: SubjectState | None = None
+        """The state as read, while nothing was added to it (not written again)."""
+
+    def _grade(self, n: int, records: Sequence[AcceptedRecord]) -> None:
+        new = regradings(self.ctx, self.code, records, self.day, self.current, including_today=True)
+        self.at[n] = new
+        self.current = _last_grade(new, self.current)
+        self.graded = records
+
+    async def from_state(self, conn: AsyncConnection, kept: _Stamped, inserted: set[str]) -> None:
+        state = _decoded(kept.state.state)
+        if state is not None and state.record_count != kept.state.stamp.records:
+            state = None
+        self.unchanged = state
+        if state is not None and kept.added:
+            state = extended(state, kept.added)
+        done = 0
+        while state is not None and done < len(self.positions):
+            n = self.positions[done]
+            record = self.received[n]
+            if (record.department, record.record_id) not in state.keys:
+                state = extended(state, [record])
+                if state is None:
+                    break
+            self._grade(n, state)
+            done += 1
+        if state is not None:
+            return
+        # From the first record the state cannot take: the file as it was before it, i.e. the subject's rows
+        # now but the records this batch added and has not graded yet.
+        self.unchanged = None
+        graded_keys = {(r.department, r.record_id) for r in (self.received[n] for n in self.positions[:done])}
+        pending = {
+            (r.department, r.record_id)
+            for r in (self.received[n] for n in self.positions[done:])
+            if f"{r.department}/{r.record_id}" in inserted
+        } - graded_keys
+        rows = (await self.ctx.files.read(conn, self.ctx.schema, [self.code])).get(self.code, [])
+        self.from_records([r for r in rows if (r.department, r.record_id) not in pending], done)
+
+    def from_records(self, file: list[AcceptedRecord], start: int) -> None:
+        kept = {(r.department, r.record_id) for r in file}
+        for n in self.positions[start:]:
+            record = self.received[n]
+            key = (record.department, record.record_id)
+            if key not in kept:  # the first copy is kept (ON CONFLICT DO NOTHING)
+                kept.add(key)
+                file.append(record)
+            self._grade(n, self.ctx.kept.of(self.code, file))
+
+    def state_now(self) -> SubjectState | None:
+        """The subject's state after its records of the batch (None: it has none)."""
+        graded = self.graded
+        if isinstance(graded, SubjectState):
+            return graded
+        minimum = self.ctx.state_min_records or 0
+        return state_of(graded) if len(graded) >= minimum else None
+
+
+class _Stamped(NamedTuple):
+    state: store.KeptState
+    added: list[AcceptedRecord]
+    """The subject's rows added since the state was written (normally none)."""
+
+
+async def _stamped_states(
+    conn: AsyncConnection, ctx: GradingContext, codes: Sequence[str]
+) -> tuple[dict[str, _Stamped], set[str]]:
+    """The kept states of `codes` whose stamp, with the rows added since, accounts for exactly the subject's
+    rows in the table (else the subject is graded from its records), and the codes with a state row."""
+    loaded = await store.load_states(conn, ctx.schema, codes)
+    if not loaded:
+        return {}, set()
+    added, now = await store.records_after(conn, ctx.schema, {code: kept.stamp.seq for code, kept in loaded.items()})
+    stamped: dict[str, _Stamped] = {}
+    for code, kept in loaded.items():
+        new = added.get(code, [])
+        expected = store.Stamp(
+            kept.stamp.records + len(new),
+            max([kept.stamp.seq, *(seq for seq, _, _ in new)]),
+            kept.stamp.keys + sum(keys for _, keys, _ in new),
+        )
+        if now.get(code) == expected:
+            stamped[code] = _Stamped(kept, [record for _, _, record in new])
+    return stamped, set(loaded)
+
+
+def _decoded(data: bytes) -> SubjectState | None:
+    try:
+        return decode(data)
+    except (ValueError, KeyError, TypeError, IndexError):
+        log.warning("a kept grading state could not be read; graded from the records")
+        return None
+
+
+async def _keep_states(
+    conn: AsyncConnection,
+    ctx: GradingContext,
+    writes: Sequence[tuple[str, int, bytes]],
+    dropped: Sequence[str],
+    loaded: set[str],
+) -> None:
+    """Write each encoded state (code, records' count, state) with the stamp of its subject's rows now, and
+    delete the rows of `dropped` (subjects graded from their records that have no state now) and of any
+    whose count does not match the table's (never expected: the state is then not kept)."""
+    now = await store.stamps(conn, ctx.schema, [code for code, _, _ in writes])
+    rows = []
+    gone = list(dropped)
+    for code, count, state in writes:
+        stamp = now.get(code)
+        if stamp is not None and stamp.records == count:
+            rows.append((code, stamp, state))
+        elif code in loaded:
+            gone.append(code)
+    await store.save_states(conn, ctx.schema, rows, gone)
 
 
 async def review(conn: AsyncConnection, ctx: GradingContext, code: str, day: date) -> None:

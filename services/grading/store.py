@@ -16,6 +16,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.common.db import sql
+from services.common.records import AcceptedRecord, record_from_row
 from services.grading.rules.grades import StoredGrade
 
 SCHEMA = "grading"
@@ -160,3 +161,97 @@ async def all_grades(conn: AsyncConnection, schema: str) -> list[StoredGrade]:
 
 def _grade(row: Any) -> StoredGrade:
     return StoredGrade(**{name: row[name] for name in _COLUMNS.split(", ")})
+
+
+class Stamp(NamedTuple):
+    """Which records a subject's state was derived from: their count, highest `seq` and the sum of
+    `hashtext('<department>/<record id>')` over them (as `SubjectFiles` checks a kept file)."""
+
+    records: int
+    seq: int
+    keys: int
+
+
+class KeptState(NamedTuple):
+    stamp: Stamp
+    state: bytes
+
+
+async def load_states(conn: AsyncConnection, schema: str, codes: Sequence[str]) -> dict[str, KeptState]:
+    """The subjects' kept grading states (`rules.subject_state`, encoded) with their stamps."""
+    rows = await conn.execute(
+        sql(
+            f"SELECT code, record_count, max_seq, key_sum, state FROM {schema}.subject_state "
+            "WHERE code = ANY(CAST(:codes AS text[]))"
+        ),
+        {"codes": list(codes)},
+    )
+    return {r.code: KeptState(Stamp(r.record_count, r.max_seq, r.key_sum), bytes(r.state)) for r in rows}
+
+
+async def records_after(
+    conn: AsyncConnection, schema: str, after: dict[str, int]
+) -> tuple[dict[str, list[tuple[int, int, AcceptedRecord]]], dict[str, Stamp]]:
+    """Per subject, its records whose `seq` is above `after[code]` as (seq, key hash, record), in `seq`
+    order, and the stamp of all its records now, in one round trip (a subject with no records has no stamp)."""
+    rows = await conn.execute(
+        sql(
+            "WITH w AS (SELECT * FROM unnest(CAST(:codes AS text[]), CAST(:after AS bigint[])) AS w(code, after)) "
+            "SELECT r.subject_code AS code, r.seq, r.record, r.receipt, "
+            "CAST(hashtext(r.department || '/' || r.record_id) AS bigint) AS keys, CAST(NULL AS bigint) AS n "
+            f"FROM w JOIN {schema}.records r ON r.subject_code = w.code AND r.seq > w.after "
+            "UNION ALL SELECT subject_code, max(seq), NULL, NULL, "
+            "sum(hashtext(department || '/' || record_id)), count(*) "
+            f"FROM {schema}.records WHERE subject_code = ANY(CAST(:codes AS text[])) GROUP BY subject_code"
+        ),
+        {"codes": list(after), "after": list(after.values())},
+    )
+    added: dict[str, list[tuple[int, int, AcceptedRecord]]] = {}
+    stamps: dict[str, Stamp] = {}
+    for row in rows:
+        if row.n is not None:
+            stamps[row.code] = Stamp(row.n, row.seq, row.keys)
+        else:
+            added.setdefault(row.code, []).append((row.seq, row.keys, record_from_row(row.record, row.receipt)))
+    for records in added.values():
+        records.sort(key=lambda r: r[0])
+    return added, stamps
+
+
+async def stamps(conn: AsyncConnection, schema: str, codes: Sequence[str]) -> dict[str, Stamp]:
+    """The stamp of each subject's records as the transaction sees them now."""
+    if not codes:
+        return {}
+    rows = await conn.execute(
+        sql(
+            "SELECT subject_code AS code, count(*) AS n, max(seq) AS seq, "
+            "sum(hashtext(department || '/' || record_id)) AS keys "
+            f"FROM {schema}.records WHERE subject_code = ANY(CAST(:codes AS text[])) GROUP BY subject_code"
+        ),
+        {"codes": list(codes)},
+    )
+    return {r.code: Stamp(r.n, r.seq, r.keys) for r in rows}
+
+
+async def save_states(
+    conn: AsyncConnection, schema: str, states: Sequence[tuple[str, Stamp, bytes]], dropped: Sequence[str]
+) -> None:
+    """Write subjects' states (one executemany) and delete those of `dropped` (one statement)."""
+    if states:
+        await conn.execute(
+            sql(
+                f"INSERT INTO {schema}.subject_state (code, record_count, max_seq, key_sum, state) "
+                "VALUES (:code, :n, :seq, :keys, :state) ON CONFLICT (code) DO UPDATE SET "
+                "record_count = EXCLUDED.record_count, max_seq = EXCLUDED.max_seq, key_sum = EXCLUDED.key_sum, "
+                "state = EXCLUDED.state"
+            ),
+            [
+                {"code": code, "n": stamp.records, "seq": stamp.seq, "keys": stamp.keys, "state": state}
+                for code, stamp, state in states
+            ],
+        )
+    if dropped:
+        await conn.execute(
+            sql(f"DELETE FROM {schema}.subject_state WHERE code = ANY(CAST(:codes AS text[]))"),
+            {"codes": list(dropped)},
+        )

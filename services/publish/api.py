@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Annotated, Literal
+from urllib.parse import unquote
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
@@ -111,7 +113,96 @@ def make_cursor(decided: date, public_id: str) -> str:
     return f"{decided.isoformat()}{_CURSOR_SEPARATOR}{public_id}"
 
 
-@router.get("/v1/disclosures", summary="Search published records by name or credit code (公示信息查询)")
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    """The search's parameters, as ``search_disclosures`` receives them once FastAPI has validated them."""
+
+    text: str
+    limit: int = 20
+    cursor: str | None = None
+    record_type: str | None = None
+    before: tuple[date, str] | None = None
+
+    @property
+    def key(self) -> tuple[str, int, str | None, str | None]:
+        """The public read cache's key of this search (the same for every spelling of it)."""
+        return (self.text, self.limit, self.cursor, self.record_type)
+
+
+SEARCH_PATH = "/v1/disclosures"
+_SEARCH_PARAMETERS = frozenset({"q", "limit", "cursor", "record_type"})
+_LIMIT = re.compile(r"[1-9][0-9]{0,2}")
+
+
+_PERCENT_TRIPLETS = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
+
+
+def _unquote_plus(text: str) -> str:
+    text = text.replace("+", " ")
+    if "%" not in text:
+        return text
+    if _PERCENT_TRIPLETS.fullmatch(text):  # a percent-encoded term (every CJK search): decoded in C
+        return bytes.fromhex(text.replace("%", "")).decode("utf-8", "replace")
+    return unquote(text)
+
+
+def query_pairs(query_string: bytes) -> list[tuple[str, str]]:
+    """``parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)``, as Starlette reads a query
+    string, without urllib's per-triplet Python loop for a value that is all ``%XX`` (7 % of a search's
+    CPU once it skips FastAPI); anything else is unquoted by urllib itself. tests/unit/test_public_search.py
+    compares the two."""
+    pairs = []
+    for part in query_string.decode("latin-1").split("&"):
+        if part:
+            name, _, value = part.partition("=")
+            pairs.append((_unquote_plus(name), _unquote_plus(value)))
+    return pairs
+
+
+def plain_search_query(query_string: bytes) -> SearchQuery | None:
+    """The parameters of a search whose query string FastAPI would accept as it is (parsed as Starlette
+    parses it), or None: anything unusual (a parameter given twice, a limit out of range or not written as
+    plain digits, a value too long, a cursor that is not one, a NUL character) goes to the route, whose
+    validation and error handlers answer as they always have. Parameters the route does not take are
+    ignored, as FastAPI ignores them."""
+    given: dict[str, str] = {}
+    for name, value in query_pairs(query_string):
+        if name in _SEARCH_PARAMETERS:
+            if name in given or "\x00" in value:
+                return None
+            given[name] = value
+    q, limit_text = given.get("q"), given.get("limit")
+    cursor, record_type = given.get("cursor"), given.get("record_type")
+    if (q is not None and len(q) > 100) or (record_type is not None and len(record_type) > 64):
+        return None
+    limit = 20
+    if limit_text is not None:
+        if not _LIMIT.fullmatch(limit_text) or int(limit_text) > 100:
+            return None
+        limit = int(limit_text)
+    before = None
+    if cursor:  # an empty cursor is no cursor, as in the route
+        before = parse_cursor(cursor) if len(cursor) <= 300 else None
+        if before is None:
+            return None
+    return SearchQuery((q or "").strip(), limit, cursor, record_type, before)
+
+
+async def search_body(ctx: PublishContext, search: SearchQuery) -> bytes:
+    """The search's JSON answer (API.md "Publish"); may raise :class:`store.ReadsUnavailable`."""
+    types = [search.record_type] if search.record_type else None
+    rows = await find_published(ctx, search.text, before=search.before, record_types=types, limit=search.limit + 1)
+    page = rows[: search.limit]
+    next_cursor = None
+    if len(rows) > search.limit:
+        decided_on, last_id, _ = page[-1]
+        next_cursor = make_cursor(decided_on, last_id)
+    items = ",".join(body for _, _, body in page).encode()
+    head = orjson.dumps({"q": search.text, "next_cursor": next_cursor})[:-1]
+    return head + b',"items":[' + items + b"]}"
+
+
+@router.get(SEARCH_PATH, summary="Search published records by name or credit code (公示信息查询)")
 async def search_disclosures(
     request: Request,
     q: Annotated[str | None, Query(max_length=100, description="名称（部分）或统一社会信用代码/身份证号码")] = None,
@@ -121,30 +212,25 @@ async def search_disclosures(
         str | None, Query(max_length=64, description="只查该类记录，如 serious_untrustworthy_listing（名单）")
     ] = None,
 ) -> Response:
-    """Published records only, masked, newest decision first; ``q`` is a whole code or part of a name."""
+    """Published records only, masked, newest decision first; ``q`` is a whole code or part of a name.
+
+    Most searches never reach this function: ``public_search.SearchFastPath`` answers them before FastAPI's
+    routing with the same :func:`search_body`; this route answers what that path passes on (unusual spellings,
+    invalid parameters: FastAPI's validation and the 422 body) and documents the endpoint."""
     before = parse_cursor(cursor) if cursor else None
     if cursor and before is None:
         raise _bad_query("/query/cursor", "cursor must be the next_cursor of a previous page")
-    text = (q or "").strip()
+    search = SearchQuery((q or "").strip(), limit, cursor, record_type, before)
     ctx = _ctx(request)
 
     async def compute() -> Response:
         try:
-            types = [record_type] if record_type else None
-            rows = await find_published(ctx, text, before=before, record_types=types, limit=limit + 1)
+            body = await search_body(ctx, search)
         except store.ReadsUnavailable:
             raise _unavailable() from None
-        page = rows[:limit]
-        next_cursor = None
-        if len(rows) > limit:
-            decided_on, last_id, _ = page[-1]
-            next_cursor = make_cursor(decided_on, last_id)
-        items = b",".join(body.encode() for _, _, body in page)
-        head = orjson.dumps({"q": text, "next_cursor": next_cursor})[:-1]
-        return Response(head + b',"items":[' + items + b"]}", media_type="application/json")
+        return Response(body, media_type="application/json")
 
-    key = (text, limit, cursor, record_type)
-    return await ctx.public_cache.serve(request, ctx.reads, "search", key, compute)
+    return await ctx.public_cache.serve(request, ctx.reads, "search", search.key, compute)
 
 
 @router.get("/v1/disclosures/{record_id}", summary="One published record (公示记录)")

@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from starlette.middleware import Middleware
 
 from services.common.bodylimit import BodyLimit
@@ -16,11 +17,12 @@ from services.common.consumer_service import ConsumerParts, create_consumer_app
 from services.common.ratelimit import Limit, RateLimitMiddleware, parse_networks, rule
 from services.common.runtime import ServiceRuntime
 from services.publish import commitment_pages, portal
-from services.publish.api import router
+from services.publish.api import SEARCH_PATH, router
 from services.publish.context import PublishContext
 from services.publish.handlers import Publisher
 from services.publish.manifest import MANIFEST
 from services.publish.public_cache import PublicCache, PublicCacheFastPath
+from services.publish.public_search import SearchFastPath
 from services.publish.rules import load_publicity_rules
 from services.publish.settings import PublishSettings
 from services.publish.store import SCHEMA, PublicReads
@@ -97,9 +99,16 @@ def create_app(settings: PublishSettings | None = None, clock: Clock | None = No
         ctx: PublishContext | None = getattr(app.state, "publish", None)
         return (ctx.public_cache, ctx.reads) if ctx is not None else None
 
-    # Innermost (appended, not added): hits skip FastAPI's routing but are still rate-limited, size-limited,
-    # given a request id and counted by the request metrics.
+    def context() -> PublishContext | None:
+        ctx: PublishContext | None = getattr(app.state, "publish", None)
+        return ctx
+
+    search_route = next(r for r in router.routes if isinstance(r, APIRoute) and r.path == SEARCH_PATH)
+    # Innermost (appended, not added): searches and cache hits skip FastAPI's routing but are still
+    # rate-limited, size-limited, given a request id and counted by the request metrics.
+    # The cache's fast path first: a repeated exact request is a hit without being parsed.
     app.user_middleware.append(Middleware(PublicCacheFastPath, parts=cache_parts))
+    app.user_middleware.append(Middleware(SearchFastPath, ctx=context, route=search_route))
     # Added last, so outermost: a refused request costs neither a body read nor a database query.
     app.add_middleware(BodyLimit, max_bytes=settings.public_max_body_bytes, prefixes=("/v1/",))
     app.add_middleware(

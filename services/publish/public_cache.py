@@ -40,6 +40,8 @@ MISSES = Counter("exchange_public_cache_misses_total", "Public reads computed (n
 KEPT_STATUSES = frozenset({200, 404, 410})
 Generation = tuple[str, int]
 """(epoch of the counter's table, count of committed changes): equal means no change in between."""
+RawAnswer = tuple[int, list[tuple[bytes, bytes]], bytes]
+"""(status, raw headers, body) of an answer computed outside FastAPI (``answer``)."""
 RawKey = tuple[bytes, bytes]
 """(raw path, query string) exactly as the request sent them."""
 MAX_RAW_KEY = 1024
@@ -197,6 +199,46 @@ class PublicCache:
         response.raw_headers.append((b"x-cache", b"miss"))
         return response
 
+    async def answer(
+        self,
+        scope: Scope,
+        reads: PublicReads,
+        page: str,
+        key: Hashable,
+        compute: Callable[[], Awaitable[RawAnswer]],
+        route: object,
+    ) -> RawAnswer:
+        """:meth:`serve` for an answer computed on a pure ASGI path (no Request, no Response): the same rules
+        (anonymous only, the answer of the generation read before computing, kept statuses), the same
+        ``X-Cache`` header, counters and index of exact requests (the next identical request is then a hit of
+        :class:`PublicCacheFastPath`, nothing parsed). ``compute`` may raise ``ReadsUnavailable`` (the caller
+        answers 503)."""
+        if not self.enabled or _has_authorization(scope):
+            return await compute()
+        given: Generation | None = scope.get(GENERATION_SCOPE_KEY)
+        try:
+            generation = given if given is not None else await self.generation(reads.generation)
+        except ReadsUnavailable:
+            return await compute()
+        full_key = (page, key)
+        if generation is not None:
+            self._seen(generation)
+            found = self.get(full_key, generation)
+            if found is not None:
+                HITS.labels(page).inc()
+                self.index(raw_key(scope), page, full_key, route)  # another spelling
+                return found.status, [*found.headers, (b"x-cache", b"hit")], found.body
+        MISSES.labels(page).inc()
+        status, headers, body = await compute()
+        if generation is not None and status in KEPT_STATUSES:
+            self.put(full_key, _Answer(generation, status, body, headers))
+            self.index(raw_key(scope), page, full_key, route)
+        return status, [*headers, (b"x-cache", b"miss")], body
+
+
+def _has_authorization(scope: Scope) -> bool:
+    return any(name == b"authorization" for name, _ in scope["headers"])
+
 
 def raw_key(scope: Scope) -> RawKey:
     """The request's path and query string as sent (``raw_path`` when the server gives it)."""
@@ -228,7 +270,7 @@ class PublicCacheFastPath:
             return
         cache, reads = parts
         raw = raw_key(scope)
-        if not cache.indexed(raw) or any(name == b"authorization" for name, _ in scope["headers"]):
+        if not cache.indexed(raw) or _has_authorization(scope):
             await self.app(scope, receive, send)
             return
         try:

@@ -246,11 +246,13 @@ def build_credit_file(
     non-repairable (v2 `non_repairable: true`) is never marked repaired, whatever was approved.
     With `severity`, every penalty mark carries its tier from the shared table (services/common/severity.py).
 
-    `SubjectRecords` (a subject's records kept between events) gives the same file, kept and extended.
+    `SubjectRecords` (a subject's records kept between events) gives the same file, kept and extended;
+    `SubjectState` (what grading keeps of a subject instead of its records) gives it from its facts.
     """
     from services.grading.rules.subject_records import SubjectRecords
+    from services.grading.rules.subject_state import SubjectState
 
-    if isinstance(records, SubjectRecords):
+    if isinstance(records, SubjectRecords | SubjectState):
         return records.credit_file(as_of=as_of, subject_kind=subject_kind, severity=severity)
     repairs = approved_repairs(records)
     effective_list = list(effective_records(records))

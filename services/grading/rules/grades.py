@@ -26,6 +26,7 @@ from services.grading.rules import (
     rule_set_version_for,
 )
 from services.grading.rules.subject_records import SubjectRecords, subject_rank
+from services.grading.rules.subject_state import SubjectState
 
 SERVICE = "grading"
 REGISTRATION = RecordTypeName.SUBJECT_REGISTRATION
@@ -63,6 +64,8 @@ def subject_of(code: str, records: Sequence[AcceptedRecord]) -> Subject:
     latest by (decision date, receipt time, department, record id), never by arrival."""
     if not records:
         raise ValueError(f"no records about {code}")
+    if isinstance(records, SubjectState):
+        return Subject(code=code, kind=records.subject.kind, name=records.subject.name)
     named_by = records.named_by if isinstance(records, SubjectRecords) else None
     subject = (named_by or max(records, key=subject_rank)).record["subject"]
     return Subject(code=code, kind=str(subject["kind"]), name=str(subject.get("name", "")))
@@ -85,8 +88,12 @@ def _since_repair(
 ) -> GradeResult:
     """A grade a credit repair brought took effect on the repair's date, not when the rules would date it
     had the repaired record never existed: the record was right when decided (unlike a revoked one)."""
-    repairs = records.repairs if isinstance(records, SubjectRecords) else approved_repairs(records)
-    repaired = sorted({r.decision_date for r in repairs.values()}, reverse=True)
+    if isinstance(records, SubjectState):
+        days = records.repair_days
+    else:
+        repairs = records.repairs if isinstance(records, SubjectRecords) else approved_repairs(records)
+        days = frozenset(r.decision_date for r in repairs.values())
+    repaired = sorted(days, reverse=True)
     for day in repaired:
         if day > result.as_of or (result.since is not None and day <= result.since):
             continue

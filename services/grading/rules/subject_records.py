@@ -110,6 +110,11 @@ class SubjectRecords(Sequence[AcceptedRecord]):
         return self._effective
 
     @property
+    def amendments(self) -> Mapping[tuple[str, str], Amendment]:
+        """`amendments_of(self)`: the records an amendment names (received or not)."""
+        return self._amendments
+
+    @property
     def repairs(self) -> Mapping[tuple[str, str], AcceptedRecord]:
         """`approved_repairs(self)`."""
         return self._repairs
@@ -217,7 +222,9 @@ class KeptSubjects:
     later read gives), so the two bounds count the same records; what the rules derived from a record
     (`AcceptedRecord.derived`, the penalties' kept lines, the kept credit files) is about as large as the
     parsed record and goes with it: ~9 KB resident per record in all (docs/decisions.md, issue 18 — grading
-    at S8's scale)."""
+    at S8's scale). The consumer grades subjects of `handlers.STATE_MIN_RECORDS` records or more from their
+    kept state (`subject_state`), so this serves the subjects it cannot (a listing among their records) and
+    the review, and grading bounds it at `handlers.KEPT_RECORDS` (issue 18 — grading's per-subject state)."""
 
     def __init__(self, *, max_records: int = 20_000, min_records: int = 16) -> None:
         self.max_records = max_records
