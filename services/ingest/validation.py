@@ -55,7 +55,7 @@ def _pointer(base: str, parts: list[str | int]) -> str:
 
 
 def _schema_problems(validator: Any, instance: Any, base: str) -> Iterator[Problem]:
-    # Nearly every record is valid: `is_valid` answers that about four times faster than a walk for errors.
+    # Nearly every record is valid: `is_valid` says so without building the walk for errors (1–3 µs less).
     if validator.is_valid(instance):
         return
     for err in validator.iter_errors(instance):
