@@ -40,7 +40,8 @@ BUCKETS = (
     ("endpoint code", ("services/ingest/api.py",)),
     ("HTTP framework (uvicorn, Starlette, FastAPI, middleware)", ("fastapi/", "starlette/", "uvicorn/", "httptools",
                                                                   "services/common/metrics.py", "prometheus",
-                                                                  "services/common/http.py")),
+                                                                  "services/common/http.py",
+                                                                  "services/ingest/front.py")),
     ("event loop (uvloop, asyncio)", ("asyncio/", "uvloop")),
 )  # fmt: skip
 

@@ -65,31 +65,27 @@ def _is_transient(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Decoded:
     message: ConsumerRecord[bytes, bytes]
     event: CloudEvent | None
     problem: str | None
-
-    @property
-    def origin(self) -> dlq.Origin:
-        """Where the event was first read (a re-driven copy names it in its headers)."""
-        m = self.message
-        return dlq.origin_of(m.topic, m.partition, m.offset, m.timestamp, list(m.headers))
-
-    @property
-    def event_id(self) -> str:
-        if self.event is not None:
-            return self.event.id
-        return f"undecodable:{self.origin}"
+    origin: dlq.Origin
+    """Where the event was first read (a re-driven copy names it in its headers)."""
+    event_id: str
 
 
 def decode(message: ConsumerRecord[bytes, bytes]) -> Decoded:
+    """Headers and payload read once per message: the inbox, the handlers, the log line and a dead letter
+    all use what this returns."""
+    m = message
+    headers = m.headers if isinstance(m.headers, list | tuple) else list(m.headers)
+    origin = dlq.origin_of(m.topic, m.partition, m.offset, m.timestamp, headers)
     try:
-        event = CloudEvent.from_kafka(list(message.headers), message.value or b"")
+        event = CloudEvent.from_kafka(headers, m.value or b"")
     except (EnvelopeError, UnicodeDecodeError) as exc:
-        return Decoded(message, None, f"envelope: {exc}")
-    return Decoded(message, event, None)
+        return Decoded(m, None, f"envelope: {exc}", origin, f"undecodable:{origin}")
+    return Decoded(m, event, None, origin, event.id)
 
 
 class ConsumerLoop:
@@ -219,28 +215,32 @@ class ConsumerLoop:
                         request_id.reset_causes(token)
         finally:
             request_id.reset_causes(causes)
+        if not fresh:
+            return
+        by_topic: dict[str, int] = {}
         for item in fresh:
-            assert item.event is not None
-            metrics.CONSUMED.labels(self._group, item.message.topic).inc()
-            self.applied_total += 1
-            # One line per applied event, carrying the request id of the POST that caused it: an operator
-            # follows a record from ingest's request log to every consumer (ids only, no personal data).
-            log.info(
-                "event applied",
-                extra={
-                    "group": self._group,
-                    "event_id": item.event_id,
-                    "topic": item.message.topic,
-                    "request_id": item.event.requestid,
-                },
-            )
-            origin = item.origin
-            if origin.attempt:
+            by_topic[item.message.topic] = by_topic.get(item.message.topic, 0) + 1
+            if item.origin.attempt:
                 await self._settle_redrive(conn, item)
                 log.info(
                     "re-driven event applied",
-                    extra={"group": self._group, "event_id": item.event_id, "origin": str(origin)},
+                    extra={"group": self._group, "event_id": item.event_id, "origin": str(item.origin)},
                 )
+        for topic, n in by_topic.items():
+            metrics.CONSUMED.labels(self._group, topic).inc(n)
+        self.applied_total += len(fresh)
+        # One line per poll naming every applied event and the request id of the POST that caused it: an
+        # operator follows a record from ingest's request log to every consumer (ids only, no personal
+        # data). A line per event took 5–12 % of a consumer's CPU under S2.
+        log.info(
+            "events applied",
+            extra={
+                "group": self._group,
+                "events": len(fresh),
+                "event_ids": [item.event_id for item in fresh],
+                "request_ids": [item.event.requestid if item.event is not None else None for item in fresh],
+            },
+        )
 
     async def _apply_alone(self, item: Decoded) -> None:
         try:

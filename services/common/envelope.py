@@ -37,19 +37,23 @@ class CloudEvent:
         return self.subject.encode()
 
     def kafka_headers(self) -> list[tuple[str, bytes]]:
+        return [(name, value.encode()) for name, value in self.header_texts()]
+
+    def header_texts(self) -> list[tuple[str, str]]:
+        """The Kafka headers before encoding (the outbox keeps them as text)."""
         headers = [
-            ("ce_specversion", SPEC_VERSION.encode()),
-            ("ce_id", self.id.encode()),
-            ("ce_source", self.source.encode()),
-            ("ce_type", self.type.encode()),
-            ("ce_subject", self.subject.encode()),
-            ("ce_time", self.time.isoformat().encode()),
-            ("content-type", CONTENT_TYPE.encode()),
+            ("ce_specversion", SPEC_VERSION),
+            ("ce_id", self.id),
+            ("ce_source", self.source),
+            ("ce_type", self.type),
+            ("ce_subject", self.subject),
+            ("ce_time", self.time.isoformat()),
+            ("content-type", CONTENT_TYPE),
         ]
         if self.dataschema:
-            headers.append(("ce_dataschema", self.dataschema.encode()))
+            headers.append(("ce_dataschema", self.dataschema))
         if self.requestid:
-            headers.append(("ce_requestid", self.requestid.encode()))
+            headers.append(("ce_requestid", self.requestid))
         return headers
 
     def kafka_value(self) -> bytes:

@@ -83,7 +83,9 @@ class RequestMetrics:
     """Pure ASGI middleware (no per-request task or body copy) counting requests by route template, giving
     each request its id (`X-Request-ID`, request_id.py) and writing the HTTP request log: method, route
     template, status, duration, request id and credential id, never a body, a query string or a path
-    parameter (they may carry personal data such as an ID number)."""
+    parameter (they may carry personal data such as an ID number). A front that answers some paths
+    before the middleware stack (ingest's two POSTs) does the same through `request_id_of` and
+    `record_request`."""
 
     def __init__(self, app: ASGIApp, service: str) -> None:
         self.app = app
@@ -95,12 +97,7 @@ class RequestMetrics:
             return
         started = time.perf_counter()
         status = 500
-        given = None
-        for name, value in scope.get("headers", ()):
-            if name == b"x-request-id":
-                given = value.decode("latin-1")
-                break
-        rid = request_id.accept(given)
+        rid = request_id_of(scope)
         token = request_id.bind(rid)
         rid_header = (b"x-request-id", rid.encode())
 
@@ -115,24 +112,51 @@ class RequestMetrics:
             await self.app(scope, receive, send_wrapper)
         finally:
             route = scope.get("route")
-            path = getattr(route, "path", "unmatched")
-            elapsed = time.perf_counter() - started
-            REQUESTS.labels(self.service, path, scope["method"], str(status)).inc()
-            LATENCY.labels(self.service, path).observe(elapsed)
-            state = scope.get("state") or {}
-            http_log.log(
-                logging.DEBUG if path in QUIET_ROUTES else logging.INFO,
-                "http request",
-                extra={
-                    "method": scope["method"],
-                    "route": path,
-                    "status": status,
-                    "duration_ms": round(elapsed * 1000, 2),
-                    "request_id": rid,
-                    "credential": state.get("credential_id"),
-                },
-            )
+            record_request(self.service, scope, getattr(route, "path", "unmatched"), status, started, rid)
             request_id.reset(token)
+
+
+def request_id_of(scope: Scope) -> str:
+    """The request's id: the caller's `X-Request-ID` when it is a plain token, else a new one."""
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id":
+            return request_id.accept(value.decode("latin-1"))
+    return request_id.accept(None)
+
+
+# (service, route, method, status) -> the counter and histogram children: `labels()` takes a lock and builds
+# the key on every call; the set of keys is the same as the metrics' own (route templates, not paths).
+_children: dict[tuple[str, str, str, int], tuple[Any, Any]] = {}
+
+
+def record_request(service: str, scope: Scope, route: str, status: int, started: float, rid: str) -> None:
+    """Count the request, observe its latency and write its line of the HTTP request log."""
+    elapsed = time.perf_counter() - started
+    method = scope["method"]
+    key = (service, route, method, status)
+    children = _children.get(key)
+    if children is None:
+        children = _children[key] = (
+            REQUESTS.labels(service, route, method, str(status)),
+            LATENCY.labels(service, route),
+        )
+    children[0].inc()
+    children[1].observe(elapsed)
+    level = logging.DEBUG if route in QUIET_ROUTES else logging.INFO
+    if not http_log.isEnabledFor(level):
+        return
+    state = scope.get("state") or {}
+    extra = {
+        "method": method,
+        "route": route,
+        "status": status,
+        "duration_ms": round(elapsed * 1000, 2),
+        "request_id": rid,
+        "credential": state.get("credential_id"),
+    }
+    # makeRecord + handle is what Logger.log does, less the walk of the stack for the caller's file and line
+    # (findCaller), which the JSON log lines never show.
+    http_log.handle(http_log.makeRecord(http_log.name, level, "", 0, "http request", (), None, extra=extra))
 
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"

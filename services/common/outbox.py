@@ -35,7 +35,7 @@ def outbox_row(topic: str, event: CloudEvent) -> dict[str, object]:
         "topic": topic,
         "key": event.kafka_key(),
         "value": event.kafka_value(),
-        "headers": [[name, value.decode()] for name, value in event.kafka_headers()],
+        "headers": event.header_texts(),
     }
 
 

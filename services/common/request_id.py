@@ -8,8 +8,8 @@ which consumers put into the log lines of applying it.
 
 from __future__ import annotations
 
+import random
 import re
-import uuid
 from contextvars import ContextVar
 
 HEADER = "x-request-id"
@@ -24,11 +24,19 @@ def current() -> str | None:
     return _current.get()
 
 
+# A new id is a random UUID (version 4) in hex, as `uuid.uuid4().hex` makes it, from a generator seeded once
+# per process from the system's randomness: an id needs to be unique, not secret (a caller may choose its
+# own), and a read of the system's randomness per request cost ~4 times as much CPU.
+_random = random.Random()
+_VERSION_4 = (0x4 << 76) | (0x2 << 62)
+_NOT_VERSION = ((1 << 128) - 1) ^ ((0xF << 76) | (0x3 << 62))
+
+
 def accept(header_value: str | None) -> str:
     """The caller's id if it is safe to log and forward, else a new one."""
     if header_value and _VALID.match(header_value):
         return header_value
-    return uuid.uuid4().hex
+    return f"{_random.getrandbits(128) & _NOT_VERSION | _VERSION_4:032x}"
 
 
 def bind(value: str | None) -> object:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -25,7 +26,8 @@ from services.common.openapi import DOCS_PARAMETERS, install_openapi
 from services.common.runtime import ServiceRuntime, configure_worker
 from services.common.tasks import sleep_or_stop
 from services.ingest import keyring, store
-from services.ingest.api import IngestContext, fast_routes, router
+from services.ingest.api import HOT_POSTS, IngestContext, router
+from services.ingest.front import HotPosts
 from services.ingest.openapi import record_examples
 from services.ingest.preview import PreviewRules
 from services.ingest.readback import router as readback_router
@@ -87,6 +89,10 @@ def create_app(settings: IngestSettings | None = None, clock: Clock | None = Non
         runtime.spawn("rejection-counts", _flush_rejections(runtime, rejections, clock))
         runtime.spawn("calendar-alert", watch_calendar(calendar, clock, runtime.stop, settings.calendar_check_seconds))
         metrics.worker_started()
+        # Everything made so far (modules, catalogue, validators, the services' rule sets) lives as long as
+        # the process: out of the collector's reach, a full collection walks only what requests made since.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
@@ -108,10 +114,6 @@ def create_app(settings: IngestSettings | None = None, clock: Clock | None = Non
     )
     app.state.catalogue_json = orjson.dumps(catalogue.public_view())
     install_error_handlers(app)
-    # The two ingest POSTs take nothing but the Request (they read, authorize and answer by themselves), so
-    # they are served by plain Starlette routes in front of everything: no dependency solving or response
-    # model per request. Their FastAPI twins in `router` stay, only for the OpenAPI document (unchanged).
-    app.router.routes[0:0] = fast_routes()
     app.include_router(router)
     app.include_router(readback_router)
     install_health(
@@ -121,6 +123,10 @@ def create_app(settings: IngestSettings | None = None, clock: Clock | None = Non
         dependencies=lambda: app.state.runtime.dependencies,
     )
     app.add_middleware(RequestMetrics, service=SERVICE)
+    # The two ingest POSTs take nothing but the Request (they read, authorize and answer by themselves), so
+    # they are answered in front of the request middleware and the router (front.py); their FastAPI routes
+    # in `router` describe them in the OpenAPI document (unchanged).
+    app.add_middleware(HotPosts, service=SERVICE, endpoints=HOT_POSTS)
     envelope = json.loads((settings.schemas_dir / "envelope.json").read_text())
     install_openapi(
         app, service=SERVICE, schemas_dir=settings.schemas_dir, extend=record_examples(settings.schemas_dir, envelope)

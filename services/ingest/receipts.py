@@ -32,6 +32,14 @@ def content_hash(record: dict[str, Any]) -> bytes:
     return hashlib.sha256(dumps(record)).digest()
 
 
+def hashes_of(department: str, canonical_record: bytes) -> tuple[bytes, str]:
+    """`content_hash` and `record_hash` from the record's canonical JSON, made once by the writer (which also
+    stores and publishes those bytes). The canonical JSON of `{"department", "record"}` is its two members in
+    that order (sorted keys, no white space) around the record's own canonical JSON."""
+    wrapped = b'{"department":' + dumps(department) + b',"record":' + canonical_record + b"}"
+    return hashlib.sha256(canonical_record).digest(), hashlib.sha256(wrapped).hexdigest()
+
+
 def signing_payload(receipt: dict[str, Any]) -> bytes:
     return dumps({k: v for k, v in receipt.items() if k != "signature"})
 

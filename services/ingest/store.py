@@ -94,6 +94,9 @@ class NewRecord:
     """serious_untrustworthy_listing only: 拟列入告知 / 认定 / 移出 (a 认定 looks for its notice)."""
     record: dict[str, Any] | None = None
     """The record as accepted, for read-back (None only in tests that build rows by hand)."""
+    receipt_json: bytes | None = None
+    record_json: bytes | None = None
+    """`receipt` and `record` as JSON when the caller has them already (the writer's canonical JSON)."""
 
 
 async def insert_records(conn: AsyncConnection, records: Sequence[NewRecord]) -> None:
@@ -292,6 +295,12 @@ async def find_earlier(
     return {(r[0], r[1]): StoredRecord(r[0], r[1], r[2], r[3], r[4], bytes(r[5]), orjson.loads(r[6])) for r in rows}
 
 
+def _record_text(row: NewRecord) -> str | None:
+    if row.record_json is not None:
+        return row.record_json.decode()
+    return None if row.record is None else orjson.dumps(row.record).decode()
+
+
 async def write_batch(
     conn: asyncpg.Connection,
     records: Sequence[NewRecord],
@@ -310,7 +319,7 @@ async def write_batch(
         [r.subject_code for r in records],
         [r.decision_date for r in records],
         [r.content_hash for r in records],
-        [orjson.dumps(r.receipt).decode() for r in records],
+        [(r.receipt_json or orjson.dumps(r.receipt)).decode() for r in records],
         received_at,
         [r.stage for r in records],
         [e["topic"] for e in events],
@@ -320,5 +329,5 @@ async def write_batch(
         [h.department for h in moved],
         [h.seq for h in moved],
         [h.head_hash for h in moved],
-        [None if r.record is None else orjson.dumps(r.record).decode() for r in records],  # read-back (issue 21)
+        [_record_text(r) for r in records],  # read-back (issue 21)
     )

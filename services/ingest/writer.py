@@ -39,11 +39,11 @@ from services.common import request_id
 from services.common.calendar import WorkingDayCalendar, is_reported_late
 from services.common.catalogue import RecordType, TypeVersion
 from services.common.clock import Clock
-from services.common.envelope import CloudEvent
+from services.common.envelope import CloudEvent, dumps
 from services.common.http import SLOW_SQLSTATES, sqlstate
 from services.common.outbox import outbox_row
 from services.ingest import store
-from services.ingest.receipts import ReceiptSigner, content_hash, iso, record_hash
+from services.ingest.receipts import ReceiptSigner, hashes_of, iso
 from services.ingest.rules import SERIOUS_LISTING
 from services.ingest.validation import Problem
 
@@ -120,7 +120,6 @@ class Pending:
     type_version: TypeVersion
     warnings: tuple[Problem, ...]
     future: asyncio.Future[Outcome] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
-    started: bool = False  # taken into a group commit
     committing: bool = False  # its batch's COMMIT was sent
     abandoned: bool = False  # its caller stopped waiting: never commit it unless COMMIT was already sent
     request_id: str | None = field(default_factory=request_id.current)  # into the CloudEvent (`requestid`)
@@ -160,23 +159,25 @@ class ReceiptWriter:
         not confirmed within the commit timeout."""
         for item in items:
             self._queue.put_nowait(item)
-        # One record (the usual POST) waits on its own future: no gather task per request.
-        single = len(items) == 1
-        waiting: asyncio.Future[Any] = items[0].future if single else asyncio.gather(*(i.future for i in items))
+        # The wait is bounded by a timer that answers the unfinished items itself (`_expire`), not by a
+        # timeout scope around a shielded wait: the same bound for half the event-loop work per request.
+        expiry = asyncio.get_running_loop().call_later(self._caller_timeout, self._expire, items)
         try:
-            async with asyncio.timeout(self._caller_timeout):
-                done = await asyncio.shield(waiting)
-            return [done] if single else list(done)
-        except TimeoutError:
-            # Nobody awaits the results any more; retrieve them so asyncio does not report them as lost.
-            waiting.add_done_callback(lambda f: f.cancelled() or f.exception())
-            for item in items:
-                item.abandoned = True  # the writer skips it if queued, rolls its batch back if before COMMIT
-                if not item.started:
-                    item.future.cancel()
-            if any(item.committing for item in items):
-                raise not_durable(_CommitUnconfirmed(), commit_timeout=self._commit_timeout) from None
-            raise not_durable(_CallerGaveUp(), commit_timeout=self._commit_timeout) from None
+            if len(items) == 1:  # the usual POST waits on its own future: no gather per request
+                return [await items[0].future]
+            return list(await asyncio.gather(*(item.future for item in items)))
+        finally:
+            expiry.cancel()
+
+    def _expire(self, items: list[Pending]) -> None:
+        """The caller stops waiting. Runs on the event loop between two steps of the writer, so each item is
+        either before its batch's last check (abandoned now: skipped if queued, its batch rolled back; the
+        answer "nothing was stored" is certain) or past it (COMMIT sent: the outcome is unknown)."""
+        cause = _CommitUnconfirmed() if any(item.committing for item in items) else _CallerGaveUp()
+        for item in items:
+            item.abandoned = True
+            if not item.future.done():
+                item.future.set_exception(not_durable(cause, commit_timeout=self._commit_timeout))
 
     async def run(self, stop: asyncio.Event) -> None:
         try:
@@ -199,8 +200,6 @@ class ReceiptWriter:
             batch = [item for item in batch if not item.abandoned]
             if not batch:
                 continue
-            for item in batch:
-                item.started = True
             try:
                 outcomes = await self._commit(batch)
             except Exception as exc:
@@ -289,7 +288,9 @@ class ReceiptWriter:
         events: list[dict[str, object]] = []
         for item in batch:
             key = (item.department, item.record["id"])
-            digest = content_hash(item.record)
+            # The record's canonical JSON, made once: both hashes, the stored record and the event's payload.
+            canonical = dumps(item.record)
+            digest, record_digest = hashes_of(item.department, canonical)
             earlier = existing.get(key)
             if earlier is not None:
                 outcomes.append(_repeat(digest, earlier.content_hash, earlier.receipt))
@@ -299,7 +300,8 @@ class ReceiptWriter:
                 outcomes.append(_repeat(digest, first_digest, first_receipt))
                 continue
             head = heads[item.department]
-            receipt = self._receipt(item, head, received_at)
+            receipt = self._receipt(item, head, received_at, record_digest)
+            receipt_json = dumps(receipt)  # stored, and in the event
             accepted_now[key] = (digest, receipt)
             decision = date.fromisoformat(item.record["decision_date"])
             new_rows.append(
@@ -316,9 +318,12 @@ class ReceiptWriter:
                     received_at,
                     item.record["data"].get("stage") if item.record_type.name == SERIOUS_LISTING else None,
                     item.record,
+                    receipt_json,
+                    canonical,
                 )
             )
-            events.append(outbox_row(self._topic_name(item.record_type.topic), self._event(item, receipt)))
+            event = self._event(item, receipt, b'{"receipt":' + receipt_json + b',"record":' + canonical + b"}")
+            events.append(outbox_row(self._topic_name(item.record_type.topic), event))
             outcomes.append(Outcome(202, receipt))
         if new_rows:
             await store.write_batch(conn, new_rows, events, heads.values(), received_at)
@@ -339,7 +344,7 @@ class ReceiptWriter:
             raise _CommitUnconfirmed(type(exc).__name__) from exc
         return outcomes
 
-    def _receipt(self, item: Pending, head: store.ChainHead, received_at: Any) -> dict[str, Any]:
+    def _receipt(self, item: Pending, head: store.ChainHead, received_at: Any, digest: str) -> dict[str, Any]:
         decision = date.fromisoformat(item.record["decision_date"])
         due: str | None = None
         provisional = False
@@ -347,7 +352,6 @@ class ReceiptWriter:
             deadline = self._calendar.disclosure_deadline(decision)
             due, provisional = deadline.date.isoformat(), deadline.provisional
         head.seq += 1
-        digest = record_hash(item.department, item.record)
         receipt: dict[str, Any] = {
             "record_id": item.record["id"],
             "department": item.department,
@@ -368,9 +372,9 @@ class ReceiptWriter:
         head.head_hash = digest
         return receipt
 
-    def _event(self, item: Pending, receipt: dict[str, Any]) -> CloudEvent:
+    def _event(self, item: Pending, receipt: dict[str, Any], value: bytes) -> CloudEvent:
         rt, version = item.record_type.name, item.type_version.version
-        return CloudEvent(
+        return _Serialised(
             id=f"{item.department}/{item.record['id']}",
             source=f"/departments/{item.department}",
             type=f"cn.credit.record.{rt}.v{version}",
@@ -379,7 +383,20 @@ class ReceiptWriter:
             data={"record": item.record, "receipt": receipt},
             dataschema=f"/v1/catalogue/{rt}/{version}",
             requestid=item.request_id,
+            value=value,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Serialised(CloudEvent):
+    """A record's event whose payload the writer has already serialised: the canonical JSON of `{"receipt",
+    "record"}` (sorted keys) put together from the receipt's and the record's own canonical JSON, which it
+    makes anyway, byte for byte what `CloudEvent.kafka_value` would make again."""
+
+    value: bytes = b""
+
+    def kafka_value(self) -> bytes:
+        return self.value
 
 
 def _repeat(digest: bytes, earlier_digest: bytes, earlier_receipt: dict[str, Any]) -> Outcome:

@@ -74,8 +74,9 @@ async def test_a_request_id_follows_one_record_from_post_to_every_consumer(
     for service in ("grading", "sanctions", "publish"):
 
         async def logged(service: str = service) -> bool:
+            # One `events applied` line per poll names each event with the request id that caused it.
             return any(
-                line.get("request_id") == rid and line.get("event_id") == event_id
+                (event_id, rid) in zip(line.get("event_ids", ()), line.get("request_ids", ()), strict=False)
                 for line in _log_lines(services_running, service)
             )
 

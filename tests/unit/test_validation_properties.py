@@ -129,3 +129,13 @@ def _places(value: Any, pointer: str = "") -> Any:
         child_pointer = f"{pointer}/{key}"
         yield value, key, child_pointer
         yield from _places(child, child_pointer)
+
+
+def test_the_text_backslash_u0000_is_no_nul_character_and_a_nul_in_a_key_is_one() -> None:
+    """The NUL check first looks for the escape in the record's JSON (validation.py `_nul_problems`): text that
+    spells the escape out must not be refused, and a NUL in a key (no value holds it) must still be found."""
+    record = factories.penalty()
+    record["data"]["CF_SY"] += "\\u0000"  # a backslash, then "u0000": six characters of text
+    assert _judge(record, "AMR").accepted
+    record["data"]["备注\x00"] = "x"
+    assert ("nul_character", "/data/备注\x00") in {(e.code, e.path) for e in _judge(record, "AMR").errors}
