@@ -62,7 +62,9 @@ from services.grading.rules.credit_file import (
 from services.grading.rules.subject_records import SubjectRecords, subject_rank
 
 FORMAT = 1
-"""The encoding's version: a row of another version is not read (the subject is derived from its records)."""
+"""The version of the encoding and of the code that derives the facts (`credit_file._penalty`, `_details`,
+`_registration`, `_decided_on`, `effective_records`, `approved_repairs`, `subject_rank`): bump it when any of
+them changes what it gives. A row of another version is not read (the subject is derived from its records)."""
 
 Key = tuple[str, str]
 Rank = tuple[bool, date, datetime, str, str]
