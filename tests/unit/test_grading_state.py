@@ -11,6 +11,8 @@ events; an extended state must equal the one derived from all the records.
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
@@ -156,3 +158,43 @@ def test_a_kind_change_closures_and_a_non_repairable_repair_grade_as_from_the_re
     assert path.state is not None
     assert path.state.subject.kind == "individual_business"
     assert path.extended == 5  # all but the repair (derived again)
+
+
+def test_the_code_deriving_the_kept_facts_is_the_one_its_format_was_written_by() -> None:
+    """A kept state holds facts derived by code: rows written before a change to that code would still be
+    read, and grade differently from the records (and from a replay). Changing it means bumping
+    `subject_state.FORMAT` (rows of another format are derived again) and, here, the digest."""
+    from services.common import amendments, repairs
+    from services.grading.rules import credit_file, subject_records, subject_state
+
+    deriving = [
+        credit_file._penalty,
+        credit_file._confiscations,
+        credit_file.licence_actions_from_text,
+        credit_file.to_yuan,
+        credit_file._details,
+        credit_file._registration,
+        credit_file._decided_on,
+        credit_file._date,
+        credit_file.Penalty,
+        credit_file.Mark,
+        credit_file.Registration,
+        amendments.amendments_of,
+        amendments.effective_records,
+        repairs.approved_repairs,
+        subject_records.subject_rank,
+        subject_state._facts,
+        subject_state.state_of,
+        subject_state.extended,
+    ]
+    tables = [
+        credit_file.DETAIL_FIELDS,
+        credit_file.DATE_FIELDS,
+        credit_file.AMOUNT_FIELDS,
+        credit_file.CONFISCATION_FIELDS,
+        credit_file.LICENCE_VERBS,
+        sorted(credit_file.LIST_SHAPES),
+    ]
+    text = "".join(inspect.getsource(f) for f in deriving) + repr(tables)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    assert (subject_state.FORMAT, digest) == (1, "c836222a3abb7653"), "bump subject_state.FORMAT, then the digest here"
