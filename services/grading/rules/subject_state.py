@@ -28,6 +28,9 @@ Pure: no I/O, no wall clock.
 
 from __future__ import annotations
 
+import hashlib
+import inspect
+import secrets
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -61,10 +64,8 @@ from services.grading.rules.credit_file import (
 )
 from services.grading.rules.subject_records import SubjectRecords, subject_rank
 
-FORMAT = 1
-"""The version of the encoding and of the code that derives the facts (`credit_file._penalty`, `_details`,
-`_registration`, `_decided_on`, `effective_records`, `approved_repairs`, `subject_rank`): bump it when any of
-them changes what it gives. A row of another version is not read (the subject is derived from its records)."""
+ENCODING = 1
+"""The version of `encode`'s layout: bump it when the rows change shape (`FORMAT` follows)."""
 
 Key = tuple[str, str]
 Rank = tuple[bool, date, datetime, str, str]
@@ -485,3 +486,51 @@ def decode(data: bytes) -> SubjectState | None:
         ),
         plain=plain,
     )
+
+
+def _format() -> str:
+    """The layout's version and a digest of the code that derives the kept facts and of the tables it reads:
+    a row written by other code is not read (the subject is derived from its records, and its state written
+    again), so a change to how a fact is derived can never leave live grading on facts a replay would not
+    derive. No one has to remember a bump. Without the sources (a build that strips them) every start has a
+    format of its own: states are derived again, never trusted."""
+    from services.common import amendments, repairs
+    from services.grading.rules import credit_file, subject_records
+
+    deriving: list[Any] = [
+        credit_file._penalty,
+        credit_file._confiscations,
+        credit_file.licence_actions_from_text,
+        credit_file.to_yuan,
+        credit_file._details,
+        credit_file._registration,
+        credit_file._decided_on,
+        credit_file._date,
+        credit_file.Penalty,
+        credit_file.Mark,
+        credit_file.Registration,
+        amendments.amendments_of,
+        amendments.effective_records,
+        repairs.approved_repairs,
+        subject_records.subject_rank,
+        _facts,
+        state_of,
+        extended,
+    ]
+    tables = [
+        credit_file.DETAIL_FIELDS,
+        credit_file.DATE_FIELDS,
+        credit_file.AMOUNT_FIELDS,
+        credit_file.CONFISCATION_FIELDS,
+        credit_file.LICENCE_VERBS,
+        sorted(credit_file.LIST_SHAPES),
+    ]
+    try:
+        text = "".join(inspect.getsource(f) for f in deriving) + repr(tables)
+    except (OSError, TypeError):
+        text = secrets.token_hex(16)
+    return f"{ENCODING}:{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+
+
+FORMAT = _format()
+"""What a stored row must carry to be read (`_format`)."""
