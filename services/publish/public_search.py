@@ -12,6 +12,7 @@ being unavailable is answered here with the route's 503 body. The route stays in
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from services.common.http import error_response
@@ -20,6 +21,8 @@ from services.publish import api
 from services.publish.context import PublishContext
 from services.publish.public_cache import RawAnswer
 from services.publish.store import ReadsUnavailable
+
+log = logging.getLogger(__name__)
 
 _JSON = (b"content-type", b"application/json")
 
@@ -54,6 +57,8 @@ class SearchFastPath:
             await error_response(problem.status, problem.errors, problem.headers)(scope, receive, send)
             return
         except Exception:  # e.g. a value PostgreSQL refuses: the route computes again and its handlers answer
+            # Said in the log: a fault of this path alone would otherwise only show as slower searches.
+            log.warning("public search fell back to the route", exc_info=True, extra={"path": scope.get("path")})
             await self.app(scope, receive, send)
             return
         scope["route"] = self.route
