@@ -468,6 +468,34 @@ async def test_a_revoked_token_is_refused(ingest: httpx.AsyncClient, stack_env: 
     await eventually(refused, timeout=10, what="the revoked token to be refused")
 
 
+async def test_requests_finding_a_token_s_cache_expired_together_look_it_up_once(
+    ingest: httpx.AsyncClient,
+) -> None:
+    """Under load every request in flight used to look the credential up when its cache entry expired."""
+    import asyncio
+
+    from services.common.auth import Authenticator, Role, issue, register_department, revoke
+
+    class Counted(Authenticator):
+        lookups = 0
+
+        async def _load(self, credential_id: str) -> Any:
+            Counted.lookups += 1
+            return await super()._load(credential_id)
+
+    engine = ingest.app.state.engine  # type: ignore[attr-defined]
+    await register_department(engine, "AMR", "市场监管局")
+    issued = await issue(engine, role=Role.DEPARTMENT, name="市场监管局 (load)", department="AMR")
+    auth = Counted(engine, cache_seconds=0.0)
+    principals = await asyncio.gather(*(auth.authenticate(issued.token) for _ in range(50)))
+    assert {p.name if p else None for p in principals} == {"市场监管局 (load)"}
+    assert Counted.lookups == 1
+    assert await auth.authenticate(issued.token[:-1] + "x") is None  # a wrong secret
+    assert await revoke(engine, issued.credential_id)
+    assert await auth.authenticate(issued.token) is None  # the next lookup sees the revocation
+    assert Counted.lookups == 3
+
+
 async def test_an_amendment_must_name_the_subject_of_the_record_it_amends(
     ingest: httpx.AsyncClient, tokens: dict[str, str]
 ) -> None:
